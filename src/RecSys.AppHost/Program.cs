@@ -1,0 +1,3 @@
+var builder = DistributedApplication.CreateBuilder(args);
+builder.AddProject<Projects.RecSys_OnlineStore>("online-store-host");
+builder.Build().Run();

@@ -1,0 +1,11 @@
+namespace RecSys.Core.Domain;
+
+/// <summary>An item of the catalog, as upserted by <c>PUT /v1/items</c>.</summary>
+public sealed record CatalogItem(
+    string Id,
+    string CreatorId,
+    IReadOnlyList<string> Categories,
+    IReadOnlyList<string> Tags,
+    DateTimeOffset CreatedAt,
+    bool Available = true,
+    string? Title = null);

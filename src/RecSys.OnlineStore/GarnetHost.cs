@@ -1,0 +1,57 @@
+using Garnet;
+using Microsoft.Extensions.Options;
+
+namespace RecSys.OnlineStore;
+
+/// <summary>
+/// Runs Garnet in-process as the embedded online store. With a data directory it keeps an append-only file and
+/// recovers from it (and from checkpoints) at start, so the store survives a restart of the AppHost.
+/// </summary>
+internal sealed partial class GarnetHost(IOptions<OnlineStoreOptions> options, ILogger<GarnetHost> logger) : IHostedService, IDisposable
+{
+    private GarnetServer? _server;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        var o = options.Value;
+        var args = new List<string>
+        {
+            "--bind", o.Bind,
+            "--port", o.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--lua", "true",
+            "--memory", o.MemorySize,
+            "--obj-memory", o.ObjectStoreMemorySize,
+        };
+        if (!string.IsNullOrWhiteSpace(o.DataDirectory))
+        {
+            var dir = Path.GetFullPath(o.DataDirectory);
+            Directory.CreateDirectory(dir);
+            args.AddRange([
+                "--checkpointdir", Path.Combine(dir, "checkpoints"),
+                "--logdir", Path.Combine(dir, "log"),
+                "--aof", "--aof-commit-freq", "100",
+                "--recover",
+            ]);
+        }
+
+        _server = new GarnetServer([.. args]);
+        _server.Start();
+        LogStarted(logger, o.Bind, o.Port, o.DataDirectory ?? "(memory only)");
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        Dispose();
+        return Task.CompletedTask;
+    }
+
+    public void Dispose()
+    {
+        _server?.Dispose();
+        _server = null;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Garnet online store listening on {Bind}:{Port}, data in {DataDirectory}")]
+    private static partial void LogStarted(ILogger logger, string bind, int port, string dataDirectory);
+}

@@ -1,0 +1,23 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace RecSys.OnlineStore;
+
+/// <summary>Settings of the embedded Garnet server (section <c>OnlineStore</c>).</summary>
+public sealed class OnlineStoreOptions
+{
+    public const string Section = "OnlineStore";
+
+    [Range(1, 65535)]
+    public int Port { get; set; } = 6390;
+
+    public string Bind { get; set; } = "127.0.0.1";
+
+    /// <summary>Folder for the append-only file and checkpoints; state survives restarts when set.</summary>
+    public string? DataDirectory { get; set; }
+
+    /// <summary>Memory for the main store, Garnet syntax (e.g. 4g).</summary>
+    public string MemorySize { get; set; } = "2g";
+
+    /// <summary>Memory for the object store (hashes, sets, sorted sets), Garnet syntax.</summary>
+    public string ObjectStoreMemorySize { get; set; } = "4g";
+}

@@ -1,0 +1,165 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Metadata;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+using RecSys.Core.Contracts;
+
+namespace RecSys.ServiceDefaults;
+
+/// <summary>
+/// What every RecSys service shares: OpenTelemetry, health checks, service discovery, resilient HttpClients,
+/// Problem Details for every error and bounded request bodies.
+/// </summary>
+public static class Extensions
+{
+    private const string HealthEndpointPath = "/health";
+    private const string AlivenessEndpointPath = "/alive";
+
+    /// <summary>Default cap on request bodies; a batch endpoint may raise it.</summary>
+    public const long DefaultMaxRequestBodyBytes = 16 * 1024 * 1024;
+
+    public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder)
+        where TBuilder : IHostApplicationBuilder
+    {
+        builder.ConfigureOpenTelemetry();
+        builder.AddDefaultHealthChecks();
+        builder.Services.AddServiceDiscovery();
+        builder.Services.ConfigureHttpClientDefaults(http =>
+        {
+            http.AddStandardResilienceHandler();
+            http.AddServiceDiscovery();
+        });
+
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddProblemDetails(options =>
+            options.CustomizeProblemDetails = ctx =>
+            {
+                ctx.ProblemDetails.Extensions.TryAdd("traceId", Activity.Current?.Id ?? ctx.HttpContext.TraceIdentifier);
+            });
+        builder.Services.Configure<JsonOptions>(o =>
+        {
+            foreach (var converter in JsonDefaults.Options.Converters)
+            {
+                o.SerializerOptions.Converters.Add(converter);
+            }
+        });
+        builder.Services.Configure<KestrelServerOptions>(o => o.Limits.MaxRequestBodySize = DefaultMaxRequestBodyBytes);
+
+        return builder;
+    }
+
+    public static TBuilder ConfigureOpenTelemetry<TBuilder>(this TBuilder builder)
+        where TBuilder : IHostApplicationBuilder
+    {
+        builder.Logging.AddOpenTelemetry(logging =>
+        {
+            logging.IncludeFormattedMessage = true;
+            logging.IncludeScopes = true;
+        });
+
+        builder.Services.AddOpenTelemetry()
+            .WithMetrics(metrics => metrics
+                .AddAspNetCoreInstrumentation()
+                .AddHttpClientInstrumentation()
+                .AddRuntimeInstrumentation()
+                .AddMeter("RecSys.*"))
+            .WithTracing(tracing => tracing
+                .AddSource(builder.Environment.ApplicationName)
+                .AddSource("RecSys.*")
+                .AddAspNetCoreInstrumentation(o =>
+                    o.Filter = ctx => !ctx.Request.Path.StartsWithSegments(HealthEndpointPath)
+                        && !ctx.Request.Path.StartsWithSegments(AlivenessEndpointPath))
+                .AddHttpClientInstrumentation());
+
+        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        {
+            builder.Services.AddOpenTelemetry().UseOtlpExporter();
+        }
+
+        return builder;
+    }
+
+    public static TBuilder AddDefaultHealthChecks<TBuilder>(this TBuilder builder)
+        where TBuilder : IHostApplicationBuilder
+    {
+        builder.Services.AddHealthChecks()
+            .AddCheck("self", () => HealthCheckResult.Healthy(), ["live"]);
+        return builder;
+    }
+
+    /// <summary>
+    /// Maps <c>/health</c> (every check: the service and its dependencies) and <c>/alive</c> (liveness only),
+    /// and turns every unhandled error and bad request into Problem Details.
+    /// </summary>
+    public static WebApplication MapDefaultEndpoints(this WebApplication app)
+    {
+        app.MapHealthChecks(HealthEndpointPath, new HealthCheckOptions { ResponseWriter = WriteHealthJson });
+        app.MapHealthChecks(AlivenessEndpointPath, new HealthCheckOptions { Predicate = r => r.Tags.Contains("live") });
+        return app;
+    }
+
+    /// <summary>Problem Details for exceptions and empty error status codes; call first in the pipeline.</summary>
+    public static WebApplication UseProblemDetailsForErrors(this WebApplication app)
+    {
+        app.UseExceptionHandler(errorApp => errorApp.Run(async ctx =>
+        {
+            var error = ctx.Features.Get<IExceptionHandlerFeature>()?.Error;
+            (int status, string title) = error switch
+            {
+                Microsoft.AspNetCore.Http.BadHttpRequestException bad => (bad.StatusCode, bad.Message),
+                JsonException => (StatusCodes.Status400BadRequest, "The request body is not valid JSON."),
+                OperationCanceledException when ctx.RequestAborted.IsCancellationRequested => (499, "The client closed the request."),
+                _ => (StatusCodes.Status500InternalServerError, "An unexpected error occurred."),
+            };
+            ctx.Response.StatusCode = status;
+            var problems = ctx.RequestServices.GetRequiredService<IProblemDetailsService>();
+            await problems.WriteAsync(new ProblemDetailsContext
+            {
+                HttpContext = ctx,
+                ProblemDetails = { Status = status, Title = title },
+                Exception = error,
+            });
+        }));
+        app.UseStatusCodePages();
+        return app;
+    }
+
+    private static Task WriteHealthJson(HttpContext ctx, HealthReport report)
+    {
+        ctx.Response.ContentType = "application/json";
+        var body = new
+        {
+            status = report.Status.ToString(),
+            totalMs = report.TotalDuration.TotalMilliseconds,
+            checks = report.Entries.ToDictionary(
+                e => e.Key,
+                e => new { status = e.Value.Status.ToString(), description = e.Value.Description, error = e.Value.Exception?.Message }),
+        };
+        return ctx.Response.WriteAsync(JsonSerializer.Serialize(body, JsonDefaults.Options));
+    }
+
+    /// <summary>Caps the body size of one endpoint (batch endpoints need more than the default).</summary>
+    public static TBuilder WithMaxRequestBodySize<TBuilder>(this TBuilder builder, long bytes)
+        where TBuilder : IEndpointConventionBuilder
+    {
+        builder.Add(b => b.Metadata.Add(new RequestSizeLimitMetadata(bytes)));
+        return builder;
+    }
+
+    private sealed class RequestSizeLimitMetadata(long bytes) : IRequestSizeLimitMetadata
+    {
+        public long? MaxRequestBodySize => bytes;
+    }
+}

@@ -1,0 +1,2 @@
+Console.WriteLine("RecSys trainer");
+return 0;

@@ -1,0 +1,90 @@
+namespace RecSys.VectorSearch;
+
+/// <summary>How similarity is measured. Cosine normalizes vectors at insert and query and then uses the inner product.</summary>
+public enum Metric
+{
+    InnerProduct = 0,
+    Cosine = 1,
+}
+
+/// <summary>One search result: the caller's item id and its similarity (inner product; higher is better).</summary>
+public readonly record struct SearchHit(long Id, float Score);
+
+/// <summary>Settings of an <see cref="HnswIndex"/>.</summary>
+public sealed record HnswOptions
+{
+    /// <summary>Vector dimension.</summary>
+    public int Dimension { get; init; } = 256;
+
+    public Metric Metric { get; init; } = Metric.Cosine;
+
+    /// <summary>Links per node on upper layers; layer 0 keeps 2*M.</summary>
+    public int M { get; init; } = 16;
+
+    public int EfConstruction { get; init; } = 200;
+
+    /// <summary>Default beam width of a query; each query can override it.</summary>
+    public int EfSearch { get; init; } = 100;
+
+    /// <summary>Seed of the level generator (levels are a pure function of seed and internal id).</summary>
+    public int Seed { get; init; } = 42;
+
+    public int InitialCapacity { get; init; } = 1024;
+
+    /// <summary>Threads used by batch inserts; -1 means all cores.</summary>
+    public int MaxDegreeOfParallelism { get; init; } = -1;
+
+    internal void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(Dimension, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(M, 2);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(M, 256);
+        ArgumentOutOfRangeException.ThrowIfLessThan(EfConstruction, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(EfSearch, 1);
+    }
+}
+
+/// <summary>
+/// A filter on external ids. Filtered-out nodes are still traversed, never returned.
+/// Either a predicate, or a set of allowed ids (a Qdrant adapter can map the latter to a HasId condition).
+/// </summary>
+public sealed class SearchFilter
+{
+    private SearchFilter(Func<long, bool>? predicate, IReadOnlySet<long>? allowed)
+    {
+        Predicate = predicate;
+        AllowedIds = allowed;
+    }
+
+    public Func<long, bool>? Predicate { get; }
+
+    public IReadOnlySet<long>? AllowedIds { get; }
+
+    public static SearchFilter FromPredicate(Func<long, bool> predicate)
+    {
+        ArgumentNullException.ThrowIfNull(predicate);
+        return new SearchFilter(predicate, null);
+    }
+
+    public static SearchFilter FromAllowedIds(IReadOnlySet<long> allowedIds)
+    {
+        ArgumentNullException.ThrowIfNull(allowedIds);
+        return new SearchFilter(null, allowedIds);
+    }
+
+    public bool Allows(long id) => AllowedIds is { } set ? set.Contains(id) : Predicate!(id);
+}
+
+/// <summary>A bitset over the internal ids of one index (see <see cref="HnswIndex.CreateBitset"/>); the cheapest filter.</summary>
+public sealed class FilterBitset
+{
+    internal readonly ulong[] Words;
+
+    internal FilterBitset(int capacity) => Words = new ulong[(capacity + 63) >> 6];
+
+    internal int Capacity => Words.Length << 6;
+
+    internal void Set(int i) => Words[i >> 6] |= 1UL << (i & 63);
+
+    internal bool Get(int i) => (uint)(i >> 6) < (uint)Words.Length && (Words[i >> 6] & (1UL << (i & 63))) != 0;
+}

@@ -1,11 +1,25 @@
+using RecSys.Ranking;
+using RecSys.Ranking.Apis;
+using RecSys.Ranking.Services;
 using RecSys.ServiceDefaults;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
+builder.AddOnlineStore();
 builder.Services.AddOpenApi();
+builder.Services.AddOptions<RankingOptions>().BindConfiguration(RankingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+builder.Services.AddHttpClient<RetrievalClient>((sp, http) =>
+    http.BaseAddress = sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<RankingOptions>>().Value.RetrievalBaseAddress);
+builder.Services.AddSingleton<TrendingFallback>();
+builder.Services.AddSingleton<IRanker, FusedScoreRanker>();
+builder.Services.AddSingleton<RankingMetrics>();
+builder.Services.AddScoped<RecommendationService>();
 
 var app = builder.Build();
 app.UseProblemDetailsForErrors();
 app.MapOpenApi();
 app.MapDefaultEndpoints();
+app.MapRecommendationsApi();
 app.Run();
+
+public partial class Program;

@@ -1,0 +1,49 @@
+using Microsoft.Extensions.Configuration;
+using System.Globalization;
+
+namespace RecSys.AppHost;
+
+/// <summary>The AppHost's own configuration (section <c>RecSys</c>), read once at start.</summary>
+internal sealed record RecSysSettings(
+    InfrastructureMode Mode,
+    string DataRoot,
+    int OnlineStorePort,
+    bool SeedEnabled,
+    IReadOnlyList<string> SeedArguments)
+{
+    public const int DefaultOnlineStorePort = 6390;
+
+    public static RecSysSettings From(IDistributedApplicationBuilder builder, Func<bool>? containerRuntimeAnswers = null)
+    {
+        var config = builder.Configuration;
+        var mode = InfrastructureModes.Resolve(config, containerRuntimeAnswers);
+
+        // Default data root: <repository>/.data, next to src/, so that state survives restarts and is easy to wipe.
+        var dataRoot = config["RecSys:DataRoot"];
+        dataRoot = string.IsNullOrWhiteSpace(dataRoot)
+            ? Path.GetFullPath(Path.Combine(builder.AppHostDirectory, "..", "..", ".data"))
+            : Path.GetFullPath(dataRoot);
+
+        var port = config.GetValue("RecSys:OnlineStorePort", DefaultOnlineStorePort);
+        if (port is < 1 or > 65535)
+        {
+            throw new InvalidOperationException($"RecSys:OnlineStorePort must be a TCP port, not {port}.");
+        }
+
+        var seedEnabled = config.GetValue("RecSys:Seed:Enabled", true);
+        var seedArgs = new List<string> { "seed", "--if-empty" };
+        foreach (var option in new[] { "Users", "Items", "Creators", "Categories", "Seed" })
+        {
+            var value = config[$"RecSys:Seed:{option}"];
+            if (!string.IsNullOrWhiteSpace(value))
+            {
+                seedArgs.Add("--" + option.ToLowerInvariant());
+                seedArgs.Add(int.Parse(value, CultureInfo.InvariantCulture).ToString(CultureInfo.InvariantCulture));
+            }
+        }
+
+        return new RecSysSettings(mode, dataRoot, port, seedEnabled, seedArgs);
+    }
+
+    public string DataFolder(string resource) => Path.Combine(DataRoot, resource);
+}

@@ -1,0 +1,66 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using RecSys.Core.Contracts;
+using RecSys.Core.Domain;
+using RecSys.Ranking.Services;
+
+namespace RecSys.Ranking.Apis;
+
+public static class RecommendationsApi
+{
+    public const int MaxContextLength = 256;
+
+    public static IEndpointRouteBuilder MapRecommendationsApi(this IEndpointRouteBuilder app)
+    {
+        var v1 = app.MapGroup("/v1").WithTags("Recommendations");
+        v1.MapGet("/recommendations/{userId}", GetRecommendations)
+            .WithName("GetRecommendations")
+            .WithSummary("Ranked recommendations for a user")
+            .WithDescription("Candidates from every retrieval source, fused, filtered and ranked; metadata says which ranker answered, what was degraded and how long each stage took.");
+        return app;
+    }
+
+    public static async Task<Results<Ok<RecommendationResponse>, ValidationProblem>> GetRecommendations(
+        string userId,
+        string? count,
+        string? context,
+        RecommendationService service,
+        IOptions<RankingOptions> options,
+        CancellationToken cancellationToken)
+    {
+        var errors = Validate(userId, count, context, options.Value, out var n);
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors, title: "The recommendation request is not valid.");
+        }
+
+        return TypedResults.Ok(await service.RecommendAsync(userId, n, context, cancellationToken));
+    }
+
+    /// <summary>Checks the route and query; <c>count</c> is taken as text so that "abc" is a 400 with a message, not a binding failure.</summary>
+    internal static Dictionary<string, string[]> Validate(string userId, string? count, string? context, RankingOptions options, out int n)
+    {
+        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        n = options.DefaultCount;
+        if (!EntityIds.IsValid(userId))
+        {
+            errors["userId"] = [$"The user id must be {EntityIds.Description}."];
+        }
+
+        if (count is not null)
+        {
+            if (!int.TryParse(count, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out n)
+                || n < 1 || n > options.MaxCount)
+            {
+                errors["count"] = [$"count must be a whole number from 1 to {options.MaxCount}."];
+            }
+        }
+
+        if (context is { Length: > MaxContextLength })
+        {
+            errors["context"] = [$"context must be at most {MaxContextLength} characters."];
+        }
+
+        return errors;
+    }
+}

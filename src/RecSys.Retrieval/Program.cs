@@ -1,11 +1,19 @@
+using RecSys.Retrieval.Apis;
+using RecSys.Retrieval.Extensions;
 using RecSys.ServiceDefaults;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
+builder.AddOnlineStore();
+builder.AddRetrieval();
 builder.Services.AddOpenApi();
 
 var app = builder.Build();
 app.UseProblemDetailsForErrors();
 app.MapOpenApi();
 app.MapDefaultEndpoints();
+app.MapCandidatesApi();
 app.Run();
+
+/// <summary>Visible to <c>WebApplicationFactory&lt;Program&gt;</c> in tests.</summary>
+public partial class Program;

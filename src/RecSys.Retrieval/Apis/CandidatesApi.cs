@@ -1,0 +1,97 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using RecSys.Core.Contracts;
+using RecSys.Core.Domain;
+using RecSys.Retrieval.Services;
+
+namespace RecSys.Retrieval.Apis;
+
+public static class CandidatesApi
+{
+    public const int MaxContextLength = 256;
+    public const int MaxExclude = 10_000;
+
+    /// <summary>Invalid exclude ids reported one by one, up to this many.</summary>
+    private const int MaxReportedIds = 10;
+
+    public static IEndpointRouteBuilder MapCandidatesApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/v1").WithTags("Candidates");
+        api.MapPost("/candidates", GetCandidates)
+            .WithName("GetCandidates")
+            .WithSummary("Candidate generation: multi-source retrieval, fusion and eligibility filtering for one user.")
+            .Accepts<CandidateRequest>("application/json");
+        return app;
+    }
+
+    public static async Task<Results<Ok<CandidateResponse>, ValidationProblem, ProblemHttpResult>> GetCandidates(
+        CandidateRequest request,
+        CandidateRetriever retriever,
+        IOptionsMonitor<RetrievalOptions> options,
+        CancellationToken cancellationToken)
+    {
+        var errors = Validate(request);
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+
+        var exclude = request.Exclude is { Count: > 0 } ids ? new HashSet<string>(ids, StringComparer.Ordinal) : EmptyExclude;
+        var count = request.Count ?? options.CurrentValue.DefaultCount;
+        try
+        {
+            var response = await retriever.RetrieveAsync(request.UserId!, request.Context, count, exclude, cancellationToken);
+            return TypedResults.Ok(response);
+        }
+        catch (OnlineStoreUnavailableException ex)
+        {
+            return TypedResults.Problem(
+                title: "The online store is unavailable.",
+                detail: ex.InnerException?.Message,
+                statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
+    }
+
+    internal static Dictionary<string, string[]> Validate(CandidateRequest request)
+    {
+        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        if (!EntityIds.IsValid(request.UserId))
+        {
+            errors["userId"] = [$"userId is required: {EntityIds.Description}."];
+        }
+
+        if (request.Count is < 1 or > RetrievalOptions.MaxCount)
+        {
+            errors["count"] = [$"count must be between 1 and {RetrievalOptions.MaxCount}."];
+        }
+
+        if (request.Context is { Length: > MaxContextLength })
+        {
+            errors["context"] = [$"context must be at most {MaxContextLength} characters."];
+        }
+
+        if (request.Exclude is { } exclude)
+        {
+            if (exclude.Count > MaxExclude)
+            {
+                errors["exclude"] = [$"exclude may hold at most {MaxExclude} ids."];
+            }
+            else
+            {
+                var reported = 0;
+                for (var i = 0; i < exclude.Count && reported < MaxReportedIds; i++)
+                {
+                    if (!EntityIds.IsValid(exclude[i]))
+                    {
+                        errors[$"exclude[{i}]"] = [$"Not a valid item id: {EntityIds.Description}."];
+                        reported++;
+                    }
+                }
+            }
+        }
+
+        return errors;
+    }
+
+    private static readonly HashSet<string> EmptyExclude = [];
+}

@@ -1,0 +1,16 @@
+namespace RecSys.Retrieval.Diagnostics;
+
+internal static partial class RetrievalLog
+{
+    [LoggerMessage(EventId = 1000, Level = LogLevel.Warning, Message = "Candidate source {Source} failed ({Reason}); continuing without it")]
+    public static partial void SourceFailed(ILogger logger, string source, string reason, Exception? exception);
+
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Error, Message = "Critical candidate source {Source} failed ({Reason}); budgets of {Boosted} raised x{Multiplier}")]
+    public static partial void CriticalSourceFailed(ILogger logger, string source, string reason, string boosted, double multiplier, Exception? exception);
+
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Debug, Message = "Backfill from {Source}: budget {Budget}, {Eligible} of {Count} candidates so far")]
+    public static partial void Backfill(ILogger logger, string source, int budget, int eligible, int count);
+
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "Candidate source {Source} is configured but not registered; it is skipped")]
+    public static partial void SourceNotRegistered(ILogger logger, string source);
+}

@@ -1,0 +1,46 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using RecSys.Retrieval.Diagnostics;
+using RecSys.Retrieval.Services;
+using RecSys.Retrieval.Sources;
+
+namespace RecSys.Retrieval.Extensions;
+
+public static class RetrievalServiceExtensions
+{
+    /// <summary>
+    /// Options (<c>Retrieval</c> section, validated at start), the four store-backed sources (trending, recent_similar,
+    /// creator, content), the eligibility filter, the retriever and its telemetry. Needs <c>AddOnlineStore()</c>.
+    /// </summary>
+    public static IHostApplicationBuilder AddRetrieval(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<RetrievalOptions>()
+            .BindConfiguration(RetrievalOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RetrievalOptions>, RetrievalOptionsValidator>());
+
+        builder.Services.AddCandidateSource<TrendingSource>();
+        builder.Services.AddCandidateSource<RecentSimilarSource>();
+        builder.Services.AddCandidateSource<CreatorSource>();
+        builder.Services.AddCandidateSource<ContentSource>();
+
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddMetrics();
+        builder.Services.TryAddSingleton<RetrievalTelemetry>();
+        builder.Services.TryAddSingleton<EligibilityFilter>();
+        builder.Services.TryAddSingleton<CandidateRetriever>();
+        return builder;
+    }
+
+    /// <summary>
+    /// Registers a candidate source. It takes part in retrieval and fusion once <c>Retrieval:Sources:&lt;Name&gt;</c> gives it
+    /// a budget and a weight (the spec's five sources have defaults).
+    /// </summary>
+    public static IServiceCollection AddCandidateSource<TSource>(this IServiceCollection services)
+        where TSource : class, ICandidateSource
+    {
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<ICandidateSource, TSource>());
+        return services;
+    }
+}

@@ -1,0 +1,142 @@
+using System.ComponentModel.DataAnnotations;
+using RecSys.Core.Domain;
+
+namespace RecSys.Retrieval.Services;
+
+/// <summary>
+/// Configuration section <c>Retrieval</c>. Budgets and weights per source follow the spec's MultiSourceRetrieval for a
+/// target of 5000 candidates; a request for fewer (or more) scales every budget by <c>count / TargetCount</c>.
+/// A source takes part when it is registered (<see cref="Extensions.RetrievalServiceExtensions.AddCandidateSource{TSource}"/>)
+/// and enabled here; adding one is one class plus one entry under <c>Retrieval:Sources</c>.
+/// </summary>
+public sealed class RetrievalOptions
+{
+    public const string SectionName = "Retrieval";
+
+    /// <summary>Largest <c>count</c> a request may ask for.</summary>
+    public const int MaxCount = 10_000;
+
+    /// <summary>The candidate count the configured budgets are written for.</summary>
+    [Range(1, 1_000_000)]
+    public int TargetCount { get; set; } = 5000;
+
+    /// <summary>Count used when a request does not give one.</summary>
+    [Range(1, MaxCount)]
+    public int DefaultCount { get; set; } = 500;
+
+    /// <summary>Floor of a scaled budget, so that a small request still asks every source for something.</summary>
+    [Range(1, 100_000)]
+    public int MinSourceBudget { get; set; } = 20;
+
+    /// <summary>Default time one source may take; a source may override it.</summary>
+    [Range(1, 60_000)]
+    public int SourceTimeoutMs { get; set; } = 100;
+
+    /// <summary>Time the eligibility filter (seen, unavailable) may take; it is not optional, so a timeout fails the request.</summary>
+    [Range(1, 60_000)]
+    public int FilterTimeoutMs { get; set; } = 250;
+
+    /// <summary>
+    /// Source asked again with a larger budget when fewer than <c>count</c> candidates survive the filters
+    /// (a cold-start user only has trending). Empty disables backfill.
+    /// </summary>
+    public string? BackfillSource { get; set; } = SourceNames.Trending;
+
+    [Range(0, 10)]
+    public int MaxBackfillRounds { get; set; } = 2;
+
+    /// <summary>Budget, weight and switch per source name (keys are case-insensitive).</summary>
+    public Dictionary<string, CandidateSourceOptions> Sources { get; set; } = DefaultSources();
+
+    public RetrievalFallbackOptions Fallback { get; set; } = new();
+
+    public RecentSimilarOptions RecentSimilar { get; set; } = new();
+
+    public CreatorSourceOptions Creator { get; set; } = new();
+
+    public ContentSourceOptions Content { get; set; } = new();
+
+    /// <summary>The spec's budgets (for 5000 candidates) and fusion weights.</summary>
+    public static Dictionary<string, CandidateSourceOptions> DefaultSources() => new(StringComparer.OrdinalIgnoreCase)
+    {
+        [SourceNames.Collaborative] = new() { Budget = 2500, Weight = 1.0 },
+        [SourceNames.Content] = new() { Budget = 1000, Weight = 0.9 },
+        [SourceNames.Trending] = new() { Budget = 500, Weight = 0.7 },
+        [SourceNames.RecentSimilar] = new() { Budget = 750, Weight = 0.85 },
+        [SourceNames.Creator] = new() { Budget = 250, Weight = 0.8 },
+    };
+}
+
+public sealed class CandidateSourceOptions
+{
+    /// <summary>Candidates asked of the source for a request of <see cref="RetrievalOptions.TargetCount"/>.</summary>
+    public int Budget { get; set; }
+
+    /// <summary>Weight of the source in fusion (merge_candidates).</summary>
+    public double Weight { get; set; }
+
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Overrides <see cref="RetrievalOptions.SourceTimeoutMs"/> for this source.</summary>
+    public int? TimeoutMs { get; set; }
+}
+
+/// <summary>
+/// handle_retrieval_failure: when <see cref="Source"/> fails or is absent, the budgets of <see cref="Boost"/> are multiplied by
+/// <see cref="BudgetMultiplier"/>. The boosted sources fetch the larger budget up front (one round trip, no retry) and keep
+/// only their normal budget when the critical source succeeds.
+/// </summary>
+public sealed class RetrievalFallbackOptions
+{
+    public string Source { get; set; } = SourceNames.Collaborative;
+
+    public IList<string> Boost { get; set; } = [SourceNames.Content, SourceNames.Trending];
+
+    [Range(1.0, 10.0)]
+    public double BudgetMultiplier { get; set; } = 1.5;
+}
+
+public sealed class RecentSimilarOptions
+{
+    /// <summary>Most recent items used as seeds (the online store keeps 50).</summary>
+    [Range(1, 1000)]
+    public int SeedItems { get; set; } = 20;
+
+    /// <summary>A seed's weight halves every this many items back in the user's history.</summary>
+    [Range(0.1, 1000)]
+    public double HalfLifeItems { get; set; } = 5;
+
+    /// <summary>Neighbours read per seed (the online store keeps 200).</summary>
+    [Range(1, 10_000)]
+    public int NeighboursPerSeed { get; set; } = 200;
+}
+
+public sealed class CreatorSourceOptions
+{
+    /// <summary>Creators taken from the user's affinity zset, besides the ones followed.</summary>
+    [Range(0, 1000)]
+    public int TopAffinityCreators { get; set; } = 20;
+
+    /// <summary>At most this many followed creators are read (the ones with affinity first).</summary>
+    [Range(0, 10_000)]
+    public int MaxFollowedCreators { get; set; } = 50;
+
+    /// <summary>Affinity of a followed creator, on the scale where the user's strongest affinity is 1.</summary>
+    [Range(0.0, 1.0)]
+    public double FollowedAffinity { get; set; } = 1.0;
+
+    /// <summary>Newest items read per creator (further capped by the source's budget).</summary>
+    [Range(1, 10_000)]
+    public int MaxItemsPerCreator { get; set; } = 100;
+
+    /// <summary>An item's recency factor halves every this many hours since it was created.</summary>
+    [Range(0.01, 100_000)]
+    public double RecencyHalfLifeHours { get; set; } = 168;
+}
+
+public sealed class ContentSourceOptions
+{
+    /// <summary>The user's categories with the largest affinity that are read.</summary>
+    [Range(1, 1000)]
+    public int TopCategories { get; set; } = 5;
+}

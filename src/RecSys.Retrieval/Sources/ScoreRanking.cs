@@ -1,0 +1,52 @@
+namespace RecSys.Retrieval.Sources;
+
+/// <summary>Turns accumulated raw scores into a source's ranked, [0, 1]-normalized list.</summary>
+internal static class ScoreRanking
+{
+    /// <summary>
+    /// The <paramref name="budget"/> best entries (score descending, ties by item id), each divided by the best score.
+    /// Entries with a non-positive or non-finite score are dropped: they carry no evidence.
+    /// </summary>
+    public static IReadOnlyList<ScoredItem> TopNormalized(Dictionary<string, double> scores, int budget)
+    {
+        if (scores.Count == 0 || budget <= 0)
+        {
+            return [];
+        }
+
+        var entries = new ScoredItem[scores.Count];
+        var n = 0;
+        foreach (var (item, score) in scores)
+        {
+            if (double.IsFinite(score) && score > 0)
+            {
+                entries[n++] = new ScoredItem(item, score);
+            }
+        }
+
+        var span = entries.AsSpan(0, n);
+        span.Sort(static (a, b) =>
+        {
+            var byScore = b.Score.CompareTo(a.Score);
+            return byScore != 0 ? byScore : string.CompareOrdinal(a.ItemId, b.ItemId);
+        });
+
+        var take = Math.Min(budget, n);
+        if (take == 0)
+        {
+            return [];
+        }
+
+        var max = span[0].Score;
+        var result = new ScoredItem[take];
+        for (var i = 0; i < take; i++)
+        {
+            result[i] = new ScoredItem(span[i].ItemId, Math.Clamp(span[i].Score / max, 0, 1));
+        }
+
+        return result;
+    }
+
+    /// <summary>Exponential decay: 1 at distance 0, 1/2 at <paramref name="halfLife"/>, ... (negative distances count as 0).</summary>
+    public static double Decay(double distance, double halfLife) => Math.Pow(2, -Math.Max(0, distance) / halfLife);
+}

@@ -1,11 +1,18 @@
+using RecSys.FeatureServer.Apis;
+using RecSys.FeatureServer.Extensions;
 using RecSys.ServiceDefaults;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
+builder.AddFeatureServer();
 builder.Services.AddOpenApi();
 
 var app = builder.Build();
 app.UseProblemDetailsForErrors();
 app.MapOpenApi();
 app.MapDefaultEndpoints();
+app.MapIngestApi();
+app.MapFeaturesApi();
 app.Run();
+
+public partial class Program;

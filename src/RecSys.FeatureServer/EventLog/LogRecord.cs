@@ -1,0 +1,37 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using RecSys.Core.Contracts;
+using RecSys.Core.Domain;
+
+namespace RecSys.FeatureServer.EventLog;
+
+/// <summary>
+/// One record of the event log: an interaction event or an item upsert. The log is the source of truth;
+/// the online store is a view rebuilt by replaying it in order.
+/// </summary>
+[JsonPolymorphic(TypeDiscriminatorPropertyName = "k")]
+[JsonDerivedType(typeof(EventRecord), "e")]
+[JsonDerivedType(typeof(ItemUpsertRecord), "i")]
+public abstract record LogRecord;
+
+/// <summary>A user interaction.</summary>
+public sealed record EventRecord(InteractionEvent Event) : LogRecord;
+
+/// <summary>An insert or replacement of a catalog item.</summary>
+public sealed record ItemUpsertRecord(CatalogItem Item) : LogRecord;
+
+/// <summary>A record read back from the log, with its position and the position of the record after it.</summary>
+public readonly record struct LogEntry(long Position, long NextPosition, LogRecord Record);
+
+/// <summary>Records read in one call; resume from <see cref="NextPosition"/>.</summary>
+public sealed record LogBatch(IReadOnlyList<LogEntry> Entries, long NextPosition);
+
+/// <summary>Compact UTF-8 JSON encoding of log records (the same settings as the HTTP API).</summary>
+public static class LogRecordSerializer
+{
+    public static byte[] Serialize(LogRecord record) => JsonSerializer.SerializeToUtf8Bytes(record, JsonDefaults.Options);
+
+    public static LogRecord Deserialize(ReadOnlySpan<byte> utf8) =>
+        JsonSerializer.Deserialize<LogRecord>(utf8, JsonDefaults.Options)
+        ?? throw new JsonException("A log record decoded to null.");
+}

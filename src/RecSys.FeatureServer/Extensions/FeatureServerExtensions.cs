@@ -1,0 +1,55 @@
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using RecSys.FeatureServer.EventLog;
+using RecSys.FeatureServer.Registry;
+using RecSys.FeatureServer.Streaming;
+using RecSys.FeatureServer.Telemetry;
+using RecSys.ServiceDefaults;
+using StackExchange.Redis;
+
+namespace RecSys.FeatureServer.Extensions;
+
+/// <summary>DI wiring of the FeatureServer.</summary>
+public static class FeatureServerExtensions
+{
+    public static IHostApplicationBuilder AddFeatureServer(this IHostApplicationBuilder builder)
+    {
+        builder.AddOnlineStore();
+        builder.Services.AddOptions<FeatureServerOptions>()
+            .Bind(builder.Configuration.GetSection(FeatureServerOptions.SectionName))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+
+        builder.Services.AddSingleton<FasterEventLog>();
+        builder.Services.AddSingleton<IEventLog>(sp => sp.GetRequiredService<FasterEventLog>());
+        builder.Services.AddSingleton<ProcessorState>();
+        builder.Services.AddSingleton<FeatureServerMetrics>();
+        builder.Services.AddSingleton(sp => new OnlineApplier(
+            sp.GetRequiredService<IConnectionMultiplexer>(),
+            sp.GetRequiredService<FeatureServerMetrics>())
+        {
+            DedupeTtl = sp.GetRequiredService<IOptions<FeatureServerOptions>>().Value.DedupeTtl,
+        });
+        builder.Services.AddSingleton<FeatureRegistry>();
+        builder.Services.AddSingleton<OnlineFeatureReader>();
+        builder.Services.AddHostedService<StreamProcessor>();
+        builder.Services.AddHealthChecks().AddCheck<EventLogHealthCheck>("event-log", tags: ["ready"]);
+        return builder;
+    }
+
+    private sealed class EventLogHealthCheck(IEventLog log, ProcessorState state) : IHealthCheck
+    {
+        public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+        {
+            try
+            {
+                var tail = log.TailPosition;
+                return Task.FromResult(HealthCheckResult.Healthy($"tail {tail}, processed {state.Position}"));
+            }
+            catch (Exception ex)
+            {
+                return Task.FromResult(HealthCheckResult.Unhealthy("event log unavailable", ex));
+            }
+        }
+    }
+}

@@ -1,0 +1,201 @@
+using System.Globalization;
+using RecSys.Core.Domain;
+using RecSys.Core.Storage;
+using RecSys.FeatureServer.EventLog;
+using RecSys.FeatureServer.Telemetry;
+using StackExchange.Redis;
+
+namespace RecSys.FeatureServer.Streaming;
+
+/// <summary>What one <see cref="OnlineApplier.ApplyAsync"/> did.</summary>
+/// <param name="Committed">False when the stored position was not the expected one (the store was reset): nothing was committed.</param>
+/// <param name="StoredPosition">The position now stored (the new one when committed, else what was found; 0 when none).</param>
+public readonly record struct ApplyResult(bool Committed, long StoredPosition, int Records, int EventsApplied, int Duplicates);
+
+/// <summary>
+/// Applies log records to the online store with the Lua scripts of <see cref="OnlineScripts"/>, pipelined per batch,
+/// and then advances the stored processor position. Single writer: one applier per online store.
+/// </summary>
+public sealed class OnlineApplier(IConnectionMultiplexer redis, FeatureServerMetrics metrics)
+{
+    private readonly IDatabase _db = redis.GetDatabase();
+    private byte[]? _applyEvent;
+    private byte[]? _upsertItem;
+    private byte[]? _rebase;
+    private byte[]? _commit;
+    private long? _epoch;
+
+    /// <summary>Time-to-live of the applied-event markers.</summary>
+    public TimeSpan DedupeTtl { get; init; } = TimeSpan.FromDays(30);
+
+    /// <summary>The popularity epoch in use (unix ms), null before the first engagement.</summary>
+    public long? Epoch => _epoch;
+
+    /// <summary>Loads the scripts and reads the stored epoch and position; call again after the store was reset.</summary>
+    public async Task<long> InitializeAsync()
+    {
+        foreach (var endpoint in redis.GetEndPoints())
+        {
+            var server = redis.GetServer(endpoint);
+            if (server.IsReplica)
+            {
+                continue;
+            }
+
+            _applyEvent = await server.ScriptLoadAsync(OnlineScripts.ApplyEvent);
+            _upsertItem = await server.ScriptLoadAsync(OnlineScripts.UpsertItem);
+            _rebase = await server.ScriptLoadAsync(OnlineScripts.Rebase);
+            _commit = await server.ScriptLoadAsync(OnlineScripts.Commit);
+        }
+
+        var epoch = await _db.StringGetAsync(OnlineKeys.TrendingEpoch);
+        _epoch = epoch.IsNull ? null : (long)epoch;
+        return await ReadPositionAsync();
+    }
+
+    /// <summary>The stored processor position, 0 when the store has none.</summary>
+    public async Task<long> ReadPositionAsync()
+    {
+        var value = await _db.StringGetAsync(OnlineKeys.ProcessorPosition);
+        return value.IsNull ? 0 : (long)value;
+    }
+
+    /// <summary>
+    /// Applies the entries in order, pipelined, then moves the stored position from <paramref name="expectedPosition"/>
+    /// to <paramref name="nextPosition"/>. Safe to repeat: events are deduplicated by id, item upserts are idempotent.
+    /// </summary>
+    public async Task<ApplyResult> ApplyAsync(IReadOnlyList<LogEntry> entries, long expectedPosition, long nextPosition)
+    {
+        if (_applyEvent is null || _upsertItem is null || _rebase is null || _commit is null)
+        {
+            throw new InvalidOperationException("InitializeAsync must be called first.");
+        }
+
+        var ttl = ((long)DedupeTtl.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+        var eventTasks = new List<Task<RedisResult>>(entries.Count);
+        var itemTasks = new List<Task<RedisResult>>();
+        foreach (var entry in entries)
+        {
+            switch (entry.Record)
+            {
+                case ItemUpsertRecord { Item: var item }:
+                    itemTasks.Add(_db.ScriptEvaluateAsync(_upsertItem, ItemKeys(item), ItemArgs(item)));
+                    break;
+                case EventRecord { Event: var e }:
+                    var weight = EventTypes.EngagementWeight(e.Type, e.Value);
+                    var decayed = 0d;
+                    if (e.ItemId is not null && weight > 0)
+                    {
+                        var t = e.EventTime.ToUnixTimeMilliseconds();
+                        if (_epoch is null)
+                        {
+                            await _db.StringSetAsync(OnlineKeys.TrendingEpoch, t, when: When.NotExists);
+                            _epoch = (long)await _db.StringGetAsync(OnlineKeys.TrendingEpoch);
+                        }
+
+                        if (DecayedScore.Exponent(t, _epoch.Value) > DecayedScore.RebaseExponent)
+                        {
+                            // Everything sent so far must land before the scores are scaled.
+                            await Task.WhenAll(eventTasks.Concat(itemTasks));
+                            await RebaseAsync(t);
+                        }
+
+                        decayed = DecayedScore.Weight(weight, t, _epoch.Value);
+                    }
+
+                    eventTasks.Add(_db.ScriptEvaluateAsync(_applyEvent, EventKeys(e), EventArgs(e, ttl, weight, decayed)));
+                    break;
+            }
+        }
+
+        await Task.WhenAll(eventTasks.Concat(itemTasks));
+        var applied = 0;
+        foreach (var task in eventTasks)
+        {
+            if ((long)task.Result == 1)
+            {
+                applied++;
+            }
+        }
+
+        var duplicates = eventTasks.Count - applied;
+        var stored = await _db.ScriptEvaluateAsync(
+            _commit,
+            [OnlineKeys.ProcessorPosition, ProcessorKeys.Stats],
+            [Position(expectedPosition), nextPosition, applied, duplicates, entries.Count]);
+        var storedText = (string?)stored;
+        var committed = storedText == nextPosition.ToString(CultureInfo.InvariantCulture);
+        metrics.RecordsApplied(entries.Count, applied, duplicates);
+        return new ApplyResult(
+            committed,
+            string.IsNullOrEmpty(storedText) ? 0 : long.Parse(storedText, CultureInfo.InvariantCulture),
+            entries.Count,
+            applied,
+            duplicates);
+    }
+
+    /// <summary>Moves the epoch to <paramref name="newEpochMs"/>, scaling every decayed score accordingly.</summary>
+    public async Task RebaseAsync(long newEpochMs)
+    {
+        if (_rebase is null || _epoch is not { } old)
+        {
+            throw new InvalidOperationException("InitializeAsync must be called and an epoch set first.");
+        }
+
+        var factor = Math.Pow(2, -DecayedScore.Exponent(newEpochMs, old));
+        var moved = await _db.ScriptEvaluateAsync(
+            _rebase,
+            [OnlineKeys.Trending, OnlineKeys.TrendingEpoch, OnlineKeys.AllCategories],
+            [old, newEpochMs, factor.ToString("R", CultureInfo.InvariantCulture)]);
+        var current = await _db.StringGetAsync(OnlineKeys.TrendingEpoch);
+        _epoch = (long)current;
+        metrics.Rebased((long)moved == 1);
+    }
+
+    private static RedisValue Position(long position) => position == 0 ? RedisValue.EmptyString : position;
+
+    private static RedisKey[] EventKeys(InteractionEvent e)
+    {
+        var item = e.ItemId ?? string.Empty;
+        return
+        [
+            OnlineKeys.AppliedEvent(e.EventId),
+            OnlineKeys.Features(EntityKinds.User, e.UserId),
+            OnlineKeys.Features(EntityKinds.Item, item),
+            OnlineKeys.Item(item),
+            OnlineKeys.Trending,
+            OnlineKeys.UserCategoryAffinity(e.UserId),
+            OnlineKeys.UserCreatorAffinity(e.UserId),
+            OnlineKeys.UserRecent(e.UserId),
+            OnlineKeys.UserSeen(e.UserId),
+            OnlineKeys.UserFollows(e.UserId),
+        ];
+    }
+
+    private static RedisValue[] EventArgs(InteractionEvent e, string ttl, double weight, double decayed) =>
+    [
+        ttl,
+        e.EventTime.ToUnixTimeMilliseconds(),
+        e.Type.WireName(),
+        weight.ToString("R", CultureInfo.InvariantCulture),
+        decayed.ToString("R", CultureInfo.InvariantCulture),
+        e.ItemId ?? string.Empty,
+        e.CreatorId ?? string.Empty,
+        EventTypes.MarksSeen(e.Type) ? "1" : "0",
+    ];
+
+    private static RedisKey[] ItemKeys(CatalogItem item) =>
+        [OnlineKeys.Item(item.Id), OnlineKeys.AllItems, OnlineKeys.AllCategories, OnlineKeys.UnavailableItems];
+
+    private static RedisValue[] ItemArgs(CatalogItem item) =>
+    [
+        item.Id,
+        string.Join(ItemFields.ListSeparator, item.Categories),
+        string.Join(ItemFields.ListSeparator, item.Tags),
+        item.CreatedAt.ToUnixTimeMilliseconds(),
+        item.Available ? "1" : "0",
+        item.CreatorId ?? string.Empty,
+        item.Title ?? string.Empty,
+        item.Title is null ? "0" : "1",
+    ];
+}

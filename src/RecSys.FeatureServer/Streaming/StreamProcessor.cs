@@ -1,0 +1,98 @@
+using Microsoft.Extensions.Options;
+using RecSys.FeatureServer.EventLog;
+using RecSys.FeatureServer.Telemetry;
+
+namespace RecSys.FeatureServer.Streaming;
+
+/// <summary>
+/// Tails the event log and applies it to the online store in order. The position lives in the online store itself
+/// (<see cref="Core.Storage.OnlineKeys.ProcessorPosition"/>), so a lost store loses its position too and is rebuilt from 0.
+/// </summary>
+public sealed partial class StreamProcessor(
+    IEventLog log,
+    OnlineApplier applier,
+    ProcessorState state,
+    FeatureServerMetrics metrics,
+    IOptions<FeatureServerOptions> options,
+    TimeProvider time,
+    ILogger<StreamProcessor> logger) : BackgroundService
+{
+    private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(1);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (!options.Value.RunProcessor)
+        {
+            LogDisabled(logger);
+            return;
+        }
+
+        await Task.Yield();
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await RunAsync(stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                LogFailed(logger, state.Position, ex);
+                await Task.Delay(RetryDelay, time, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+    }
+
+    /// <summary>Applies until cancelled; resumes from the stored position after every error.</summary>
+    internal async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var position = await applier.InitializeAsync();
+        state.Position = position;
+        LogStarting(logger, position, log.TailPosition);
+        var batchSize = options.Value.ApplyBatchSize;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            var batch = await log.ReadAsync(position, batchSize, cancellationToken);
+            state.Tail = log.TailPosition;
+            var result = await ApplyBatchAsync(batch, position);
+            if (!result.Committed)
+            {
+                LogPositionMoved(logger, position, result.StoredPosition);
+                position = await applier.InitializeAsync();
+                state.Position = position;
+                continue;
+            }
+
+            position = batch.NextPosition;
+            state.Position = position;
+        }
+    }
+
+    private async Task<ApplyResult> ApplyBatchAsync(LogBatch batch, long position)
+    {
+        using var activity = FeatureServerMetrics.ActivitySource.StartActivity("apply");
+        activity?.SetTag("recsys.log.position", position);
+        activity?.SetTag("recsys.log.records", batch.Entries.Count);
+        var started = time.GetTimestamp();
+        var result = await applier.ApplyAsync(batch.Entries, position, batch.NextPosition);
+        metrics.ApplyDuration(time.GetElapsedTime(started));
+        activity?.SetTag("recsys.events.applied", result.EventsApplied);
+        activity?.SetTag("recsys.events.duplicates", result.Duplicates);
+        return result;
+    }
+
+    [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "Stream processor starting at log position {Position} (tail {Tail})")]
+    private static partial void LogStarting(ILogger logger, long position, long tail);
+
+    [LoggerMessage(EventId = 201, Level = LogLevel.Warning, Message = "Stream processor position moved under it ({Expected} expected, {Found} found): the online store was reset, replaying")]
+    private static partial void LogPositionMoved(ILogger logger, long expected, long found);
+
+    [LoggerMessage(EventId = 202, Level = LogLevel.Error, Message = "Stream processor failed at log position {Position}; retrying")]
+    private static partial void LogFailed(ILogger logger, long position, Exception exception);
+
+    [LoggerMessage(EventId = 203, Level = LogLevel.Information, Message = "Stream processor disabled by configuration")]
+    private static partial void LogDisabled(ILogger logger);
+}

@@ -686,3 +686,20 @@ public sealed unsafe partial class HnswIndex
         foreach (var kv in map) _idMap[kv.Key] = kv.Value;
     }
 }
+
+public sealed partial class HnswIndex
+{
+    /// <summary>Runs <paramref name="action"/> while no add, delete or resize is in progress (searches continue).</summary>
+    internal void WithWritersPaused(Action action)
+    {
+        _resizeLock.EnterWriteLock();
+        try
+        {
+            action();
+        }
+        finally
+        {
+            _resizeLock.ExitWriteLock();
+        }
+    }
+}

@@ -151,6 +151,16 @@ public static class VectorKernels
             }
             s = Vector256.Sum(acc);
         }
+        if (Vector128.IsHardwareAccelerated && i + 4 <= n)
+        {
+            var acc = Vector128<float>.Zero;
+            for (; i + 4 <= n; i += 4)
+            {
+                var d = Vector128.LoadUnsafe(ref a, (nuint)i) - Vector128.LoadUnsafe(ref b, (nuint)i);
+                acc = Vector128.FusedMultiplyAdd(d, d, acc);
+            }
+            s += Vector128.Sum(acc);
+        }
         for (; i < n; i++)
         {
             var d = Unsafe.Add(ref a, i) - Unsafe.Add(ref b, i);

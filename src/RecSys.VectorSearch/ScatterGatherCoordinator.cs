@@ -1,0 +1,144 @@
+using System.Diagnostics;
+
+namespace RecSys.VectorSearch;
+
+/// <summary>Settings of a <see cref="ScatterGatherCoordinator"/>.</summary>
+public sealed record ScatterGatherOptions
+{
+    /// <summary>How long one shard may take before it is left out of the answer.</summary>
+    public TimeSpan PerShardTimeout { get; init; } = TimeSpan.FromMilliseconds(50);
+}
+
+/// <summary>A shard that did not contribute, and why.</summary>
+public sealed record ShardFailure(int ShardId, string Reason, bool TimedOut);
+
+/// <summary>Merged top-k with how much of the index answered.</summary>
+public sealed record ScatterGatherResult(SearchHit[] Hits, int ShardsAnswered, int ShardsTotal, IReadOnlyList<ShardFailure> Failures, TimeSpan Elapsed)
+{
+    /// <summary>Fraction of shards that answered.</summary>
+    public double Coverage => ShardsTotal == 0 ? 0 : ShardsAnswered / (double)ShardsTotal;
+
+    /// <summary>True when at least one shard is missing from the answer.</summary>
+    public bool Degraded => ShardsAnswered < ShardsTotal;
+}
+
+/// <summary>
+/// Routes writes to shards by <see cref="ShardRouter"/> and fans searches out to every shard in parallel, each under its
+/// own deadline. A shard that throws or misses its deadline is reported in the result (degraded, lower coverage) instead
+/// of failing the query.
+/// </summary>
+public sealed class ScatterGatherCoordinator
+{
+    private readonly IVectorShard[] _shards;
+    private readonly ScatterGatherOptions _options;
+
+    public ScatterGatherCoordinator(IReadOnlyList<IVectorShard> shards, ScatterGatherOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(shards);
+        if (shards.Count == 0) throw new ArgumentException("At least one shard is needed.", nameof(shards));
+        _shards = [.. shards];
+        _options = options ?? new ScatterGatherOptions();
+    }
+
+    public IReadOnlyList<IVectorShard> Shards => _shards;
+
+    /// <summary>Creates <paramref name="shardCount"/> empty local shards with the same options.</summary>
+    public static ScatterGatherCoordinator CreateLocal(int shardCount, HnswOptions options, ScatterGatherOptions? scatter = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(shardCount, 1);
+        var shards = new IVectorShard[shardCount];
+        for (var i = 0; i < shardCount; i++) shards[i] = new LocalVectorShard(i, options);
+        return new ScatterGatherCoordinator(shards, scatter);
+    }
+
+    public int ShardOf(long id) => ShardRouter.ShardOf(id, _shards.Length);
+
+    /// <summary>Upserts rows, each to the shard that owns its id; shards are written in parallel.</summary>
+    public async Task UpsertAsync(ReadOnlyMemory<long> ids, ReadOnlyMemory<float> vectors, CancellationToken cancellationToken = default)
+    {
+        var dim = _shards[0].Dimension;
+        if (vectors.Length != (long)ids.Length * dim) ThrowHelper.DimensionMismatch(ids.Length * dim, vectors.Length);
+        var parts = Partition(ids.Span);
+        var tasks = new List<Task>(_shards.Length);
+        for (var s = 0; s < _shards.Length; s++)
+        {
+            var rows = parts[s];
+            if (rows.Count == 0) continue;
+            var pid = new long[rows.Count];
+            var pvec = new float[rows.Count * dim];
+            for (var i = 0; i < rows.Count; i++)
+            {
+                pid[i] = ids.Span[rows[i]];
+                vectors.Span.Slice(rows[i] * dim, dim).CopyTo(pvec.AsSpan(i * dim, dim));
+            }
+            var shard = _shards[s];
+            tasks.Add(Task.Run(async () => await shard.UpsertAsync(pid, pvec, cancellationToken).ConfigureAwait(false), cancellationToken));
+        }
+        await Task.WhenAll(tasks).ConfigureAwait(false);
+    }
+
+    /// <summary>Deletes ids from their owning shards; returns how many were present.</summary>
+    public async Task<int> DeleteAsync(ReadOnlyMemory<long> ids, CancellationToken cancellationToken = default)
+    {
+        var parts = Partition(ids.Span);
+        var total = 0;
+        for (var s = 0; s < _shards.Length; s++)
+        {
+            if (parts[s].Count == 0) continue;
+            var pid = parts[s].Select(r => ids.Span[r]).ToArray();
+            total += await _shards[s].DeleteAsync(pid, cancellationToken).ConfigureAwait(false);
+        }
+        return total;
+    }
+
+    private List<int>[] Partition(ReadOnlySpan<long> ids)
+    {
+        var parts = new List<int>[_shards.Length];
+        for (var s = 0; s < parts.Length; s++) parts[s] = [];
+        for (var i = 0; i < ids.Length; i++) parts[ShardOf(ids[i])].Add(i);
+        return parts;
+    }
+
+    /// <summary>
+    /// Queries every shard in parallel for its top-<paramref name="k"/> under <paramref name="perShardTimeout"/> (default from
+    /// options) and merges. Never throws for a shard's failure; throws only when <paramref name="cancellationToken"/> is cancelled.
+    /// </summary>
+    public async Task<ScatterGatherResult> SearchAsync(ReadOnlyMemory<float> query, int k, int ef = 0, SearchFilter? filter = null,
+        TimeSpan? perShardTimeout = null, CancellationToken cancellationToken = default)
+    {
+        var start = Stopwatch.GetTimestamp();
+        var timeout = perShardTimeout ?? _options.PerShardTimeout;
+        var request = new ShardSearchRequest(k, ef, filter);
+        var tasks = new Task<ShardSearchResult>[_shards.Length];
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        for (var i = 0; i < _shards.Length; i++)
+        {
+            var shard = _shards[i];
+            var token = deadline.Token;
+            tasks[i] = Task.Run(() => shard.SearchAsync(query, request, token).AsTask(), token);
+        }
+        var agg = new TopKAggregator(k);
+        var failures = new List<ShardFailure>();
+        var answered = 0;
+        for (var i = 0; i < tasks.Length; i++)
+        {
+            try
+            {
+                var r = await tasks[i].WaitAsync(deadline.Token).ConfigureAwait(false);
+                agg.AddRange(r.Hits);
+                answered++;
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                failures.Add(new ShardFailure(_shards[i].ShardId, $"no answer within {timeout.TotalMilliseconds} ms", TimedOut: true));
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                failures.Add(new ShardFailure(_shards[i].ShardId, e.GetType().Name + ": " + e.Message, TimedOut: false));
+            }
+        }
+        cancellationToken.ThrowIfCancellationRequested();
+        return new ScatterGatherResult(agg.ToArray(), answered, _shards.Length, failures, Stopwatch.GetElapsedTime(start));
+    }
+}

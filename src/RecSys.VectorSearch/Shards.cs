@@ -1,0 +1,162 @@
+using System.Buffers.Binary;
+using System.IO.Hashing;
+
+namespace RecSys.VectorSearch;
+
+/// <summary>What one shard is asked for.</summary>
+/// <param name="K">Hits wanted.</param>
+/// <param name="Ef">Beam width; 0 uses the shard's default.</param>
+/// <param name="Filter">Ids that may be returned (null: all).</param>
+public sealed record ShardSearchRequest(int K, int Ef = 0, SearchFilter? Filter = null);
+
+/// <summary>One shard's answer, tagged with the index version that produced it.</summary>
+public sealed record ShardSearchResult(int ShardId, long Version, SearchHit[] Hits);
+
+/// <summary>
+/// One partition of the vector space. Designed so that a remote store (for example one Qdrant collection per shard)
+/// can implement it: all calls are asynchronous and cancellable, vectors are row-major floats, ids are the caller's longs,
+/// scores are similarities (higher is better), and filters are either an allowed-id set (maps to a HasId condition) or a predicate.
+/// </summary>
+public interface IVectorShard
+{
+    int ShardId { get; }
+
+    /// <summary>Increases with every applied change (upsert, delete, index swap); never decreases.</summary>
+    long Version { get; }
+
+    int Dimension { get; }
+
+    /// <summary>Inserts or replaces <paramref name="ids"/> with rows of <paramref name="vectors"/> (ids.Length * Dimension floats).</summary>
+    ValueTask UpsertAsync(ReadOnlyMemory<long> ids, ReadOnlyMemory<float> vectors, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes ids (absent ones are ignored); returns how many were present.</summary>
+    ValueTask<int> DeleteAsync(ReadOnlyMemory<long> ids, CancellationToken cancellationToken = default);
+
+    ValueTask<ShardSearchResult> SearchAsync(ReadOnlyMemory<float> query, ShardSearchRequest request, CancellationToken cancellationToken = default);
+
+    ValueTask<long> CountAsync(CancellationToken cancellationToken = default);
+}
+
+/// <summary>Stable assignment of item ids to shards: XxHash64 of the id's 8 little-endian bytes, modulo the shard count.</summary>
+public static class ShardRouter
+{
+    public static int ShardOf(long id, int shardCount)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(shardCount, 1);
+        Span<byte> b = stackalloc byte[8];
+        BinaryPrimitives.WriteInt64LittleEndian(b, id);
+        return (int)(XxHash64.HashToUInt64(b) % (ulong)shardCount);
+    }
+}
+
+/// <summary>
+/// An in-process shard over an <see cref="HnswIndex"/>. The index reference can be swapped atomically for a freshly
+/// built one (<see cref="SwapIndex"/>, <see cref="RebuildAsync"/>): a query reads the reference once, so it sees
+/// either the old or the new index and never fails because of the swap.
+/// </summary>
+public sealed class LocalVectorShard : IVectorShard
+{
+    private readonly SemaphoreSlim _writeGate = new(1, 1);
+    private HnswIndex _index;
+    private long _version;
+
+    public LocalVectorShard(int shardId, HnswOptions options)
+        : this(shardId, new HnswIndex(options))
+    {
+    }
+
+    public LocalVectorShard(int shardId, HnswIndex index)
+    {
+        ArgumentNullException.ThrowIfNull(index);
+        ShardId = shardId;
+        _index = index;
+    }
+
+    public int ShardId { get; }
+
+    public long Version => Volatile.Read(ref _version);
+
+    public int Dimension => Index.Dimension;
+
+    /// <summary>The index queries currently use.</summary>
+    public HnswIndex Index => Volatile.Read(ref _index);
+
+    public async ValueTask UpsertAsync(ReadOnlyMemory<long> ids, ReadOnlyMemory<float> vectors, CancellationToken cancellationToken = default)
+    {
+        await _writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var index = Index;
+            if (ids.Length == 1) index.Upsert(ids.Span[0], vectors.Span);
+            else index.AddBatch(ids, vectors);
+            Interlocked.Increment(ref _version);
+        }
+        finally
+        {
+            _writeGate.Release();
+        }
+    }
+
+    public async ValueTask<int> DeleteAsync(ReadOnlyMemory<long> ids, CancellationToken cancellationToken = default)
+    {
+        await _writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var index = Index;
+            var n = 0;
+            for (var i = 0; i < ids.Length; i++)
+                if (index.Delete(ids.Span[i])) n++;
+            Interlocked.Increment(ref _version);
+            return n;
+        }
+        finally
+        {
+            _writeGate.Release();
+        }
+    }
+
+    public ValueTask<ShardSearchResult> SearchAsync(ReadOnlyMemory<float> query, ShardSearchRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        cancellationToken.ThrowIfCancellationRequested();
+        var version = Version;
+        var hits = Index.Search(query.Span, request.K, request.Ef, request.Filter);
+        return ValueTask.FromResult(new ShardSearchResult(ShardId, version, hits));
+    }
+
+    public ValueTask<long> CountAsync(CancellationToken cancellationToken = default) => ValueTask.FromResult((long)Index.Count);
+
+    /// <summary>Atomically replaces the index; returns the new version. In-flight queries finish on the old index.</summary>
+    public long SwapIndex(HnswIndex fresh)
+    {
+        ArgumentNullException.ThrowIfNull(fresh);
+        if (fresh.Dimension != Index.Dimension) ThrowHelper.DimensionMismatch(Index.Dimension, fresh.Dimension);
+        _writeGate.Wait();
+        try
+        {
+            Interlocked.Exchange(ref _index, fresh);
+            return Interlocked.Increment(ref _version);
+        }
+        finally
+        {
+            _writeGate.Release();
+        }
+    }
+
+    /// <summary>Builds a compacted copy (soft-deleted nodes dropped) off the query path and swaps it in. Writes wait meanwhile.</summary>
+    public async Task<long> RebuildAsync(CancellationToken cancellationToken = default)
+    {
+        await _writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var current = Index;
+            var fresh = await Task.Run(() => current.Rebuild(), cancellationToken).ConfigureAwait(false);
+            Interlocked.Exchange(ref _index, fresh);
+            return Interlocked.Increment(ref _version);
+        }
+        finally
+        {
+            _writeGate.Release();
+        }
+    }
+}

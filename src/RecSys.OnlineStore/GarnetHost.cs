@@ -20,7 +20,6 @@ internal sealed partial class GarnetHost(IOptions<OnlineStoreOptions> options, I
             "--port", o.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--lua", "true",
             "--memory", o.MemorySize,
-            "--obj-memory", o.ObjectStoreMemorySize,
         };
         if (!string.IsNullOrWhiteSpace(o.DataDirectory))
         {

@@ -17,7 +17,4 @@ public sealed class OnlineStoreOptions
 
     /// <summary>Memory for the main store, Garnet syntax (e.g. 4g).</summary>
     public string MemorySize { get; set; } = "2g";
-
-    /// <summary>Memory for the object store (hashes, sets, sorted sets), Garnet syntax.</summary>
-    public string ObjectStoreMemorySize { get; set; } = "4g";
 }

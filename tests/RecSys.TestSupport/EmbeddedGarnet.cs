@@ -16,7 +16,7 @@ public sealed class EmbeddedGarnet : IDisposable
     public EmbeddedGarnet()
     {
         Port = FreeTcpPort();
-        _server = new GarnetServer(["--bind", "127.0.0.1", "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--lua", "true", "--memory", "256m", "--obj-memory", "512m"]);
+        _server = new GarnetServer(["--bind", "127.0.0.1", "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--lua", "true", "--memory", "256m"]);
         _server.Start();
         Connection = ConnectionMultiplexer.Connect(new ConfigurationOptions
         {

@@ -1,0 +1,97 @@
+using System.Net.Http.Json;
+using RecSys.Core.Contracts;
+using RecSys.Core.Domain;
+
+namespace RecSys.IntegrationTests;
+
+/// <summary>
+/// Starts the whole AppHost once for the test run, in embedded mode, with its state in a temporary data root and a small
+/// seeded world, the way a newcomer's <c>dotnet run</c> does.
+/// </summary>
+public sealed class AppHostFixture : IAsyncLifetime
+{
+    public static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(4);
+
+    private readonly string _dataRoot = Path.Combine(Path.GetTempPath(), "recsys-it-" + Guid.NewGuid().ToString("N")[..8]);
+
+    public DistributedApplication App { get; private set; } = null!;
+
+    public HttpClient Ranking { get; private set; } = null!;
+
+    public HttpClient Retrieval { get; private set; } = null!;
+
+    public HttpClient FeatureServer { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        using var cts = new CancellationTokenSource(StartTimeout);
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.RecSys_AppHost>(
+            [
+                "RecSys:Infrastructure=embedded",
+                $"RecSys:DataRoot={_dataRoot}",
+                $"RecSys:OnlineStorePort={FreeTcpPort()}",
+                "RecSys:Seed:Users=150",
+                "RecSys:Seed:Items=600",
+                "RecSys:Seed:Seed=7",
+            ],
+            cts.Token);
+        App = await builder.BuildAsync(cts.Token);
+        await App.StartAsync(cts.Token);
+
+        foreach (var resource in new[] { "garnet", ServiceNames.FeatureServer, ServiceNames.Retrieval, ServiceNames.Ranking })
+        {
+            await App.ResourceNotifications.WaitForResourceHealthyAsync(resource, cts.Token);
+        }
+
+        Ranking = App.CreateHttpClient(ServiceNames.Ranking);
+        Retrieval = App.CreateHttpClient(ServiceNames.Retrieval);
+        FeatureServer = App.CreateHttpClient(ServiceNames.FeatureServer);
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (App is not null)
+        {
+            await App.StopAsync();
+            await App.DisposeAsync();
+        }
+
+        try
+        {
+            Directory.Delete(_dataRoot, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A file still held by a stopping process: the temp folder is cleaned by the OS later.
+        }
+    }
+
+    /// <summary>Waits until the FeatureServer's stream processor has applied everything in the event log.</summary>
+    public async Task WaitForProcessorAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        while (true)
+        {
+            var status = await FeatureServer.GetFromJsonAsync<FeatureServerStatus>("/v1/status", JsonDefaults.Options, cts.Token);
+            if (status is not null && status.ProcessedPosition >= status.LogTail)
+            {
+                return;
+            }
+
+            await Task.Delay(200, cts.Token);
+        }
+    }
+
+    private static int FreeTcpPort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class AppHostCollection : ICollectionFixture<AppHostFixture>
+{
+    public const string Name = "AppHost";
+}

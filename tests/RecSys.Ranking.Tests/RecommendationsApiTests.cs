@@ -1,0 +1,122 @@
+using System.Net;
+using System.Net.Http.Json;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using RecSys.Core.Contracts;
+using RecSys.Core.Storage;
+using RecSys.Ranking.Services;
+using RecSys.TestSupport;
+
+namespace RecSys.Ranking.Tests;
+
+public sealed class RecommendationsApiTests : IClassFixture<EmbeddedGarnet>, IDisposable
+{
+    private readonly EmbeddedGarnet _garnet;
+    private readonly FakeRetrieval _retrieval = new();
+    private readonly WebApplicationFactory<Program> _factory;
+
+    public RecommendationsApiTests(EmbeddedGarnet garnet)
+    {
+        _garnet = garnet;
+        _garnet.Flush();
+        _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
+        {
+            web.UseSetting("ConnectionStrings:online-store", garnet.ConnectionString);
+            web.UseSetting("Ranking:RetrievalBaseAddress", "http://retrieval.test");
+            web.ConfigureServices(services =>
+                services.AddHttpClient<RetrievalClient>().ConfigurePrimaryHttpMessageHandler(() => _retrieval));
+        });
+    }
+
+    public void Dispose() => _factory.Dispose();
+
+    [Fact]
+    public async Task Ranks_candidates_by_score_and_reports_stages()
+    {
+        _retrieval.Respond = _ => new CandidateResponse(
+            "u1",
+            [new("a", 0.2, ["trending"]), new("b", 0.9, ["creator", "content"]), new("c", 0.5, ["content"])],
+            [],
+            [],
+            1.0);
+        using var client = _factory.CreateClient();
+
+        var response = await client.GetFromJsonAsync<RecommendationResponse>("/v1/recommendations/u1?count=2", JsonDefaults.Options);
+
+        Assert.NotNull(response);
+        Assert.Equal(["b", "c"], response.Items.Select(i => i.ItemId));
+        Assert.Equal(["creator", "content"], response.Items[0].Sources);
+        Assert.Equal("fused-score-v1", response.Metadata.RankerVersion);
+        Assert.Empty(response.Metadata.Degraded);
+        Assert.Equal(3, response.Metadata.CandidatesConsidered);
+        Assert.Contains("retrieval", response.Metadata.StageMs.Keys);
+        Assert.Contains("ranking", response.Metadata.StageMs.Keys);
+    }
+
+    [Fact]
+    public async Task Passes_the_sources_degraded_in_retrieval_through()
+    {
+        _retrieval.Respond = _ => new CandidateResponse("u1", [new("a", 1, ["trending"])], [], ["creator"], 1.0);
+        using var client = _factory.CreateClient();
+
+        var response = await client.GetFromJsonAsync<RecommendationResponse>("/v1/recommendations/u1", JsonDefaults.Options);
+
+        Assert.Equal(["creator"], response!.Metadata.Degraded);
+    }
+
+    [Fact]
+    public async Task Falls_back_to_trending_without_seen_or_unavailable_items_when_retrieval_fails()
+    {
+        var db = _garnet.Connection.GetDatabase();
+        await db.SortedSetAddAsync(OnlineKeys.Trending, [new("hot", 10), new("warm", 5), new("seen", 8), new("gone", 9), new("cool", 1)]);
+        await db.SetAddAsync(OnlineKeys.UserSeen("u2"), "seen");
+        await db.SetAddAsync(OnlineKeys.UnavailableItems, "gone");
+        _retrieval.Respond = _ => throw new HttpRequestException("connection refused");
+        using var client = _factory.CreateClient();
+
+        var response = await client.GetFromJsonAsync<RecommendationResponse>("/v1/recommendations/u2?count=3", JsonDefaults.Options);
+
+        Assert.NotNull(response);
+        Assert.Equal(["hot", "warm", "cool"], response.Items.Select(i => i.ItemId));
+        Assert.Equal(1.0, response.Items[0].Score, 6);
+        Assert.Contains(RecommendationService.DegradedRetrieval, response.Metadata.Degraded);
+    }
+
+    [Theory]
+    [InlineData("/v1/recommendations/bad%20id")]
+    [InlineData("/v1/recommendations/u1?count=0")]
+    [InlineData("/v1/recommendations/u1?count=201")]
+    [InlineData("/v1/recommendations/u1?count=ten")]
+    public async Task Malformed_requests_get_400_problem_json(string path)
+    {
+        using var client = _factory.CreateClient();
+
+        using var response = await client.GetAsync(path);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task Health_covers_the_online_store()
+    {
+        using var client = _factory.CreateClient();
+
+        var body = await client.GetStringAsync("/health");
+
+        Assert.Contains("online-store", body, StringComparison.Ordinal);
+        Assert.Contains("Healthy", body, StringComparison.Ordinal);
+    }
+
+    /// <summary>Stands in for the Retrieval service at the HTTP boundary.</summary>
+    private sealed class FakeRetrieval : HttpMessageHandler
+    {
+        public Func<CandidateRequest, CandidateResponse> Respond { get; set; } = r => new CandidateResponse(r.UserId!, [], [], [], 0);
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var body = await request.Content!.ReadFromJsonAsync<CandidateRequest>(JsonDefaults.Options, cancellationToken);
+            return new HttpResponseMessage(HttpStatusCode.OK) { Content = JsonContent.Create(Respond(body!), options: JsonDefaults.Options) };
+        }
+    }
+}

@@ -1,2 +1,3 @@
-Console.WriteLine("RecSys trainer");
-return 0;
+using RecSys.Trainer.Commands;
+
+return await TrainerCli.RunAsync(args, new TrainerEnvironment());

@@ -1,0 +1,117 @@
+using System.CommandLine;
+using System.Diagnostics;
+using RecSys.Core.Contracts;
+using RecSys.Trainer.Generation;
+using RecSys.Trainer.Ingestion;
+using Spectre.Console;
+
+namespace RecSys.Trainer.Commands;
+
+/// <summary>
+/// <c>seed</c>: the AppHost's one-shot seeding resource. Waits for the FeatureServer, skips when it already has items
+/// (with <c>--if-empty</c>), sends a small demo world ending now, and waits for the stream processor to catch up.
+/// </summary>
+internal static class SeedCommand
+{
+    public static Command Create(TrainerEnvironment env)
+    {
+        var world = new WorldOptionSet(endDefaultsToNow: true, users: 1_000, items: 4_000, eventsPerUser: 100);
+        var common = new CommonOptions();
+        var ifEmpty = new Option<bool>("--if-empty") { Description = "Do nothing when the FeatureServer already has items" };
+        var waitTimeout = new Option<int>("--wait-timeout") { Description = "Seconds to wait for the FeatureServer to answer", DefaultValueFactory = _ => 120 };
+        var catchUpTimeout = new Option<int>("--catch-up-timeout") { Description = "Seconds to wait for the stream processor to catch up", DefaultValueFactory = _ => 300 };
+        var command = new Command("seed", "Seed a FeatureServer with a demo world (for the AppHost).");
+        world.AddTo(command);
+        command.Options.Add(ifEmpty);
+        command.Options.Add(waitTimeout);
+        command.Options.Add(catchUpTimeout);
+        common.AddTo(command, withOnError: false);
+        command.SetAction(env, async (result, cancellationToken) =>
+        {
+            var options = world.Read(result, env.Time);
+            var send = common.ReadSendOptions(result, OnErrorMode.Stop);
+            var target = TargetResolver.Resolve(result.GetValue(common.Target), env.GetEnvironmentVariable);
+            var console = env.Console;
+            var client = env.CreateClient(target, new NoteToConsole(console));
+
+            console.MarkupLineInterpolated($"waiting for the FeatureServer at {target} ...");
+            var status = await WaitForAsync(env, client, TimeSpan.FromSeconds(result.GetValue(waitTimeout)), cancellationToken)
+                ?? throw new CliException($"The FeatureServer at {target} did not answer GET /v1/status within {result.GetValue(waitTimeout)} s.", ExitCodes.Unreachable);
+            if (result.GetValue(ifEmpty) && status.Items > 0)
+            {
+                console.MarkupLineInterpolated($"already seeded: the FeatureServer has {status.Items:N0} items; nothing to do.");
+                return ExitCodes.Ok;
+            }
+
+            var synthetic = SyntheticWorld.Build(options);
+            var generator = new WorldEventGenerator(synthetic);
+            console.MarkupLineInterpolated($"seeding {target}: seed {options.Seed}, {options.Users:N0} users, {options.Items:N0} items, ~{generator.ExpectedTotal:N0} events ending {options.End:yyyy-MM-dd HH:mm:ss} UTC");
+            var results = await ProgressRunner.RunAsync(env, progress =>
+                GenerateCommands.SendWorldAsync(new HttpRecordSink(env.CreateClient(target, progress), send), synthetic, generator, progress, cancellationToken));
+            GenerateCommands.PrintEventMix(console, generator);
+            if (results.Any(r => r.Stopped))
+            {
+                Summary.Print(console, $"seed of {target}", results);
+                return ExitCodes.Rejected;
+            }
+
+            console.MarkupLine("waiting for the stream processor to catch up ...");
+            var caughtUp = Stopwatch.StartNew();
+            var deadline = TimeSpan.FromSeconds(result.GetValue(catchUpTimeout));
+            while (true)
+            {
+                status = await client.GetStatusAsync(cancellationToken);
+                if (status.ProcessedPosition >= status.LogTail)
+                {
+                    break;
+                }
+
+                if (caughtUp.Elapsed > deadline)
+                {
+                    Summary.Print(console, $"seed of {target}", results);
+                    throw new CliException($"The stream processor is still behind after {deadline.TotalSeconds:N0} s (processed {status.ProcessedPosition:N0} of {status.LogTail:N0}).", ExitCodes.Timeout);
+                }
+
+                await Task.Delay(env.PollInterval, env.Time, cancellationToken);
+            }
+
+            Summary.Print(console, $"seed of {target}", results);
+            console.MarkupLineInterpolated(
+                $"FeatureServer: {status.Items:N0} items, {status.EventsApplied:N0} events applied, {status.DuplicatesSkipped:N0} duplicates skipped, log position {status.ProcessedPosition:N0}/{status.LogTail:N0} (caught up in {caughtUp.Elapsed.TotalSeconds:N1} s)");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static async Task<FeatureServerStatus?> WaitForAsync(TrainerEnvironment env, FeatureServerClient client, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var waited = Stopwatch.StartNew();
+        var lastNote = TimeSpan.Zero;
+        while (true)
+        {
+            if (await client.TryGetStatusAsync(cancellationToken) is { } status)
+            {
+                return status;
+            }
+
+            if (waited.Elapsed >= timeout)
+            {
+                return null;
+            }
+
+            if (waited.Elapsed - lastNote >= TimeSpan.FromSeconds(10))
+            {
+                lastNote = waited.Elapsed;
+                env.Console.MarkupLineInterpolated($"  still waiting ({waited.Elapsed.TotalSeconds:N0} s)");
+            }
+
+            await Task.Delay(env.PollInterval, env.Time, cancellationToken);
+        }
+    }
+
+    private sealed class NoteToConsole(IAnsiConsole console) : IRunProgress
+    {
+        public IProgressPhase StartPhase(string name, long? expected) => NullProgress.Instance;
+        public void Note(string message) => console.WriteLine(message);
+    }
+}

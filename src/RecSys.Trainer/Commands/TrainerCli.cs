@@ -1,0 +1,41 @@
+using System.CommandLine;
+using Spectre.Console;
+
+namespace RecSys.Trainer.Commands;
+
+/// <summary>The <c>RecSys.Trainer</c> command line: one class per command group, wired here.</summary>
+public static class TrainerCli
+{
+    public static RootCommand Build(TrainerEnvironment env)
+    {
+        var root = new RootCommand("RecSys trainer: generate synthetic data, import data sets and feed the FeatureServer.");
+        root.Subcommands.Add(GenerateCommands.Generate(env));
+        root.Subcommands.Add(GenerateCommands.Ingest(env));
+        root.Subcommands.Add(ImportCommands.Create(env));
+        root.Subcommands.Add(SeedCommand.Create(env));
+        return root;
+    }
+
+    public static Task<int> RunAsync(string[] args, TrainerEnvironment env, CancellationToken cancellationToken = default) =>
+        Build(env).Parse(args).InvokeAsync(cancellationToken: cancellationToken);
+
+    /// <summary>Runs a command body, turning known failures into one clear line and an exit code.</summary>
+    internal static void SetAction(this Command command, TrainerEnvironment env, Func<ParseResult, CancellationToken, Task<int>> body) =>
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            try
+            {
+                return await body(result, cancellationToken);
+            }
+            catch (CliException ex)
+            {
+                env.Console.MarkupLineInterpolated($"[red]error:[/] {ex.Message}");
+                return ex.ExitCode;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                env.Console.MarkupLine("[yellow]canceled[/]");
+                return ExitCodes.Canceled;
+            }
+        });
+}

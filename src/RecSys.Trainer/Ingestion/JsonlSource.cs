@@ -1,0 +1,43 @@
+using System.Text.Json;
+using RecSys.Trainer.Import;
+
+namespace RecSys.Trainer.Ingestion;
+
+/// <summary>Reads back a folder written by <c>generate --out</c> (or any JSONL of the same DTOs), line by line.</summary>
+public static class JsonlSource
+{
+    public static IEnumerable<T> Read<T>(string path, ImportReport report)
+        where T : class
+    {
+        var name = Path.GetFileName(path);
+        using var reader = new StreamReader(path);
+        long line = 0;
+        while (reader.ReadLine() is { } text)
+        {
+            line++;
+            if (string.IsNullOrWhiteSpace(text))
+            {
+                continue;
+            }
+
+            report.RowRead();
+            T? record;
+            try
+            {
+                record = JsonSerializer.Deserialize<T>(text, WireJson.Options);
+            }
+            catch (JsonException ex)
+            {
+                record = null;
+                report.Reject(new RowError(name, line, $"not a valid {typeof(T).Name}: {ex.Message}"));
+            }
+
+            if (record is null)
+            {
+                continue;
+            }
+
+            yield return record;
+        }
+    }
+}

@@ -13,4 +13,7 @@ internal static partial class RetrievalLog
 
     [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "Candidate source {Source} is configured but not registered; it is skipped")]
     public static partial void SourceNotRegistered(ILogger logger, string source);
+
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Warning, Message = "Candidate source {Source} is registered but Retrieval:Sources:{Source} (Budget, Weight) is not configured; it is skipped")]
+    public static partial void SourceNotConfigured(ILogger logger, string source);
 }

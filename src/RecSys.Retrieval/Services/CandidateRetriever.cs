@@ -52,6 +52,14 @@ public sealed class CandidateRetriever
                 RetrievalLog.SourceNotRegistered(logger, name);
             }
         }
+
+        foreach (var name in _sources.Keys)
+        {
+            if (!options.CurrentValue.Sources.ContainsKey(name))
+            {
+                RetrievalLog.SourceNotConfigured(logger, name);
+            }
+        }
     }
 
     /// <summary>Names of the registered sources.</summary>

@@ -1,14 +1,13 @@
 using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Options;
-using RecSys.Retrieval.Sources;
 
 namespace RecSys.Retrieval.Services;
 
 /// <summary>
-/// Checks what data annotations on the top level cannot: per-source entries, nested sections, and that every registered
-/// source is configured (a source without a budget and a weight cannot take part in fusion).
+/// Checks what data annotations on the top level cannot: per-source entries and nested sections. (Whether every registered
+/// source is configured is checked by <see cref="CandidateRetriever"/>: the sources themselves depend on these options.)
 /// </summary>
-internal sealed class RetrievalOptionsValidator(IEnumerable<ICandidateSource> sources) : IValidateOptions<RetrievalOptions>
+internal sealed class RetrievalOptionsValidator : IValidateOptions<RetrievalOptions>
 {
     public ValidateOptionsResult Validate(string? name, RetrievalOptions options)
     {
@@ -34,14 +33,6 @@ internal sealed class RetrievalOptionsValidator(IEnumerable<ICandidateSource> so
             if (source.TimeoutMs is < 1 or > 60_000)
             {
                 failures.Add($"Retrieval:Sources:{sourceName}:TimeoutMs must be between 1 and 60000 (was {source.TimeoutMs}).");
-            }
-        }
-
-        foreach (var source in sources)
-        {
-            if (!options.Sources.ContainsKey(source.Name))
-            {
-                failures.Add($"Candidate source '{source.Name}' is registered but Retrieval:Sources:{source.Name} (Budget, Weight) is not configured.");
             }
         }
 

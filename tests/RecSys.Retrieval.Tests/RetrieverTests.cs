@@ -1,0 +1,191 @@
+using RecSys.Core.Domain;
+using RecSys.Core.Storage;
+using RecSys.Retrieval.Services;
+using RecSys.Retrieval.Sources;
+
+namespace RecSys.Retrieval.Tests;
+
+[Collection(StoreCollection.Name)]
+public sealed class RetrieverTests
+{
+    private readonly StoreFixture _store;
+
+    public RetrieverTests(StoreFixture store)
+    {
+        _store = store;
+        _store.Garnet.Flush();
+    }
+
+    private static IReadOnlySet<string> NoExclude => new HashSet<string>();
+
+    [Fact]
+    public async Task A_source_that_throws_or_hangs_is_reported_degraded_and_the_rest_is_returned()
+    {
+        var options = new RetrievalOptions { SourceTimeoutMs = 50, BackfillSource = null };
+        var retriever = _store.Retriever(
+            options,
+            FakeSource.Listing(SourceNames.Trending, "t1", "t2", "t3"),
+            FakeSource.Throwing(SourceNames.Content),
+            FakeSource.Hanging(SourceNames.RecentSimilar),
+            FakeSource.Listing(SourceNames.Creator, "c1", "t2"));
+
+        var response = await retriever.RetrieveAsync("u1", null, 100, NoExclude, CancellationToken.None);
+
+        Assert.Equal([SourceNames.Content, SourceNames.RecentSimilar], response.Degraded);
+        var reports = response.Sources.ToDictionary(r => r.Source);
+        Assert.True(reports[SourceNames.Content].Failed);
+        Assert.Contains("content is down", reports[SourceNames.Content].Error, StringComparison.Ordinal);
+        Assert.True(reports[SourceNames.RecentSimilar].Failed);
+        Assert.Contains("timed out", reports[SourceNames.RecentSimilar].Error, StringComparison.Ordinal);
+        Assert.False(reports[SourceNames.Trending].Failed);
+        Assert.Equal(3, reports[SourceNames.Trending].Returned);
+        Assert.Equal(2, reports[SourceNames.Creator].Returned);
+
+        // t2 comes from two sources and gets the multi-source bonus.
+        Assert.Equal("t2", response.Candidates[0].ItemId);
+        Assert.Equal([SourceNames.Creator, SourceNames.Trending], response.Candidates[0].Sources);
+        Assert.Equal(["t2", "c1", "t1", "t3"], response.Candidates.Select(c => c.ItemId));
+    }
+
+    [Fact]
+    public async Task Failing_collaborative_raises_content_and_trending_budgets_by_half()
+    {
+        var options = new RetrievalOptions { BackfillSource = null };
+        var items = Enumerable.Range(0, 1000).Select(i => $"i{i:D4}").ToArray();
+
+        var content = FakeSource.Listing(SourceNames.Content, items);
+        var trending = FakeSource.Listing(SourceNames.Trending, items);
+        var failed = await _store.Retriever(options, FakeSource.Throwing(SourceNames.Collaborative), content, trending)
+            .RetrieveAsync("u1", null, 500, NoExclude, CancellationToken.None);
+
+        Assert.Equal([SourceNames.Collaborative], failed.Degraded);
+        var reports = failed.Sources.ToDictionary(r => r.Source);
+        Assert.Equal(150, reports[SourceNames.Content].Returned);   // 1000 x 500/5000 x 1.5
+        Assert.Equal(75, reports[SourceNames.Trending].Returned);   // 500 x 500/5000 x 1.5
+
+        var healthy = await _store.Retriever(options, FakeSource.Listing(SourceNames.Collaborative, "k1"), content, trending)
+            .RetrieveAsync("u1", null, 500, NoExclude, CancellationToken.None);
+
+        Assert.Empty(healthy.Degraded);
+        reports = healthy.Sources.ToDictionary(r => r.Source);
+        Assert.Equal(100, reports[SourceNames.Content].Returned);
+        Assert.Equal(50, reports[SourceNames.Trending].Returned);
+        Assert.Equal(1, reports[SourceNames.Collaborative].Returned);
+        Assert.All(content.Budgets, b => Assert.Equal(150, b)); // the reserve is fetched in the same call
+    }
+
+    [Fact]
+    public async Task Seen_unavailable_and_excluded_items_never_come_back()
+    {
+        var db = _store.Db;
+        db.Trending([.. Enumerable.Range(0, 30).Select(i => ($"t{i:D2}", 100.0 - i))]);
+        db.Zset(OnlineKeys.UserCategoryAffinity("u1"), ("news", 1));
+        db.Zset(OnlineKeys.CategoryPopularity("news"), ("t00", 10), ("n1", 9), ("t01", 8));
+        db.Set(OnlineKeys.UserSeen("u1"), "t00", "n1");
+        db.Set(OnlineKeys.UnavailableItems, "t01", "t02");
+        var options = new RetrievalOptions();
+        var retriever = _store.Retriever(options, _store.StoreSources(options));
+
+        var response = await retriever.RetrieveAsync("u1", null, 1000, new HashSet<string> { "t03", "t04" }, CancellationToken.None);
+
+        var ids = response.Candidates.Select(c => c.ItemId).ToList();
+        Assert.Equal(25, ids.Count);
+        Assert.DoesNotContain("t00", ids);
+        Assert.DoesNotContain("n1", ids);
+        Assert.DoesNotContain("t01", ids);
+        Assert.DoesNotContain("t02", ids);
+        Assert.DoesNotContain("t03", ids);
+        Assert.DoesNotContain("t04", ids);
+        Assert.Equal("t05", ids[0]);
+        Assert.Empty(response.Degraded);
+    }
+
+    [Fact]
+    public async Task A_cold_start_user_gets_a_full_list_from_trending_even_when_many_are_seen()
+    {
+        var db = _store.Db;
+        db.Trending([.. Enumerable.Range(0, 2000).Select(i => ($"t{i:D4}", 5000.0 - i))]);
+        var seen = Enumerable.Range(0, 300).Select(i => $"t{i * 2:D4}").ToArray();
+        db.Set(OnlineKeys.UserSeen("cold"), seen);
+        var options = new RetrievalOptions();
+        var retriever = _store.Retriever(options, _store.StoreSources(options));
+
+        var response = await retriever.RetrieveAsync("cold", "home", 500, NoExclude, CancellationToken.None);
+
+        Assert.Equal(500, response.Candidates.Count);
+        Assert.All(response.Candidates, c => Assert.Equal([SourceNames.Trending], c.Sources));
+        Assert.Empty(response.Candidates.Select(c => c.ItemId).Intersect(seen));
+        Assert.Equal(response.Candidates.Count, response.Candidates.Select(c => c.ItemId).Distinct().Count());
+        Assert.True(response.Candidates.Zip(response.Candidates.Skip(1)).All(p => p.First.Score >= p.Second.Score));
+        var reports = response.Sources.ToDictionary(r => r.Source);
+        Assert.Equal(0, reports[SourceNames.Content].Returned);
+        Assert.Equal(0, reports[SourceNames.Creator].Returned);
+        Assert.Equal(0, reports[SourceNames.RecentSimilar].Returned);
+        Assert.Empty(response.Degraded);
+    }
+
+    [Fact]
+    public async Task A_warm_user_gets_candidates_from_every_source_fused()
+    {
+        var db = _store.Db;
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        db.Trending(("pop1", 100), ("shared", 90), ("pop2", 80));
+        db.Zset(OnlineKeys.UserRecent("u1"), ("r1", now - 1000));
+        db.Zset(OnlineKeys.CoOccurrence("r1"), ("co1", 5), ("shared", 3));
+        db.Set(OnlineKeys.UserFollows("u1"), "X");
+        db.Zset(OnlineKeys.CreatorItems("X"), ("x1", now - 5000));
+        db.Zset(OnlineKeys.UserCategoryAffinity("u1"), ("jazz", 2));
+        db.Zset(OnlineKeys.CategoryPopularity("jazz"), ("j1", 7), ("shared", 1));
+        var options = new RetrievalOptions();
+        var retriever = _store.Retriever(options, _store.StoreSources(options));
+
+        var response = await retriever.RetrieveAsync("u1", null, 10, NoExclude, CancellationToken.None);
+
+        var byId = response.Candidates.ToDictionary(c => c.ItemId);
+        Assert.Equal(["content", "recent_similar", "trending"], byId["shared"].Sources);
+        Assert.Equal(["creator"], byId["x1"].Sources);
+        Assert.Equal(["recent_similar"], byId["co1"].Sources);
+        Assert.Equal(["content"], byId["j1"].Sources);
+        Assert.Equal("shared", response.Candidates[0].ItemId);
+        Assert.DoesNotContain("r1", byId.Keys);
+    }
+
+    [Fact]
+    public async Task Request_cancellation_is_not_reported_as_a_degraded_source()
+    {
+        using var cts = new CancellationTokenSource();
+        await cts.CancelAsync();
+        var retriever = _store.Retriever(new RetrievalOptions(), FakeSource.Hanging(SourceNames.Trending));
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(
+            () => retriever.RetrieveAsync("u1", null, 10, NoExclude, cts.Token));
+    }
+}
+
+/// <summary>Hand-written sources for the retriever's failure handling.</summary>
+internal sealed class FakeSource(string name, Func<int, CancellationToken, Task<IReadOnlyList<ScoredItem>>> behaviour) : ICandidateSource
+{
+    public string Name => name;
+
+    public List<int> Budgets { get; } = [];
+
+    public Task<IReadOnlyList<ScoredItem>> RetrieveAsync(RetrievalRequestContext request, int budget, CancellationToken cancellationToken)
+    {
+        lock (Budgets)
+        {
+            Budgets.Add(budget);
+        }
+
+        return behaviour(budget, cancellationToken);
+    }
+
+    /// <summary>The first <c>budget</c> of <paramref name="ids"/>, scores falling linearly from 1.</summary>
+    public static FakeSource Listing(string name, params string[] ids) => new(name, (budget, _) =>
+        Task.FromResult<IReadOnlyList<ScoredItem>>(ids.Take(budget).Select((id, i) => new ScoredItem(id, 1.0 - ((double)i / ids.Length))).ToArray()));
+
+    public static FakeSource Throwing(string name) => new(name, (_, _) =>
+        Task.FromException<IReadOnlyList<ScoredItem>>(new InvalidOperationException(name + " is down")));
+
+    /// <summary>Never completes and ignores cancellation: only the retriever's timeout gets rid of it.</summary>
+    public static FakeSource Hanging(string name) => new(name, (_, _) => new TaskCompletionSource<IReadOnlyList<ScoredItem>>().Task);
+}

@@ -29,7 +29,7 @@ public static class FeaturesApi
     public static async Task<Results<Ok<OnlineFeaturesResponse>, ValidationProblem>> GetOnlineFeaturesAsync(
         string? entities, string? features, OnlineFeatureReader reader)
     {
-        if (reader.TryParse(entities, features, out var request) is { } errors)
+        if (reader.ParseRequest(entities, features, out var request) is { } errors)
         {
             return TypedResults.ValidationProblem(errors, title: "The feature request is invalid.");
         }

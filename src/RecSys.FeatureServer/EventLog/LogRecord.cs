@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using RecSys.Core.Contracts;
+using System.Text.Json.Serialization.Metadata;
 using RecSys.Core.Domain;
 
 namespace RecSys.FeatureServer.EventLog;
@@ -26,12 +26,29 @@ public readonly record struct LogEntry(long Position, long NextPosition, LogReco
 /// <summary>Records read in one call; resume from <see cref="NextPosition"/>.</summary>
 public sealed record LogBatch(IReadOnlyList<LogEntry> Entries, long NextPosition);
 
-/// <summary>Compact UTF-8 JSON encoding of log records (the same settings as the HTTP API).</summary>
+/// <summary>
+/// Compact UTF-8 JSON encoding of log records: the wire conventions (camelCase, enums as camelCase names) with settings
+/// owned here, so that the durable format does not change with the HTTP options.
+/// </summary>
 public static class LogRecordSerializer
 {
-    public static byte[] Serialize(LogRecord record) => JsonSerializer.SerializeToUtf8Bytes(record, JsonDefaults.Options);
+    private static readonly JsonSerializerOptions Options = CreateOptions();
+
+    public static byte[] Serialize(LogRecord record) => JsonSerializer.SerializeToUtf8Bytes(record, Options);
 
     public static LogRecord Deserialize(ReadOnlySpan<byte> utf8) =>
-        JsonSerializer.Deserialize<LogRecord>(utf8, JsonDefaults.Options)
+        JsonSerializer.Deserialize<LogRecord>(utf8, Options)
         ?? throw new JsonException("A log record decoded to null.");
+
+    private static JsonSerializerOptions CreateOptions()
+    {
+        var options = new JsonSerializerOptions(JsonSerializerDefaults.Web)
+        {
+            DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+            TypeInfoResolver = new DefaultJsonTypeInfoResolver(),
+        };
+        options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
+        options.MakeReadOnly();
+        return options;
+    }
 }

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using RecSys.FeatureServer.EventLog;
@@ -12,6 +13,9 @@ namespace RecSys.FeatureServer.Extensions;
 /// <summary>DI wiring of the FeatureServer.</summary>
 public static class FeatureServerExtensions
 {
+    /// <summary>Longest request line accepted (the default 8 KB would cap feature requests near 600 entities).</summary>
+    public const int MaxRequestLineBytes = 128 * 1024;
+
     public static IHostApplicationBuilder AddFeatureServer(this IHostApplicationBuilder builder)
     {
         builder.AddOnlineStore();
@@ -20,6 +24,12 @@ public static class FeatureServerExtensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
 
+        // GET /v1/features/online names up to 1,000 entities of up to 70 characters in its query string.
+        builder.Services.Configure<KestrelServerOptions>(o =>
+        {
+            o.Limits.MaxRequestLineSize = MaxRequestLineBytes;
+            o.Limits.MaxRequestHeadersTotalSize = MaxRequestLineBytes + (32 * 1024);
+        });
         builder.Services.AddSingleton<FasterEventLog>();
         builder.Services.AddSingleton<IEventLog>(sp => sp.GetRequiredService<FasterEventLog>());
         builder.Services.AddSingleton<ProcessorState>();
@@ -30,7 +40,7 @@ public static class FeatureServerExtensions
         {
             DedupeTtl = sp.GetRequiredService<IOptions<FeatureServerOptions>>().Value.DedupeTtl,
         });
-        builder.Services.AddSingleton<FeatureRegistry>();
+        builder.Services.AddSingleton(_ => new FeatureRegistry());
         builder.Services.AddSingleton<OnlineFeatureReader>();
         builder.Services.AddHostedService<StreamProcessor>();
         builder.Services.AddHealthChecks().AddCheck<EventLogHealthCheck>("event-log", tags: ["ready"]);

@@ -43,7 +43,7 @@ public sealed class OnlineFeatureReader(IConnectionMultiplexer redis, FeatureReg
     public const int MaxFeatures = 500;
 
     /// <summary>Parses <c>entities=user:u1,item:i9</c> and <c>features=a,b</c>; on failure returns the validation errors.</summary>
-    public Dictionary<string, string[]>? TryParse(string? entities, string? features, out FeatureRequest? request)
+    public Dictionary<string, string[]>? ParseRequest(string? entities, string? features, out FeatureRequest? request)
     {
         request = null;
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);

@@ -122,9 +122,10 @@ public sealed class OnlineApplier(IConnectionMultiplexer redis, FeatureServerMet
         var stored = await _db.ScriptEvaluateAsync(
             _commit,
             [OnlineKeys.ProcessorPosition, ProcessorKeys.Stats],
-            [Position(expectedPosition), nextPosition, applied, duplicates, entries.Count]);
-        var storedText = (string?)stored;
-        var committed = storedText == nextPosition.ToString(CultureInfo.InvariantCulture);
+            [Position(expectedPosition), nextPosition, entries.Count]);
+        var reply = (RedisResult[])stored!;
+        var committed = (long)reply[0] == 1;
+        var storedText = (string?)reply[1];
         metrics.RecordsApplied(entries.Count, applied, duplicates);
         return new ApplyResult(
             committed,
@@ -169,6 +170,7 @@ public sealed class OnlineApplier(IConnectionMultiplexer redis, FeatureServerMet
             OnlineKeys.UserRecent(e.UserId),
             OnlineKeys.UserSeen(e.UserId),
             OnlineKeys.UserFollows(e.UserId),
+            ProcessorKeys.Stats,
         ];
     }
 

@@ -29,12 +29,16 @@ internal static class OnlineScripts
     /// <summary>
     /// Applies one interaction event exactly once: the dedupe marker KEYS[1] is set (NX, with a TTL) in the same script.
     /// KEYS: marker, user features, item features, item hash, trending, user categories, user creators, user recent,
-    /// user seen, user follows. ARGV: marker ttl s, event time ms, type, engagement, decayed weight, item id or '',
+    /// user seen, user follows, processor stats (counts applied and duplicate events exactly). ARGV: marker ttl s, event time ms, type, engagement, decayed weight, item id or '',
     /// creator id or '', marks seen 1/0. Returns 1 when applied, 0 when a duplicate.
     /// </summary>
     public static readonly string ApplyEvent = Prelude + $$"""
 
-        if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
+        if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+          redis.call('HINCRBY', KEYS[11], '{{ProcessorKeys.DuplicatesSkipped}}', 1)
+          return 0
+        end
+        redis.call('HINCRBY', KEYS[11], '{{ProcessorKeys.EventsApplied}}', 1)
         local t = tonumber(ARGV[2])
         local ts = ARGV[2]
         local typ = ARGV[3]
@@ -168,18 +172,16 @@ internal static class OnlineScripts
         """;
 
     /// <summary>
-    /// Advances the processor position if it still equals ARGV[1] ('' when unset) and adds to the totals.
-    /// KEYS: position, stats. ARGV: expected, new position, events applied, duplicates, records.
-    /// Returns the stored position: ARGV[2] on success, else the unexpected value ('' when the store lost it).
+    /// Advances the processor position if it still equals ARGV[1] ('' when unset) and counts the records.
+    /// KEYS: position, stats. ARGV: expected, new position, records.
+    /// Returns { 1, new position } on success, else { 0, the unexpected value ('' when the store lost it) }.
     /// </summary>
     public static readonly string Commit = $$"""
         local cur = redis.call('GET', KEYS[1])
-        if (cur or '') ~= ARGV[1] then return cur or '' end
+        if (cur or '') ~= ARGV[1] then return { 0, cur or '' } end
         redis.call('SET', KEYS[1], ARGV[2])
-        redis.call('HINCRBY', KEYS[2], '{{ProcessorKeys.EventsApplied}}', ARGV[3])
-        redis.call('HINCRBY', KEYS[2], '{{ProcessorKeys.DuplicatesSkipped}}', ARGV[4])
-        redis.call('HINCRBY', KEYS[2], '{{ProcessorKeys.RecordsApplied}}', ARGV[5])
-        return ARGV[2]
+        redis.call('HINCRBY', KEYS[2], '{{ProcessorKeys.RecordsApplied}}', ARGV[3])
+        return { 1, ARGV[2] }
         """;
 
     private static string KeyFunction(string name, Func<string, string> key)

@@ -1,0 +1,16 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
+using RecSys.FeatureServer.Streaming;
+using RecSys.FeatureServer.Telemetry;
+using RecSys.TestSupport;
+
+namespace RecSys.FeatureServer.Tests;
+
+internal static class Infrastructure
+{
+    private static readonly ServiceProvider Services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+
+    public static FeatureServerMetrics Metrics() => new(Services.GetRequiredService<IMeterFactory>(), new ProcessorState());
+
+    public static OnlineApplier Applier(EmbeddedGarnet garnet) => new(garnet.Connection, Metrics());
+}

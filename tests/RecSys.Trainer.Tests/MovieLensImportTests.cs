@@ -23,7 +23,7 @@ public sealed class MovieLensImportTests
         Assert.Equal(["pixar", "fun, for kids"], toy.Tags);
 
         Assert.Equal("American President, The (1995)", items["m2"].Title);
-        Assert.Equal(["politicsdrama"], items["m2"].Tags);
+        Assert.Equal(["politics drama"], items["m2"].Tags);
 
         var strange = items["m3"];
         Assert.Equal("Dr. \"Strange\" Love", strange.Title);

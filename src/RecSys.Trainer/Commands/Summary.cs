@@ -10,7 +10,8 @@ internal static class Summary
     public static void Print(IAnsiConsole console, string title, IEnumerable<SendResult> results, ImportReport? report = null)
     {
         var list = results.ToList();
-        var table = new Table().Title(Markup.Escape(title)).Border(TableBorder.Rounded);
+        console.MarkupLineInterpolated($"[bold]{title}[/]");
+        var table = new Table().Border(TableBorder.Rounded);
         table.AddColumn("phase");
         table.AddColumn(new TableColumn("accepted").RightAligned());
         table.AddColumn(new TableColumn("rejected").RightAligned());

@@ -64,20 +64,20 @@ public static class Normalization
         return Truncate(text);
     }
 
-    /// <summary>A tag lower-cased, whitespace collapsed, '|' and control characters dropped. Null when nothing is left.</summary>
+    /// <summary>A tag lower-cased, '|' read as a space, whitespace collapsed, control characters dropped. Null when nothing is left.</summary>
     public static string? Tag(string raw)
     {
         var sb = new StringBuilder(raw.Length);
         foreach (var c in raw.Trim())
         {
-            if (char.IsWhiteSpace(c))
+            if (char.IsWhiteSpace(c) || c == '|')
             {
                 if (sb.Length > 0 && sb[^1] != ' ')
                 {
                     sb.Append(' ');
                 }
             }
-            else if (c != '|' && !char.IsControl(c))
+            else if (!char.IsControl(c))
             {
                 sb.Append(char.ToLowerInvariant(c));
             }

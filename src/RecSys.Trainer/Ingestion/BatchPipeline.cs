@@ -85,37 +85,37 @@ public static class BatchPipeline
 
         async Task ConsumeAsync()
         {
-                await foreach (var batch in channel.Reader.ReadAllAsync(stop.Token))
+            await foreach (var batch in channel.Reader.ReadAllAsync(stop.Token))
+            {
+                var outcome = await handle(batch, stop.Token);
+                Interlocked.Add(ref accepted, outcome.Accepted);
+                Interlocked.Add(ref rejected, outcome.Rejected);
+                progress.Advance(batch.Count);
+                if (outcome.Rejected > 0)
                 {
-                    var outcome = await handle(batch, stop.Token);
-                    Interlocked.Add(ref accepted, outcome.Accepted);
-                    Interlocked.Add(ref rejected, outcome.Rejected);
-                    progress.Advance(batch.Count);
-                    if (outcome.Rejected > 0)
+                    lock (reasons)
                     {
-                        lock (reasons)
+                        foreach (var error in outcome.Errors)
                         {
-                            foreach (var error in outcome.Errors)
+                            if (reasons.Count < MaxReasons)
                             {
-                                if (reasons.Count < MaxReasons)
-                                {
-                                    reasons.Add(error);
-                                }
-                            }
-
-                            if (onError == OnErrorMode.Stop)
-                            {
-                                stopped = true;
+                                reasons.Add(error);
                             }
                         }
 
                         if (onError == OnErrorMode.Stop)
                         {
-                            await stop.CancelAsync();
-                            return;
+                            stopped = true;
                         }
                     }
+
+                    if (onError == OnErrorMode.Stop)
+                    {
+                        await stop.CancelAsync();
+                        return;
+                    }
                 }
+            }
         }
 
         try

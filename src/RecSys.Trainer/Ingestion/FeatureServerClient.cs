@@ -138,7 +138,9 @@ public sealed class FeatureServerClient(HttpClient http, RetryOptions retry, Tim
             }
             catch (HttpRequestException ex)
             {
-                lastError = ex.InnerException is { } inner ? $"{ex.Message} ({inner.Message})" : ex.Message;
+                lastError = ex.InnerException is { } inner && !ex.Message.Contains(inner.Message, StringComparison.Ordinal)
+                    ? $"{ex.Message} ({inner.Message})"
+                    : ex.Message;
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {

@@ -28,12 +28,13 @@ public static class JsonlSource
             }
             catch (JsonException ex)
             {
-                record = null;
                 report.Reject(new RowError(name, line, $"not a valid {typeof(T).Name}: {ex.Message}"));
+                continue;
             }
 
             if (record is null)
             {
+                report.Reject(new RowError(name, line, $"not a valid {typeof(T).Name}: null"));
                 continue;
             }
 

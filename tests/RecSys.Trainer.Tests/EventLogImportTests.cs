@@ -2,7 +2,6 @@ using System.Text.Json;
 using RecSys.Core.Contracts;
 using RecSys.Core.Domain;
 using RecSys.Trainer.Import;
-using RecSys.Trainer.Ingestion;
 
 namespace RecSys.Trainer.Tests;
 
@@ -15,7 +14,7 @@ public sealed class EventLogImportTests
         var code = await cli.RunAsync(["import", "events", file, "--out", output, .. options]);
         var path = Path.Combine(output, "events.jsonl");
         var events = File.Exists(path)
-            ? (await File.ReadAllLinesAsync(path)).Select(l => JsonSerializer.Deserialize<EventDto>(l, WireJson.Options)!).ToList()
+            ? (await File.ReadAllLinesAsync(path)).Select(l => JsonSerializer.Deserialize<EventDto>(l, JsonDefaults.Options)!).ToList()
             : [];
         return (code, cli.Output, events);
     }

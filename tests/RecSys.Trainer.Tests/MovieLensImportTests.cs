@@ -78,7 +78,7 @@ public sealed class MovieLensImportTests
         Assert.Contains("4 skipped", cli.Output);
 
         var events = (await File.ReadAllLinesAsync(output.File("events.jsonl")))
-            .Select(l => JsonSerializer.Deserialize<EventDto>(l, WireJson.Options)!)
+            .Select(l => JsonSerializer.Deserialize<EventDto>(l, JsonDefaults.Options)!)
             .ToList();
         Assert.Equal(["ml-1-1-964982703", "ml-3-4-1445715000"], events.Select(e => e.EventId));
         Assert.Equal(4, (await File.ReadAllLinesAsync(output.File("items.jsonl"))).Length);

@@ -28,11 +28,11 @@ public sealed class SeedTests
                 switch (request.RequestUri!.AbsolutePath)
                 {
                     case "/v1/items":
-                        var items = JsonSerializer.Deserialize<ItemBatchRequest>(body, WireJson.Options)!.Items!.Count;
+                        var items = JsonSerializer.Deserialize<ItemBatchRequest>(body, JsonDefaults.Options)!.Items!.Count;
                         Interlocked.Add(ref _items, items);
                         return FakeHandler.Json(HttpStatusCode.OK, $$"""{"upserted":{{items}},"rejected":0,"errors":[]}""");
                     case "/v1/events":
-                        var events = JsonSerializer.Deserialize<EventBatchRequest>(body, WireJson.Options)!.Events!.Count;
+                        var events = JsonSerializer.Deserialize<EventBatchRequest>(body, JsonDefaults.Options)!.Events!.Count;
                         Interlocked.Add(ref _events, events);
                         return FakeHandler.Json(HttpStatusCode.OK, $$"""{"accepted":{{events}},"rejected":0,"errors":[],"logPosition":{{_events}}}""");
                     default:
@@ -41,7 +41,7 @@ public sealed class SeedTests
                         var tail = Interlocked.Read(ref _events);
                         var processed = tail > 0 && polls < 4 ? tail / 2 : tail;
                         var status = new FeatureServerStatus(Interlocked.Read(ref _items), tail, processed, processed, 0);
-                        return FakeHandler.Json(HttpStatusCode.OK, JsonSerializer.Serialize(status, WireJson.Options));
+                        return FakeHandler.Json(HttpStatusCode.OK, JsonSerializer.Serialize(status, JsonDefaults.Options));
                 }
             });
         }

@@ -18,7 +18,7 @@ public sealed class SenderTests
 
     private static HttpResponseMessage Accepted(string body)
     {
-        var count = JsonSerializer.Deserialize<EventBatchRequest>(body, WireJson.Options)!.Events!.Count;
+        var count = JsonSerializer.Deserialize<EventBatchRequest>(body, JsonDefaults.Options)!.Events!.Count;
         return FakeHandler.Json(HttpStatusCode.OK, $$"""{"accepted":{{count}},"rejected":0,"errors":[],"logPosition":1}""");
     }
 
@@ -34,9 +34,9 @@ public sealed class SenderTests
         Assert.Equal(0, result.Rejected);
         Assert.Equal(3, handler.Calls);
         Assert.All(handler.Requests, r => Assert.Equal((HttpMethod.Post, "/v1/events"), (r.Method, r.Path)));
-        var sizes = handler.Requests.Select(r => JsonSerializer.Deserialize<EventBatchRequest>(r.Body, WireJson.Options)!.Events!.Count).Order();
+        var sizes = handler.Requests.Select(r => JsonSerializer.Deserialize<EventBatchRequest>(r.Body, JsonDefaults.Options)!.Events!.Count).Order();
         Assert.Equal([2, 5, 5], sizes);
-        var ids = handler.Requests.SelectMany(r => JsonSerializer.Deserialize<EventBatchRequest>(r.Body, WireJson.Options)!.Events!).Select(e => e!.EventId).Order();
+        var ids = handler.Requests.SelectMany(r => JsonSerializer.Deserialize<EventBatchRequest>(r.Body, JsonDefaults.Options)!.Events!).Select(e => e!.EventId).Order();
         Assert.Equal(Enumerable.Range(0, 12).Select(i => $"e{i}").Order(), ids);
         Assert.Contains("\"type\":\"click\"", handler.Requests[0].Body);
     }
@@ -154,7 +154,7 @@ public sealed class SenderTests
                 return FakeHandler.Json(HttpStatusCode.OK, """{"upserted":1,"rejected":0,"errors":[]}""");
             }
 
-            Interlocked.Add(ref events, JsonSerializer.Deserialize<EventBatchRequest>(body, WireJson.Options)!.Events!.Count);
+            Interlocked.Add(ref events, JsonSerializer.Deserialize<EventBatchRequest>(body, JsonDefaults.Options)!.Events!.Count);
             return Accepted(body);
         });
         var cli = new CliHarness(handler);

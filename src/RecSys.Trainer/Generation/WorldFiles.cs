@@ -1,6 +1,6 @@
 using System.Text.Json;
+using RecSys.Core.Contracts;
 using RecSys.Core.Domain;
-using RecSys.Trainer.Ingestion;
 
 namespace RecSys.Trainer.Generation;
 
@@ -60,7 +60,7 @@ public static class WorldFiles
 
     public static async Task WriteSummaryAsync(string directory, WorldSummary summary, CancellationToken cancellationToken)
     {
-        var options = new JsonSerializerOptions(WireJson.Options) { WriteIndented = true };
+        var options = new JsonSerializerOptions(JsonDefaults.Options) { WriteIndented = true };
         await using var file = File.Create(Path.Combine(directory, SummaryFile));
         await JsonSerializer.SerializeAsync(file, summary, options, cancellationToken);
     }

@@ -42,7 +42,7 @@ public sealed class FeatureServerClient(HttpClient http, RetryOptions retry, Tim
             throw await UnexpectedAsync(response, "GET /v1/status", cancellationToken);
         }
 
-        return await response.Content.ReadFromJsonAsync<FeatureServerStatus>(WireJson.Options, cancellationToken)
+        return await response.Content.ReadFromJsonAsync<FeatureServerStatus>(JsonDefaults.Options, cancellationToken)
             ?? throw new CliException("GET /v1/status returned an empty body.", ExitCodes.Rejected);
     }
 
@@ -55,7 +55,7 @@ public sealed class FeatureServerClient(HttpClient http, RetryOptions retry, Tim
             timeout.CancelAfter(TimeSpan.FromSeconds(10));
             using var response = await http.GetAsync(new Uri("/v1/status", UriKind.Relative), timeout.Token);
             return response.IsSuccessStatusCode
-                ? await response.Content.ReadFromJsonAsync<FeatureServerStatus>(WireJson.Options, timeout.Token)
+                ? await response.Content.ReadFromJsonAsync<FeatureServerStatus>(JsonDefaults.Options, timeout.Token)
                 : null;
         }
         catch (Exception ex) when (ex is HttpRequestException or JsonException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
@@ -66,7 +66,7 @@ public sealed class FeatureServerClient(HttpClient http, RetryOptions retry, Tim
 
     private async Task<BatchOutcome> SendBatchAsync<TRequest>(HttpMethod method, string path, TRequest request, int count, CancellationToken cancellationToken)
     {
-        var body = JsonSerializer.SerializeToUtf8Bytes(request, WireJson.Options);
+        var body = JsonSerializer.SerializeToUtf8Bytes(request, JsonDefaults.Options);
         using var response = await SendWithRetryAsync(
             () =>
             {

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using RecSys.Core.Contracts;
 using RecSys.Trainer.Import;
 
 namespace RecSys.Trainer.Ingestion;
@@ -24,7 +25,7 @@ public static class JsonlSource
             T? record;
             try
             {
-                record = JsonSerializer.Deserialize<T>(text, WireJson.Options);
+                record = JsonSerializer.Deserialize<T>(text, JsonDefaults.Options);
             }
             catch (JsonException ex)
             {

@@ -37,7 +37,7 @@ public sealed class HttpRecordSink(FeatureServerClient client, SendOptions optio
         BatchPipeline.RunAsync("events", events, options.BatchSize, options.Concurrency, client.PostEventsAsync, options.OnError, progress, cancellationToken);
 }
 
-/// <summary>Writes <c>items.jsonl</c> and <c>events.jsonl</c> (one DTO per line, <see cref="WireJson.Options"/>) into a folder.</summary>
+/// <summary>Writes <c>items.jsonl</c> and <c>events.jsonl</c> (one DTO per line, <see cref="JsonDefaults.Options"/>) into a folder.</summary>
 public sealed class JsonlRecordSink(string directory) : IRecordSink
 {
     public const string ItemsFile = "items.jsonl";
@@ -70,7 +70,7 @@ public sealed class JsonlRecordSink(string directory) : IRecordSink
                 foreach (var record in batch)
                 {
                     writer.Reset(buffer);
-                    JsonSerializer.Serialize(writer, record, WireJson.Options);
+                    JsonSerializer.Serialize(writer, record, JsonDefaults.Options);
                     writer.Flush();
                     buffer.Write("\n"u8);
                 }

@@ -78,7 +78,7 @@ public sealed unsafe partial class HnswIndex
             long upper = 0;
             for (var i = 0; i < n; i++)
                 if (s.Upper[i] is { } u) upper += (u.Length * 4L) + 24;
-            return ((long)n * ((_dim * 4L) + (s.Stride0 * 4L) + 8 + 1 + 4 + 8)) + upper + (Count * 24L);
+            return ((long)n * (s.NodeBytes + 8 + 1 + 4 + 8)) + upper + (Count * 24L);
         }
     }
 
@@ -260,14 +260,14 @@ public sealed unsafe partial class HnswIndex
         var level = RandomLevel(node);
         s.Levels[node] = (byte)level;
         s.Ids[node] = id;
-        s.Links0[(long)node * s.Stride0] = 0;
+        *s.Links0(node) = 0;
         s.Upper[node] = level > 0 ? new int[level * s.StrideUpper] : null;
     }
 
     private void Insert(HnswStorage s, SearchContext ctx, int node)
     {
         var level = (int)s.Levels[node];
-        var scorer = new FullScorer(s.VectorsPtr, s.Vector(node), _dim);
+        var scorer = new FullScorer(s, s.Vector(node));
         var holdGlobal = false;
         int ep, maxLevel;
         _globalLock.Enter();
@@ -464,8 +464,6 @@ public sealed unsafe partial class HnswIndex
         var lower = epDist;
         cand.Push(epDist, ep);
         var cap = (uint)s.Capacity;
-        var links0 = s.Links0Ptr;
-        var stride = s.Stride0;
         var maxCnt = level == 0 ? _m0 : _m;
         var unfiltered = mode == FilterMode.None;
         while (cand.Count > 0)
@@ -478,7 +476,7 @@ public sealed unsafe partial class HnswIndex
             if (level == 0)
             {
                 // SAFETY: c < Capacity (it came from this storage's links or is the entry point).
-                ll = links0 + ((long)c * stride);
+                ll = s.Links0(c);
             }
             else
             {
@@ -495,6 +493,10 @@ public sealed unsafe partial class HnswIndex
         }
     }
 
+    /// <summary>
+    /// Expands one candidate: first collects its unvisited neighbours and prefetches all their vectors (so the memory
+    /// loads overlap), then scores them. hnswlib prefetches one neighbour ahead; batching gives more loads in flight.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void ExpandNode<TScorer>(HnswStorage s, SearchContext ctx, ref TScorer scorer, int* ll, int maxCnt, uint cap, int ef,
         ref float lower, FilterMode mode, SearchFilter? filter, FilterBitset? bitset)
@@ -505,12 +507,18 @@ public sealed unsafe partial class HnswIndex
         var cand = ctx.Candidates;
         var cnt = Volatile.Read(ref *ll);
         if (cnt > maxCnt) cnt = maxCnt;
-        if (cnt > 0) scorer.Prefetch(ll[1]);
+        var fresh = stackalloc int[cnt];
+        var nFresh = 0;
         for (var j = 1; j <= cnt; j++)
         {
             var nb = ll[j];
-            if (j < cnt) scorer.Prefetch(ll[j + 1]);
             if ((uint)nb >= cap || visited.TestAndSet(nb)) continue;
+            scorer.Prefetch(nb);
+            fresh[nFresh++] = nb;
+        }
+        for (var j = 0; j < nFresh; j++)
+        {
+            var nb = fresh[j];
             var d = scorer.Distance(nb);
             if (top.Count < ef || d < lower)
             {
@@ -581,7 +589,7 @@ public sealed unsafe partial class HnswIndex
             fixed (float* qp = q)
             {
                 // SAFETY: qp is pinned for the duration of the search; s keeps the pinned vector array alive.
-                var scorer = new FullScorer(s.VectorsPtr, qp, _dim);
+                var scorer = new FullScorer(s, qp);
                 n = SearchNodes(s, ctx, ref scorer, ef, k, filter, bitset, ctx.SortedNode, ctx.SortedDist);
             }
             for (var i = 0; i < n; i++) destination[i] = new SearchHit(s.Ids[ctx.SortedNode[i]], -ctx.SortedDist[i]);

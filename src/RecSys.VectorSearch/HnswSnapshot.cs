@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 namespace RecSys.VectorSearch;
 
 /// <summary>Saves and loads an <see cref="HnswIndex"/> in the <see cref="SnapshotFormat"/> container.</summary>
-public static class HnswSnapshot
+public static unsafe class HnswSnapshot
 {
     private const int MetaSize = 64;
 
@@ -43,8 +43,8 @@ public static class HnswSnapshot
             var sections = new List<SnapshotFormat.Section>
             {
                 SnapshotFormat.Section.Of("META", meta, meta.Length),
-                SnapshotFormat.Section.Of("VECS", s.Vectors, (long)used * s.Dim),
-                SnapshotFormat.Section.Of("LNK0", s.Links0, (long)used * s.Stride0),
+                PerNode("VECS", s, used, s.Dim * sizeof(float), i => (nint)s.Vector(i)),
+                PerNode("LNK0", s, used, s.Stride0 * sizeof(int), i => (nint)s.Links0(i)),
                 SnapshotFormat.Section.Of("LEVL", s.Levels, used),
                 SnapshotFormat.Section.Of("UPPR", upper, upper.Length),
                 SnapshotFormat.Section.Of("IDS", s.Ids, used),
@@ -53,6 +53,16 @@ public static class HnswSnapshot
             SnapshotFormat.Write(path, sections);
         });
     }
+
+    /// <summary>A section made of one fixed-size record per node, read straight from the node blocks.</summary>
+    private static unsafe SnapshotFormat.Section PerNode(string tag, HnswStorage s, int used, int recordBytes, Func<int, nint> address) =>
+        new(SnapshotFormat.Tag(tag), (long)used * recordBytes, sink =>
+        {
+            for (var i = 0; i < used; i++)
+                // SAFETY: address(i) points at recordBytes valid bytes of node i (< used <= Capacity) in s, kept alive below.
+                sink(new ReadOnlySpan<byte>((void*)address(i), recordBytes));
+            GC.KeepAlive(s);
+        });
 
     /// <summary>Maps, verifies every checksum and loads. Throws <see cref="SnapshotCorruptedException"/> on any damage.</summary>
     public static HnswIndex Load(string path)
@@ -93,8 +103,11 @@ public static class HnswSnapshot
         var upper = r.Span<int>("UPPR");
         if (vecs.Length != (long)used * options.Dimension || links0.Length != used * s.Stride0 || levels.Length != used || ids.Length != used || del.Length != (used + 63) >> 6)
             throw new SnapshotCorruptedException(path, "section sizes disagree with META");
-        vecs.CopyTo(s.Vectors);
-        links0.CopyTo(s.Links0);
+        for (var i = 0; i < used; i++)
+        {
+            vecs.Slice(i * options.Dimension, options.Dimension).CopyTo(new Span<float>(s.Vector(i), options.Dimension));
+            links0.Slice(i * s.Stride0, s.Stride0).CopyTo(new Span<int>(s.Links0(i), s.Stride0));
+        }
         levels.CopyTo(s.Levels);
         ids.CopyTo(s.Ids);
         del.CopyTo(s.Deleted);

@@ -4,9 +4,10 @@ using System.Runtime.InteropServices;
 namespace RecSys.VectorSearch;
 
 /// <summary>
-/// The arrays of one HNSW graph at one capacity. Vectors and layer-0 links live in pinned (POH) arrays so that
-/// hot loops use raw pointers without bounds checks; a grown index gets a new storage object, and readers
-/// that still hold the old one keep it alive and see a self-consistent (older) graph.
+/// The arrays of one HNSW graph at one capacity. Each node's vector and its layer-0 link list share one 64-byte aligned
+/// native block (<c>[vector floats][count, links...][pad]</c>), as in hnswlib: the vector load that scores a node also
+/// brings its links into cache for when it is expanded. A grown index gets a new storage object; readers holding the
+/// old one keep it alive (the block is freed by the finalizer) and see a self-consistent, older graph.
 /// </summary>
 internal sealed unsafe class HnswStorage
 {
@@ -14,10 +15,10 @@ internal sealed unsafe class HnswStorage
     public readonly int Dim;
     public readonly int Stride0;      // 1 + maxM0 ints per node: [count, links...]
     public readonly int StrideUpper;  // 1 + M ints per upper level
-    public readonly float[] Vectors;
-    public readonly float* VectorsPtr;
-    public readonly int[] Links0;
-    public readonly int* Links0Ptr;
+    public readonly int NodeBytes;    // bytes per node in Block, a multiple of 64
+    public readonly int LinkOffset;   // byte offset of the link list inside a node
+    public readonly byte* Block;
+    private readonly long _blockBytes;
     public readonly int[]?[] Upper;
     public readonly byte[] Levels;
     public readonly long[] Ids;
@@ -30,11 +31,12 @@ internal sealed unsafe class HnswStorage
         Dim = dim;
         Stride0 = 1 + (2 * m);
         StrideUpper = 1 + m;
-        Vectors = GC.AllocateUninitializedArray<float>(checked(capacity * dim), pinned: true);
-        Links0 = GC.AllocateArray<int>(checked(capacity * Stride0), pinned: true);
-        // SAFETY: both arrays live on the pinned object heap, so their addresses never change while this object is reachable.
-        VectorsPtr = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(Vectors));
-        Links0Ptr = (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(Links0));
+        LinkOffset = dim * sizeof(float);
+        NodeBytes = (LinkOffset + (Stride0 * sizeof(int)) + 63) & ~63;
+        _blockBytes = (long)capacity * NodeBytes;
+        // SAFETY: freed exactly once, by the finalizer, when no reader can reach this object any more.
+        Block = (byte*)NativeMemory.AlignedAlloc((nuint)_blockBytes, 64);
+        GC.AddMemoryPressure(_blockBytes);
         Upper = new int[]?[capacity];
         Levels = new byte[capacity];
         Ids = new long[capacity];
@@ -42,20 +44,31 @@ internal sealed unsafe class HnswStorage
         Locks = new int[capacity];
     }
 
+    ~HnswStorage()
+    {
+        NativeMemory.AlignedFree(Block);
+        GC.RemoveMemoryPressure(_blockBytes);
+    }
+
     public HnswStorage GrowTo(int newCapacity, int used, int m)
     {
         var n = new HnswStorage(newCapacity, Dim, m);
-        Array.Copy(Vectors, n.Vectors, (long)used * Dim);
-        Array.Copy(Links0, n.Links0, (long)used * Stride0);
+        var bytes = (long)used * NodeBytes;
+        // SAFETY: both blocks hold at least `used` nodes of NodeBytes each.
+        Buffer.MemoryCopy(Block, n.Block, n._blockBytes, bytes);
         Array.Copy(Upper, n.Upper, used);
         Array.Copy(Levels, n.Levels, used);
         Array.Copy(Ids, n.Ids, used);
         Array.Copy(Deleted, n.Deleted, Deleted.Length);
+        GC.KeepAlive(this);
         return n;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public float* Vector(int node) => VectorsPtr + ((long)node * Dim);
+    public float* Vector(int node) => (float*)(Block + ((long)node * NodeBytes));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int* Links0(int node) => (int*)(Block + ((long)node * NodeBytes) + LinkOffset);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool IsDeleted(int node) => (Volatile.Read(ref Deleted[node >> 6]) & (1UL << (node & 63))) != 0;
@@ -66,9 +79,16 @@ internal sealed unsafe class HnswStorage
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Span<int> Links(int node, int level) =>
         level == 0
-            // SAFETY: node < Capacity, so the stride-sized window is inside Links0.
-            ? new Span<int>(Links0Ptr + ((long)node * Stride0), Stride0)
+            // SAFETY: node < Capacity, so the stride-sized window is inside the node's block.
+            ? new Span<int>(Links0(node), Stride0)
             : Upper[node].AsSpan((level - 1) * StrideUpper, StrideUpper);
+
+    /// <summary>Copies node vectors [0, count) into a dense row-major array.</summary>
+    public void CopyVectorsTo(Span<float> destination, int count)
+    {
+        for (var i = 0; i < count; i++) new ReadOnlySpan<float>(Vector(i), Dim).CopyTo(destination.Slice(i * Dim, Dim));
+        GC.KeepAlive(this);
+    }
 
     public void Lock(int node)
     {

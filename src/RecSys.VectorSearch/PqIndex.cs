@@ -88,6 +88,7 @@ public sealed unsafe class PqIndex
                 for (var i = 0; i < _graph.UsedNodes; i++)
                     if (s.Upper[i] is { } u) upper += u.Length * 4L;
                 b += (s.Stride0 * 4.0) + 1 + ((double)upper / Math.Max(1, _graph.UsedNodes));
+                GC.KeepAlive(s);
             }
             return b;
         }
@@ -122,7 +123,9 @@ public sealed unsafe class PqIndex
         ArgumentNullException.ThrowIfNull(graph);
         var s = graph.Storage;
         var n = graph.UsedNodes;
-        var vecs = new ReadOnlyMemory<float>(s.Vectors, 0, n * graph.Dimension);
+        var dense = new float[(long)n * graph.Dimension];
+        s.CopyVectorsTo(dense, n);
+        var vecs = new ReadOnlyMemory<float>(dense);
         var ids = new long[n];
         Array.Copy(s.Ids, ids, n);
         return new PqIndex(pq, pq.EncodeBatch(vecs), ids, rerankStore, graph, graph.Metric);
@@ -142,6 +145,7 @@ public sealed unsafe class PqIndex
         var dim = _pq.Dimension;
         var ctx = _pool.Rent();
         var table = new float[_pq.Segments * ProductQuantizer.Centroids];
+        var graphStorage = _graph?.Storage;
         try
         {
             ctx.EnsureQuery(dim);
@@ -157,7 +161,7 @@ public sealed unsafe class PqIndex
                 // SAFETY: codes and table are pinned for the whole block; nodes index rows < Count.
                 var scorer = new PqScorer(codes, t, _pq.Segments);
                 n = _graph is not null
-                    ? _graph.SearchNodes(_graph.Storage, ctx, ref scorer, ef > 0 ? ef : _graph.Options.EfSearch, take, filter, null, ctx.SortedNode, ctx.SortedDist)
+                    ? _graph.SearchNodes(graphStorage!, ctx, ref scorer, ef > 0 ? ef : _graph.Options.EfSearch, take, filter, null, ctx.SortedNode, ctx.SortedDist)
                     : Scan(ctx, ref scorer, take, filter);
             }
             if (rerank <= 0)
@@ -166,10 +170,11 @@ public sealed unsafe class PqIndex
                 for (var i = 0; i < n; i++) res[i] = new SearchHit(_ids[ctx.SortedNode[i]], -ctx.SortedDist[i]);
                 return res;
             }
-            return Rerank(ctx, q, n, k);
+            return Rerank(ctx, q, n, k, graphStorage);
         }
         finally
         {
+            GC.KeepAlive(graphStorage);
             _pool.Return(ctx);
         }
     }
@@ -199,7 +204,7 @@ public sealed unsafe class PqIndex
         return n;
     }
 
-    private SearchHit[] Rerank(SearchContext ctx, ReadOnlySpan<float> q, int n, int k)
+    private SearchHit[] Rerank(SearchContext ctx, ReadOnlySpan<float> q, int n, int k, HnswStorage? graphStorage)
     {
         var dim = _pq.Dimension;
         var heap = ctx.Results;
@@ -209,7 +214,7 @@ public sealed unsafe class PqIndex
             var row = ctx.SortedNode[i];
             ReadOnlySpan<float> v = _fullVectors is not null
                 ? _fullVectors.Get(row)
-                : new ReadOnlySpan<float>(_graph!.Storage.Vector(row), dim);
+                : new ReadOnlySpan<float>(graphStorage!.Vector(row), dim);
             var d = -VectorKernels.Dot(ref MemoryMarshal.GetReference(q), ref MemoryMarshal.GetReference(v), dim);
             if (heap.Count < k) heap.Push(d, row);
             else if (d < heap.TopDistance)

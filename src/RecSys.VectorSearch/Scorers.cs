@@ -14,21 +14,23 @@ internal interface IScorer
 /// <summary>Exact scorer: distance = -(q . v) on full float vectors.</summary>
 internal readonly unsafe struct FullScorer : IScorer
 {
-    private readonly float* _vectors;
+    private readonly byte* _block;
+    private readonly long _nodeBytes;
     private readonly float* _query;
     private readonly int _dim;
 
-    public FullScorer(float* vectors, float* query, int dim)
+    public FullScorer(HnswStorage s, float* query)
     {
-        _vectors = vectors;
+        _block = s.Block;
+        _nodeBytes = s.NodeBytes;
         _query = query;
-        _dim = dim;
+        _dim = s.Dim;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Distance(int node) =>
-        // SAFETY: node < capacity of the storage that owns _vectors (callers only pass ids read from that storage's links).
-        -VectorKernels.Dot(ref Unsafe.AsRef<float>(_vectors + ((long)node * _dim)), ref Unsafe.AsRef<float>(_query), _dim);
+        // SAFETY: node < capacity of the storage that owns _block (callers only pass ids read from that storage's links).
+        -VectorKernels.Dot(ref Unsafe.AsRef<float>(_block + (node * _nodeBytes)), ref Unsafe.AsRef<float>(_query), _dim);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Prefetch(int node)
@@ -36,9 +38,9 @@ internal readonly unsafe struct FullScorer : IScorer
         if (Sse.IsSupported)
         {
             // SAFETY: prefetch never faults, even on an invalid address.
-            var p = (byte*)(_vectors + ((long)node * _dim));
-            Sse.Prefetch0(p);
-            Sse.Prefetch0(p + 64);
+            var p = _block + (node * _nodeBytes);
+            var end = p + Math.Min(_dim * 4, 512);
+            for (; p < end; p += 64) Sse.Prefetch0(p);
         }
     }
 }

@@ -1,106 +1,149 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace RecSys.VectorSearch;
 
-/// <summary>A binary heap of (distance, node) pairs in a reusable array; max-heap or min-heap by distance.</summary>
+/// <summary>A (distance, node) pair; 8 bytes so a heap level is one contiguous run.</summary>
+internal struct DistNode
+{
+    public float D;
+    public int N;
+}
+
+/// <summary>
+/// Binary heap of (distance, node) in a reusable array. <see cref="IsMax"/> picks max-heap (results: worst on top)
+/// or min-heap (candidates: best on top); the comparison is written out per kind so the JIT sees no indirection.
+/// </summary>
 internal sealed class DistHeap
 {
-    private float[] _d;
-    private int[] _n;
-    private readonly bool _max;
+    private DistNode[] _a;
 
     public DistHeap(bool max, int capacity = 256)
     {
-        _max = max;
-        _d = new float[capacity];
-        _n = new int[capacity];
+        IsMax = max;
+        _a = new DistNode[capacity];
     }
 
-    public int Count { get; private set; }
+    public bool IsMax { get; }
 
-    public float TopDistance => _d[0];
+    public int Count;
 
-    public int TopNode => _n[0];
+    public float TopDistance
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => _a[0].D;
+    }
 
-    public void Clear() => Count = 0;
+    public int TopNode
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => _a[0].N;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool Above(float a, float b) => _max ? a > b : a < b;
+    public void Clear() => Count = 0;
 
     public void Push(float dist, int node)
     {
-        if (Count == _d.Length)
-        {
-            Array.Resize(ref _d, _d.Length * 2);
-            Array.Resize(ref _n, _n.Length * 2);
-        }
+        if (Count == _a.Length) Array.Resize(ref _a, _a.Length * 2);
+        ref var a0 = ref MemoryMarshal.GetArrayDataReference(_a);
         var i = Count++;
-        var d = _d;
-        var n = _n;
-        while (i > 0)
+        if (IsMax)
         {
-            var p = (i - 1) >> 1;
-            if (!Above(dist, d[p])) break;
-            d[i] = d[p];
-            n[i] = n[p];
-            i = p;
+            while (i > 0)
+            {
+                var p = (i - 1) >> 1;
+                ref var pe = ref Unsafe.Add(ref a0, p);
+                if (dist <= pe.D) break;
+                Unsafe.Add(ref a0, i) = pe;
+                i = p;
+            }
         }
-        d[i] = dist;
-        n[i] = node;
+        else
+        {
+            while (i > 0)
+            {
+                var p = (i - 1) >> 1;
+                ref var pe = ref Unsafe.Add(ref a0, p);
+                if (dist >= pe.D) break;
+                Unsafe.Add(ref a0, i) = pe;
+                i = p;
+            }
+        }
+        ref var e = ref Unsafe.Add(ref a0, i);
+        e.D = dist;
+        e.N = node;
     }
 
     public void Pop()
     {
         var count = --Count;
         if (count == 0) return;
-        var d = _d;
-        var n = _n;
-        var ld = d[count];
-        var ln = n[count];
+        ref var a0 = ref MemoryMarshal.GetArrayDataReference(_a);
+        var last = Unsafe.Add(ref a0, count);
         var i = 0;
-        while (true)
+        if (IsMax)
         {
-            var c = (i << 1) + 1;
-            if (c >= count) break;
-            if (c + 1 < count && Above(d[c + 1], d[c])) c++;
-            if (!Above(d[c], ld)) break;
-            d[i] = d[c];
-            n[i] = n[c];
-            i = c;
+            while (true)
+            {
+                var c = (i << 1) + 1;
+                if (c >= count) break;
+                if (c + 1 < count && Unsafe.Add(ref a0, c + 1).D > Unsafe.Add(ref a0, c).D) c++;
+                if (Unsafe.Add(ref a0, c).D <= last.D) break;
+                Unsafe.Add(ref a0, i) = Unsafe.Add(ref a0, c);
+                i = c;
+            }
         }
-        d[i] = ld;
-        n[i] = ln;
+        else
+        {
+            while (true)
+            {
+                var c = (i << 1) + 1;
+                if (c >= count) break;
+                if (c + 1 < count && Unsafe.Add(ref a0, c + 1).D < Unsafe.Add(ref a0, c).D) c++;
+                if (Unsafe.Add(ref a0, c).D >= last.D) break;
+                Unsafe.Add(ref a0, i) = Unsafe.Add(ref a0, c);
+                i = c;
+            }
+        }
+        Unsafe.Add(ref a0, i) = last;
     }
 
-    /// <summary>Removes everything into (dist,node) arrays, best (smallest distance) first. Only for a max-heap.</summary>
+    /// <summary>Removes everything into (dist,node) spans, best (smallest distance) first. Only for a max-heap.</summary>
     public int DrainAscending(Span<float> dist, Span<int> node)
     {
         var c = Count;
         for (var i = c - 1; i >= 0; i--)
         {
-            dist[i] = _d[0];
-            node[i] = _n[0];
+            dist[i] = _a[0].D;
+            node[i] = _a[0].N;
             Pop();
         }
         return c;
     }
 }
 
-/// <summary>Visited marks by epoch: a node is visited when its stamp equals the current epoch; no clearing per query.</summary>
-internal sealed class VisitedList
+/// <summary>
+/// Visited marks by epoch (16-bit stamps, half the cache footprint of ints): a node is visited when its stamp equals the
+/// current epoch; the array is cleared only when the epoch wraps.
+/// </summary>
+internal sealed unsafe class VisitedList
 {
-    private int[] _stamps = [];
-    private int _epoch;
+    private ushort[] _stamps = [];
+    private ushort* _ptr;
+    private ushort _epoch;
 
     public void Reset(int capacity)
     {
         if (_stamps.Length < capacity)
         {
-            _stamps = new int[Math.Max(capacity, _stamps.Length * 2)];
+            _stamps = GC.AllocateArray<ushort>(Math.Max(capacity, _stamps.Length * 2), pinned: true);
+            // SAFETY: pinned (POH) array; the pointer stays valid while _stamps references it.
+            _ptr = (ushort*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_stamps));
             _epoch = 0;
         }
         _epoch++;
-        if (_epoch == int.MaxValue)
+        if (_epoch == 0)
         {
             Array.Clear(_stamps);
             _epoch = 1;
@@ -111,14 +154,20 @@ internal sealed class VisitedList
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TestAndSet(int node)
     {
-        ref var s = ref _stamps[node];
-        if (s == _epoch) return true;
-        s = _epoch;
+        // SAFETY: callers pass node < the capacity given to Reset.
+        var p = _ptr + node;
+        if (*p == _epoch) return true;
+        *p = _epoch;
         return false;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool IsSet(int node) => _stamps[node] == _epoch;
+    public void Prefetch(int node)
+    {
+        if (System.Runtime.Intrinsics.X86.Sse.IsSupported)
+            // SAFETY: prefetch never faults.
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0(_ptr + node);
+    }
 }
 
 /// <summary>Everything one search or insertion needs, pooled so a query allocates only its result array.</summary>

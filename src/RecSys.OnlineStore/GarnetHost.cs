@@ -26,6 +26,10 @@ internal sealed partial class GarnetHost(IOptions<OnlineStoreOptions> options, I
             var dir = Path.GetFullPath(o.DataDirectory);
             Directory.CreateDirectory(dir);
             args.AddRange([
+                // Tiered storage: the log spills to disk beyond --memory, and the append-only file lives next to it.
+                "--storage-tier", "true",
+                // The managed device: the native one needs libaio, which a plain Debian machine lacks.
+                "--device-type", "RandomAccess",
                 "--checkpointdir", Path.Combine(dir, "checkpoints"),
                 "--logdir", Path.Combine(dir, "log"),
                 "--aof", "--aof-commit-freq", "100",

@@ -1,4 +1,6 @@
 using System.Net.Http.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using RecSys.Core.Contracts;
 using RecSys.Core.Domain;
 
@@ -13,6 +15,8 @@ public sealed class AppHostFixture : IAsyncLifetime
     public static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(4);
 
     private readonly string _dataRoot = Path.Combine(Path.GetTempPath(), "recsys-it-" + Guid.NewGuid().ToString("N")[..8]);
+
+    private FileLoggerProvider? _log;
 
     public DistributedApplication App { get; private set; } = null!;
 
@@ -35,12 +39,26 @@ public sealed class AppHostFixture : IAsyncLifetime
                 "RecSys:Seed:Seed=7",
             ],
             cts.Token);
+        Directory.CreateDirectory(_dataRoot);
+        _log = new FileLoggerProvider(Path.Combine(_dataRoot, "apphost.log"));
+        builder.Services.AddLogging(logging => logging.AddProvider(_log));
         App = await builder.BuildAsync(cts.Token);
-        await App.StartAsync(cts.Token);
 
-        foreach (var resource in new[] { "garnet", ServiceNames.FeatureServer, ServiceNames.Retrieval, ServiceNames.Ranking })
+        var waitingFor = "start";
+        try
         {
-            await App.ResourceNotifications.WaitForResourceHealthyAsync(resource, cts.Token);
+            await App.StartAsync(cts.Token);
+            foreach (var resource in new[] { "garnet", ServiceNames.FeatureServer, ServiceNames.Retrieval, ServiceNames.Ranking })
+            {
+                waitingFor = resource;
+                await App.ResourceNotifications.WaitForResourceHealthyAsync(resource, cts.Token);
+            }
+        }
+        catch (OperationCanceledException ex)
+        {
+            var tail = _log.Tail(150);
+            await DisposeAsync();
+            throw new TimeoutException($"The AppHost did not become healthy within {StartTimeout} (waiting for {waitingFor}). Last log lines:\n{tail}", ex);
         }
 
         Ranking = App.CreateHttpClient(ServiceNames.Ranking);
@@ -52,9 +70,13 @@ public sealed class AppHostFixture : IAsyncLifetime
     {
         if (App is not null)
         {
-            await App.StopAsync();
+            using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+            await App.StopAsync(cts.Token);
             await App.DisposeAsync();
+            App = null!;
         }
+
+        _log?.Dispose();
 
         try
         {

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using RecSys.Core.Contracts;
+using Microsoft.AspNetCore.Hosting;
 using RecSys.Core.Domain;
 
 namespace RecSys.Retrieval.Tests;
@@ -104,6 +105,18 @@ public sealed class ApiTests
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         Assert.Equal(400, problem.RootElement.GetProperty("status").GetInt32());
+    }
+
+    [Fact]
+    public async Task Malformed_json_gets_400_problem_json_in_production_too()
+    {
+        using var production = _store.App.WithWebHostBuilder(b => b.UseEnvironment("Production"));
+        using var client = production.CreateClient();
+
+        using var response = await Post(client, "{\"userId\":");
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
     }
 
     [Fact]

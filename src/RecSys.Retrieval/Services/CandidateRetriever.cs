@@ -81,11 +81,14 @@ public sealed class CandidateRetriever
         var plan = BudgetPlanner.Plan(options, _sources.Keys, count);
         var request = new RetrievalRequestContext(userId, context, count, exclude, _time.GetUtcNow());
 
+        // The backfill source reads a reserve for short lists (a cold-start user has nothing but trending) in the same call.
+        var backfillIndex = FindBackfill(plan, options);
         var runs = new Task<SourceRun>[plan.Sources.Count];
         for (var i = 0; i < runs.Length; i++)
         {
             var p = plan.Sources[i];
-            runs[i] = RunAsync(_sources[p.Name], request, p.FetchBudget, p.Timeout, cancellationToken);
+            var fetch = i == backfillIndex ? Math.Max(p.FetchBudget, Math.Min(count, options.MaxBackfillReserve)) : p.FetchBudget;
+            runs[i] = RunAsync(_sources[p.Name], request, fetch, p.Timeout, cancellationToken);
         }
 
         var outcomes = await Task.WhenAll(runs);
@@ -99,30 +102,70 @@ public sealed class CandidateRetriever
                 string.Join(", ", options.Fallback.Boost), options.Fallback.BudgetMultiplier, critical.Exception);
         }
 
-        // The fallback sources fetched their boosted budget in reserve; without a failure they keep the normal one.
+        // A source contributes its budget; the fallback sources fetched their boosted budget in reserve and keep it only when
+        // the critical source failed (when it is absent the boost is already in their budget).
         var lists = new IReadOnlyList<ScoredItem>[outcomes.Length];
         for (var i = 0; i < outcomes.Length; i++)
         {
-            var items = outcomes[i].Items;
             var p = plan.Sources[i];
-            lists[i] = p.BoostedOnFallback && !criticalFailed && items.Count > p.Budget ? Take(items, p.Budget) : items;
+            var keep = p.BoostedOnFallback && !criticalFailed ? p.Budget : p.FetchBudget;
+            lists[i] = Prefix(outcomes[i].Items, keep);
         }
 
-        var eligibility = new Dictionary<string, bool>(StringComparer.Ordinal);
         var fused = CandidateFusion.Merge(ToResults(plan, outcomes, lists));
-        var selected = await SelectAsync(userId, fused, exclude, count, eligibility, options, cancellationToken);
 
-        var backfillIndex = FindBackfill(plan, options);
+        // One filter round trip for the fused candidates and the backfill reserve.
+        var eligibility = new Dictionary<string, bool>(StringComparer.Ordinal);
+        var toCheck = fused.Select(c => c.ItemId);
+        if (backfillIndex >= 0)
+        {
+            toCheck = toCheck.Concat(outcomes[backfillIndex].Items.Select(i => i.ItemId));
+        }
+
+        await CheckEligibilityAsync(userId, toCheck, exclude, eligibility, options, cancellationToken);
+        var selected = Select(fused, exclude, count, eligibility);
+
         var backfillElapsed = 0.0;
         string? backfillError = null;
-        for (var round = 0;
-             backfillIndex >= 0 && round < options.MaxBackfillRounds && selected.Count < count
-                && !outcomes[backfillIndex].Failed && outcomes[backfillIndex].Items.Count >= outcomes[backfillIndex].Budget;
-             round++)
+        var fetches = 0;
+        while (selected.Count < count && backfillIndex >= 0 && !outcomes[backfillIndex].Failed)
         {
             var p = plan.Sources[backfillIndex];
-            var budget = lists[backfillIndex].Count + (2 * (count - selected.Count));
-            RetrievalLog.Backfill(_logger, p.Name, budget, selected.Count, count);
+            var reserve = outcomes[backfillIndex].Items;
+            var used = lists[backfillIndex].Count;
+            if (used < reserve.Count)
+            {
+                // Extend the backfill list over the reserve until it adds as many new eligible candidates as are missing.
+                var known = new HashSet<string>(fused.Count, StringComparer.Ordinal);
+                foreach (var candidate in fused)
+                {
+                    known.Add(candidate.ItemId);
+                }
+
+                var missing = count - selected.Count;
+                while (used < reserve.Count && missing > 0)
+                {
+                    var id = reserve[used++].ItemId;
+                    if (known.Add(id) && !exclude.Contains(id) && eligibility[id])
+                    {
+                        missing--;
+                    }
+                }
+
+                RetrievalLog.Backfill(_logger, p.Name, used, selected.Count, count);
+                lists[backfillIndex] = Prefix(reserve, used);
+                fused = CandidateFusion.Merge(ToResults(plan, outcomes, lists));
+                selected = Select(fused, exclude, count, eligibility);
+                continue;
+            }
+
+            // The reserve is used up: read further unless the source has nothing more.
+            if (reserve.Count < outcomes[backfillIndex].Budget || fetches++ >= options.MaxBackfillRounds)
+            {
+                break;
+            }
+
+            var budget = reserve.Count + (2 * (count - selected.Count));
             var more = await RunAsync(_sources[p.Name], request, budget, p.Timeout, cancellationToken);
             backfillElapsed += more.ElapsedMs;
             if (more.Failed)
@@ -132,9 +175,7 @@ public sealed class CandidateRetriever
             }
 
             outcomes[backfillIndex] = outcomes[backfillIndex] with { Budget = budget, Items = more.Items };
-            lists[backfillIndex] = more.Items;
-            fused = CandidateFusion.Merge(ToResults(plan, outcomes, lists));
-            selected = await SelectAsync(userId, fused, exclude, count, eligibility, options, cancellationToken);
+            await CheckEligibilityAsync(userId, more.Items.Select(i => i.ItemId), exclude, eligibility, options, cancellationToken);
         }
 
         var candidates = new CandidateDto[selected.Count];
@@ -223,43 +264,54 @@ public sealed class CandidateRetriever
         return new SourceRun(source.Name, budget, [], failedAfter, Failed: true, error, exception);
     }
 
-    private async Task<List<FusedCandidate>> SelectAsync(
+    /// <summary>Fills <paramref name="eligibility"/> for the ids not excluded and not yet known (one round trip).</summary>
+    private async Task CheckEligibilityAsync(
         string userId,
-        List<FusedCandidate> fused,
+        IEnumerable<string> ids,
         IReadOnlySet<string> exclude,
-        int count,
         Dictionary<string, bool> eligibility,
         RetrievalOptions options,
         CancellationToken cancellationToken)
     {
         var unknown = new List<string>();
-        foreach (var candidate in fused)
+        var pending = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var id in ids)
         {
-            if (!exclude.Contains(candidate.ItemId) && !eligibility.ContainsKey(candidate.ItemId))
+            if (!exclude.Contains(id) && !eligibility.ContainsKey(id) && pending.Add(id))
             {
-                unknown.Add(candidate.ItemId);
+                unknown.Add(id);
             }
         }
 
-        if (unknown.Count > 0)
+        if (unknown.Count == 0)
         {
-            bool[] flags;
-            try
-            {
-                flags = await _filter.CheckAsync(userId, unknown, cancellationToken)
-                    .WaitAsync(TimeSpan.FromMilliseconds(options.FilterTimeoutMs), _time, cancellationToken);
-            }
-            catch (Exception ex) when (ex is RedisException or TimeoutException)
-            {
-                throw new OnlineStoreUnavailableException("The eligibility filter could not read the online store.", ex);
-            }
-
-            for (var i = 0; i < flags.Length; i++)
-            {
-                eligibility[unknown[i]] = flags[i];
-            }
+            return;
         }
 
+        bool[] flags;
+        try
+        {
+            flags = await _filter.CheckAsync(userId, unknown, cancellationToken)
+                .WaitAsync(TimeSpan.FromMilliseconds(options.FilterTimeoutMs), _time, cancellationToken);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            throw new OnlineStoreUnavailableException("The eligibility filter could not read the online store.", ex);
+        }
+
+        for (var i = 0; i < flags.Length; i++)
+        {
+            eligibility[unknown[i]] = flags[i];
+        }
+    }
+
+    /// <summary>The first <paramref name="count"/> fused candidates that are neither excluded nor ineligible.</summary>
+    private static List<FusedCandidate> Select(
+        List<FusedCandidate> fused,
+        IReadOnlySet<string> exclude,
+        int count,
+        Dictionary<string, bool> eligibility)
+    {
         var selected = new List<FusedCandidate>(Math.Min(count, fused.Count));
         foreach (var candidate in fused)
         {
@@ -346,8 +398,13 @@ public sealed class CandidateRetriever
         return result;
     }
 
-    private static ScoredItem[] Take(IReadOnlyList<ScoredItem> items, int count)
+    private static IReadOnlyList<ScoredItem> Prefix(IReadOnlyList<ScoredItem> items, int count)
     {
+        if (items.Count <= count)
+        {
+            return items;
+        }
+
         var result = new ScoredItem[count];
         for (var i = 0; i < count; i++)
         {

@@ -42,6 +42,14 @@ public sealed class RetrievalOptions
     /// </summary>
     public string? BackfillSource { get; set; } = SourceNames.Trending;
 
+    /// <summary>
+    /// The backfill source reads <c>min(count, MaxBackfillReserve)</c> items (or its budget, when larger) in its first call,
+    /// so that a short list is usually completed without another round trip.
+    /// </summary>
+    [Range(0, 100_000)]
+    public int MaxBackfillReserve { get; set; } = 2000;
+
+    /// <summary>Further reads of the backfill source when its reserve does not complete the list.</summary>
     [Range(0, 10)]
     public int MaxBackfillRounds { get; set; } = 2;
 
@@ -98,17 +106,24 @@ public sealed class RetrievalFallbackOptions
 
 public sealed class RecentSimilarOptions
 {
-    /// <summary>Most recent items used as seeds (the online store keeps 50).</summary>
+    /// <summary>Most recent items used as seeds (the online store keeps 50 and pairs each event with the 10 newest).</summary>
     [Range(1, 1000)]
-    public int SeedItems { get; set; } = 20;
+    public int SeedItems { get; set; } = 10;
 
     /// <summary>A seed's weight halves every this many items back in the user's history.</summary>
     [Range(0.1, 1000)]
     public double HalfLifeItems { get; set; } = 5;
 
-    /// <summary>Neighbours read per seed (the online store keeps 200).</summary>
+    /// <summary>Neighbours read per seed: <c>ReadFactor x budget / seeds</c>, within [Min, Max] (the online store keeps 200).</summary>
     [Range(1, 10_000)]
-    public int NeighboursPerSeed { get; set; } = 200;
+    public int MinNeighboursPerSeed { get; set; } = 20;
+
+    [Range(1, 10_000)]
+    public int MaxNeighboursPerSeed { get; set; } = 200;
+
+    /// <summary>How many entries are read, in total, per candidate of the budget.</summary>
+    [Range(1.0, 100.0)]
+    public double ReadFactor { get; set; } = 2.0;
 }
 
 public sealed class CreatorSourceOptions
@@ -125,9 +140,18 @@ public sealed class CreatorSourceOptions
     [Range(0.0, 1.0)]
     public double FollowedAffinity { get; set; } = 1.0;
 
-    /// <summary>Newest items read per creator (further capped by the source's budget).</summary>
+    /// <summary>
+    /// Newest items read per creator: <c>ReadFactor x budget x the creator's share of the selected creators' affinity</c>,
+    /// within [Min, Max] and at most the budget.
+    /// </summary>
+    [Range(1, 10_000)]
+    public int MinItemsPerCreator { get; set; } = 5;
+
     [Range(1, 10_000)]
     public int MaxItemsPerCreator { get; set; } = 100;
+
+    [Range(1.0, 100.0)]
+    public double ReadFactor { get; set; } = 2.0;
 
     /// <summary>An item's recency factor halves every this many hours since it was created.</summary>
     [Range(0.01, 100_000)]
@@ -139,4 +163,14 @@ public sealed class ContentSourceOptions
     /// <summary>The user's categories with the largest affinity that are read.</summary>
     [Range(1, 1000)]
     public int TopCategories { get; set; } = 5;
+
+    /// <summary>
+    /// Items read per category: <c>ReadFactor x budget x the category's share</c>, at least <see cref="MinItemsPerCategory"/>,
+    /// at most the budget.
+    /// </summary>
+    [Range(1.0, 100.0)]
+    public double ReadFactor { get; set; } = 2.0;
+
+    [Range(1, 10_000)]
+    public int MinItemsPerCategory { get; set; } = 10;
 }

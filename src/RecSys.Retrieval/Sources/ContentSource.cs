@@ -40,15 +40,16 @@ internal sealed class ContentSource(IConnectionMultiplexer redis, IOptionsMonito
             return [];
         }
 
-        // Every category is read down to the budget: an item of a small-share category can still outscore the tail of a
-        // large one, so fewer would make the list depend on the read depth.
+        // A category is read to a depth proportional to its share (ReadFactor x budget x share, at least MinItemsPerCategory,
+        // at most the budget): its items score share x popularity, so a small-share category rarely places deep items.
         var batch = db.CreateBatch();
         var lookups = new Task<SortedSetEntry[]>[count];
         var shares = new double[count];
         for (var i = 0; i < count; i++)
         {
             shares[i] = categories[i].Score / total;
-            lookups[i] = batch.SortedSetRangeByRankWithScoresAsync(OnlineKeys.CategoryPopularity(categories[i].Element!), 0, budget - 1, Order.Descending);
+            var depth = ScoreRanking.ReadDepth(o.ReadFactor * budget * shares[i], Math.Min(o.MinItemsPerCategory, budget), budget);
+            lookups[i] = batch.SortedSetRangeByRankWithScoresAsync(OnlineKeys.CategoryPopularity(categories[i].Element!), 0, depth - 1, Order.Descending);
         }
 
         batch.Execute();

@@ -35,12 +35,14 @@ internal sealed class CreatorSource(IConnectionMultiplexer redis, IOptionsMonito
             return [];
         }
 
-        var perCreator = Math.Min(budget, o.MaxItemsPerCreator);
+        var totalAffinity = creators.Sum(c => c.Affinity);
         batch = db.CreateBatch();
         var lookups = new Task<SortedSetEntry[]>[creators.Count];
         for (var i = 0; i < creators.Count; i++)
         {
-            lookups[i] = batch.SortedSetRangeByRankWithScoresAsync(OnlineKeys.CreatorItems(creators[i].Creator), 0, perCreator - 1, Order.Descending);
+            var depth = ScoreRanking.ReadDepth(
+                o.ReadFactor * budget * creators[i].Affinity / totalAffinity, Math.Min(o.MinItemsPerCreator, budget), Math.Min(o.MaxItemsPerCreator, budget));
+            lookups[i] = batch.SortedSetRangeByRankWithScoresAsync(OnlineKeys.CreatorItems(creators[i].Creator), 0, depth - 1, Order.Descending);
         }
 
         batch.Execute();
@@ -98,6 +100,6 @@ internal sealed class CreatorSource(IConnectionMultiplexer redis, IOptionsMonito
             }
         }
 
-        return selected.Select(kv => (kv.Key, kv.Value)).ToList();
+        return selected.Where(kv => kv.Value > 0).Select(kv => (kv.Key, kv.Value)).ToList();
     }
 }

@@ -11,6 +11,8 @@ namespace RecSys.Retrieval.Sources;
 /// Items co-engaged with what the user interacted with recently: the newest <see cref="RecentSimilarOptions.SeedItems"/> of
 /// <c>u:{user}:recent</c>, seed i (0 = newest) weighing <c>2^(-i / HalfLifeItems)</c>; each neighbour in <c>co:{seed}</c>
 /// adds <c>seed weight x (co-weight / the seed's largest co-weight)</c>. The seeds themselves are not proposed.
+/// Each seed's list is read to a depth of about <c>ReadFactor x budget / seeds</c>: large score responses are what
+/// costs on the wire, and an item deep in one seed's list rarely makes the top of the sum.
 /// </summary>
 internal sealed class RecentSimilarSource(IConnectionMultiplexer redis, IOptionsMonitor<RetrievalOptions> options) : ICandidateSource
 {
@@ -28,11 +30,12 @@ internal sealed class RecentSimilarSource(IConnectionMultiplexer redis, IOptions
             return [];
         }
 
+        var perSeed = ScoreRanking.ReadDepth(o.ReadFactor * budget / seeds.Length, o.MinNeighboursPerSeed, o.MaxNeighboursPerSeed);
         var batch = db.CreateBatch();
         var lookups = new Task<SortedSetEntry[]>[seeds.Length];
         for (var i = 0; i < seeds.Length; i++)
         {
-            lookups[i] = batch.SortedSetRangeByRankWithScoresAsync(OnlineKeys.CoOccurrence(seeds[i]!), 0, o.NeighboursPerSeed - 1, Order.Descending);
+            lookups[i] = batch.SortedSetRangeByRankWithScoresAsync(OnlineKeys.CoOccurrence(seeds[i]!), 0, perSeed - 1, Order.Descending);
         }
 
         batch.Execute();

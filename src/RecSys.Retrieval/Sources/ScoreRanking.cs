@@ -47,6 +47,13 @@ internal static class ScoreRanking
         return result;
     }
 
+    /// <summary>How deep to read one list: <paramref name="wanted"/> rounded up, within [<paramref name="min"/>, <paramref name="max"/>].</summary>
+    public static int ReadDepth(double wanted, int min, int max)
+    {
+        max = Math.Max(min, max);
+        return double.IsFinite(wanted) ? (int)Math.Clamp(Math.Ceiling(wanted), min, max) : max;
+    }
+
     /// <summary>Exponential decay: 1 at distance 0, 1/2 at <paramref name="halfLife"/>, ... (negative distances count as 0).</summary>
     public static double Decay(double distance, double halfLife) => Math.Pow(2, -Math.Max(0, distance) / halfLife);
 }

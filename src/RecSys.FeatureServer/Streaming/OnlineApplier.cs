@@ -19,7 +19,7 @@ public readonly record struct ApplyResult(bool Committed, long StoredPosition, i
 public sealed class OnlineApplier(IConnectionMultiplexer redis, FeatureServerMetrics metrics)
 {
     private readonly IDatabase _db = redis.GetDatabase();
-    private byte[]? _applyEvent;
+    private byte[]? _applyEvents;
     private byte[]? _upsertItem;
     private byte[]? _rebase;
     private byte[]? _commit;
@@ -27,6 +27,9 @@ public sealed class OnlineApplier(IConnectionMultiplexer redis, FeatureServerMet
 
     /// <summary>Time-to-live of the applied-event markers.</summary>
     public TimeSpan DedupeTtl { get; init; } = TimeSpan.FromDays(30);
+
+    /// <summary>Events applied by one script call: amortizes the fixed cost of a script run over several events.</summary>
+    public int EventsPerScript { get; init; } = 32;
 
     /// <summary>The popularity epoch in use (unix ms), null before the first engagement.</summary>
     public long? Epoch => _epoch;
@@ -42,7 +45,7 @@ public sealed class OnlineApplier(IConnectionMultiplexer redis, FeatureServerMet
                 continue;
             }
 
-            _applyEvent = await server.ScriptLoadAsync(OnlineScripts.ApplyEvent);
+            _applyEvents = await server.ScriptLoadAsync(OnlineScripts.ApplyEvents);
             _upsertItem = await server.ScriptLoadAsync(OnlineScripts.UpsertItem);
             _rebase = await server.ScriptLoadAsync(OnlineScripts.Rebase);
             _commit = await server.ScriptLoadAsync(OnlineScripts.Commit);
@@ -66,20 +69,33 @@ public sealed class OnlineApplier(IConnectionMultiplexer redis, FeatureServerMet
     /// </summary>
     public async Task<ApplyResult> ApplyAsync(IReadOnlyList<LogEntry> entries, long expectedPosition, long nextPosition)
     {
-        if (_applyEvent is null || _upsertItem is null || _rebase is null || _commit is null)
+        if (_applyEvents is null || _upsertItem is null || _rebase is null || _commit is null)
         {
             throw new InvalidOperationException("InitializeAsync must be called first.");
         }
 
         var ttl = ((long)DedupeTtl.TotalSeconds).ToString(CultureInfo.InvariantCulture);
-        var eventTasks = new List<Task<RedisResult>>(entries.Count);
-        var itemTasks = new List<Task<RedisResult>>();
+        var pending = new List<Task<RedisResult>>();
+        var eventChunks = new List<Task<RedisResult>>();
+        var chunk = new List<RedisValue>(1 + (EventsPerScript * OnlineScripts.EventArgCount)) { ttl };
+        void FlushEvents()
+        {
+            if (chunk.Count > 1)
+            {
+                var task = _db.ScriptEvaluateAsync(_applyEvents, null, [.. chunk]);
+                eventChunks.Add(task);
+                pending.Add(task);
+                chunk.RemoveRange(1, chunk.Count - 1);
+            }
+        }
+
         foreach (var entry in entries)
         {
             switch (entry.Record)
             {
                 case ItemUpsertRecord { Item: var item }:
-                    itemTasks.Add(_db.ScriptEvaluateAsync(_upsertItem, ItemKeys(item), ItemArgs(item)));
+                    FlushEvents();
+                    pending.Add(_db.ScriptEvaluateAsync(_upsertItem, ItemKeys(item), ItemArgs(item)));
                     break;
                 case EventRecord { Event: var e }:
                     var weight = EventTypes.EngagementWeight(e.Type, e.Value);
@@ -96,29 +112,38 @@ public sealed class OnlineApplier(IConnectionMultiplexer redis, FeatureServerMet
                         if (DecayedScore.Exponent(t, _epoch.Value) > DecayedScore.RebaseExponent)
                         {
                             // Everything sent so far must land before the scores are scaled.
-                            await Task.WhenAll(eventTasks.Concat(itemTasks));
+                            FlushEvents();
+                            await Task.WhenAll(pending);
                             await RebaseAsync(t);
                         }
 
                         decayed = DecayedScore.Weight(weight, t, _epoch.Value);
                     }
 
-                    eventTasks.Add(_db.ScriptEvaluateAsync(_applyEvent, EventKeys(e), EventArgs(e, ttl, weight, decayed)));
+                    AddEventArgs(chunk, e, weight, decayed);
+                    if (chunk.Count >= 1 + (EventsPerScript * OnlineScripts.EventArgCount))
+                    {
+                        FlushEvents();
+                    }
+
                     break;
             }
         }
 
-        await Task.WhenAll(eventTasks.Concat(itemTasks));
+        FlushEvents();
+        await Task.WhenAll(pending);
+        var events = 0;
         var applied = 0;
-        foreach (var task in eventTasks)
+        foreach (var task in eventChunks)
         {
-            if ((long)task.Result == 1)
+            foreach (var result in (RedisResult[])task.Result!)
             {
-                applied++;
+                events++;
+                applied += (int)result;
             }
         }
 
-        var duplicates = eventTasks.Count - applied;
+        var duplicates = events - applied;
         var stored = await _db.ScriptEvaluateAsync(
             _commit,
             [OnlineKeys.ProcessorPosition, ProcessorKeys.Stats],
@@ -155,36 +180,18 @@ public sealed class OnlineApplier(IConnectionMultiplexer redis, FeatureServerMet
 
     private static RedisValue Position(long position) => position == 0 ? RedisValue.EmptyString : position;
 
-    private static RedisKey[] EventKeys(InteractionEvent e)
+    private static void AddEventArgs(List<RedisValue> args, InteractionEvent e, double weight, double decayed)
     {
-        var item = e.ItemId ?? string.Empty;
-        return
-        [
-            OnlineKeys.AppliedEvent(e.EventId),
-            OnlineKeys.Features(EntityKinds.User, e.UserId),
-            OnlineKeys.Features(EntityKinds.Item, item),
-            OnlineKeys.Item(item),
-            OnlineKeys.Trending,
-            OnlineKeys.UserCategoryAffinity(e.UserId),
-            OnlineKeys.UserCreatorAffinity(e.UserId),
-            OnlineKeys.UserRecent(e.UserId),
-            OnlineKeys.UserSeen(e.UserId),
-            OnlineKeys.UserFollows(e.UserId),
-            ProcessorKeys.Stats,
-        ];
+        args.Add(e.EventId);
+        args.Add(e.UserId);
+        args.Add(e.ItemId ?? string.Empty);
+        args.Add(e.CreatorId ?? string.Empty);
+        args.Add(e.Type.WireName());
+        args.Add(e.EventTime.ToUnixTimeMilliseconds());
+        args.Add(weight.ToString("R", CultureInfo.InvariantCulture));
+        args.Add(decayed.ToString("R", CultureInfo.InvariantCulture));
+        args.Add(EventTypes.MarksSeen(e.Type) ? "1" : "0");
     }
-
-    private static RedisValue[] EventArgs(InteractionEvent e, string ttl, double weight, double decayed) =>
-    [
-        ttl,
-        e.EventTime.ToUnixTimeMilliseconds(),
-        e.Type.WireName(),
-        weight.ToString("R", CultureInfo.InvariantCulture),
-        decayed.ToString("R", CultureInfo.InvariantCulture),
-        e.ItemId ?? string.Empty,
-        e.CreatorId ?? string.Empty,
-        EventTypes.MarksSeen(e.Type) ? "1" : "0",
-    ];
 
     private static RedisKey[] ItemKeys(CatalogItem item) =>
         [OnlineKeys.Item(item.Id), OnlineKeys.AllItems, OnlineKeys.AllCategories, OnlineKeys.UnavailableItems];

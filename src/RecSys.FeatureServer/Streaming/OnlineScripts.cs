@@ -26,96 +26,145 @@ internal static class OnlineScripts
         end
         """;
 
+    /// <summary>Number of ARGV entries per event of <see cref="ApplyEvents"/>.</summary>
+    public const int EventArgCount = 9;
+
     /// <summary>
-    /// Applies one interaction event exactly once: the dedupe marker KEYS[1] is set (NX, with a TTL) in the same script.
-    /// KEYS: marker, user features, item features, item hash, trending, user categories, user creators, user recent,
-    /// user seen, user follows, processor stats (counts applied and duplicate events exactly). ARGV: marker ttl s, event time ms, type, engagement, decayed weight, item id or '',
-    /// creator id or '', marks seen 1/0. Returns 1 when applied, 0 when a duplicate.
+    /// Applies a chunk of interaction events in order, each exactly once: its dedupe marker is set (NX, with a TTL) in the
+    /// same script as its effects, and the processor totals count it as applied or duplicate. Keys are computed inside
+    /// (Garnet's per-key cost of KEYS is higher than building them here). ARGV: marker ttl s, then per event
+    /// <see cref="EventArgCount"/> values: event id, user id, item id or '', creator id or '', type, event time ms,
+    /// engagement, decayed weight, marks seen 1/0. Returns per event 1 when applied, 0 when a duplicate.
     /// </summary>
-    public static readonly string ApplyEvent = Prelude + $$"""
+    public static readonly string ApplyEvents = Prelude + $$"""
 
-        if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
-          redis.call('HINCRBY', KEYS[11], '{{ProcessorKeys.DuplicatesSkipped}}', 1)
-          return 0
+        {{KeyFunction("evkey", OnlineKeys.AppliedEvent)}}
+        {{KeyFunction("ufeat", id => OnlineKeys.Features(EntityKinds.User, id))}}
+        {{KeyFunction("ifeat", id => OnlineKeys.Features(EntityKinds.Item, id))}}
+        {{KeyFunction("itkey", OnlineKeys.Item)}}
+        {{KeyFunction("ucats", OnlineKeys.UserCategoryAffinity)}}
+        {{KeyFunction("ucreators", OnlineKeys.UserCreatorAffinity)}}
+        {{KeyFunction("urecent", OnlineKeys.UserRecent)}}
+        {{KeyFunction("useen", OnlineKeys.UserSeen)}}
+        {{KeyFunction("ufollows", OnlineKeys.UserFollows)}}
+        local TRENDING = {{Lua(OnlineKeys.Trending)}}
+        local STATS = {{Lua(ProcessorKeys.Stats)}}
+        local ttl = ARGV[1]
+
+        local function num(v)
+          if v == math.floor(v) and math.abs(v) < 2 ^ 53 then return string.format('%d', v) end
+          return string.format('%.17g', v)
         end
-        redis.call('HINCRBY', KEYS[11], '{{ProcessorKeys.EventsApplied}}', 1)
-        local t = tonumber(ARGV[2])
-        local ts = ARGV[2]
-        local typ = ARGV[3]
-        local w = tonumber(ARGV[4])
-        local item = ARGV[6]
-        local creator = ARGV[7]
 
-        local function counters(key, incs)
+        -- incs: { field, amount }; one HMGET and one HSET per hash: each field is added to and its time (field@t)
+        -- moves to t if later; last_event_ms is the latest event time.
+        local function counters(key, incs, t, ts)
           local fields = {}
-          for i, f in ipairs(incs) do fields[i] = f[1] .. '{{FeatureFields.TimeSuffix}}' end
+          for i, f in ipairs(incs) do
+            fields[2 * i - 1] = f[1]
+            fields[2 * i] = f[1] .. '{{FeatureFields.TimeSuffix}}'
+          end
           fields[#fields + 1] = '{{FeatureFields.LastEventMs}}'
-          local times = redis.call('HMGET', key, unpack(fields))
+          local cur = redis.call('HMGET', key, unpack(fields))
           local set = {}
           for i, f in ipairs(incs) do
-            if f[3] then redis.call('HINCRBYFLOAT', key, f[1], f[2]) else redis.call('HINCRBY', key, f[1], f[2]) end
-            local prev = tonumber(times[i])
-            if not prev or t > prev then set[#set + 1] = fields[i]; set[#set + 1] = ts end
+            set[#set + 1] = f[1]
+            set[#set + 1] = num((tonumber(cur[2 * i - 1]) or 0) + f[2])
+            local prev = tonumber(cur[2 * i])
+            if not prev or t > prev then set[#set + 1] = fields[2 * i]; set[#set + 1] = ts end
           end
-          local last = tonumber(times[#fields])
+          local last = tonumber(cur[#fields])
           if not last or t > last then
             set[#set + 1] = '{{FeatureFields.LastEventMs}}'; set[#set + 1] = ts
             set[#set + 1] = '{{FeatureFields.LastEventMs}}{{FeatureFields.TimeSuffix}}'; set[#set + 1] = ts
           end
-          if #set > 0 then redis.call('HSET', key, unpack(set)) end
+          redis.call('HSET', key, unpack(set))
         end
 
-        local user = { { '{{FeatureFields.EventsTotal}}', 1 } }
-        if typ == 'click' then user[#user + 1] = { '{{FeatureFields.ClicksTotal}}', 1 } end
-        if typ == 'impression' then user[#user + 1] = { '{{FeatureFields.ImpressionsTotal}}', 1 } end
-        if w > 0 then user[#user + 1] = { '{{FeatureFields.EngagementTotal}}', ARGV[4], true } end
-        counters(KEYS[2], user)
+        local function apply(b)
+          local user, item, creator, typ = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
+          local ts, ws, decayed, seen = ARGV[b + 5], ARGV[b + 6], ARGV[b + 7], ARGV[b + 8]
+          if not redis.call('SET', evkey(ARGV[b]), '1', 'NX', 'EX', ttl) then return 0 end
+          local t = tonumber(ts)
+          local w = tonumber(ws)
 
-        if item ~= '' then
-          local it = { { '{{FeatureFields.EventsTotal}}', 1 } }
-          if typ == 'impression' then it[#it + 1] = { '{{FeatureFields.ImpressionsTotal}}', 1 } end
-          if typ == 'view' then it[#it + 1] = { '{{FeatureFields.ViewsTotal}}', 1 } end
-          if typ == 'click' then it[#it + 1] = { '{{FeatureFields.ClicksTotal}}', 1 } end
-          if w > 0 then it[#it + 1] = { '{{FeatureFields.EngagementTotal}}', ARGV[4], true } end
-          counters(KEYS[3], it)
+          local u = { { '{{FeatureFields.EventsTotal}}', 1 } }
+          if typ == 'click' then u[#u + 1] = { '{{FeatureFields.ClicksTotal}}', 1 } end
+          if typ == 'impression' then u[#u + 1] = { '{{FeatureFields.ImpressionsTotal}}', 1 } end
+          if w > 0 then u[#u + 1] = { '{{FeatureFields.EngagementTotal}}', w } end
+          counters(ufeat(user), u, t, ts)
 
-          if ARGV[8] == '1' then redis.call('SADD', KEYS[9], item) end
+          if item ~= '' then
+            local it = { { '{{FeatureFields.EventsTotal}}', 1 } }
+            if typ == 'impression' then it[#it + 1] = { '{{FeatureFields.ImpressionsTotal}}', 1 } end
+            if typ == 'view' then it[#it + 1] = { '{{FeatureFields.ViewsTotal}}', 1 } end
+            if typ == 'click' then it[#it + 1] = { '{{FeatureFields.ClicksTotal}}', 1 } end
+            if w > 0 then it[#it + 1] = { '{{FeatureFields.EngagementTotal}}', w } end
+            counters(ifeat(item), it, t, ts)
 
-          if w > 0 then
-            redis.call('ZINCRBY', KEYS[5], ARGV[5], item)
-            local attrs = redis.call('HMGET', KEYS[4], '{{ItemFields.Categories}}', '{{ItemFields.Creator}}')
-            for _, c in ipairs(split(attrs[1])) do
-              redis.call('ZINCRBY', catpop(c), ARGV[5], item)
-              redis.call('ZINCRBY', KEYS[6], ARGV[4], c)
-            end
-            local owner = attrs[2]
-            if not owner or owner == '' then owner = creator end
-            if owner ~= '' then redis.call('ZINCRBY', KEYS[7], ARGV[4], owner) end
+            if seen == '1' then redis.call('SADD', useen(user), item) end
 
-            local recent = redis.call('ZREVRANGE', KEYS[8], 0, {{OnlineKeys.CoOccurrenceWindow}})
-            local co = cokey(item)
-            local paired = 0
-            for _, j in ipairs(recent) do
-              if j ~= item and paired < {{OnlineKeys.CoOccurrenceWindow}} then
-                paired = paired + 1
-                redis.call('ZINCRBY', co, ARGV[4], j)
-                local other = cokey(j)
-                redis.call('ZINCRBY', other, ARGV[4], item)
-                redis.call('ZREMRANGEBYRANK', other, 0, -{{OnlineKeys.CoOccurrenceKept + 1}})
+            if w > 0 then
+              redis.call('ZINCRBY', TRENDING, decayed, item)
+              local attrs = redis.call('HMGET', itkey(item), '{{ItemFields.Categories}}', '{{ItemFields.Creator}}')
+              local cats = split(attrs[1])
+              if #cats > 0 then
+                local affinity = ucats(user)
+                for _, c in ipairs(cats) do
+                  redis.call('ZINCRBY', catpop(c), decayed, item)
+                  redis.call('ZINCRBY', affinity, ws, c)
+                end
               end
+              local owner = attrs[2]
+              if not owner or owner == '' then owner = creator end
+              if owner ~= '' then redis.call('ZINCRBY', ucreators(user), ws, owner) end
+
+              local recentKey = urecent(user)
+              local recent = redis.call('ZREVRANGE', recentKey, 0, {{OnlineKeys.CoOccurrenceWindow}})
+              local others = {}
+              for _, j in ipairs(recent) do
+                if j ~= item and #others < {{OnlineKeys.CoOccurrenceWindow}} then others[#others + 1] = j end
+              end
+              if #others > 0 then
+                local co = cokey(item)
+                -- One read and one write for the item's own set; one increment per partner's set.
+                local scores = redis.call('ZMSCORE', co, unpack(others))
+                local update = {}
+                for k, j in ipairs(others) do
+                  update[#update + 1] = num((tonumber(scores[k]) or 0) + w)
+                  update[#update + 1] = j
+                  -- Only a new member (score = w after the increment) can grow a set past the kept size.
+                  local other = cokey(j)
+                  if tonumber(redis.call('ZINCRBY', other, ws, item)) == w then
+                    redis.call('ZREMRANGEBYRANK', other, 0, -{{OnlineKeys.CoOccurrenceKept + 1}})
+                  end
+                end
+                redis.call('ZADD', co, unpack(update))
+                redis.call('ZREMRANGEBYRANK', co, 0, -{{OnlineKeys.CoOccurrenceKept + 1}})
+              end
+
+              redis.call('ZADD', recentKey, 'GT', ts, item)
+              redis.call('ZREMRANGEBYRANK', recentKey, 0, -{{OnlineKeys.RecentItemsKept + 1}})
             end
-            if paired > 0 then redis.call('ZREMRANGEBYRANK', co, 0, -{{OnlineKeys.CoOccurrenceKept + 1}}) end
-
-            redis.call('ZADD', KEYS[8], 'GT', ts, item)
-            redis.call('ZREMRANGEBYRANK', KEYS[8], 0, -{{OnlineKeys.RecentItemsKept + 1}})
           end
+
+          if typ == 'follow' then
+            redis.call('SADD', ufollows(user), creator)
+            redis.call('ZINCRBY', ucreators(user), 5, creator)
+          end
+          return 1
         end
 
-        if typ == 'follow' then
-          redis.call('SADD', KEYS[10], creator)
-          redis.call('ZINCRBY', KEYS[7], 5, creator)
+        local results = {}
+        local applied = 0
+        for b = 2, #ARGV, {{EventArgCount}} do
+          local r = apply(b)
+          applied = applied + r
+          results[#results + 1] = r
         end
-        return 1
+        redis.call('HINCRBY', STATS, '{{ProcessorKeys.EventsApplied}}', applied)
+        redis.call('HINCRBY', STATS, '{{ProcessorKeys.DuplicatesSkipped}}', #results - applied)
+        return results
         """;
 
     /// <summary>

@@ -131,6 +131,17 @@ public sealed class ApiTests
         Assert.Equal("Healthy", health.RootElement.GetProperty("checks").GetProperty(ServiceNames.OnlineStore).GetProperty("status").GetString());
     }
 
+    [Fact]
+    public async Task The_openapi_document_describes_the_endpoint()
+    {
+        using var client = _store.App.CreateClient();
+
+        var document = await client.GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative));
+
+        Assert.Contains("/v1/candidates", document, StringComparison.Ordinal);
+        Assert.Contains("GetCandidates", document, StringComparison.Ordinal);
+    }
+
     private static Task<HttpResponseMessage> Post(HttpClient client, string json) =>
         client.PostAsync(new Uri("/v1/candidates", UriKind.Relative), new StringContent(json, Encoding.UTF8, "application/json"));
 }

@@ -1,7 +1,12 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Logging.Abstractions;
 using RecSys.Core.Domain;
 using RecSys.Core.Storage;
+using RecSys.Retrieval.Diagnostics;
 using RecSys.Retrieval.Services;
 using RecSys.Retrieval.Sources;
+using RecSys.TestSupport;
+using StackExchange.Redis;
 
 namespace RecSys.Retrieval.Tests;
 
@@ -45,6 +50,67 @@ public sealed class RetrieverTests
         Assert.Equal("t2", response.Candidates[0].ItemId);
         Assert.Equal([SourceNames.Creator, SourceNames.Trending], response.Candidates[0].Sources);
         Assert.Equal(["t2", "c1", "t1", "t3"], response.Candidates.Select(c => c.ItemId));
+    }
+
+    [Fact]
+    public async Task Source_failures_and_latencies_are_measured_per_source()
+    {
+        var failures = new List<(string Source, string Reason)>();
+        var durations = new List<string>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == RetrievalTelemetry.Name)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, _, tags, _) =>
+        {
+            if (instrument.Name == "recsys.retrieval.source.failures")
+            {
+                var failure = ((string)Tag(tags, "source")!, (string)Tag(tags, "reason")!);
+                lock (failures)
+                {
+                    failures.Add(failure);
+                }
+            }
+        });
+        listener.SetMeasurementEventCallback<double>((instrument, _, tags, _) =>
+        {
+            if (instrument.Name == "recsys.retrieval.source.duration")
+            {
+                var source = (string)Tag(tags, "source")!;
+                lock (durations)
+                {
+                    durations.Add(source);
+                }
+            }
+        });
+        listener.Start();
+        var retriever = _store.Retriever(
+            new RetrievalOptions { SourceTimeoutMs = 30, BackfillSource = null },
+            FakeSource.Listing(SourceNames.Trending, "t1"),
+            FakeSource.Throwing(SourceNames.Content),
+            FakeSource.Hanging(SourceNames.Creator));
+
+        await retriever.RetrieveAsync("u1", null, 10, NoExclude, CancellationToken.None);
+
+        Assert.Equal([(SourceNames.Content, "error"), (SourceNames.Creator, "timeout")], failures.Order());
+        Assert.Equal([SourceNames.Content, SourceNames.Creator, SourceNames.Trending], durations.Order());
+    }
+
+    private static object? Tag(ReadOnlySpan<KeyValuePair<string, object?>> tags, string key)
+    {
+        foreach (var tag in tags)
+        {
+            if (tag.Key == key)
+            {
+                return tag.Value;
+            }
+        }
+
+        return null;
     }
 
     [Fact]
@@ -148,6 +214,32 @@ public sealed class RetrieverTests
         Assert.Equal(["content"], byId["j1"].Sources);
         Assert.Equal("shared", response.Candidates[0].ItemId);
         Assert.DoesNotContain("r1", byId.Keys);
+    }
+
+    [Fact]
+    public async Task An_unreachable_store_degrades_every_source_and_fails_the_filter()
+    {
+        // The store sources fail and are reported; the request still answers (with nothing to offer).
+        using var dead = await ConnectionMultiplexer.ConnectAsync(
+            $"127.0.0.1:{EmbeddedGarnet.FreeTcpPort()},abortConnect=false,connectTimeout=200,connectRetry=0");
+        var options = new RetrievalOptions();
+        var monitor = new FixedOptions<RetrievalOptions>(options);
+        var telemetry = new RetrievalTelemetry(_store.MeterFactory);
+        var logger = NullLogger<CandidateRetriever>.Instance;
+        var retriever = new CandidateRetriever(
+            [new TrendingSource(dead), new ContentSource(dead, monitor)], new EligibilityFilter(dead), monitor, TimeProvider.System, telemetry, logger);
+
+        var response = await retriever.RetrieveAsync("u1", null, 10, NoExclude, CancellationToken.None);
+
+        Assert.Empty(response.Candidates);
+        Assert.Equal([SourceNames.Content, SourceNames.Trending], response.Degraded);
+
+        // A source that still answers cannot be served unfiltered: the filter's failure fails the request.
+        retriever = new CandidateRetriever(
+            [FakeSource.Listing(SourceNames.Trending, "a", "b")], new EligibilityFilter(dead), monitor, TimeProvider.System, telemetry, logger);
+
+        await Assert.ThrowsAsync<OnlineStoreUnavailableException>(
+            () => retriever.RetrieveAsync("u1", null, 10, NoExclude, CancellationToken.None));
     }
 
     [Fact]

@@ -20,7 +20,7 @@ public static class CandidatesApi
         api.MapPost("/candidates", GetCandidates)
             .WithName("GetCandidates")
             .WithSummary("Candidate generation: multi-source retrieval, fusion and eligibility filtering for one user.")
-            .Accepts<CandidateRequest>("application/json");
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         return app;
     }
 

@@ -15,6 +15,10 @@ public sealed class FeatureServerOptions
     [Range(1, 10_000)]
     public int ApplyBatchSize { get; set; } = 512;
 
+    /// <summary>Events applied per Lua script call (the fixed cost of a script run is shared by them).</summary>
+    [Range(1, 1_000)]
+    public int EventsPerScript { get; set; } = 32;
+
     /// <summary>Time-to-live of the applied-event markers that make redelivery idempotent.</summary>
     [Range(typeof(TimeSpan), "00:01:00", "365.00:00:00")]
     public TimeSpan DedupeTtl { get; set; } = TimeSpan.FromDays(30);

@@ -113,6 +113,29 @@ public sealed class ApiTests(FeatureServerFactory factory) : IClassFixture<Featu
     }
 
     [Fact]
+    public async Task A_lost_online_store_is_rebuilt_from_the_event_log()
+    {
+        var items = new ItemBatchRequest([new ItemDto("lost-i1", "lost-c1", ["lost-cat"], null, Recent, null, null)]);
+        using (var put = await _client.PutAsJsonAsync("/v1/items", items, FeatureServerFactory.Json))
+        {
+            Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        }
+
+        using var first = await _client.PostAsJsonAsync("/v1/events", new EventBatchRequest([Click("lost-e1", "lost-u1", "lost-i1")]), FeatureServerFactory.Json);
+        await WaitUntilAppliedAsync((await first.Content.ReadFromJsonAsync<EventBatchResponse>(FeatureServerFactory.Json))!.LogPosition);
+
+        factory.Garnet.Flush();
+        Assert.False(await _db.KeyExistsAsync(OnlineKeys.Item("lost-i1")));
+
+        // The next batch finds the position gone: the processor replays the whole log into the empty store.
+        using var second = await _client.PostAsJsonAsync("/v1/events", new EventBatchRequest([Click("lost-e2", "lost-u1", "lost-i1")]), FeatureServerFactory.Json);
+        await WaitUntilAppliedAsync((await second.Content.ReadFromJsonAsync<EventBatchResponse>(FeatureServerFactory.Json))!.LogPosition);
+        Assert.True(await _db.SetContainsAsync(OnlineKeys.AllItems, "lost-i1"));
+        Assert.Equal(2, (long)await _db.HashGetAsync(OnlineKeys.Features("user", "lost-u1"), "clicks_total"));
+        Assert.True(await _db.KeyExistsAsync(OnlineKeys.AppliedEvent("lost-e1")));
+    }
+
+    [Fact]
     public async Task Invalid_items_get_400_with_per_item_errors()
     {
         var batch = new ItemBatchRequest([new ItemDto("ok-item", null, ["a"], null, Recent, false, null), new ItemDto("x", null, ["a|b"], null, Recent, null, null)]);

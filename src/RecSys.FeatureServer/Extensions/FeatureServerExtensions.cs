@@ -34,11 +34,14 @@ public static class FeatureServerExtensions
         builder.Services.AddSingleton<IEventLog>(sp => sp.GetRequiredService<FasterEventLog>());
         builder.Services.AddSingleton<ProcessorState>();
         builder.Services.AddSingleton<FeatureServerMetrics>();
-        builder.Services.AddSingleton(sp => new OnlineApplier(
-            sp.GetRequiredService<IConnectionMultiplexer>(),
-            sp.GetRequiredService<FeatureServerMetrics>())
+        builder.Services.AddSingleton(sp =>
         {
-            DedupeTtl = sp.GetRequiredService<IOptions<FeatureServerOptions>>().Value.DedupeTtl,
+            var options = sp.GetRequiredService<IOptions<FeatureServerOptions>>().Value;
+            return new OnlineApplier(sp.GetRequiredService<IConnectionMultiplexer>(), sp.GetRequiredService<FeatureServerMetrics>())
+            {
+                DedupeTtl = options.DedupeTtl,
+                EventsPerScript = options.EventsPerScript,
+            };
         });
         builder.Services.AddSingleton(_ => new FeatureRegistry());
         builder.Services.AddSingleton<OnlineFeatureReader>();

@@ -74,6 +74,40 @@ public sealed class OnlineApplier(IConnectionMultiplexer redis, FeatureServerMet
             throw new InvalidOperationException("InitializeAsync must be called first.");
         }
 
+        // A store that lost its position (flushed, replaced) must be rebuilt from the start, not patched with this batch.
+        // The commit re-checks, for a loss during the batch.
+        var before = await ReadPositionAsync();
+        if (before != expectedPosition)
+        {
+            return new ApplyResult(false, before, 0, 0, 0);
+        }
+
+        var (events, applied) = await ApplyEffectsAsync(entries);
+        var duplicates = events - applied;
+        var stored = await _db.ScriptEvaluateAsync(
+            _commit!,
+            [OnlineKeys.ProcessorPosition, ProcessorKeys.Stats],
+            [Position(expectedPosition), nextPosition, entries.Count]);
+        var reply = (RedisResult[])stored!;
+        var committed = (long)reply[0] == 1;
+        var storedText = (string?)reply[1];
+        metrics.RecordsApplied(entries.Count, applied, duplicates);
+        return new ApplyResult(
+            committed,
+            string.IsNullOrEmpty(storedText) ? 0 : long.Parse(storedText, CultureInfo.InvariantCulture),
+            entries.Count,
+            applied,
+            duplicates);
+    }
+
+    /// <summary>Applies the entries' effects in order without moving the position (what a crash before the commit leaves).</summary>
+    internal async Task<(int Events, int Applied)> ApplyEffectsAsync(IReadOnlyList<LogEntry> entries)
+    {
+        if (_applyEvents is null || _upsertItem is null)
+        {
+            throw new InvalidOperationException("InitializeAsync must be called first.");
+        }
+
         var ttl = ((long)DedupeTtl.TotalSeconds).ToString(CultureInfo.InvariantCulture);
         var pending = new List<Task<RedisResult>>();
         var eventChunks = new List<Task<RedisResult>>();
@@ -143,21 +177,7 @@ public sealed class OnlineApplier(IConnectionMultiplexer redis, FeatureServerMet
             }
         }
 
-        var duplicates = events - applied;
-        var stored = await _db.ScriptEvaluateAsync(
-            _commit,
-            [OnlineKeys.ProcessorPosition, ProcessorKeys.Stats],
-            [Position(expectedPosition), nextPosition, entries.Count]);
-        var reply = (RedisResult[])stored!;
-        var committed = (long)reply[0] == 1;
-        var storedText = (string?)reply[1];
-        metrics.RecordsApplied(entries.Count, applied, duplicates);
-        return new ApplyResult(
-            committed,
-            string.IsNullOrEmpty(storedText) ? 0 : long.Parse(storedText, CultureInfo.InvariantCulture),
-            entries.Count,
-            applied,
-            duplicates);
+        return (events, applied);
     }
 
     /// <summary>Moves the epoch to <paramref name="newEpochMs"/>, scaling every decayed score accordingly.</summary>

@@ -68,6 +68,7 @@ public sealed partial class StreamProcessor(
 
             position = batch.NextPosition;
             state.Position = position;
+            state.Tail = log.TailPosition;
         }
     }
 

@@ -95,6 +95,8 @@ public sealed class ApiTests
     [InlineData("""{"userId":"u1","count":"many"}""")]
     [InlineData("not json")]
     [InlineData("")]
+    [InlineData("null")]
+    [InlineData("[1,2]")]
     public async Task Malformed_json_gets_400_problem_json(string json)
     {
         using var client = _store.App.CreateClient();

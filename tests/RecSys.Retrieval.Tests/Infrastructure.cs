@@ -29,7 +29,10 @@ public sealed class StoreFixture : IDisposable
     {
         Garnet = new EmbeddedGarnet();
         _app = new Lazy<WebApplicationFactory<Program>>(() => new WebApplicationFactory<Program>()
-            .WithWebHostBuilder(b => b.UseSetting("ConnectionStrings:" + ServiceNames.OnlineStore, Garnet.ConnectionString)));
+            .WithWebHostBuilder(b => b
+                .UseSetting("ConnectionStrings:" + ServiceNames.OnlineStore, Garnet.ConnectionString)
+                .UseSetting("Retrieval:SourceTimeoutMs", "10000")
+                .UseSetting("Retrieval:FilterTimeoutMs", "10000")));
     }
 
     public EmbeddedGarnet Garnet { get; }

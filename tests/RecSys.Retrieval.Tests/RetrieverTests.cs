@@ -23,10 +23,18 @@ public sealed class RetrieverTests
 
     private static IReadOnlySet<string> NoExclude => new HashSet<string>();
 
+    /// <summary>Timeouts no loaded test machine reaches: these tests are about results, not latency.</summary>
+    private static RetrievalOptions Relaxed(RetrievalOptions options)
+    {
+        options.SourceTimeoutMs = 10_000;
+        options.FilterTimeoutMs = 10_000;
+        return options;
+    }
+
     [Fact]
     public async Task A_source_that_throws_or_hangs_is_reported_degraded_and_the_rest_is_returned()
     {
-        var options = new RetrievalOptions { SourceTimeoutMs = 50, BackfillSource = null };
+        var options = new RetrievalOptions { SourceTimeoutMs = 50, FilterTimeoutMs = 10_000, BackfillSource = null };
         var retriever = _store.Retriever(
             options,
             FakeSource.Listing(SourceNames.Trending, "t1", "t2", "t3"),
@@ -89,7 +97,7 @@ public sealed class RetrieverTests
         });
         listener.Start();
         var retriever = _store.Retriever(
-            new RetrievalOptions { SourceTimeoutMs = 30, BackfillSource = null },
+            new RetrievalOptions { SourceTimeoutMs = 30, FilterTimeoutMs = 10_000, BackfillSource = null },
             FakeSource.Listing(SourceNames.Trending, "t1"),
             FakeSource.Throwing(SourceNames.Content),
             FakeSource.Hanging(SourceNames.Creator));
@@ -116,7 +124,7 @@ public sealed class RetrieverTests
     [Fact]
     public async Task Failing_collaborative_raises_content_and_trending_budgets_by_half()
     {
-        var options = new RetrievalOptions { BackfillSource = null };
+        var options = Relaxed(new RetrievalOptions { BackfillSource = null });
         var items = Enumerable.Range(0, 1000).Select(i => $"i{i:D4}").ToArray();
 
         var content = FakeSource.Listing(SourceNames.Content, items);
@@ -149,7 +157,7 @@ public sealed class RetrieverTests
         db.Zset(OnlineKeys.CategoryPopularity("news"), ("t00", 10), ("n1", 9), ("t01", 8));
         db.Set(OnlineKeys.UserSeen("u1"), "t00", "n1");
         db.Set(OnlineKeys.UnavailableItems, "t01", "t02");
-        var options = new RetrievalOptions();
+        var options = Relaxed(new RetrievalOptions());
         var retriever = _store.Retriever(options, _store.StoreSources(options));
 
         var response = await retriever.RetrieveAsync("u1", null, 1000, new HashSet<string> { "t03", "t04" }, CancellationToken.None);
@@ -173,7 +181,7 @@ public sealed class RetrieverTests
         db.Trending([.. Enumerable.Range(0, 2000).Select(i => ($"t{i:D4}", 5000.0 - i))]);
         var seen = Enumerable.Range(0, 300).Select(i => $"t{i * 2:D4}").ToArray();
         db.Set(OnlineKeys.UserSeen("cold"), seen);
-        var options = new RetrievalOptions();
+        var options = Relaxed(new RetrievalOptions());
         var retriever = _store.Retriever(options, _store.StoreSources(options));
 
         var response = await retriever.RetrieveAsync("cold", "home", 500, NoExclude, CancellationToken.None);
@@ -202,7 +210,7 @@ public sealed class RetrieverTests
         db.Zset(OnlineKeys.CreatorItems("X"), ("x1", now - 5000));
         db.Zset(OnlineKeys.UserCategoryAffinity("u1"), ("jazz", 2));
         db.Zset(OnlineKeys.CategoryPopularity("jazz"), ("j1", 7), ("shared", 1));
-        var options = new RetrievalOptions();
+        var options = Relaxed(new RetrievalOptions());
         var retriever = _store.Retriever(options, _store.StoreSources(options));
 
         var response = await retriever.RetrieveAsync("u1", null, 10, NoExclude, CancellationToken.None);

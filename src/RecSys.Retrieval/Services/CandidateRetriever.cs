@@ -63,7 +63,7 @@ public sealed class CandidateRetriever
     }
 
     /// <summary>Names of the registered sources.</summary>
-    public IReadOnlyCollection<string> SourceNames => _sources.Keys;
+    public IReadOnlyCollection<string> RegisteredSources => _sources.Keys;
 
     public async Task<CandidateResponse> RetrieveAsync(
         string userId,

@@ -121,6 +121,7 @@ public static class IngestApi
             title: "Some items were rejected.",
             extensions: new Dictionary<string, object?>
             {
+                ["accepted"] = records.Count,
                 ["upserted"] = records.Count,
                 ["rejected"] = errors.Count,
                 ["logPosition"] = position,

@@ -16,4 +16,10 @@ internal static partial class RetrievalLog
 
     [LoggerMessage(EventId = 1004, Level = LogLevel.Warning, Message = "Candidate source {Source} is registered but Retrieval:Sources:{Source} (Budget, Weight) is not configured; it is skipped")]
     public static partial void SourceNotConfigured(ILogger logger, string source);
+
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "Retrieval warmed up in {ElapsedMs:F1} ms (degraded: [{Degraded}])")]
+    public static partial void WarmedUp(ILogger logger, double elapsedMs, string degraded);
+
+    [LoggerMessage(EventId = 1006, Level = LogLevel.Warning, Message = "Retrieval warm-up failed; the first requests may be slow")]
+    public static partial void WarmupFailed(ILogger logger, Exception exception);
 }

@@ -30,6 +30,7 @@ public static class RetrievalServiceExtensions
         builder.Services.TryAddSingleton<RetrievalTelemetry>();
         builder.Services.TryAddSingleton<EligibilityFilter>();
         builder.Services.TryAddSingleton<CandidateRetriever>();
+        builder.Services.AddHostedService<RetrievalWarmup>();
         return builder;
     }
 

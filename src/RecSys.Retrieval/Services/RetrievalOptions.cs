@@ -36,6 +36,10 @@ public sealed class RetrievalOptions
     [Range(1, 60_000)]
     public int FilterTimeoutMs { get; set; } = 250;
 
+    /// <summary>Time the start-up warm-up request may take (connection to the store, JIT); 0 disables it.</summary>
+    [Range(0, 60_000)]
+    public int WarmupTimeoutMs { get; set; } = 3000;
+
     /// <summary>
     /// Source asked again with a larger budget when fewer than <c>count</c> candidates survive the filters
     /// (a cold-start user only has trending). Empty disables backfill.

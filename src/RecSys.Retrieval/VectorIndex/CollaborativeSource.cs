@@ -1,0 +1,78 @@
+using Microsoft.Extensions.Options;
+using RecSys.Core.Domain;
+using RecSys.Retrieval.Sources;
+using RecSys.VectorSearch;
+
+namespace RecSys.Retrieval.VectorIndex;
+
+/// <summary>
+/// Collaborative retrieval: the user's embedding (<see cref="UserEmbeddingResolver"/>: base blended with session) searched in
+/// the sharded item index with the budget as k. The user's own recent items and the request's exclusions are skipped in the
+/// search. A shard that misses its deadline leaves the answer partial (logged with the coverage, and visible on the index
+/// health check) rather than failing the source. Scores: cosine similarity mapped to [0, 1] as (1 + s) / 2; under inner
+/// product, divided by the best score.
+/// </summary>
+internal sealed class CollaborativeSource(
+    UserEmbeddingResolver embeddings,
+    VectorIndexManager index,
+    IOptions<VectorIndexOptions> options) : ICandidateSource
+{
+    public string Name => SourceNames.Collaborative;
+
+    public async Task<IReadOnlyList<ScoredItem>> RetrieveAsync(RetrievalRequestContext request, int budget, CancellationToken cancellationToken)
+    {
+        if (budget <= 0)
+        {
+            return [];
+        }
+
+        var user = await embeddings.ResolveAsync(request.UserId, cancellationToken);
+        if (user is null)
+        {
+            return [];
+        }
+
+        var exclude = new HashSet<long>(user.SessionItems.Count + request.Exclude.Count);
+        foreach (var item in user.SessionItems)
+        {
+            exclude.Add(VectorIndexManager.KeyOf(item));
+        }
+
+        foreach (var item in request.Exclude)
+        {
+            exclude.Add(VectorIndexManager.KeyOf(item));
+        }
+
+        var k = Math.Min(budget, VectorIndexOptions.MaxK);
+        var result = await index.SearchAsync(user.Vector, k, options.Value.Collaborative.EfSearch, filter: null, exclude, cancellationToken);
+        return Normalize(result.Hits, index.Metric);
+    }
+
+    internal static IReadOnlyList<ScoredItem> Normalize(IReadOnlyList<IndexHit> hits, Metric metric)
+    {
+        if (hits.Count == 0)
+        {
+            return [];
+        }
+
+        var list = new List<ScoredItem>(hits.Count);
+        if (metric == Metric.Cosine)
+        {
+            foreach (var h in hits)
+            {
+                list.Add(new ScoredItem(h.ItemId, Math.Clamp((1 + (double)h.Score) / 2, 0, 1)));
+            }
+
+            return list;
+        }
+
+        var max = hits[0].Score;
+        foreach (var h in hits)
+        {
+            var score = max > 0 ? Math.Clamp(h.Score / (double)max, 0, 1) : 0;
+            list.Add(new ScoredItem(h.ItemId, score));
+        }
+
+        return list;
+    }
+}

@@ -1,0 +1,65 @@
+using System.Collections.Concurrent;
+using System.IO.Hashing;
+using System.Text;
+
+namespace RecSys.Retrieval.VectorIndex;
+
+/// <summary>What filters know of an item (from the item hash <c>it:{id}</c> of the online store).</summary>
+/// <param name="Creator">Creator id, or null when unknown.</param>
+/// <param name="Categories">Category names (possibly empty).</param>
+/// <param name="Available">False when <c>avail</c> is 0 or the item is in <c>items:unavailable</c>.</param>
+public sealed record ItemMetadata(string? Creator, IReadOnlyList<string> Categories, bool Available)
+{
+    /// <summary>Used until the store has been read: no creator, no category, available.</summary>
+    public static readonly ItemMetadata Unknown = new(null, [], true);
+}
+
+/// <summary>One indexed item: its string id and its filter metadata (replaced, never mutated).</summary>
+public sealed class IndexedItem(string itemId, ItemMetadata? metadata)
+{
+    private ItemMetadata? _metadata = metadata;
+
+    public string ItemId { get; } = itemId;
+
+    /// <summary>Null until read from the online store.</summary>
+    public ItemMetadata? Metadata
+    {
+        get => Volatile.Read(ref _metadata);
+        set => Volatile.Write(ref _metadata, value);
+    }
+}
+
+/// <summary>
+/// Item ids (strings) to the engine's longs: XxHash64 of the UTF-8 id with the sign bit cleared, so the same item maps to
+/// the same long in every process and shard. The reverse map (needed to answer with string ids) is checked for collisions
+/// on every add; it is persisted with each shard's snapshot.
+/// </summary>
+public sealed class IndexedItems
+{
+    private readonly ConcurrentDictionary<long, IndexedItem> _items = new();
+
+    public int Count => _items.Count;
+
+    public static long KeyOf(string itemId)
+    {
+        Span<byte> buffer = stackalloc byte[256];
+        var n = Encoding.UTF8.GetBytes(itemId, buffer);
+        return (long)(XxHash64.HashToUInt64(buffer[..n]) & long.MaxValue);
+    }
+
+    public bool TryGet(long key, out IndexedItem item) => _items.TryGetValue(key, out item!);
+
+    /// <summary>Adds or keeps the entry of <paramref name="itemId"/>; false when its key already belongs to another id (a collision).</summary>
+    public bool TryRegister(string itemId, long key, out IndexedItem item)
+    {
+        item = _items.GetOrAdd(key, static (_, id) => new IndexedItem(id, null), itemId);
+        return string.Equals(item.ItemId, itemId, StringComparison.Ordinal);
+    }
+
+    public void Set(long key, IndexedItem item) => _items[key] = item;
+
+    public bool Remove(long key, string itemId) =>
+        _items.TryGetValue(key, out var e) && e.ItemId == itemId && _items.TryRemove(new KeyValuePair<long, IndexedItem>(key, e));
+
+    public IEnumerable<KeyValuePair<long, IndexedItem>> Entries => _items;
+}

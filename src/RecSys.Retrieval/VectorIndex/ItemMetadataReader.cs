@@ -1,0 +1,53 @@
+using RecSys.Core.Storage;
+using StackExchange.Redis;
+
+namespace RecSys.Retrieval.VectorIndex;
+
+/// <summary>Reads filter metadata of items from the online store: <c>it:{id}</c> (creator, cats, avail) and <c>items:unavailable</c>.</summary>
+public sealed class ItemMetadataReader(IConnectionMultiplexer redis)
+{
+    private const int ChunkSize = 1000;
+    private static readonly RedisValue[] Fields = [ItemFields.Creator, ItemFields.Categories, ItemFields.Available];
+
+    /// <summary>Metadata per id, in order; null for an item the store does not know.</summary>
+    public async Task<ItemMetadata?[]> ReadAsync(IReadOnlyList<string> itemIds, CancellationToken cancellationToken)
+    {
+        var result = new ItemMetadata?[itemIds.Count];
+        var db = redis.GetDatabase();
+        for (var start = 0; start < itemIds.Count; start += ChunkSize)
+        {
+            var n = Math.Min(ChunkSize, itemIds.Count - start);
+            var batch = db.CreateBatch();
+            var hashes = new Task<RedisValue[]>[n];
+            var members = new RedisValue[n];
+            for (var i = 0; i < n; i++)
+            {
+                members[i] = itemIds[start + i];
+                hashes[i] = batch.HashGetAsync(OnlineKeys.Item(itemIds[start + i]), Fields);
+            }
+
+            var unavailable = batch.SetContainsAsync(OnlineKeys.UnavailableItems, members);
+            batch.Execute();
+            await Task.WhenAll(hashes).WaitAsync(cancellationToken);
+            var flags = await unavailable.WaitAsync(cancellationToken);
+            for (var i = 0; i < n; i++)
+            {
+                var values = hashes[i].Result;
+                if (values.All(v => v.IsNull))
+                {
+                    result[start + i] = flags[i] ? new ItemMetadata(null, [], Available: false) : null;
+                    continue;
+                }
+
+                string? creator = values[0].IsNullOrEmpty ? null : values[0].ToString();
+                var cats = values[1].IsNullOrEmpty
+                    ? []
+                    : values[1].ToString().Split(ItemFields.ListSeparator, StringSplitOptions.RemoveEmptyEntries);
+                var available = !flags[i] && (values[2].IsNull || values[2].ToString() != "0");
+                result[start + i] = new ItemMetadata(creator, cats, available);
+            }
+        }
+
+        return result;
+    }
+}

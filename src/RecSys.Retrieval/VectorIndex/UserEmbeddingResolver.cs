@@ -1,0 +1,146 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Options;
+using RecSys.Core.Storage;
+using RecSys.VectorSearch;
+using StackExchange.Redis;
+
+namespace RecSys.Retrieval.VectorIndex;
+
+/// <summary>A resolved user embedding and the recent items it was built from (not worth proposing back).</summary>
+public sealed record UserEmbedding(float[] Vector, bool HasBase, IReadOnlyList<string> SessionItems);
+
+/// <summary>
+/// The spec's get_user_embedding (Bottleneck 3, two-level embedding): the base embedding (<see cref="UserEmbeddingStore"/>)
+/// blended <c>BaseWeight : 1 - BaseWeight</c> (0.7 : 0.3) with a session embedding, the recency-weighted average of the
+/// indexed vectors of the user's newest items in <c>u:{user}:recent</c> (an item's weight halves every
+/// <see cref="CollaborativeOptions.SessionHalfLife"/> it is older than the newest one). No base: the session embedding alone;
+/// neither: null (a cold start). Under cosine both parts are normalized before blending. Results are cached briefly.
+/// </summary>
+public sealed class UserEmbeddingResolver(
+    IConnectionMultiplexer redis,
+    UserEmbeddingStore baseEmbeddings,
+    VectorIndexManager index,
+    IOptions<VectorIndexOptions> options,
+    TimeProvider time)
+{
+    private readonly ConcurrentDictionary<string, (UserEmbedding? Embedding, long ExpiresAt)> _cache = new(StringComparer.Ordinal);
+
+    public async Task<UserEmbedding?> ResolveAsync(string userId, CancellationToken cancellationToken)
+    {
+        var o = options.Value.Collaborative;
+        var now = time.GetTimestamp();
+        if (_cache.TryGetValue(userId, out var cached) && cached.ExpiresAt > now)
+        {
+            return cached.Embedding;
+        }
+
+        var embedding = await ComputeAsync(userId, o, cancellationToken);
+        if (o.CacheDuration > TimeSpan.Zero && o.CacheSize > 0)
+        {
+            if (_cache.Count >= o.CacheSize)
+            {
+                // Bounded by dropping everything: entries live a few seconds, so the cache refills at once.
+                _cache.Clear();
+            }
+
+            _cache[userId] = (embedding, now + (long)(o.CacheDuration.TotalSeconds * time.TimestampFrequency));
+        }
+
+        return embedding;
+    }
+
+    private async Task<UserEmbedding?> ComputeAsync(string userId, CollaborativeOptions o, CancellationToken cancellationToken)
+    {
+        var dim = index.Dimension;
+        var db = redis.GetDatabase();
+        var recentTask = db.SortedSetRangeByRankWithScoresAsync(OnlineKeys.UserRecent(userId), 0, o.SessionItems - 1, Order.Descending);
+        var baseVector = await baseEmbeddings.GetAsync(userId, dim, cancellationToken);
+        var recent = await recentTask.WaitAsync(cancellationToken);
+
+        var session = new float[dim];
+        var vector = new float[dim];
+        var items = new List<string>(recent.Length);
+        var total = 0.0;
+        var newest = recent.Length > 0 ? recent[0].Score : 0;
+        var halfLifeMs = o.SessionHalfLife.TotalMilliseconds;
+        foreach (var entry in recent)
+        {
+            string item = entry.Element!;
+            if (!index.TryGetVector(item, vector))
+            {
+                continue;
+            }
+
+            var weight = Math.Pow(2, -Math.Max(0, newest - entry.Score) / halfLifeMs);
+            if (!(weight > 0))
+            {
+                continue;
+            }
+
+            items.Add(item);
+            total += weight;
+            for (var d = 0; d < dim; d++)
+            {
+                session[d] += (float)(weight * vector[d]);
+            }
+        }
+
+        var hasSession = total > 0;
+        if (hasSession)
+        {
+            var inv = (float)(1 / total);
+            for (var d = 0; d < dim; d++)
+            {
+                session[d] *= inv;
+            }
+        }
+
+        var cosine = index.Metric == Metric.Cosine;
+        if (baseVector is not null && cosine)
+        {
+            Normalize(baseVector);
+        }
+
+        if (hasSession && cosine)
+        {
+            Normalize(session);
+        }
+
+        if (baseVector is null)
+        {
+            return hasSession ? new UserEmbedding(session, HasBase: false, items) : null;
+        }
+
+        if (!hasSession)
+        {
+            return new UserEmbedding(baseVector, HasBase: true, items);
+        }
+
+        var wb = (float)o.BaseWeight;
+        var ws = 1 - wb;
+        for (var d = 0; d < dim; d++)
+        {
+            baseVector[d] = (wb * baseVector[d]) + (ws * session[d]);
+        }
+
+        return new UserEmbedding(baseVector, HasBase: true, items);
+    }
+
+    private static void Normalize(float[] v)
+    {
+        var sum = 0.0;
+        foreach (var x in v)
+        {
+            sum += x * (double)x;
+        }
+
+        if (sum > 0)
+        {
+            var inv = (float)(1 / Math.Sqrt(sum));
+            for (var i = 0; i < v.Length; i++)
+            {
+                v[i] *= inv;
+            }
+        }
+    }
+}

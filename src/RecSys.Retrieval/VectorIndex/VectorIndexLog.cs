@@ -1,0 +1,40 @@
+namespace RecSys.Retrieval.VectorIndex;
+
+internal static partial class VectorIndexLog
+{
+    [LoggerMessage(EventId = 3000, Level = LogLevel.Error, Message = "Snapshot {Path} of shard {Shard} rejected ({Reason}); rolling back to the previous one")]
+    public static partial void SnapshotRejected(ILogger logger, int shard, string path, string reason);
+
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Shard {Shard} loaded snapshot {SnapshotVersion}: {Count} vectors, index version {IndexVersion}")]
+    public static partial void SnapshotLoaded(ILogger logger, int shard, long snapshotVersion, int count, long indexVersion);
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Error, Message = "Shard {Shard} has snapshots but none verifies; it starts empty and the index is degraded")]
+    public static partial void ShardMissing(ILogger logger, int shard);
+
+    [LoggerMessage(EventId = 3003, Level = LogLevel.Information, Message = "Snapshots written for {Shards} shards at index version {Version}")]
+    public static partial void SnapshotsWritten(ILogger logger, int shards, long version);
+
+    [LoggerMessage(EventId = 3004, Level = LogLevel.Information, Message = "Rebuild finished: {Count} vectors, index version {Version}, {ElapsedMs:0} ms")]
+    public static partial void RebuildFinished(ILogger logger, long count, long version, double elapsedMs);
+
+    [LoggerMessage(EventId = 3005, Level = LogLevel.Error, Message = "Rebuild failed")]
+    public static partial void RebuildFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 3006, Level = LogLevel.Warning, Message = "Item metadata could not be read from the online store; filters treat {Count} items as unknown until the next refresh")]
+    public static partial void MetadataUnavailable(ILogger logger, int count, Exception exception);
+
+    [LoggerMessage(EventId = 3007, Level = LogLevel.Warning, Message = "Vector search degraded: {Answered} of {Total} shards answered ({Failures})")]
+    public static partial void SearchDegraded(ILogger logger, int answered, int total, string failures);
+
+    [LoggerMessage(EventId = 3008, Level = LogLevel.Error, Message = "Item id {ItemId} collides with {Other} on key {Key}; it is not indexed")]
+    public static partial void IdCollision(ILogger logger, string itemId, string other, long key);
+
+    [LoggerMessage(EventId = 3009, Level = LogLevel.Warning, Message = "Index maintenance ({Task}) failed; retrying at the next period")]
+    public static partial void MaintenanceFailed(ILogger logger, string task, Exception exception);
+
+    [LoggerMessage(EventId = 3010, Level = LogLevel.Warning, Message = "Retrieval:DataDirectory is not set: the vector index lives in memory only and is lost at restart")]
+    public static partial void NoDataDirectory(ILogger logger);
+
+    [LoggerMessage(EventId = 3011, Level = LogLevel.Debug, Message = "Applied {Upserts} upserts and {Deletes} deletes; index version {Version}")]
+    public static partial void Applied(ILogger logger, int upserts, int deletes, long version);
+}

@@ -139,12 +139,15 @@ internal static class OnlineScripts
                     redis.call('ZREMRANGEBYRANK', other, 0, -{{OnlineKeys.CoOccurrenceKept + 1}})
                   end
                 end
-                redis.call('ZADD', co, unpack(update))
-                redis.call('ZREMRANGEBYRANK', co, 0, -{{OnlineKeys.CoOccurrenceKept + 1}})
+                if redis.call('ZADD', co, unpack(update)) > 0 then
+                  redis.call('ZREMRANGEBYRANK', co, 0, -{{OnlineKeys.CoOccurrenceKept + 1}})
+                end
               end
 
-              redis.call('ZADD', recentKey, 'GT', ts, item)
-              redis.call('ZREMRANGEBYRANK', recentKey, 0, -{{OnlineKeys.RecentItemsKept + 1}})
+              -- Sets grow only by new members: trim only then.
+              if redis.call('ZADD', recentKey, 'GT', ts, item) > 0 then
+                redis.call('ZREMRANGEBYRANK', recentKey, 0, -{{OnlineKeys.RecentItemsKept + 1}})
+              end
             end
           end
 

@@ -60,8 +60,8 @@ public sealed class FeatureServerMetrics
         meter.CreateObservableGauge(
             "recsys.featureserver.processor.lag",
             () => Math.Max(0, state.Tail - state.Position),
-            "By",
-            "Log positions committed but not yet applied (tail minus processor position).");
+            "{position}",
+            "Log positions committed but not yet applied (tail minus processor position; bytes for the embedded log).");
     }
 
     public void Accepted(int events, int rejected)

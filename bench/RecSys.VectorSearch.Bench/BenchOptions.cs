@@ -27,7 +27,7 @@ internal sealed record BenchOptions
     public int[] Reranks { get; init; } = [50, 100, 200];
     public int ShardCount { get; init; } = 4;
     public int ShardK { get; init; } = 1000;
-    public int ShardEf { get; init; } = 1000;
+    public int ShardEf { get; init; }
     public int ShardQueries { get; init; } = 300;
 
     public string OutDir => Out ?? Path.Combine("bench-results", $"{(BaseFile is null ? "synthetic" : Path.GetFileNameWithoutExtension(BaseFile))}-{N}x{Dim}");
@@ -81,7 +81,7 @@ internal sealed record BenchOptions
           --base base.fvecs|.npy --query q.fvecs  real data instead (normalized on load)
           --threads N                             build threads (default: all cores)
           --pq-segments 32 --reranks 50,100,200   product quantization
-          --shards 4 --shard-k 1000 --shard-ef 1000 --shard-queries 300
+          --shards 4 --shard-k 1000 --shard-ef 0 (0: ef = per-shard limit) --shard-queries 300
           --no-peers --no-usearch --no-pq --no-shards --out DIR
         """;
 }

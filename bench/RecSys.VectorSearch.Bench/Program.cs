@@ -140,36 +140,46 @@ if (opt.Shards)
         rows.Add(new ResultRow("recsys-sharded", "build", 0, 0, 0, 0, sw.Elapsed.TotalSeconds, 0, $"{opt.ShardCount} shards"));
         return $"{sw.Elapsed.TotalSeconds:F1} s";
     });
-    Step($"Sharded scatter-gather k={opt.ShardK} ef={opt.ShardEf}", () =>
+    var sq = Math.Min(opt.ShardQueries, nq);
+    var gtQ = Math.Min(100, sq);
+    var kk = Math.Min(opt.ShardK, n);
+    int[] gtBig = [];
+    Step($"exact top-{kk} for {gtQ} queries", () =>
     {
-        var sq = Math.Min(opt.ShardQueries, nq);
-        var gtQ = Math.Min(100, sq);
-        var gtBig = Datasets.GroundTruth(data, queries.AsSpan(0, gtQ * dim).ToArray(), dim, Math.Min(opt.ShardK, n));
-        var kk = Math.Min(opt.ShardK, n);
-        for (var q = 0; q < Math.Min(20, sq); q++)
-            coord!.SearchAsync(queries.AsMemory(q * dim, dim), kk, opt.ShardEf).GetAwaiter().GetResult();
-        var lat = new double[sq];
-        double recall = 0;
-        var degraded = 0;
-        for (var q = 0; q < sq; q++)
-        {
-            var t0 = Stopwatch.GetTimestamp();
-            var res = coord!.SearchAsync(queries.AsMemory(q * dim, dim), kk, opt.ShardEf).GetAwaiter().GetResult();
-            lat[q] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
-            if (res.Degraded) degraded++;
-            if (q < gtQ)
-            {
-                var truth = new HashSet<int>(gtBig.AsSpan(q * kk, kk).ToArray());
-                recall += res.Hits.Count(h => truth.Contains((int)h.Id)) / (double)kk;
-            }
-        }
-        Array.Sort(lat);
-        var p50 = lat[(int)(0.50 * (sq - 1))];
-        var p99 = lat[(int)Math.Ceiling(0.99 * (sq - 1))];
-        rows.Add(new ResultRow("recsys-sharded", "search", opt.ShardEf, recall / gtQ, 1000.0 / lat.Average(), 0, 0, 0,
-            $"k={kk} p50={p50:F2} ms p99={p99:F2} ms degraded={degraded}/{sq}"));
-        return $"recall@{kk}={recall / gtQ:F3} p50={p50:F2} ms p99={p99:F2} ms degraded={degraded}";
+        gtBig = Datasets.GroundTruth(data, queries.AsSpan(0, gtQ * dim).ToArray(), dim, kk);
+        return "ok";
     });
+    foreach (var probabilistic in new[] { true, false })
+    {
+        var scatter = new ScatterGatherCoordinator(coord!.Shards, new ScatterGatherOptions { PerShardTimeout = TimeSpan.FromSeconds(1), ProbabilisticShardLimit = probabilistic });
+        var label = probabilistic ? $"per-shard limit {scatter.PerShardLimit(kk)}" : $"per-shard limit {kk} (exact)";
+        Step($"Sharded scatter-gather k={kk} {label}", () =>
+        {
+            for (var q = 0; q < Math.Min(20, sq); q++)
+                scatter.SearchAsync(queries.AsMemory(q * dim, dim), kk, opt.ShardEf).GetAwaiter().GetResult();
+            var lat = new double[sq];
+            double recall = 0;
+            var degraded = 0;
+            for (var q = 0; q < sq; q++)
+            {
+                var t0 = Stopwatch.GetTimestamp();
+                var res = scatter.SearchAsync(queries.AsMemory(q * dim, dim), kk, opt.ShardEf).GetAwaiter().GetResult();
+                lat[q] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+                if (res.Degraded) degraded++;
+                if (q < gtQ)
+                {
+                    var truth = new HashSet<int>(gtBig.AsSpan(q * kk, kk).ToArray());
+                    recall += res.Hits.Count(h => truth.Contains((int)h.Id)) / (double)kk;
+                }
+            }
+            Array.Sort(lat);
+            var p50 = lat[(int)(0.50 * (sq - 1))];
+            var p99 = lat[(int)Math.Ceiling(0.99 * (sq - 1))];
+            rows.Add(new ResultRow("recsys-sharded", "search", opt.ShardEf, recall / gtQ, 1000.0 / lat.Average(), 0, 0, 0,
+                $"k={kk} {label}, ef=max(ef, limit); p50={p50:F2} ms p99={p99:F2} ms degraded={degraded}/{sq}"));
+            return $"recall@{kk}={recall / gtQ:F4} p50={p50:F2} ms p99={p99:F2} ms degraded={degraded}";
+        });
+    }
 }
 
 if (opt.UsearchPeer)

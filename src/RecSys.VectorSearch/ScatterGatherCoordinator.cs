@@ -7,6 +7,16 @@ public sealed record ScatterGatherOptions
 {
     /// <summary>How long one shard may take before it is left out of the answer.</summary>
     public TimeSpan PerShardTimeout { get; init; } = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>
+    /// Ask each shard for fewer than k hits when items are spread by hash: of the global top-k, one shard holds about
+    /// Binomial(k, 1/N), so k/N plus <see cref="LimitSigmas"/> standard deviations almost surely covers it (Qdrant does the
+    /// same for large limits). Set false to ask every shard for the full k (exact merge, N times the work).
+    /// </summary>
+    public bool ProbabilisticShardLimit { get; init; } = true;
+
+    /// <summary>Standard deviations of headroom used by <see cref="ProbabilisticShardLimit"/>.</summary>
+    public double LimitSigmas { get; init; } = 4.0;
 }
 
 /// <summary>A shard that did not contribute, and why.</summary>
@@ -52,6 +62,16 @@ public sealed class ScatterGatherCoordinator
     }
 
     public int ShardOf(long id) => ShardRouter.ShardOf(id, _shards.Length);
+
+    /// <summary>Hits requested from each shard for a global top-<paramref name="k"/> (see <see cref="ScatterGatherOptions.ProbabilisticShardLimit"/>).</summary>
+    public int PerShardLimit(int k)
+    {
+        var n = _shards.Length;
+        if (!_options.ProbabilisticShardLimit || n == 1 || k <= 0) return k;
+        var p = 1.0 / n;
+        var limit = (k * p) + (_options.LimitSigmas * Math.Sqrt(k * p * (1 - p))) + 5;
+        return Math.Min(k, (int)Math.Ceiling(limit));
+    }
 
     /// <summary>Upserts rows, each to the shard that owns its id; shards are written in parallel.</summary>
     public async Task UpsertAsync(ReadOnlyMemory<long> ids, ReadOnlyMemory<float> vectors, CancellationToken cancellationToken = default)
@@ -100,7 +120,7 @@ public sealed class ScatterGatherCoordinator
     }
 
     /// <summary>
-    /// Queries every shard in parallel for its top-<paramref name="k"/> under <paramref name="perShardTimeout"/> (default from
+    /// Queries every shard in parallel for its top-<see cref="PerShardLimit"/> under <paramref name="perShardTimeout"/> (default from
     /// options) and merges. Never throws for a shard's failure; throws only when <paramref name="cancellationToken"/> is cancelled.
     /// </summary>
     public async Task<ScatterGatherResult> SearchAsync(ReadOnlyMemory<float> query, int k, int ef = 0, SearchFilter? filter = null,
@@ -108,7 +128,7 @@ public sealed class ScatterGatherCoordinator
     {
         var start = Stopwatch.GetTimestamp();
         var timeout = perShardTimeout ?? _options.PerShardTimeout;
-        var request = new ShardSearchRequest(k, ef, filter);
+        var request = new ShardSearchRequest(PerShardLimit(k), ef, filter);
         var tasks = new Task<ShardSearchResult>[_shards.Length];
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout);

@@ -135,3 +135,18 @@ public class ShardTests
         Assert.Equal(0, shard.Index.DeletedCount);
     }
 }
+
+public class ShardLimitTests
+{
+    [Fact]
+    public void Per_shard_limit_is_k_over_n_plus_headroom_and_never_above_k()
+    {
+        var opts = new HnswOptions { Dimension = 4 };
+        var four = ScatterGatherCoordinator.CreateLocal(4, opts);
+        Assert.InRange(four.PerShardLimit(1000), 300, 320);
+        Assert.Equal(10, four.PerShardLimit(10));
+        Assert.Equal(1000, ScatterGatherCoordinator.CreateLocal(1, opts).PerShardLimit(1000));
+        var exact = ScatterGatherCoordinator.CreateLocal(4, opts, new ScatterGatherOptions { ProbabilisticShardLimit = false });
+        Assert.Equal(1000, exact.PerShardLimit(1000));
+    }
+}

@@ -14,6 +14,8 @@ public static class CandidatesApi
     /// <summary>Invalid exclude ids reported one by one, up to this many.</summary>
     private const int MaxReportedIds = 10;
 
+    private static readonly HashSet<string> EmptyExclude = [];
+
     public static IEndpointRouteBuilder MapCandidatesApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/v1").WithTags("Candidates");
@@ -92,6 +94,4 @@ public static class CandidatesApi
 
         return errors;
     }
-
-    private static readonly HashSet<string> EmptyExclude = [];
 }

@@ -20,6 +20,7 @@ internal sealed record BenchOptions
     public string? QueryFile { get; init; }
     public string? Out { get; init; }
     public bool Peers { get; init; } = true;
+    public string PeerList { get; init; } = "hnswlib faiss";
     public bool UsearchPeer { get; init; } = true;
     public bool Pq { get; init; } = true;
     public bool Shards { get; init; } = true;
@@ -64,6 +65,7 @@ internal sealed record BenchOptions
                 "--shard-ef" => o with { ShardEf = Int() },
                 "--shard-queries" => o with { ShardQueries = Int() },
                 "--no-peers" => o with { Peers = false },
+                "--peers" => o with { PeerList = Next().Replace(',', ' ') },
                 "--no-usearch" => o with { UsearchPeer = false },
                 "--no-pq" => o with { Pq = false },
                 "--no-shards" => o with { Shards = false },
@@ -82,6 +84,7 @@ internal sealed record BenchOptions
           --threads N                             build threads (default: all cores)
           --pq-segments 32 --reranks 50,100,200   product quantization
           --shards 4 --shard-k 1000 --shard-ef 0 (0: ef = per-shard limit) --shard-queries 300
+          --peers hnswlib,faiss                   which external peers run (bench/peers/run.sh)
           --no-peers --no-usearch --no-pq --no-shards --out DIR
         """;
 }

@@ -238,6 +238,7 @@ if (opt.Peers)
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
+        psi.Environment["PEERS"] = opt.PeerList;
         using var p = Process.Start(psi)!;
         var stderr = p.StandardError.ReadToEndAsync();
         string? line;
@@ -327,12 +328,15 @@ SearchMeasurement Measure(Func<int, SearchHit[]> search, int maxQueries = int.Ma
 
 static string FindPeersScript()
 {
-    for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+    foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
     {
-        var p = Path.Combine(d.FullName, "bench", "peers", "run.sh");
-        if (File.Exists(p)) return p;
+        for (var d = new DirectoryInfo(start); d is not null; d = d.Parent)
+        {
+            var p = Path.Combine(d.FullName, "bench", "peers", "run.sh");
+            if (File.Exists(p)) return p;
+        }
     }
-    throw new FileNotFoundException("bench/peers/run.sh not found above " + AppContext.BaseDirectory);
+    throw new FileNotFoundException("bench/peers/run.sh not found above the working directory or " + AppContext.BaseDirectory);
 }
 
 /// <summary>QpsMedian = 1 / median single-query latency: the least disturbed by other processes on a shared machine.</summary>

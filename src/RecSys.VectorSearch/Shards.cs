@@ -143,6 +143,24 @@ public sealed class LocalVectorShard : IVectorShard
         }
     }
 
+    /// <summary>Writes the current index as a new snapshot version in <paramref name="store"/>; returns that version.</summary>
+    public long SaveSnapshot(SnapshotStore store)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        return store.Save(Index);
+    }
+
+    /// <summary>
+    /// Opens a shard from the newest snapshot in <paramref name="store"/> that verifies (rolling back past corrupt ones;
+    /// see <see cref="SnapshotLoadResult.Rejected"/>).
+    /// </summary>
+    public static (LocalVectorShard Shard, SnapshotLoadResult Load) FromSnapshot(int shardId, SnapshotStore store)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        var load = store.LoadLatest();
+        return (new LocalVectorShard(shardId, load.Index), load);
+    }
+
     /// <summary>Builds a compacted copy (soft-deleted nodes dropped) off the query path and swaps it in. Writes wait meanwhile.</summary>
     public async Task<long> RebuildAsync(CancellationToken cancellationToken = default)
     {

@@ -101,4 +101,20 @@ public sealed class SnapshotTests : IDisposable
         File.WriteAllBytes(prev, File.ReadAllBytes(prev).AsSpan(0, 100).ToArray());
         Assert.Throws<SnapshotCorruptedException>(() => store.LoadLatest());
     }
+
+    [Fact]
+    public async Task Shard_round_trips_through_the_store()
+    {
+        var data = TestData.Embeddings(300, 32, seed: 24);
+        var shard = new LocalVectorShard(3, new HnswOptions { Dimension = 32, EfConstruction = 50 });
+        await shard.UpsertAsync(Enumerable.Range(0, 300).Select(i => (long)i).ToArray(), data);
+        var store = new SnapshotStore(_dir);
+        Assert.Equal(1, shard.SaveSnapshot(store));
+        var (restored, load) = LocalVectorShard.FromSnapshot(3, store);
+        Assert.False(load.RolledBack);
+        Assert.Equal(300, await restored.CountAsync());
+        var q = data.AsMemory(5 * 32, 32);
+        var req = new ShardSearchRequest(10, 40);
+        Assert.Equal((await shard.SearchAsync(q, req)).Hits, (await restored.SearchAsync(q, req)).Hits);
+    }
 }

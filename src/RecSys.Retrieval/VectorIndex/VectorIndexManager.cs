@@ -302,7 +302,7 @@ public sealed class VectorIndexManager : IDisposable
                     upserts[i].Write.Vector.CopyTo(vectors.AsSpan(i * Dimension, Dimension));
                 }
 
-                await _writer.UpsertAsync(ids, vectors, cancellationToken);
+                await UpsertPerShardAsync(ids, vectors, cancellationToken);
                 _telemetry.Applied("upsert", upserts.Count);
             }
 
@@ -335,6 +335,70 @@ public sealed class VectorIndexManager : IDisposable
 
             throw;
         }
+    }
+
+    /// <summary>
+    /// Writes each shard's rows. Workaround for the engine: an insert links only to live nodes, so rows written into a graph
+    /// whose every node is (or is about to be, by replacement) soft-deleted would end up unreachable. Such a shard (live count
+    /// at most the rows it receives) is rebuilt fresh from its remaining live items plus the rows, then swapped in; this only
+    /// happens to nearly empty shards, so it is cheap.
+    /// </summary>
+    private async Task UpsertPerShardAsync(long[] ids, float[] vectors, CancellationToken cancellationToken)
+    {
+        var dim = Dimension;
+        var rows = new List<int>[_shards.Length];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            (rows[_writer.ShardOf(ids[i])] ??= []).Add(i);
+        }
+
+        for (var s = 0; s < _shards.Length; s++)
+        {
+            if (rows[s] is not { Count: > 0 } mine)
+            {
+                continue;
+            }
+
+            var shardIds = new long[mine.Count];
+            var shardVectors = new float[mine.Count * dim];
+            for (var i = 0; i < mine.Count; i++)
+            {
+                shardIds[i] = ids[mine[i]];
+                vectors.AsSpan(mine[i] * dim, dim).CopyTo(shardVectors.AsSpan(i * dim, dim));
+            }
+
+            var shard = _shards[s];
+            var current = shard.Index;
+            if (current.NodeCount > 0 && current.Count <= mine.Count)
+            {
+                shard.SwapIndex(await Task.Run(() => FreshIndex(current, shardIds, shardVectors), cancellationToken));
+            }
+            else
+            {
+                await shard.UpsertAsync(shardIds, shardVectors, cancellationToken);
+            }
+        }
+    }
+
+    private HnswIndex FreshIndex(HnswIndex current, long[] ids, float[] vectors)
+    {
+        var dim = Dimension;
+        var replaced = ids.ToHashSet();
+        var allIds = new List<long>(ids);
+        var all = new List<float>(vectors);
+        var buffer = new float[dim];
+        foreach (var id in current.GetIds())
+        {
+            if (!replaced.Contains(id) && current.TryGetVector(id, buffer))
+            {
+                allIds.Add(id);
+                all.AddRange(buffer);
+            }
+        }
+
+        var fresh = new HnswIndex(_options.ToHnsw() with { InitialCapacity = Math.Max(16, allIds.Count) });
+        fresh.AddBatch(allIds.ToArray(), all.ToArray());
+        return fresh;
     }
 
     // ------------------------------------------------------------------ reads

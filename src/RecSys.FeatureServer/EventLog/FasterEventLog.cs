@@ -71,14 +71,19 @@ public sealed partial class FasterEventLog : IEventLog, IDisposable
         return end;
     }
 
-    public async ValueTask<LogBatch> ReadAsync(long fromPosition, int maxRecords, CancellationToken cancellationToken)
+    public async ValueTask<LogBatch> ReadAsync(LogPosition fromPosition, int maxRecords, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxRecords);
         ObjectDisposedException.ThrowIf(_disposed, this);
+        if (fromPosition.PartitionCount > 1 && !fromPosition.Equals(LogPosition.FromInt64(fromPosition[0])))
+        {
+            throw new ArgumentException($"The embedded log has one partition; {fromPosition} names several.", nameof(fromPosition));
+        }
+
         await _readLock.WaitAsync(cancellationToken);
         try
         {
-            var start = Math.Max(fromPosition, _log.BeginAddress);
+            var start = Math.Max(fromPosition[0], _log.BeginAddress);
             if (_iterator is null || _iteratorNext != start)
             {
                 _iterator?.Dispose();

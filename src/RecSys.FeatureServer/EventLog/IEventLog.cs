@@ -1,24 +1,27 @@
 namespace RecSys.FeatureServer.EventLog;
 
 /// <summary>
-/// An ordered, durable, append-only log of <see cref="LogRecord"/>s. Positions are opaque, increasing numbers
-/// (byte addresses for the embedded log, offsets for Kafka); a position returned as <see cref="LogEntry.NextPosition"/>
-/// or <see cref="LogBatch.NextPosition"/> is a valid place to resume reading. Position 0 means "from the beginning".
+/// A durable, append-only log of <see cref="LogRecord"/>s, ordered per partition (the embedded log has one partition;
+/// Kafka partitions by user id, so the records of one user stay in order). A reader resumes from a
+/// <see cref="LogPosition"/> (the next offset of every partition): <see cref="LogBatch.NextPosition"/> is always a valid
+/// place to resume, and resuming from it neither skips nor repeats a record. <see cref="LogPosition.Start"/> is the beginning.
 /// </summary>
 public interface IEventLog
 {
     /// <summary>
-    /// Appends the records in order and returns only once they are committed (durable), with a position at or past the
-    /// last of them. Records of one call stay contiguous only per writer; concurrent appends may interleave.
+    /// Appends the records and returns only once all of them are committed (durable), with the
+    /// <see cref="LogPosition.Ordinal"/> of a position at or past the last of them as far as this writer knows (the byte
+    /// address for the embedded log; for Kafka the number of records before the highest offsets acknowledged to this
+    /// producer). Records of one call keep their order per key; concurrent appends may interleave.
     /// </summary>
     ValueTask<long> AppendAsync(IReadOnlyList<LogRecord> records, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Reads committed records from <paramref name="fromPosition"/> in log order: waits until at least one is available,
-    /// then returns up to <paramref name="maxRecords"/> without waiting further.
+    /// Reads committed records from <paramref name="fromPosition"/>, in order within each partition: waits until at least
+    /// one is available, then returns up to <paramref name="maxRecords"/> without waiting further.
     /// </summary>
-    ValueTask<LogBatch> ReadAsync(long fromPosition, int maxRecords, CancellationToken cancellationToken);
+    ValueTask<LogBatch> ReadAsync(LogPosition fromPosition, int maxRecords, CancellationToken cancellationToken);
 
-    /// <summary>The position just past the last committed record.</summary>
+    /// <summary>The <see cref="LogPosition.Ordinal"/> of the position just past the last committed record.</summary>
     long TailPosition { get; }
 }

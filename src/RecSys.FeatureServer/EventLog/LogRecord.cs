@@ -20,11 +20,18 @@ public sealed record EventRecord(InteractionEvent Event) : LogRecord;
 /// <summary>An insert or replacement of a catalog item.</summary>
 public sealed record ItemUpsertRecord(CatalogItem Item) : LogRecord;
 
-/// <summary>A record read back from the log, with its position and the position of the record after it.</summary>
-public readonly record struct LogEntry(long Position, long NextPosition, LogRecord Record);
+/// <summary>
+/// A record read back from the log, with its offset in its <see cref="Partition"/> and the offset of the record after it
+/// (byte addresses for the embedded log, whose only partition is 0).
+/// </summary>
+public readonly record struct LogEntry(long Position, long NextPosition, LogRecord Record)
+{
+    /// <summary>The partition the record was read from (0 for the embedded log).</summary>
+    public int Partition { get; init; }
+}
 
 /// <summary>Records read in one call; resume from <see cref="NextPosition"/>.</summary>
-public sealed record LogBatch(IReadOnlyList<LogEntry> Entries, long NextPosition);
+public sealed record LogBatch(IReadOnlyList<LogEntry> Entries, LogPosition NextPosition);
 
 /// <summary>
 /// Compact UTF-8 JSON encoding of log records: the wire conventions (camelCase, enums as camelCase names) with settings

@@ -30,8 +30,7 @@ public static class FeatureServerExtensions
             o.Limits.MaxRequestLineSize = MaxRequestLineBytes;
             o.Limits.MaxRequestHeadersTotalSize = MaxRequestLineBytes + (32 * 1024);
         });
-        builder.Services.AddSingleton<FasterEventLog>();
-        builder.Services.AddSingleton<IEventLog>(sp => sp.GetRequiredService<FasterEventLog>());
+        builder.AddEventLog();
         builder.Services.AddSingleton<ProcessorState>();
         builder.Services.AddSingleton<FeatureServerMetrics>();
         builder.Services.AddSingleton(sp =>

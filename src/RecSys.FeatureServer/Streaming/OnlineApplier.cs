@@ -9,8 +9,8 @@ namespace RecSys.FeatureServer.Streaming;
 
 /// <summary>What one <see cref="OnlineApplier.ApplyAsync"/> did.</summary>
 /// <param name="Committed">False when the stored position was not the expected one (the store was reset): nothing was committed.</param>
-/// <param name="StoredPosition">The position now stored (the new one when committed, else what was found; 0 when none).</param>
-public readonly record struct ApplyResult(bool Committed, long StoredPosition, int Records, int EventsApplied, int Duplicates);
+/// <param name="StoredPosition">The position now stored (the new one when committed, else what was found; the start when none).</param>
+public readonly record struct ApplyResult(bool Committed, LogPosition StoredPosition, int Records, int EventsApplied, int Duplicates);
 
 /// <summary>
 /// Applies log records to the online store with the Lua scripts of <see cref="OnlineScripts"/>, pipelined per batch,
@@ -35,7 +35,7 @@ public sealed class OnlineApplier(IConnectionMultiplexer redis, FeatureServerMet
     public long? Epoch => _epoch;
 
     /// <summary>Loads the scripts and reads the stored epoch and position; call again after the store was reset.</summary>
-    public async Task<long> InitializeAsync()
+    public async Task<LogPosition> InitializeAsync()
     {
         foreach (var endpoint in redis.GetEndPoints())
         {
@@ -56,18 +56,18 @@ public sealed class OnlineApplier(IConnectionMultiplexer redis, FeatureServerMet
         return await ReadPositionAsync();
     }
 
-    /// <summary>The stored processor position, 0 when the store has none.</summary>
-    public async Task<long> ReadPositionAsync()
+    /// <summary>The stored processor position (<see cref="LogPosition.Parse"/> of its stored form), the start when the store has none.</summary>
+    public async Task<LogPosition> ReadPositionAsync()
     {
         var value = await _db.StringGetAsync(OnlineKeys.ProcessorPosition);
-        return value.IsNull ? 0 : (long)value;
+        return LogPosition.Parse(value);
     }
 
     /// <summary>
     /// Applies the entries in order, pipelined, then moves the stored position from <paramref name="expectedPosition"/>
     /// to <paramref name="nextPosition"/>. Safe to repeat: events are deduplicated by id, item upserts are idempotent.
     /// </summary>
-    public async Task<ApplyResult> ApplyAsync(IReadOnlyList<LogEntry> entries, long expectedPosition, long nextPosition)
+    public async Task<ApplyResult> ApplyAsync(IReadOnlyList<LogEntry> entries, LogPosition expectedPosition, LogPosition nextPosition)
     {
         if (_applyEvents is null || _upsertItem is null || _rebase is null || _commit is null)
         {
@@ -76,8 +76,9 @@ public sealed class OnlineApplier(IConnectionMultiplexer redis, FeatureServerMet
 
         // A store that lost its position (flushed, replaced) must be rebuilt from the start, not patched with this batch.
         // The commit re-checks, for a loss during the batch.
-        var before = await ReadPositionAsync();
-        if (before != expectedPosition)
+        var beforeText = await _db.StringGetAsync(OnlineKeys.ProcessorPosition);
+        var before = LogPosition.Parse(beforeText);
+        if (!before.Equals(expectedPosition))
         {
             return new ApplyResult(false, before, 0, 0, 0);
         }
@@ -87,14 +88,14 @@ public sealed class OnlineApplier(IConnectionMultiplexer redis, FeatureServerMet
         var stored = await _db.ScriptEvaluateAsync(
             _commit!,
             [OnlineKeys.ProcessorPosition, ProcessorKeys.Stats],
-            [Position(expectedPosition), nextPosition, entries.Count]);
+            [beforeText.IsNull ? RedisValue.EmptyString : beforeText, nextPosition.ToString(), entries.Count]);
         var reply = (RedisResult[])stored!;
         var committed = (long)reply[0] == 1;
         var storedText = (string?)reply[1];
         metrics.RecordsApplied(entries.Count, applied, duplicates);
         return new ApplyResult(
             committed,
-            string.IsNullOrEmpty(storedText) ? 0 : long.Parse(storedText, CultureInfo.InvariantCulture),
+            LogPosition.Parse(storedText),
             entries.Count,
             applied,
             duplicates);
@@ -197,8 +198,6 @@ public sealed class OnlineApplier(IConnectionMultiplexer redis, FeatureServerMet
         _epoch = (long)current;
         metrics.Rebased((long)moved == 1);
     }
-
-    private static RedisValue Position(long position) => position == 0 ? RedisValue.EmptyString : position;
 
     private static void AddEventArgs(List<RedisValue> args, InteractionEvent e, double weight, double decayed)
     {

@@ -5,8 +5,12 @@ using RecSys.FeatureServer.Telemetry;
 namespace RecSys.FeatureServer.Streaming;
 
 /// <summary>
-/// Tails the event log and applies it to the online store in order. The position lives in the online store itself
-/// (<see cref="Core.Storage.OnlineKeys.ProcessorPosition"/>), so a lost store loses its position too and is rebuilt from 0.
+/// Tails the event log and applies it to the online store in order. The position (a <see cref="LogPosition"/>: one offset
+/// per partition) lives in the online store itself (<see cref="Core.Storage.OnlineKeys.ProcessorPosition"/>) and moves
+/// only after a batch is applied, by a compare-and-set, so a crash at any point redelivers from the last committed
+/// position (the applier's per-event dedupe markers make that harmless) and never skips a record; a lost store loses
+/// its position too and is rebuilt from the start. The Kafka log does not commit to its consumer group: this stored
+/// position is the committed position.
 /// </summary>
 public sealed partial class StreamProcessor(
     IEventLog log,
@@ -51,7 +55,7 @@ public sealed partial class StreamProcessor(
     {
         var position = await applier.InitializeAsync();
         state.Position = position;
-        LogStarting(logger, position, log.TailPosition);
+        LogStarting(logger, position.ToString(), log.TailPosition);
         var batchSize = options.Value.ApplyBatchSize;
         while (!cancellationToken.IsCancellationRequested)
         {
@@ -60,7 +64,7 @@ public sealed partial class StreamProcessor(
             var result = await ApplyBatchAsync(batch, position);
             if (!result.Committed)
             {
-                LogPositionMoved(logger, position, result.StoredPosition);
+                LogPositionMoved(logger, position.ToString(), result.StoredPosition.ToString());
                 position = await applier.InitializeAsync();
                 state.Position = position;
                 continue;
@@ -72,10 +76,10 @@ public sealed partial class StreamProcessor(
         }
     }
 
-    private async Task<ApplyResult> ApplyBatchAsync(LogBatch batch, long position)
+    private async Task<ApplyResult> ApplyBatchAsync(LogBatch batch, LogPosition position)
     {
         using var activity = FeatureServerMetrics.ActivitySource.StartActivity("apply");
-        activity?.SetTag("recsys.log.position", position);
+        activity?.SetTag("recsys.log.position", position.ToString());
         activity?.SetTag("recsys.log.records", batch.Entries.Count);
         var started = time.GetTimestamp();
         var result = await applier.ApplyAsync(batch.Entries, position, batch.NextPosition);
@@ -86,10 +90,10 @@ public sealed partial class StreamProcessor(
     }
 
     [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "Stream processor starting at log position {Position} (tail {Tail})")]
-    private static partial void LogStarting(ILogger logger, long position, long tail);
+    private static partial void LogStarting(ILogger logger, string position, long tail);
 
     [LoggerMessage(EventId = 201, Level = LogLevel.Warning, Message = "Stream processor position moved under it ({Expected} expected, {Found} found): the online store was reset, replaying")]
-    private static partial void LogPositionMoved(ILogger logger, long expected, long found);
+    private static partial void LogPositionMoved(ILogger logger, string expected, string found);
 
     [LoggerMessage(EventId = 202, Level = LogLevel.Error, Message = "Stream processor failed at log position {Position}; retrying")]
     private static partial void LogFailed(ILogger logger, long position, Exception exception);

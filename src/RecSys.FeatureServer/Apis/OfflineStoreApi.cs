@@ -23,8 +23,7 @@ public static class OfflineStoreApi
         api.MapPost("/training-sets", CreateTrainingSetAsync)
             .WithName("CreateTrainingSet")
             .WithSummary("Point-in-time training set (Parquet) of labels and features; labels as JSON, or a CSV/Parquet body or multipart file with ?features=a,b")
-            .Accepts<TrainingSetRequest>("application/json")
-            .Accepts<IFormFile>(CsvContentType, ParquetContentType, "multipart/form-data")
+            .Accepts<TrainingSetRequest>("application/json", CsvContentType, ParquetContentType, "multipart/form-data")
             .Produces(StatusCodes.Status200OK, contentType: ParquetContentType)
             .DisableAntiforgery()
             .WithMaxRequestBodySize(maxBody);

@@ -18,13 +18,18 @@ internal sealed class VectorIndexMaintenanceService(
         try
         {
             await manager.LoadAsync(stoppingToken);
+            await manager.RefreshMetadataAsync(stoppingToken);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
             return;
         }
+        catch (Exception ex)
+        {
+            // The service keeps serving (what it has) and the health check stays Degraded until a restart loads the snapshots.
+            VectorIndexLog.MaintenanceFailed(logger, "load", ex);
+        }
 
-        await manager.RefreshMetadataAsync(stoppingToken);
         var o = options.Value;
         await Task.WhenAll(
             EveryAsync(o.IncrementalPeriod, "incremental update", async ct =>

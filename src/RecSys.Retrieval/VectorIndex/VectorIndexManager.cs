@@ -527,7 +527,11 @@ public sealed class VectorIndexManager : IDisposable
                 }
 
                 await RefreshMetadataCoreAsync(cancellationToken);
-                _lastRebuild = _time.GetUtcNow();
+                lock (_rebuildLock)
+                {
+                    _lastRebuild = _time.GetUtcNow();
+                }
+
                 if (Persistent)
                 {
                     await Task.Run(SnapshotCore, cancellationToken);
@@ -665,7 +669,11 @@ public sealed class VectorIndexManager : IDisposable
         }
 
         Interlocked.Exchange(ref _snapshotIndexVersion, version);
-        _lastSnapshot = _time.GetUtcNow();
+        lock (_rebuildLock)
+        {
+            _lastSnapshot = _time.GetUtcNow();
+        }
+
         VectorIndexLog.SnapshotsWritten(_logger, _shards.Length, version);
     }
 
@@ -776,6 +784,13 @@ public sealed class VectorIndexManager : IDisposable
             shards[i] = new ShardStatus(i, _shards[i].Version, index.Count, index.DeletedCount, index.MemoryBytes, _snapshotVersions[i], _missing[i]);
         }
 
+        DateTimeOffset? lastRebuild, lastSnapshot;
+        lock (_rebuildLock)
+        {
+            lastRebuild = _lastRebuild;
+            lastSnapshot = _lastSnapshot;
+        }
+
         return new IndexStatus(
             Version,
             Dimension,
@@ -791,8 +806,8 @@ public sealed class VectorIndexManager : IDisposable
             Loaded,
             Persistent,
             Rebuild,
-            _lastRebuild,
-            _lastSnapshot,
+            lastRebuild,
+            lastSnapshot,
             Volatile.Read(ref _snapshotsRejected));
     }
 

@@ -209,10 +209,12 @@ public sealed class ApiTests(FeatureServerFactory factory) : IClassFixture<Featu
     public async Task The_registry_lists_the_features()
     {
         var registry = await _client.GetFromJsonAsync<JsonElement>("/v1/registry");
-        var names = registry.EnumerateArray().Select(f => f.GetProperty("name").GetString()).ToList();
+        Assert.Matches("^[0-9a-f]{16}$", registry.GetProperty("version").GetString());
+        var features = registry.GetProperty("features").EnumerateArray().ToList();
+        var names = features.Select(f => f.GetProperty("name").GetString()).ToList();
         Assert.Contains("user_ctr", names);
         Assert.Contains("item_popularity", names);
-        Assert.All(registry.EnumerateArray(), f => Assert.False(string.IsNullOrEmpty(f.GetProperty("source").GetString())));
+        Assert.All(features, f => Assert.False(string.IsNullOrEmpty(f.GetProperty("transform").GetProperty("kind").GetString())));
     }
 
     [Fact]

@@ -16,7 +16,7 @@ public static class FeaturesApi
         var api = app.MapGroup("/v1").WithTags("Features");
         api.MapGet("/registry", (FeatureRegistry registry) => TypedResults.Ok(registry.Describe()))
             .WithName("GetRegistry")
-            .WithSummary("List the feature definitions");
+            .WithSummary("The feature definitions and the registry version (a hash of them)");
         api.MapGet("/features/online", GetOnlineFeaturesAsync)
             .WithName("GetOnlineFeatures")
             .WithSummary("Read features of entities (entities=user:u1,item:i9&features=user_ctr,item_popularity)");
@@ -27,14 +27,14 @@ public static class FeaturesApi
     }
 
     public static async Task<Results<Ok<OnlineFeaturesResponse>, ValidationProblem>> GetOnlineFeaturesAsync(
-        string? entities, string? features, OnlineFeatureReader reader)
+        string? entities, string? features, OnlineFeatureReader reader, CancellationToken cancellationToken)
     {
         if (reader.ParseRequest(entities, features, out var request) is { } errors)
         {
             return TypedResults.ValidationProblem(errors, title: "The feature request is invalid.");
         }
 
-        return TypedResults.Ok(await reader.ReadAsync(request!));
+        return TypedResults.Ok(await reader.ReadAsync(request!, cancellationToken));
     }
 
     public static async Task<Ok<FeatureServerStatus>> GetStatusAsync(IConnectionMultiplexer redis, IEventLog log)

@@ -2,7 +2,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using RecSys.FeatureServer.EventLog;
-using RecSys.FeatureServer.Registry;
+using RecSys.FeatureServer.OnlineStores;
 using RecSys.FeatureServer.Streaming;
 using RecSys.FeatureServer.Telemetry;
 using RecSys.ServiceDefaults;
@@ -42,8 +42,7 @@ public static class FeatureServerExtensions
                 EventsPerScript = options.EventsPerScript,
             };
         });
-        builder.Services.AddSingleton(_ => new FeatureRegistry());
-        builder.Services.AddSingleton<OnlineFeatureReader>();
+        builder.AddOnlineFeatureStore();
         builder.Services.AddHostedService<StreamProcessor>();
         builder.Services.AddHealthChecks().AddCheck<EventLogHealthCheck>("event-log", tags: ["ready"]);
         return builder;

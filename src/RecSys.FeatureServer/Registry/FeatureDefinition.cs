@@ -1,3 +1,7 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using RecSys.Core.Domain;
 using RecSys.Core.Storage;
 using RecSys.FeatureServer.Streaming;
 
@@ -10,119 +14,225 @@ public enum FeatureValueType
     IdList,
 }
 
-/// <summary>Where a feature's value comes from in the online store.</summary>
-public abstract record FeatureSource
+/// <summary>
+/// A sliding window of event time, counted in whole buckets: at read time <c>now</c> it covers the events whose bucket
+/// index <c>floor(t_ms / Bucket)</c> lies in <c>[floor(now_ms / Bucket) - Buckets + 1, floor(now_ms / Bucket)]</c>.
+/// The stream processor keeps one ring of buckets per resolution (<see cref="FeatureFields.Rings"/>).
+/// </summary>
+public sealed record FeatureWindow(string Name, TimeSpan Bucket, int Buckets)
 {
-    /// <summary>A human-readable description of the source, as served by <c>/v1/registry</c>.</summary>
-    public abstract string Describe(string entityKind);
+    public static readonly FeatureWindow OneHour = new("1h", TimeSpan.FromMinutes(5), 12);
+    public static readonly FeatureWindow OneDay = new("24h", TimeSpan.FromHours(1), 24);
+    public static readonly FeatureWindow SevenDays = new("7d", TimeSpan.FromDays(1), 7);
+    public static readonly FeatureWindow ThirtyDays = new("30d", TimeSpan.FromDays(1), 30);
+
+    public static readonly IReadOnlyList<FeatureWindow> All = [OneHour, OneDay, SevenDays, ThirtyDays];
+
+    public TimeSpan Length => Bucket * Buckets;
+
+    /// <summary>The ring that stores this window's buckets.</summary>
+    [JsonIgnore]
+    public BucketRing Ring => FeatureFields.Rings.First(r => r.Bucket == Bucket);
+
+    /// <summary>Whether an event at <paramref name="eventMs"/> counts at read time <paramref name="nowMs"/> (for the backfill).</summary>
+    public bool Contains(long eventMs, long nowMs)
+    {
+        var now = Ring.BucketIndex(nowMs);
+        var at = Ring.BucketIndex(eventMs);
+        return at <= now && at > now - Buckets;
+    }
 }
 
-/// <summary>A counter field of the entity's feature hash (<see cref="OnlineKeys.Features"/>), its time in <c>field@t</c>.</summary>
-public sealed record CounterSource(string Field) : FeatureSource
+/// <summary>What an event contributes to an aggregate.</summary>
+public enum EventAmount
 {
-    public override string Describe(string entityKind) => $"HGET {OnlineKeys.Features(entityKind, "{id}")} {Field}";
+    /// <summary>1 per event.</summary>
+    One,
+
+    /// <summary>The event's engagement weight (<see cref="EventTypes.EngagementWeight"/>), events of weight &lt;= 0 ignored.</summary>
+    Engagement,
 }
 
-/// <summary>The ratio of two counter fields; the default when the denominator is 0 or absent.</summary>
-public sealed record RatioSource(string Numerator, string Denominator) : FeatureSource
+/// <summary>Which attribute of the event's item a distribution or affinity groups by (the item's attributes when applied).</summary>
+public enum ItemDimension
 {
-    public override string Describe(string entityKind) =>
-        $"{Numerator} / {Denominator} of {OnlineKeys.Features(entityKind, "{id}")}";
+    Category,
+    Creator,
 }
 
-/// <summary>The item's decayed popularity now: its <see cref="OnlineKeys.Trending"/> score scaled from the epoch to now.</summary>
-public sealed record DecayedPopularitySource : FeatureSource
-{
-    public override string Describe(string entityKind) =>
-        $"ZSCORE {OnlineKeys.Trending} {{id}} * 2^((epoch - now) / {DecayedScore.HalfLife.TotalDays:0.#}d)";
-}
+/// <summary>
+/// How a feature is computed from events: data, so that the stream processor (Lua), the online reader and the offline
+/// backfill evaluate the same definition. Entity of an event: its user for user features, its item for item features,
+/// the item's creator (as stored when the event was applied, else the event's creator) for creator features, which count
+/// only events of positive engagement.
+/// </summary>
+[JsonPolymorphic(TypeDiscriminatorPropertyName = "kind")]
+[JsonDerivedType(typeof(AggregateTransform), "aggregate")]
+[JsonDerivedType(typeof(RatioTransform), "ratio")]
+[JsonDerivedType(typeof(LatestEventTimeTransform), "latestEventTime")]
+[JsonDerivedType(typeof(LastItemsTransform), "lastItems")]
+[JsonDerivedType(typeof(DecayedPopularityTransform), "decayedPopularity")]
+[JsonDerivedType(typeof(DistributionTransform), "distribution")]
+[JsonDerivedType(typeof(TopAffinityTransform), "topAffinity")]
+[JsonDerivedType(typeof(CrossAffinityTransform), "crossAffinity")]
+[JsonDerivedType(typeof(FollowsTransform), "follows")]
+[JsonDerivedType(typeof(ItemAttributeTransform), "itemAttribute")]
+public abstract record FeatureTransform;
 
-/// <summary>The highest-scored members of a sorted set keyed by the entity id; the time is the top score when <paramref name="ScoreIsTime"/>.</summary>
-public sealed record TopMembersSource(Func<string, string> Key, int Count, bool ScoreIsTime) : FeatureSource
-{
-    public override string Describe(string entityKind) => $"ZREVRANGE {Key("{id}")} 0 {Count - 1}";
-}
+/// <summary>
+/// Sum of <see cref="Amount"/> over the entity's events of <see cref="EventTypes"/> (all types when empty), in
+/// <see cref="Window"/> (all time when null). Stored as counter <see cref="Counter"/> of the entity's feature hash.
+/// </summary>
+public sealed record AggregateTransform(string Counter, IReadOnlyList<EventType> EventTypes, EventAmount Amount, FeatureWindow? Window) : FeatureTransform;
 
-/// <summary>All members of a set keyed by the entity id.</summary>
-public sealed record SetMembersSource(Func<string, string> Key) : FeatureSource
-{
-    public override string Describe(string entityKind) => $"SMEMBERS {Key("{id}")}";
-}
+/// <summary><see cref="Numerator"/> / <see cref="Denominator"/>; the definition's default when the denominator is 0.</summary>
+public sealed record RatioTransform(AggregateTransform Numerator, AggregateTransform Denominator) : FeatureTransform;
 
-/// <summary>A list field of the item hash (<see cref="OnlineKeys.Item"/>), split on <see cref="ItemFields.ListSeparator"/>.</summary>
-public sealed record ItemListFieldSource(string Field) : FeatureSource
-{
-    public override string Describe(string entityKind) => $"HGET {OnlineKeys.Item("{id}")} {Field} split on '{ItemFields.ListSeparator}'";
-}
+/// <summary>The latest event time (unix ms) of the entity's events.</summary>
+public sealed record LatestEventTimeTransform : FeatureTransform;
 
-/// <summary>One feature: the single definition used for serving (and, later, for training).</summary>
+/// <summary>
+/// The user's <see cref="Count"/> latest items of positive engagement (weight &gt; 0), newest first, each item once at its
+/// latest event time; only those within <see cref="Within"/> of now when set (a session).
+/// </summary>
+public sealed record LastItemsTransform(int Count, TimeSpan? Within) : FeatureTransform;
+
+/// <summary>Sum over the item's events of <c>engagement * 2^((t - now) / HalfLife)</c> (<see cref="DecayedScore"/>).</summary>
+public sealed record DecayedPopularityTransform(TimeSpan HalfLife) : FeatureTransform;
+
+/// <summary>
+/// The user's engagement per value of <see cref="Dimension"/> in <see cref="Window"/>, as shares of the window's total,
+/// served as ids <c>value=share</c> (share with 4 decimals), largest share first, at most <see cref="Count"/>.
+/// </summary>
+public sealed record DistributionTransform(ItemDimension Dimension, FeatureWindow Window, int Count) : FeatureTransform;
+
+/// <summary>The user's <see cref="Count"/> values of <see cref="Dimension"/> of highest all-time engagement (follows add 5 to a creator).</summary>
+public sealed record TopAffinityTransform(ItemDimension Dimension, int Count) : FeatureTransform;
+
+/// <summary>
+/// User x item, computed at read time: for categories, the largest all-time engagement of the user on any of the item's
+/// categories divided by the user's total engagement; for creators, the user's all-time engagement with the item's creator
+/// (follows add 5).
+/// </summary>
+public sealed record CrossAffinityTransform(ItemDimension Dimension) : FeatureTransform;
+
+/// <summary>The creators the user follows.</summary>
+public sealed record FollowsTransform : FeatureTransform;
+
+/// <summary>A catalog attribute of the item (not computed from events).</summary>
+public sealed record ItemAttributeTransform(string Field) : FeatureTransform;
+
+/// <summary>Where a feature's value comes from in the online store (kept for the offline plan: counters and ratios).</summary>
+public abstract record FeatureSource;
+
+/// <summary>An all-time counter field of the entity's feature hash (<see cref="OnlineKeys.Features"/>), its time in <c>field@t</c>.</summary>
+public sealed record CounterSource(string Field) : FeatureSource;
+
+/// <summary>The ratio of two all-time counter fields; the default when the denominator is 0 or absent.</summary>
+public sealed record RatioSource(string Numerator, string Denominator) : FeatureSource;
+
+/// <summary>Anything else: read as its <see cref="FeatureDefinition.Transform"/> says.</summary>
+public sealed record TransformSource : FeatureSource;
+
+/// <summary>
+/// One feature: the single definition used for serving and for training. <see cref="Ttl"/>: a value whose event time is
+/// older than this is served as the default (null: never). <see cref="Freshness"/>: a served value older than this is
+/// counted and logged as stale but still served (null: not checked).
+/// </summary>
 public sealed record FeatureDefinition(
     string Name,
     string EntityKind,
     FeatureValueType ValueType,
+    FeatureTransform Transform,
+    TimeSpan? Ttl,
+    TimeSpan? Freshness,
     double? DefaultNumber,
-    string Description,
-    FeatureSource Source)
+    string Description)
 {
+    /// <summary>The online location, derived from the transform (all-time aggregates are plain counters).</summary>
+    public FeatureSource Source { get; } = Transform switch
+    {
+        AggregateTransform { Window: null } a => new CounterSource(a.Counter),
+        RatioTransform { Numerator.Window: null, Denominator.Window: null } r => new RatioSource(r.Numerator.Counter, r.Denominator.Counter),
+        _ => new TransformSource(),
+    };
+
     public IReadOnlyList<string>? DefaultIds => ValueType == FeatureValueType.IdList ? [] : null;
 }
 
-/// <summary>A registry entry on the wire.</summary>
+/// <summary>A registry entry on the wire: the definition itself (the transform as tagged JSON) plus a readable source.</summary>
 public sealed record FeatureDefinitionDto(
     string Name,
     string Entity,
-    FeatureValueType ValueType,
+    string ValueType,
+    FeatureTransform Transform,
+    double? TtlSeconds,
+    double? FreshnessSeconds,
     double? Default,
-    string Description,
-    string Source);
+    string Description);
 
-/// <summary>The features this server knows, in code.</summary>
+/// <summary>Reply of <c>GET /v1/registry</c>.</summary>
+public sealed record RegistryDto(string Version, IReadOnlyList<FeatureDefinitionDto> Features);
+
+/// <summary>The features this server knows, in code; <see cref="Version"/> is a hash of the definitions.</summary>
 public sealed class FeatureRegistry
 {
+    /// <summary>JSON of definitions (camelCase, enums as names): the hashed form and the wire form.</summary>
+    public static readonly JsonSerializerOptions Json = CreateJson();
+
     private readonly Dictionary<string, FeatureDefinition> _byName;
 
     public FeatureRegistry()
-        : this(DefaultDefinitions())
+        : this(BuiltInFeatures.All())
     {
     }
 
     public FeatureRegistry(IEnumerable<FeatureDefinition> definitions)
     {
         Definitions = [.. definitions];
-        _byName = Definitions.ToDictionary(d => d.Name, StringComparer.Ordinal);
+        _byName = new Dictionary<string, FeatureDefinition>(StringComparer.Ordinal);
+        foreach (var definition in Definitions)
+        {
+            if (!_byName.TryAdd(definition.Name, definition))
+            {
+                throw new ArgumentException($"Feature '{definition.Name}' is defined twice.", nameof(definitions));
+            }
+        }
+
+        Dtos = [.. Definitions.Select(ToDto)];
+        var hash = SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(Dtos, Json));
+        Version = Convert.ToHexStringLower(hash.AsSpan(0, 8));
     }
 
     public IReadOnlyList<FeatureDefinition> Definitions { get; }
 
+    /// <summary>First 16 hex digits of the SHA-256 of the definitions' JSON: changes whenever any definition does.</summary>
+    public string Version { get; }
+
+    private IReadOnlyList<FeatureDefinitionDto> Dtos { get; }
+
     public bool TryGet(string name, out FeatureDefinition definition) => _byName.TryGetValue(name, out definition!);
 
-    public IReadOnlyList<FeatureDefinitionDto> Describe() =>
-        [.. Definitions.Select(d => new FeatureDefinitionDto(d.Name, d.EntityKind, d.ValueType, d.DefaultNumber, d.Description, d.Source.Describe(d.EntityKind)))];
+    public RegistryDto Describe() => new(Version, Dtos);
 
-    public static IReadOnlyList<FeatureDefinition> DefaultDefinitions()
+    private static FeatureDefinitionDto ToDto(FeatureDefinition d) => new(
+        d.Name,
+        d.EntityKind,
+        d.ValueType == FeatureValueType.Number ? "number" : "idList",
+        d.Transform,
+        d.Ttl?.TotalSeconds,
+        d.Freshness?.TotalSeconds,
+        d.DefaultNumber,
+        d.Description);
+
+    private static JsonSerializerOptions CreateJson()
     {
-        const string user = EntityKinds.User;
-        const string item = EntityKinds.Item;
-        return
-        [
-            new("user_events_total", user, FeatureValueType.Number, 0, "Events of the user, all types.", new CounterSource(FeatureFields.EventsTotal)),
-            new("user_clicks_total", user, FeatureValueType.Number, 0, "Clicks of the user.", new CounterSource(FeatureFields.ClicksTotal)),
-            new("user_impressions_total", user, FeatureValueType.Number, 0, "Impressions shown to the user.", new CounterSource(FeatureFields.ImpressionsTotal)),
-            new("user_engagement_total", user, FeatureValueType.Number, 0, "Sum of the engagement weights of the user's events.", new CounterSource(FeatureFields.EngagementTotal)),
-            new("user_last_event_ms", user, FeatureValueType.Number, 0, "Time (unix ms) of the user's latest event.", new CounterSource(FeatureFields.LastEventMs)),
-            new("user_ctr", user, FeatureValueType.Number, 0, "Clicks per impression of the user.", new RatioSource(FeatureFields.ClicksTotal, FeatureFields.ImpressionsTotal)),
-            new("user_recent_items", user, FeatureValueType.IdList, null, "Items of the user's latest positive interactions, newest first.", new TopMembersSource(OnlineKeys.UserRecent, OnlineKeys.RecentItemsKept, ScoreIsTime: true)),
-            new("user_followed_creators", user, FeatureValueType.IdList, null, "Creators the user follows.", new SetMembersSource(OnlineKeys.UserFollows)),
-            new("user_top_categories", user, FeatureValueType.IdList, null, "The user's 10 categories of highest engagement.", new TopMembersSource(OnlineKeys.UserCategoryAffinity, 10, ScoreIsTime: false)),
-            new("user_top_creators", user, FeatureValueType.IdList, null, "The user's 10 creators of highest engagement.", new TopMembersSource(OnlineKeys.UserCreatorAffinity, 10, ScoreIsTime: false)),
-            new("item_events_total", item, FeatureValueType.Number, 0, "Events on the item, all types.", new CounterSource(FeatureFields.EventsTotal)),
-            new("item_impressions_total", item, FeatureValueType.Number, 0, "Impressions of the item.", new CounterSource(FeatureFields.ImpressionsTotal)),
-            new("item_views_total", item, FeatureValueType.Number, 0, "Views of the item.", new CounterSource(FeatureFields.ViewsTotal)),
-            new("item_clicks_total", item, FeatureValueType.Number, 0, "Clicks on the item.", new CounterSource(FeatureFields.ClicksTotal)),
-            new("item_engagement_total", item, FeatureValueType.Number, 0, "Sum of the engagement weights of events on the item.", new CounterSource(FeatureFields.EngagementTotal)),
-            new("item_ctr", item, FeatureValueType.Number, 0, "Clicks per impression of the item.", new RatioSource(FeatureFields.ClicksTotal, FeatureFields.ImpressionsTotal)),
-            new("item_popularity", item, FeatureValueType.Number, 0, "Exponentially decayed engagement (half-life 3 days) as of now.", new DecayedPopularitySource()),
-            new("item_categories", item, FeatureValueType.IdList, null, "Categories of the item.", new ItemListFieldSource(ItemFields.Categories)),
-        ];
+        var options = new JsonSerializerOptions(JsonSerializerDefaults.Web)
+        {
+            TypeInfoResolver = new System.Text.Json.Serialization.Metadata.DefaultJsonTypeInfoResolver(),
+        };
+        options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
+        options.MakeReadOnly();
+        return options;
     }
 }

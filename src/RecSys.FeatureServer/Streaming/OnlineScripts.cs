@@ -41,6 +41,8 @@ internal static class OnlineScripts
         {{KeyFunction("evkey", OnlineKeys.AppliedEvent)}}
         {{KeyFunction("ufeat", id => OnlineKeys.Features(EntityKinds.User, id))}}
         {{KeyFunction("ifeat", id => OnlineKeys.Features(EntityKinds.Item, id))}}
+        {{KeyFunction("cfeat", id => OnlineKeys.Features(EntityKinds.Creator, id))}}
+        {{KeyFunction("ucatw", FeatureFields.UserCategoryWindows)}}
         {{KeyFunction("itkey", OnlineKeys.Item)}}
         {{KeyFunction("ucats", OnlineKeys.UserCategoryAffinity)}}
         {{KeyFunction("ucreators", OnlineKeys.UserCreatorAffinity)}}
@@ -56,22 +58,48 @@ internal static class OnlineScripts
           return string.format('%.17g', v)
         end
 
-        -- incs: { field, amount }; one HMGET and one HSET per hash: each field is added to and its time (field@t)
-        -- moves to t if later; last_event_ms is the latest event time.
+        -- Rings of time buckets per counter: { field prefix, bucket ms, slots } (FeatureFields.Rings).
+        local RINGS = { {{RingTable()}} }
+        local NR = #RINGS
+        local STRIDE = 2 + NR
+
+        -- Adds w to the bucket idx of a ring slot whose current value is cur ('idx:sum' or nil). Returns the new value,
+        -- or nil when the slot holds a newer bucket (this one is outside every window the ring serves).
+        local function bucket(cur, idx, w)
+          if cur then
+            local p, v = string.match(cur, '^(-?%d+):(.*)$')
+            p = tonumber(p)
+            if p == idx then return idx .. ':' .. num(tonumber(v) + w) end
+            if p > idx then return nil end
+          end
+          return idx .. ':' .. num(w)
+        end
+
+        -- incs: { field, amount }; one HMGET and one HSET per hash: each field is added to, its time buckets too, and its
+        -- time (field@t) moves to t if later; last_event_ms is the latest event time.
         local function counters(key, incs, t, ts)
           local fields = {}
+          local idx = {}
+          for k, r in ipairs(RINGS) do idx[k] = math.floor(t / r[2]) end
           for i, f in ipairs(incs) do
-            fields[2 * i - 1] = f[1]
-            fields[2 * i] = f[1] .. '{{FeatureFields.TimeSuffix}}'
+            local b = (i - 1) * STRIDE
+            fields[b + 1] = f[1]
+            fields[b + 2] = f[1] .. '{{FeatureFields.TimeSuffix}}'
+            for k, r in ipairs(RINGS) do fields[b + 2 + k] = f[1] .. '{{FeatureFields.RingSeparator}}' .. r[1] .. (idx[k] % r[3]) end
           end
           fields[#fields + 1] = '{{FeatureFields.LastEventMs}}'
           local cur = redis.call('HMGET', key, unpack(fields))
           local set = {}
           for i, f in ipairs(incs) do
+            local b = (i - 1) * STRIDE
             set[#set + 1] = f[1]
-            set[#set + 1] = num((tonumber(cur[2 * i - 1]) or 0) + f[2])
-            local prev = tonumber(cur[2 * i])
-            if not prev or t > prev then set[#set + 1] = fields[2 * i]; set[#set + 1] = ts end
+            set[#set + 1] = num((tonumber(cur[b + 1]) or 0) + f[2])
+            local prev = tonumber(cur[b + 2])
+            if not prev or t > prev then set[#set + 1] = fields[b + 2]; set[#set + 1] = ts end
+            for k = 1, NR do
+              local v = bucket(cur[b + 2 + k], idx[k], f[2])
+              if v then set[#set + 1] = fields[b + 2 + k]; set[#set + 1] = v end
+            end
           end
           local last = tonumber(cur[#fields])
           if not last or t > last then
@@ -79,6 +107,21 @@ internal static class OnlineScripts
             set[#set + 1] = '{{FeatureFields.LastEventMs}}{{FeatureFields.TimeSuffix}}'; set[#set + 1] = ts
           end
           redis.call('HSET', key, unpack(set))
+        end
+
+        -- The user's engagement per category in the day ring of FeatureFields.UserCategoryWindows.
+        local CR = RINGS[{{CategoryRingIndex()}}]
+        local function catwindows(user, cats, t, w)
+          local day = math.floor(t / CR[2])
+          local fields = {}
+          for i, c in ipairs(cats) do fields[i] = c .. '{{FeatureFields.RingSeparator}}' .. CR[1] .. (day % CR[3]) end
+          local cur = redis.call('HMGET', ucatw(user), unpack(fields))
+          local set = {}
+          for i, f in ipairs(fields) do
+            local v = bucket(cur[i], day, w)
+            if v then set[#set + 1] = f; set[#set + 1] = v end
+          end
+          if #set > 0 then redis.call('HSET', ucatw(user), unpack(set)) end
         end
 
         local function apply(b)
@@ -91,6 +134,7 @@ internal static class OnlineScripts
           local u = { { '{{FeatureFields.EventsTotal}}', 1 } }
           if typ == 'click' then u[#u + 1] = { '{{FeatureFields.ClicksTotal}}', 1 } end
           if typ == 'impression' then u[#u + 1] = { '{{FeatureFields.ImpressionsTotal}}', 1 } end
+          if typ == 'view' then u[#u + 1] = { '{{FeatureFields.ViewsTotal}}', 1 } end
           if w > 0 then u[#u + 1] = { '{{FeatureFields.EngagementTotal}}', w } end
           counters(ufeat(user), u, t, ts)
 
@@ -114,10 +158,14 @@ internal static class OnlineScripts
                   redis.call('ZINCRBY', catpop(c), decayed, item)
                   redis.call('ZINCRBY', affinity, ws, c)
                 end
+                catwindows(user, cats, t, w)
               end
               local owner = attrs[2]
               if not owner or owner == '' then owner = creator end
-              if owner ~= '' then redis.call('ZINCRBY', ucreators(user), ws, owner) end
+              if owner ~= '' then
+                redis.call('ZINCRBY', ucreators(user), ws, owner)
+                counters(cfeat(owner), { { '{{FeatureFields.EngagedTotal}}', 1 }, { '{{FeatureFields.EngagementTotal}}', w } }, t, ts)
+              end
 
               local recentKey = urecent(user)
               local recent = redis.call('ZREVRANGE', recentKey, 0, {{OnlineKeys.CoOccurrenceWindow}})
@@ -235,6 +283,12 @@ internal static class OnlineScripts
         redis.call('HINCRBY', KEYS[2], '{{ProcessorKeys.RecordsApplied}}', ARGV[3])
         return { 1, ARGV[2] }
         """;
+
+    private static string RingTable() => string.Join(", ", FeatureFields.Rings.Select(r =>
+        string.Create(CultureInfo.InvariantCulture, $"{{ {Lua(r.Prefix)}, {r.BucketMs}, {r.Slots} }}")));
+
+    private static string CategoryRingIndex() =>
+        (FeatureFields.Rings.ToList().IndexOf(FeatureFields.CategoryRing) + 1).ToString(CultureInfo.InvariantCulture);
 
     private static string KeyFunction(string name, Func<string, string> key)
     {

@@ -29,6 +29,7 @@ var featureServer = builder.AddProject<Projects.RecSys_FeatureServer>(ServiceNam
 var retrieval = builder.AddProject<Projects.RecSys_Retrieval>(ServiceNames.Retrieval)
     .WithConnectionString(ServiceNames.OnlineStore, onlineStore)
     .WithEnvironment("Retrieval__DataDirectory", settings.DataFolder(ServiceNames.Retrieval))
+    .WithEnvironment("Retrieval__VectorIndex__Dimensions", settings.SeedDimensions.ToString(System.Globalization.CultureInfo.InvariantCulture))
     .WithHttpHealthCheck("/health")
     .WaitFor(store);
 
@@ -56,7 +57,9 @@ if (settings.SeedEnabled)
     builder.AddProject<Projects.RecSys_Trainer>(ServiceNames.Trainer)
         .WithArgs([.. settings.SeedArguments])
         .WithReference(featureServer)
-        .WaitFor(featureServer);
+        .WithReference(retrieval)
+        .WaitFor(featureServer)
+        .WaitFor(retrieval);
 }
 
 builder.Build().Run();

@@ -9,9 +9,12 @@ internal sealed record RecSysSettings(
     string DataRoot,
     int OnlineStorePort,
     bool SeedEnabled,
+    int SeedDimensions,
     IReadOnlyList<string> SeedArguments)
 {
     public const int DefaultOnlineStorePort = 6390;
+
+    public const int DefaultSeedDimensions = 16;
 
     public static RecSysSettings From(IDistributedApplicationBuilder builder, Func<bool>? containerRuntimeAnswers = null)
     {
@@ -31,7 +34,9 @@ internal sealed record RecSysSettings(
         }
 
         var seedEnabled = config.GetValue("RecSys:Seed:Enabled", true);
-        var seedArgs = new List<string> { "seed", "--if-empty" };
+        // The demo world's latent vectors go into the Retrieval index, so the index has the world's dimension.
+        var seedDimensions = config.GetValue("RecSys:Seed:Dimensions", DefaultSeedDimensions);
+        var seedArgs = new List<string> { "seed", "--if-empty", "--dimensions", seedDimensions.ToString(CultureInfo.InvariantCulture) };
         foreach (var option in new[] { "Users", "Items", "Creators", "Categories", "Seed" })
         {
             var value = config[$"RecSys:Seed:{option}"];
@@ -42,7 +47,7 @@ internal sealed record RecSysSettings(
             }
         }
 
-        return new RecSysSettings(mode, dataRoot, port, seedEnabled, seedArgs);
+        return new RecSysSettings(mode, dataRoot, port, seedEnabled, seedDimensions, seedArgs);
     }
 
     public string DataFolder(string resource) => Path.Combine(DataRoot, resource);

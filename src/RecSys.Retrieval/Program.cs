@@ -1,11 +1,13 @@
 using RecSys.Retrieval.Apis;
 using RecSys.Retrieval.Extensions;
+using RecSys.Retrieval.VectorIndex;
 using RecSys.ServiceDefaults;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddOnlineStore();
 builder.AddRetrieval();
+builder.AddVectorIndex();
 builder.Services.AddOpenApi();
 
 var app = builder.Build();
@@ -13,6 +15,7 @@ app.UseProblemDetailsForErrors();
 app.MapOpenApi();
 app.MapDefaultEndpoints();
 app.MapCandidatesApi();
+app.MapVectorIndexApi();
 app.Run();
 
 /// <summary>Visible to <c>WebApplicationFactory&lt;Program&gt;</c> in tests.</summary>

@@ -99,5 +99,11 @@ public sealed class RecommendationTests(AppHostFixture fixture) : IAsyncLifetime
         var status = await fixture.FeatureServer.GetFromJsonAsync<FeatureServerStatus>("/v1/status", JsonDefaults.Options);
         Assert.NotNull(status);
         Assert.True(status.Items >= 600, $"items: {status.Items}");
+
+        // The seed also loaded the world's item and user vectors, so the collaborative (ANN) source takes part.
+        var response = await RecommendAsync("u1", 50);
+        Assert.NotEmpty(response.Items);
+        Assert.Contains(response.Items, i => i.Sources.Contains("collaborative"));
+        Assert.Empty(response.Metadata.Degraded);
     }
 }

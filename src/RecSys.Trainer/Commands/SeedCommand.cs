@@ -13,6 +13,9 @@ namespace RecSys.Trainer.Commands;
 /// </summary>
 internal static class SeedCommand
 {
+    /// <summary>Where Aspire's service discovery puts the Retrieval service's address.</summary>
+    public const string RetrievalVariable = "services__retrieval__http__0";
+
     public static Command Create(TrainerEnvironment env)
     {
         var world = new WorldOptionSet(endDefaultsToNow: true, users: 1_000, items: 4_000, eventsPerUser: 100);
@@ -20,11 +23,16 @@ internal static class SeedCommand
         var ifEmpty = new Option<bool>("--if-empty") { Description = "Do nothing when the FeatureServer already has items" };
         var waitTimeout = new Option<int>("--wait-timeout") { Description = "Seconds to wait for the FeatureServer to answer", DefaultValueFactory = _ => 120 };
         var catchUpTimeout = new Option<int>("--catch-up-timeout") { Description = "Seconds to wait for the stream processor to catch up", DefaultValueFactory = _ => 300 };
+        var retrievalTarget = new Option<string?>("--retrieval")
+        {
+            Description = $"Retrieval service URL to receive the world's latent vectors (default: ${RetrievalVariable}; none: skip)",
+        };
         var command = new Command("seed", "Seed a FeatureServer with a demo world (for the AppHost).");
         world.AddTo(command);
         command.Options.Add(ifEmpty);
         command.Options.Add(waitTimeout);
         command.Options.Add(catchUpTimeout);
+        command.Options.Add(retrievalTarget);
         common.AddTo(command, withOnError: false);
         command.SetAction(env, async (result, cancellationToken) =>
         {
@@ -73,6 +81,14 @@ internal static class SeedCommand
                 }
 
                 await Task.Delay(env.PollInterval, env.Time, cancellationToken);
+            }
+
+            var retrievalUrl = result.GetValue(retrievalTarget) ?? env.GetEnvironmentVariable(RetrievalVariable);
+            if (!string.IsNullOrWhiteSpace(retrievalUrl))
+            {
+                var retrieval = env.CreateClient(TargetResolver.Parse(retrievalUrl), new NoteToConsole(console));
+                var (items, users) = await VectorIndexUploader.UploadAsync(retrieval, synthetic, cancellationToken);
+                console.MarkupLineInterpolated($"vector index at {retrievalUrl}: {items:N0} item and {users:N0} user vectors of {options.Dimensions} dimensions");
             }
 
             Summary.Print(console, $"seed of {target}", results);

@@ -33,6 +33,27 @@ public sealed class FeatureServerClient(HttpClient http, RetryOptions retry, Tim
     public Task<BatchOutcome> PostEventsAsync(IReadOnlyList<EventDto> events, CancellationToken cancellationToken) =>
         SendBatchAsync(HttpMethod.Post, "/v1/events", new EventBatchRequest(events), events.Count, cancellationToken);
 
+    /// <summary>
+    /// Sends one JSON request with the same retry policy (used for other services' batch endpoints, such as the Retrieval
+    /// index); any non-success answer is an error naming the endpoint.
+    /// </summary>
+    public async Task SendJsonAsync<TRequest>(HttpMethod method, string path, TRequest request, CancellationToken cancellationToken)
+    {
+        var body = JsonSerializer.SerializeToUtf8Bytes(request, JsonDefaults.Options);
+        using var response = await SendWithRetryAsync(
+            () =>
+            {
+                var content = new ByteArrayContent(body);
+                content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
+                return new HttpRequestMessage(method, path) { Content = content };
+            },
+            cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw await UnexpectedAsync(response, $"{method} {path}", cancellationToken);
+        }
+    }
+
     /// <summary>Reads the status, retrying transient failures like a batch.</summary>
     public async Task<FeatureServerStatus> GetStatusAsync(CancellationToken cancellationToken)
     {

@@ -31,7 +31,7 @@ internal sealed record BenchOptions
     public int ShardEf { get; init; }
     public int ShardQueries { get; init; } = 300;
 
-    public string OutDir => Out ?? Path.Combine("bench-results", $"{(BaseFile is null ? "synthetic" : Path.GetFileNameWithoutExtension(BaseFile))}-{N}x{Dim}");
+    public string OutDir => Out ?? Path.Combine(Path.GetTempPath(), "recsys-vector-bench", $"{(BaseFile is null ? "synthetic" : Path.GetFileNameWithoutExtension(BaseFile))}-{N}x{Dim}");
 
     public static BenchOptions Parse(string[] args)
     {
@@ -85,6 +85,6 @@ internal sealed record BenchOptions
           --pq-segments 32 --reranks 50,100,200   product quantization
           --shards 4 --shard-k 1000 --shard-ef 0 (0: ef = per-shard limit) --shard-queries 300
           --peers hnswlib,faiss                   which external peers run (bench/peers/run.sh)
-          --no-peers --no-usearch --no-pq --no-shards --out DIR
+          --no-peers --no-usearch --no-pq --no-shards --out DIR (default: $TMPDIR/recsys-vector-bench/...)
         """;
 }

@@ -75,6 +75,7 @@ internal static class PitBenchmark
         var oursFile = Path.Combine(o.Directory, "ours.parquet");
         TrainingSetStats? stats = null;
         var raw = new List<double>();
+        var rawTable = new List<double>();
         var rawFile = Path.Combine(o.Directory, "raw.parquet");
         for (var r = 0; r < o.Repetitions; r++)
         {
@@ -86,16 +87,22 @@ internal static class PitBenchmark
 
             File.Delete(rawFile);
             sw.Restart();
-            await RawAsync(offline, labelsFile, features, rawFile);
+            await RawAsync(offline, labelsFile, features, rawFile, materialize: false);
             raw.Add(sw.Elapsed.TotalSeconds);
-            Console.WriteLine(string.Create(inv, $"rep {r + 1}: ours {ours[^1]:F2} s, raw DuckDB {raw[^1]:F2} s"));
+
+            File.Delete(rawFile);
+            sw.Restart();
+            await RawAsync(offline, labelsFile, features, rawFile, materialize: true);
+            rawTable.Add(sw.Elapsed.TotalSeconds);
+            Console.WriteLine(string.Create(inv, $"rep {r + 1}: ours {ours[^1]:F2} s, raw DuckDB over read_parquet {raw[^1]:F2} s, raw DuckDB over a loaded table {rawTable[^1]:F2} s"));
         }
 
         var oursMedian = Median(ours);
-        var rawMedian = Median(raw);
+        Console.WriteLine(string.Create(inv, $"raw DuckDB, ASOF joins over read_parquet: median {Median(raw):F2} s (min {raw.Min():F2})"));
+        Console.WriteLine(string.Create(inv, $"raw DuckDB, rows loaded into a table first (load included): median {Median(rawTable):F2} s (min {rawTable.Min():F2})"));
+        var rawMedian = Math.Min(Median(raw), Median(rawTable));
         Console.WriteLine(string.Create(inv, $"ours: median {oursMedian:F2} s (min {ours.Min():F2}), late rows excluded {stats!.LateRowsExcluded:N0}, outputs byte-identical across runs: {hashes.Count == 1}"));
-        Console.WriteLine(string.Create(inv, $"raw DuckDB ASOF LEFT JOIN: median {rawMedian:F2} s (min {raw.Min():F2})"));
-        Console.WriteLine(string.Create(inv, $"ratio ours / raw (medians): {oursMedian / rawMedian:F2}x (goal <= 1.5x)"));
+        Console.WriteLine(string.Create(inv, $"ratio ours / faster raw (medians): {oursMedian / rawMedian:F2}x (goal <= 1.5x)"));
 
         var (checkedValues, mismatches, rawDiffers) = await CheckAsync(all, labels, features, oursFile, rawFile, o.Sample, o.Seed);
         Console.WriteLine(string.Create(inv, $"check: {checkedValues:N0} values of {o.Sample:N0} sampled labels against brute force: {mismatches} mismatches; raw differs from the leak-free answer on {rawDiffers:N0} of them (late rows)"));
@@ -147,10 +154,15 @@ internal static class PitBenchmark
     }
 
     /// <summary>The floor: the ASOF LEFT JOIN one would write by hand (no created-time exclusion, no tie order).</summary>
-    private static async Task RawAsync(string offline, string labelsFile, List<OfflineFeature> features, string output)
+    private static async Task RawAsync(string offline, string labelsFile, List<OfflineFeature> features, string output, bool materialize)
     {
         var sql = new StringBuilder();
-        var source = OfflineLayout.ReadParquetSql(offline);
+        var source = materialize ? "rows" : OfflineLayout.ReadParquetSql(offline);
+        if (materialize)
+        {
+            sql.Append(CultureInfo.InvariantCulture, $"CREATE TABLE rows AS SELECT entity_id, feature, event_time_ms, value FROM {OfflineLayout.ReadParquetSql(offline)}; ");
+        }
+
         sql.Append("COPY (SELECT l.idx, l.user_id, l.item_id, l.creator_id, make_timestamp(l.ts * 1000) AS event_time, l.label");
         for (var k = 0; k < features.Count; k++)
         {

@@ -54,9 +54,12 @@ public sealed class VectorIndexOptions
     [Range(2, 100)]
     public int SnapshotsRetained { get; set; } = 2;
 
-    /// <summary>A shard that has not answered a search within this time is left out (partial results, coverage below 1).</summary>
+    /// <summary>
+    /// A shard that has not answered a search within this time is left out (partial results, coverage below 1). Below the
+    /// collaborative source's timeout (Retrieval:SourceTimeoutMs, 100 ms), so that a slow shard degrades the source instead of failing it.
+    /// </summary>
     [Range(1, 60_000)]
-    public int PerShardTimeoutMs { get; set; } = 50;
+    public int PerShardTimeoutMs { get; set; } = 80;
 
     /// <summary>Directory of snapshots; bound from <see cref="DataDirectoryKey"/>. Empty: the index lives in memory only.</summary>
     public string? DataDirectory { get; set; }

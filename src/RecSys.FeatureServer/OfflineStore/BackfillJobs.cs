@@ -20,6 +20,7 @@ public sealed partial class BackfillJobs(
     private readonly ConcurrentDictionary<string, BackfillJob> _jobs = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
     private Task? _running;
+    private string? _runningId;
 
     /// <summary>Starts a backfill unless one is running; returns the new job, or the running one with false.</summary>
     public bool TryStart(out BackfillJob job)
@@ -28,13 +29,14 @@ public sealed partial class BackfillJobs(
         {
             if (_running is { IsCompleted: false })
             {
-                job = _jobs.Values.First(j => j.State == BackfillJob.Running);
+                job = _jobs[_runningId!];
                 return false;
             }
 
             var id = Guid.NewGuid().ToString("N");
             job = new BackfillJob(id, BackfillJob.Running, time.GetUtcNow(), null, new BackfillProgress(0, 0, 0, 0, 0), null);
             _jobs[id] = job;
+            _runningId = id;
             _running = Task.Run(() => RunAsync(id, lifetime.ApplicationStopping));
             return true;
         }

@@ -124,11 +124,9 @@ public sealed partial class OfflineFeatureSink : BackgroundService, IOfflineFeat
                     continue;
                 }
 
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-                if (wait != Timeout.InfiniteTimeSpan)
-                {
-                    timeout.CancelAfter(wait);
-                }
+                // The flush deadline runs on the injected clock.
+                using var deadline = new CancellationTokenSource(wait, _time);
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, deadline.Token);
 
                 bool more;
                 try

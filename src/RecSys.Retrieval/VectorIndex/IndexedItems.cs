@@ -42,7 +42,8 @@ public sealed class IndexedItems
 
     public static long KeyOf(string itemId)
     {
-        Span<byte> buffer = stackalloc byte[256];
+        var max = Encoding.UTF8.GetMaxByteCount(itemId.Length);
+        Span<byte> buffer = max <= 256 ? stackalloc byte[256] : new byte[max];
         var n = Encoding.UTF8.GetBytes(itemId, buffer);
         return (long)(XxHash64.HashToUInt64(buffer[..n]) & long.MaxValue);
     }

@@ -174,6 +174,11 @@ public sealed partial class RedisOnlineFeatureStore(
         Task<RedisValue[]>? hash = plan.HashFields.Length > 0
             ? batch.HashGetAsync(OnlineKeys.Features(entity.Kind, entity.Id), plan.HashFields)
             : null;
+        if (!plan.HasOtherReads)
+        {
+            return new PendingEntity(entity, plan, values, hash, []);
+        }
+
         var reads = new Task[plan.Features.Count];
         Task<RedisResult>? cross = null;
         for (var i = 0; i < plan.Features.Count; i++)
@@ -216,9 +221,9 @@ public sealed partial class RedisOnlineFeatureStore(
             var feature = p.Plan.Features[i];
             var value = feature.Transform switch
             {
-                AggregateTransform a => Aggregate(p.Plan, row!, a, nowMs),
-                RatioTransform r => Ratio(p.Plan, row!, r, nowMs),
-                LatestEventTimeTransform => Aggregate(p.Plan, row!, KindPlan.LatestCounter, nowMs),
+                AggregateTransform => Aggregate(row!, p.Plan.Aggregates[i][0]),
+                RatioTransform => Ratio(row!, p.Plan.Aggregates[i][0], p.Plan.Aggregates[i][1]),
+                LatestEventTimeTransform => Aggregate(row!, p.Plan.Aggregates[i][0]),
                 _ => Read(feature, p.Reads[i], epochMs, nowMs),
             };
             p.Values[i] = Finish(feature, value, nowMs);
@@ -250,12 +255,12 @@ public sealed partial class RedisOnlineFeatureStore(
         return value;
     }
 
-    private static FeatureValue? Aggregate(KindPlan plan, RedisValue[] row, AggregateTransform aggregate, long nowMs)
+    private static FeatureValue? Aggregate(RedisValue[] row, AggregateSlots slots)
     {
-        var time = Time(row[plan.FieldIndex[aggregate.Counter + FeatureFields.TimeSuffix]]);
-        if (aggregate.Window is not { } window)
+        var time = Time(row[slots.TimeField]);
+        if (slots.Buckets is null)
         {
-            return TryNumber(row[plan.FieldIndex[aggregate.Counter]], out var total) ? new FeatureValue(total, null, time, false, false) : null;
+            return TryNumber(row[slots.ValueField], out var total) ? new FeatureValue(total, null, time, false, false) : null;
         }
 
         if (time is null)
@@ -264,12 +269,9 @@ public sealed partial class RedisOnlineFeatureStore(
         }
 
         var sum = 0d;
-        var ring = window.Ring;
-        var nowBucket = ring.BucketIndex(nowMs);
-        var oldest = nowBucket - window.Buckets + 1;
-        for (var b = oldest; b <= nowBucket; b++)
+        for (var b = 0; b < slots.Buckets.Length; b++)
         {
-            if (ParseBucket(row[plan.FieldIndex[ring.Field(aggregate.Counter, b)]], out var index, out var bucketSum) && index == b)
+            if (ParseBucket(row[slots.BucketFields![b]], out var index, out var bucketSum) && index == slots.Buckets[b])
             {
                 sum += bucketSum;
             }
@@ -278,14 +280,14 @@ public sealed partial class RedisOnlineFeatureStore(
         return new FeatureValue(sum, null, time, false, false);
     }
 
-    private static FeatureValue? Ratio(KindPlan plan, RedisValue[] row, RatioTransform ratio, long nowMs)
+    private static FeatureValue? Ratio(RedisValue[] row, AggregateSlots numeratorSlots, AggregateSlots denominatorSlots)
     {
-        if (Aggregate(plan, row, ratio.Denominator, nowMs) is not { Number: > 0 } denominator)
+        if (Aggregate(row, denominatorSlots) is not { Number: > 0 } denominator)
         {
             return null;
         }
 
-        var numerator = Aggregate(plan, row, ratio.Numerator, nowMs);
+        var numerator = Aggregate(row, numeratorSlots);
         var t1 = numerator?.EventTime;
         var t2 = denominator.EventTime;
         var latest = t1 is null ? t2 : t2 is null ? t1 : (t1 > t2 ? t1 : t2);
@@ -396,13 +398,11 @@ public sealed partial class RedisOnlineFeatureStore(
     private static bool TryNumber(RedisValue value, out double number)
     {
         number = 0;
-        return !value.IsNull && double.TryParse((string?)value, NumberStyles.Float, CultureInfo.InvariantCulture, out number);
+        return !value.IsNull && value.TryParse(out number);
     }
 
     private static DateTimeOffset? Time(RedisValue value) =>
-        !value.IsNull && long.TryParse((string?)value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var ms)
-            ? DateTimeOffset.FromUnixTimeMilliseconds(ms)
-            : null;
+        !value.IsNull && value.TryParse(out long ms) ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;
 
     private static string Number(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 
@@ -411,64 +411,67 @@ public sealed partial class RedisOnlineFeatureStore(
 
     private sealed record PendingEntity(EntityRef Entity, KindPlan Plan, FeatureValue[] Values, Task<RedisValue[]>? Hash, Task[] Reads);
 
+    /// <summary>Where one aggregate's fields sit in the HMGET reply: time, all-time value, or the window's buckets.</summary>
+    private sealed record AggregateSlots(int TimeField, int ValueField, long[]? Buckets, int[]? BucketFields);
+
     /// <summary>The requested features of one entity kind and the feature-hash fields they need (computed once per fetch).</summary>
     private sealed class KindPlan
     {
-        public static readonly AggregateTransform LatestCounter = new(FeatureFields.LastEventMs, [], EventAmount.One, null);
+        private static readonly AggregateTransform LatestCounter = new(FeatureFields.LastEventMs, [], EventAmount.One, null);
 
-        private KindPlan(List<FeatureDefinition> features, RedisValue[] hashFields, Dictionary<string, int> fieldIndex, bool needsEpoch)
+        private KindPlan(List<FeatureDefinition> features, RedisValue[] hashFields, AggregateSlots[][] aggregates, bool needsEpoch, bool hasOtherReads)
         {
             Features = features;
             HashFields = hashFields;
-            FieldIndex = fieldIndex;
+            Aggregates = aggregates;
             NeedsEpoch = needsEpoch;
+            HasOtherReads = hasOtherReads;
         }
 
         public IReadOnlyList<FeatureDefinition> Features { get; }
 
         public RedisValue[] HashFields { get; }
 
-        public Dictionary<string, int> FieldIndex { get; }
+        /// <summary>Per feature: its aggregate (or numerator and denominator) slots; empty for other transforms.</summary>
+        public AggregateSlots[][] Aggregates { get; }
 
         public bool NeedsEpoch { get; }
+
+        public bool HasOtherReads { get; }
 
         public static KindPlan Create(string kind, IReadOnlyList<FeatureDefinition> all, long nowMs)
         {
             var features = all.Where(f => f.EntityKind == kind).ToList();
             var fields = new Dictionary<string, int>(StringComparer.Ordinal);
-            void Add(AggregateTransform a)
+            int Field(string name) => fields.TryGetValue(name, out var index) ? index : fields[name] = fields.Count;
+            AggregateSlots Add(AggregateTransform a)
             {
-                fields.TryAdd(a.Counter + FeatureFields.TimeSuffix, fields.Count);
+                var time = Field(a.Counter + FeatureFields.TimeSuffix);
                 if (a.Window is not { } window)
                 {
-                    fields.TryAdd(a.Counter, fields.Count);
-                    return;
+                    return new AggregateSlots(time, Field(a.Counter), null, null);
                 }
 
                 var ring = window.Ring;
                 var now = ring.BucketIndex(nowMs);
-                for (var b = now - window.Buckets + 1; b <= now; b++)
+                var buckets = new long[window.Buckets];
+                var bucketFields = new int[window.Buckets];
+                for (var b = 0; b < buckets.Length; b++)
                 {
-                    fields.TryAdd(ring.Field(a.Counter, b), fields.Count);
+                    buckets[b] = now - window.Buckets + 1 + b;
+                    bucketFields[b] = Field(ring.Field(a.Counter, buckets[b]));
                 }
+
+                return new AggregateSlots(time, -1, buckets, bucketFields);
             }
 
-            foreach (var feature in features)
+            var aggregates = features.Select(f => f.Transform switch
             {
-                switch (feature.Transform)
-                {
-                    case AggregateTransform a:
-                        Add(a);
-                        break;
-                    case RatioTransform r:
-                        Add(r.Numerator);
-                        Add(r.Denominator);
-                        break;
-                    case LatestEventTimeTransform:
-                        Add(LatestCounter);
-                        break;
-                }
-            }
+                AggregateTransform a => [Add(a)],
+                RatioTransform r => [Add(r.Numerator), Add(r.Denominator)],
+                LatestEventTimeTransform => [Add(LatestCounter)],
+                _ => Array.Empty<AggregateSlots>(),
+            }).ToArray();
 
             var hashFields = new RedisValue[fields.Count];
             foreach (var (field, index) in fields)
@@ -476,7 +479,12 @@ public sealed partial class RedisOnlineFeatureStore(
                 hashFields[index] = field;
             }
 
-            return new KindPlan(features, hashFields, fields, features.Any(f => f.Transform is DecayedPopularityTransform));
+            return new KindPlan(
+                features,
+                hashFields,
+                aggregates,
+                features.Any(f => f.Transform is DecayedPopularityTransform),
+                features.Any(f => f.Transform is not (AggregateTransform or RatioTransform or LatestEventTimeTransform)));
         }
     }
 }

@@ -732,6 +732,11 @@ public sealed class VectorIndexManager : IDisposable
                     }
 
                     var (indexVersion, entries) = ItemMapFile.Read(mapPath);
+                    if (entries.Any(e => _writer.ShardOf(e.Key) != s))
+                    {
+                        throw new InvalidDataException($"it was written for another shard count than {_shards.Length} (re-index after changing Shards)");
+                    }
+
                     var index = HnswSnapshot.Load(path);
                     if (index.Dimension != Dimension)
                     {

@@ -229,6 +229,24 @@ public sealed class VectorIndexManagerTests
     }
 
     [Fact]
+    public async Task Snapshots_of_another_shard_count_are_not_loaded()
+    {
+        using var dir = new TempDirectory();
+        using (var first = Manager(Options(shards: 2, dataDirectory: dir.Path)))
+        {
+            await first.AddAsync(RandomItems(100, 8));
+            await first.SnapshotAsync();
+        }
+
+        using var second = Manager(Options(shards: 3, dataDirectory: dir.Path));
+        await second.LoadAsync();
+
+        Assert.Equal(0, second.GetStatus().Vectors);
+        Assert.Equal(2, second.GetStatus().SnapshotsRejected);
+        Assert.NotNull(second.DegradedReason());
+    }
+
+    [Fact]
     public async Task A_stalled_shard_gives_partial_results_with_coverage_instead_of_failing()
     {
         var options = Options();

@@ -56,6 +56,34 @@ public sealed class OnlineApplier(IConnectionMultiplexer redis, FeatureServerMet
         return await ReadPositionAsync();
     }
 
+    /// <summary>
+    /// Waits until the processor's counters and position have not moved for <paramref name="quiet"/>: the scripts a dead
+    /// predecessor had already sent still run after its connection is gone, and must land before a new applier writes
+    /// (the scripts compute their keys inside, so two appliers at once could interleave read-modify-writes of one hash).
+    /// </summary>
+    public async Task WaitForQuietAsync(TimeSpan quiet, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var last = await ProgressAsync();
+        var since = time.GetTimestamp();
+        while (time.GetElapsedTime(since) < quiet)
+        {
+            await Task.Delay(quiet / 5, time, cancellationToken);
+            var now = await ProgressAsync();
+            if (now != last)
+            {
+                last = now;
+                since = time.GetTimestamp();
+            }
+        }
+    }
+
+    private async Task<string> ProgressAsync()
+    {
+        var stats = await _db.HashGetAllAsync(ProcessorKeys.Stats);
+        var position = await _db.StringGetAsync(OnlineKeys.ProcessorPosition);
+        return string.Join(",", stats.OrderBy(e => e.Name.ToString(), StringComparer.Ordinal).Select(e => $"{e.Name}={e.Value}")) + "|" + position;
+    }
+
     /// <summary>The stored processor position (<see cref="LogPosition.Parse"/> of its stored form), the start when the store has none.</summary>
     public async Task<LogPosition> ReadPositionAsync()
     {

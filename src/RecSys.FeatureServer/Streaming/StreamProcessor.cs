@@ -23,6 +23,9 @@ public sealed partial class StreamProcessor(
 {
     private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(1);
 
+    /// <summary>How long the store must show no progress before a (re)started processor writes.</summary>
+    internal static readonly TimeSpan StartQuietPeriod = TimeSpan.FromMilliseconds(300);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (!options.Value.RunProcessor)
@@ -53,6 +56,8 @@ public sealed partial class StreamProcessor(
     /// <summary>Applies until cancelled; resumes from the stored position after every error.</summary>
     internal async Task RunAsync(CancellationToken cancellationToken)
     {
+        // A predecessor's last scripts may still be running on the store: start only once it is quiet.
+        await applier.WaitForQuietAsync(StartQuietPeriod, time, cancellationToken);
         var position = await applier.InitializeAsync();
         state.Position = position;
         LogStarting(logger, position.ToString(), log.TailPosition);

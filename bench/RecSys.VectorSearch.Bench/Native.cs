@@ -32,9 +32,6 @@ internal static partial class USearchNative
     [LibraryImport("libusearch_c", EntryPoint = "usearch_change_expansion_search")]
     private static partial void ChangeExpansionSearch(nint index, nuint expansion, out nint error);
 
-    [LibraryImport("libusearch_c", EntryPoint = "usearch_change_threads_add")]
-    private static partial void ChangeThreadsAdd(nint index, nuint threads, out nint error);
-
     [LibraryImport("libusearch_c", EntryPoint = "usearch_memory_usage")]
     private static partial nuint MemoryUsage(nint index, out nint error);
 
@@ -50,19 +47,6 @@ internal static partial class USearchNative
         try
         {
             ChangeExpansionSearch(Handle(wrapper), (nuint)ef, out var err);
-            return err == 0;
-        }
-        catch (Exception e) when (e is MissingFieldException or EntryPointNotFoundException or DllNotFoundException)
-        {
-            return false;
-        }
-    }
-
-    public static bool TrySetThreadsAdd(object wrapper, int threads)
-    {
-        try
-        {
-            ChangeThreadsAdd(Handle(wrapper), (nuint)threads, out var err);
             return err == 0;
         }
         catch (Exception e) when (e is MissingFieldException or EntryPointNotFoundException or DllNotFoundException)

@@ -185,22 +185,18 @@ if (opt.Shards)
 if (opt.UsearchPeer)
 {
     USearchIndex? us = null;
-    var parallelAdd = false;
     Step("USearch build (NuGet Cloud.Unum.USearch)", () =>
     {
         var sw = Stopwatch.StartNew();
         us = new USearchIndex(MetricKind.Ip, ScalarKind.Float32, (ulong)dim, (ulong)opt.M, (ulong)opt.EfConstruction, 100UL, false);
         var rowsArr = new float[n][];
         for (var i = 0; i < n; i++) rowsArr[i] = data.AsSpan(i * dim, dim).ToArray();
-        us.Add((ulong)0, rowsArr[0]);
-        // The wrapper grows capacity itself on single adds; concurrent adds would race that, so add in one thread
-        // unless the native handle lets us pre-size threads (then Add is called from a Parallel.For after a reserve).
-        parallelAdd = USearchNative.TrySetThreadsAdd(us, opt.Threads) && opt.Threads > 1 && Environment.GetEnvironmentVariable("USEARCH_PARALLEL_ADD") == "1";
-        var ulids = new ulong[n - 1];
-        for (var i = 1; i < n; i++) ulids[i - 1] = (ulong)i;
-        us.Add(ulids, rowsArr[1..]);
+        // The wrapper's Add grows capacity itself; we call it from one thread (its batch overload loops over single adds).
+        var ulids = new ulong[n];
+        for (var i = 0; i < n; i++) ulids[i] = (ulong)i;
+        us.Add(ulids, rowsArr);
         var secs = sw.Elapsed.TotalSeconds;
-        rows.Add(new ResultRow("usearch", "build", 0, 0, 0, 0, secs, USearchNative.Memory(us) / (double)n, parallelAdd ? "parallel add" : "single-thread add (C# wrapper)"));
+        rows.Add(new ResultRow("usearch", "build", 0, 0, 0, 0, secs, USearchNative.Memory(us) / (double)n, "single-thread add (C# wrapper)"));
         return $"{secs:F1} s";
     });
     var efSettable = USearchNative.TrySetExpansionSearch(us!, opt.Efs[0]);

@@ -36,6 +36,15 @@ internal static class ApplyBench
 
         stopwatch.Stop();
         output.WriteLine($"apply: {applied:N0} events in {stopwatch.Elapsed.TotalSeconds:F2} s = {applied / stopwatch.Elapsed.TotalSeconds:N0} events/s");
+
+        // Server-side time of the scripts (less sensitive to client scheduling on a loaded machine).
+        var info = await redis.GetServers()[0].InfoAsync("commandstats");
+        var evalsha = info.SelectMany(g => g).FirstOrDefault(kv => kv.Key == "cmdstat_evalsha").Value;
+        if (evalsha is not null && evalsha.Split(',').FirstOrDefault(p => p.StartsWith("usec=", StringComparison.Ordinal)) is { } usec)
+        {
+            var micros = double.Parse(usec[5..], System.Globalization.CultureInfo.InvariantCulture);
+            output.WriteLine($"server time in EVALSHA: {micros / 1e6:F2} s = {micros / applied:F1} us per event ({evalsha})");
+        }
     }
 
     private static List<LogRecord> Stream(int events)

@@ -36,7 +36,7 @@ public sealed class ApiTests
         Assert.Equal([SourceNames.Trending], body.Candidates[0].Sources);
         Assert.Empty(body.Degraded);
         Assert.Equal(
-            [SourceNames.Content, SourceNames.RecentSimilar, SourceNames.Creator, SourceNames.Trending],
+            [SourceNames.Collaborative, SourceNames.Content, SourceNames.RecentSimilar, SourceNames.Creator, SourceNames.Trending],
             body.Sources.Select(s => s.Source));
     }
 

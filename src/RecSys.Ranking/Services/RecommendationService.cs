@@ -40,8 +40,10 @@ public sealed partial class RecommendationService(
             candidates = response.Candidates;
             degraded.AddRange(response.Degraded);
         }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
+            // Any failure of candidate generation (HTTP error, timeout, an open circuit of the resilience pipeline)
+            // degrades to trending; only the caller giving up ends the request.
             LogRetrievalFailed(logger, userId, ex.Message);
             degraded.Add(DegradedRetrieval);
             candidates = await fallback.GetAsync(userId, Math.Max(o.CandidateCount, count), cancellationToken);

@@ -61,7 +61,6 @@ internal static class OnlineScripts
         -- Rings of time buckets per counter: { field prefix, bucket ms, slots } (FeatureFields.Rings).
         local RINGS = { {{RingTable()}} }
         local NR = #RINGS
-        local STRIDE = 2 + NR
 
         -- Adds w to the bucket idx of a ring slot whose current value is cur ('idx:sum' or nil). Returns the new value,
         -- or nil when the slot holds a newer bucket (this one is outside every window the ring serves).
@@ -75,30 +74,36 @@ internal static class OnlineScripts
           return idx .. ':' .. num(w)
         end
 
-        -- incs: { field, amount }; one HMGET and one HSET per hash: each field is added to, its time buckets too, and its
-        -- time (field@t) moves to t if later; last_event_ms is the latest event time.
+        -- incs: { field, amount, ringed }; one HMGET and one HSET per hash: each field is added to, its time buckets too
+        -- when ringed (only counters that windowed features read), and its time (field@t) moves to t if later;
+        -- last_event_ms is the latest event time.
         local function counters(key, incs, t, ts)
           local fields = {}
+          local at = {}
           local idx = {}
           for k, r in ipairs(RINGS) do idx[k] = math.floor(t / r[2]) end
           for i, f in ipairs(incs) do
-            local b = (i - 1) * STRIDE
-            fields[b + 1] = f[1]
-            fields[b + 2] = f[1] .. '{{FeatureFields.TimeSuffix}}'
-            for k, r in ipairs(RINGS) do fields[b + 2 + k] = f[1] .. '{{FeatureFields.RingSeparator}}' .. r[1] .. (idx[k] % r[3]) end
+            at[i] = #fields
+            fields[#fields + 1] = f[1]
+            fields[#fields + 1] = f[1] .. '{{FeatureFields.TimeSuffix}}'
+            if f[3] then
+              for k, r in ipairs(RINGS) do fields[#fields + 1] = f[1] .. '{{FeatureFields.RingSeparator}}' .. r[1] .. (idx[k] % r[3]) end
+            end
           end
           fields[#fields + 1] = '{{FeatureFields.LastEventMs}}'
           local cur = redis.call('HMGET', key, unpack(fields))
           local set = {}
           for i, f in ipairs(incs) do
-            local b = (i - 1) * STRIDE
+            local b = at[i]
             set[#set + 1] = f[1]
             set[#set + 1] = num((tonumber(cur[b + 1]) or 0) + f[2])
             local prev = tonumber(cur[b + 2])
             if not prev or t > prev then set[#set + 1] = fields[b + 2]; set[#set + 1] = ts end
-            for k = 1, NR do
-              local v = bucket(cur[b + 2 + k], idx[k], f[2])
-              if v then set[#set + 1] = fields[b + 2 + k]; set[#set + 1] = v end
+            if f[3] then
+              for k = 1, NR do
+                local v = bucket(cur[b + 2 + k], idx[k], f[2])
+                if v then set[#set + 1] = fields[b + 2 + k]; set[#set + 1] = v end
+              end
             end
           end
           local last = tonumber(cur[#fields])
@@ -131,19 +136,19 @@ internal static class OnlineScripts
           local t = tonumber(ts)
           local w = tonumber(ws)
 
-          local u = { { '{{FeatureFields.EventsTotal}}', 1 } }
-          if typ == 'click' then u[#u + 1] = { '{{FeatureFields.ClicksTotal}}', 1 } end
-          if typ == 'impression' then u[#u + 1] = { '{{FeatureFields.ImpressionsTotal}}', 1 } end
-          if typ == 'view' then u[#u + 1] = { '{{FeatureFields.ViewsTotal}}', 1 } end
-          if w > 0 then u[#u + 1] = { '{{FeatureFields.EngagementTotal}}', w } end
+          local u = { { '{{FeatureFields.EventsTotal}}', 1, false } }
+          if typ == 'click' then u[#u + 1] = { '{{FeatureFields.ClicksTotal}}', 1, true } end
+          if typ == 'impression' then u[#u + 1] = { '{{FeatureFields.ImpressionsTotal}}', 1, true } end
+          if typ == 'view' then u[#u + 1] = { '{{FeatureFields.ViewsTotal}}', 1, true } end
+          if w > 0 then u[#u + 1] = { '{{FeatureFields.EngagementTotal}}', w, true } end
           counters(ufeat(user), u, t, ts)
 
           if item ~= '' then
-            local it = { { '{{FeatureFields.EventsTotal}}', 1 } }
-            if typ == 'impression' then it[#it + 1] = { '{{FeatureFields.ImpressionsTotal}}', 1 } end
-            if typ == 'view' then it[#it + 1] = { '{{FeatureFields.ViewsTotal}}', 1 } end
-            if typ == 'click' then it[#it + 1] = { '{{FeatureFields.ClicksTotal}}', 1 } end
-            if w > 0 then it[#it + 1] = { '{{FeatureFields.EngagementTotal}}', w } end
+            local it = { { '{{FeatureFields.EventsTotal}}', 1, false } }
+            if typ == 'impression' then it[#it + 1] = { '{{FeatureFields.ImpressionsTotal}}', 1, true } end
+            if typ == 'view' then it[#it + 1] = { '{{FeatureFields.ViewsTotal}}', 1, true } end
+            if typ == 'click' then it[#it + 1] = { '{{FeatureFields.ClicksTotal}}', 1, true } end
+            if w > 0 then it[#it + 1] = { '{{FeatureFields.EngagementTotal}}', w, true } end
             counters(ifeat(item), it, t, ts)
 
             if seen == '1' then redis.call('SADD', useen(user), item) end
@@ -164,7 +169,7 @@ internal static class OnlineScripts
               if not owner or owner == '' then owner = creator end
               if owner ~= '' then
                 redis.call('ZINCRBY', ucreators(user), ws, owner)
-                counters(cfeat(owner), { { '{{FeatureFields.EngagedTotal}}', 1 }, { '{{FeatureFields.EngagementTotal}}', w } }, t, ts)
+                counters(cfeat(owner), { { '{{FeatureFields.EngagedTotal}}', 1, false }, { '{{FeatureFields.EngagementTotal}}', w, true } }, t, ts)
               end
 
               local recentKey = urecent(user)

@@ -286,12 +286,13 @@ public sealed unsafe partial class HnswIndex
             var curDist = scorer.Distance(cur);
             for (var l = maxLevel; l > level; l--) cur = Greedy(s, ref scorer, cur, ref curDist, l);
 
-            var checkDeleted = Volatile.Read(ref _deletedCount) > 0;
+            // Soft-deleted nodes stay in the graph until the next rebuild, so they are valid neighbours while inserting:
+            // excluding them would leave a new node unlinked when its region (or the whole graph) is deleted.
             Span<int> selected = stackalloc int[_m];
             for (var l = Math.Min(level, maxLevel); l >= 0; l--)
             {
                 ctx.Visited.Reset(s.Capacity);
-                SearchLayer(s, ctx, ref scorer, cur, curDist, l, _options.EfConstruction, checkDeleted ? FilterMode.Deleted : FilterMode.None, null, null, node);
+                SearchLayer(s, ctx, ref scorer, cur, curDist, l, _options.EfConstruction, FilterMode.None, null, null, node);
                 var found = ctx.Results.Count;
                 if (found == 0) continue;
                 ctx.EnsureSorted(found);

@@ -62,6 +62,32 @@ public class HnswTests
     }
 
     [Fact]
+    public void Items_added_after_every_item_was_deleted_are_found()
+    {
+        var data = TestData.Embeddings(300, 32, seed: 7);
+        var index = TestData.Build(data, 32);
+        for (long i = 0; i < 300; i++)
+        {
+            Assert.True(index.Delete(i));
+        }
+
+        // Replacing the only live items of a region links the new nodes through deleted ones, which stay in the graph.
+        var extra = TestData.Embeddings(20, 32, seed: 8);
+        for (var i = 0; i < 20; i++)
+        {
+            index.Add(1_000 + i, extra.AsSpan(i * 32, 32));
+        }
+
+        for (var i = 0; i < 20; i++)
+        {
+            var hits = index.Search(extra.AsSpan(i * 32, 32), 20, ef: 100);
+            Assert.Equal(20, hits.Length);
+            Assert.Equal(1_000 + i, hits[0].Id);
+            Assert.All(hits, h => Assert.True(h.Id >= 1_000));
+        }
+    }
+
+    [Fact]
     public void Deleted_items_never_come_back()
     {
         var data = TestData.Embeddings(2000, 32, seed: 5);

@@ -42,11 +42,15 @@ using (var peerGarnet = new EmbeddedGarnet())
 Console.WriteLine($"peer raw FasterLog append (batch {options.BatchSize}, {options.Senders} writers): {rawLogRate:N0} events/s");
 Console.WriteLine($"peer raw pipelined Garnet writes (SET NX EX + 2x HINCRBY per event, 1,000 per pipeline): {rawStoreRate:N0} events/s");
 
-using var garnet = new EmbeddedGarnet();
+// The online store: in-process Garnet with room for every dedupe marker of the run (EmbeddedGarnet's 256 MB would evict).
+var garnetPort = EmbeddedGarnet.FreeTcpPort();
+using var garnetServer = new Garnet.GarnetServer(["--bind", "127.0.0.1", "--port", garnetPort.ToString(CultureInfo.InvariantCulture), "--lua", "true", "--memory", "8g", "--index", "256m"]);
+garnetServer.Start();
+using var garnet = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{garnetPort}");
 var dataDir = Path.Combine(Path.GetTempPath(), "recsys-ingest-bench-" + Guid.NewGuid().ToString("N"));
-using var server = await ServerProcess.StartAsync(options.ServerPath, garnet.ConnectionString, dataDir);
+using var server = await ServerProcess.StartAsync(options.ServerPath, $"127.0.0.1:{garnetPort}", dataDir);
 using var http = new HttpClient { BaseAddress = server.BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
-var db = garnet.Connection.GetDatabase();
+var db = garnet.GetDatabase();
 
 // Catalog first, so that engagements touch category and creator features too.
 foreach (var chunk in workload.Items().Chunk(1_000))

@@ -1,10 +1,12 @@
 using RecSys.FeatureServer.Apis;
 using RecSys.FeatureServer.Extensions;
+using RecSys.FeatureServer.OfflineStore;
 using RecSys.ServiceDefaults;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddFeatureServer();
+builder.AddOfflineStore();
 builder.Services.AddOpenApi();
 
 var app = builder.Build();
@@ -13,6 +15,7 @@ app.MapOpenApi();
 app.MapDefaultEndpoints();
 app.MapIngestApi();
 app.MapFeaturesApi();
+app.MapOfflineStoreApi();
 app.Run();
 
 public partial class Program;

@@ -50,7 +50,7 @@ public static class FeaturesApi
         return TypedResults.Ok(new FeatureServerStatus(
             items.Result,
             log.TailPosition,
-            position.Result.IsNull ? 0 : (long)position.Result,
+            position.Result.IsNull ? 0 : LogPosition.Parse(position.Result.ToString()).Ordinal,
             counts[0].IsNull ? 0 : (long)counts[0],
             counts[1].IsNull ? 0 : (long)counts[1]));
     }

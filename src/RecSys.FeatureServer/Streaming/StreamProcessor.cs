@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 using RecSys.FeatureServer.EventLog;
+using RecSys.FeatureServer.OfflineStore;
 using RecSys.FeatureServer.Telemetry;
 
 namespace RecSys.FeatureServer.Streaming;
@@ -19,7 +21,8 @@ public sealed partial class StreamProcessor(
     FeatureServerMetrics metrics,
     IOptions<FeatureServerOptions> options,
     TimeProvider time,
-    ILogger<StreamProcessor> logger) : BackgroundService
+    ILogger<StreamProcessor> logger,
+    OfflineCapture? offlineCapture = null) : BackgroundService
 {
     private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(1);
 
@@ -75,11 +78,36 @@ public sealed partial class StreamProcessor(
                 continue;
             }
 
+            await CaptureOfflineAsync(batch);
             position = batch.NextPosition;
             state.Position = position;
             state.Tail = log.TailPosition;
         }
     }
+
+    /// <summary>
+    /// Hands the values this batch wrote to the offline store. A failure here never stalls the online path: the rows it
+    /// loses are restored by a backfill from the log.
+    /// </summary>
+    private async Task CaptureOfflineAsync(LogBatch batch)
+    {
+        if (offlineCapture is null || batch.Entries.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await offlineCapture.CaptureAsync(batch.Entries);
+        }
+        catch (Exception ex) when (ex is RedisException or InvalidOperationException or TimeoutException)
+        {
+            LogOfflineCaptureFailed(logger, batch.Entries.Count, ex);
+        }
+    }
+
+    [LoggerMessage(EventId = 204, Level = LogLevel.Warning, Message = "Offline capture of {Records} records failed; a backfill restores them")]
+    private static partial void LogOfflineCaptureFailed(ILogger logger, int records, Exception exception);
 
     private async Task<ApplyResult> ApplyBatchAsync(LogBatch batch, LogPosition position)
     {

@@ -198,6 +198,12 @@ public class HnswTests
                 }
             }
         })).ToArray();
+        // The readers must be searching before the writes start, or a busy machine can run the adds first.
+        while (Volatile.Read(ref searches) == 0 && !readers.Any(r => r.IsCompleted))
+        {
+            await Task.Delay(1);
+        }
+
         // Single adds (which grow the arrays several times) then a parallel batch.
         for (var i = 100; i < 2000; i++) index.Add(i, data.AsSpan(i * 32, 32));
         var ids = Enumerable.Range(2000, 2000).Select(i => (long)i).ToArray();

@@ -48,6 +48,9 @@ public static class OnlineKeys
     /// <summary>Sorted set: category → engagement weight of the user with items of that category.</summary>
     public static string UserCategoryAffinity(string userId) => "u:" + userId + ":cats";
 
+    /// <summary>String: the user's base embedding as little-endian float32 values (written by the Retrieval index API).</summary>
+    public static string UserEmbedding(string userId) => "ue:" + userId;
+
     /// <summary>Hash of feature values for one entity: field <c>name</c> holds the value, <c>name@t</c> its event time (unix ms).</summary>
     public static string Features(string entityKind, string entityId) => "f:" + entityKind + ":" + entityId;
 

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using RecSys.Core.Storage;
 using StackExchange.Redis;
 
 namespace RecSys.Retrieval.VectorIndex;
@@ -10,7 +11,7 @@ namespace RecSys.Retrieval.VectorIndex;
 public sealed class UserEmbeddingStore(IConnectionMultiplexer redis)
 {
     /// <summary>Key of a user's base embedding.</summary>
-    public static string Key(string userId) => "ue:" + userId;
+    public static string Key(string userId) => OnlineKeys.UserEmbedding(userId);
 
     public async Task SetAsync(IReadOnlyList<(string UserId, float[] Vector)> users, CancellationToken cancellationToken)
     {

@@ -33,7 +33,8 @@ public sealed class VectorIndexServiceTests(VectorStoreFixture store)
         manager.EnqueueUpserts(RandomItems(30, 8));
         Assert.Equal(30, manager.PendingWrites);
         // The timers start once loading is done; advancing until the queue drains does not depend on when exactly.
-        while (manager.PendingWrites > 0)
+        // The queue empties when an apply takes it, before the apply finishes: wait for the vectors, bounded.
+        for (var step = 0; step < 10_000 && (manager.PendingWrites > 0 || manager.GetStatus().Vectors < 30); step++)
         {
             time.Advance(options.IncrementalPeriod);
             await Task.Delay(1);

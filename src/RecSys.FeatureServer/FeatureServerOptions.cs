@@ -25,4 +25,17 @@ public sealed class FeatureServerOptions
 
     /// <summary>Whether the stream processor runs in this process (tests may switch it off to drive it by hand).</summary>
     public bool RunProcessor { get; set; } = true;
+
+    /// <summary>
+    /// Who this processor is when it takes the lease; default <see cref="DefaultInstanceId"/> (machine and process). An
+    /// instance restarted under the same id takes its lease back at once instead of waiting for it to expire.
+    /// </summary>
+    public string? ProcessorInstanceId { get; set; }
+
+    /// <summary>How long the processor lease lasts without a commit; a standby takes over this long after a holder died.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.200", "00:10:00")]
+    public TimeSpan ProcessorLease { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The default <see cref="ProcessorInstanceId"/>: machine name and process id.</summary>
+    public static string DefaultInstanceId { get; } = Environment.MachineName + ":" + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -15,7 +15,8 @@ internal static class StoreSnapshot
         var dump = new SortedDictionary<string, string>(StringComparer.Ordinal);
         foreach (var key in server.Keys(pattern: "*", pageSize: 1000).Select(k => k.ToString()).ToList())
         {
-            if (excludedKeys.Contains(key))
+            // The writer's fencing token and lease count incarnations, not state.
+            if (excludedKeys.Contains(key) || key is Streaming.ProcessorKeys.Fence or Streaming.ProcessorKeys.Lease)
             {
                 continue;
             }

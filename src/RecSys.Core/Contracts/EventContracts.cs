@@ -42,8 +42,18 @@ public sealed record OnlineFeaturesResponse(IReadOnlyList<EntityFeatures> Entiti
 
 public sealed record EntityFeatures(string Entity, IReadOnlyDictionary<string, FeatureValueDto> Features);
 
-/// <summary>A served feature value; <see cref="IsDefault"/> is true when the store had none and the definition's default was used.</summary>
-public sealed record FeatureValueDto(double? Number, IReadOnlyList<string>? Ids, DateTimeOffset? EventTime, bool IsDefault);
+/// <summary>
+/// A served feature value: a number, an id list or a vector by the feature's value type. <see cref="IsDefault"/>: the
+/// store had none (or it was older than the feature's TTL) and the definition's default was served; <see cref="IsStale"/>:
+/// older than the feature's freshness requirement, served anyway.
+/// </summary>
+public sealed record FeatureValueDto(
+    double? Number,
+    IReadOnlyList<string>? Ids,
+    IReadOnlyList<float>? Vector,
+    DateTimeOffset? EventTime,
+    bool IsDefault,
+    bool IsStale);
 
 /// <summary>Reply to <c>GET /v1/status</c> of the FeatureServer.</summary>
 public sealed record FeatureServerStatus(long Items, long LogTail, long ProcessedPosition, long EventsApplied, long DuplicatesSkipped);

@@ -51,6 +51,15 @@ public static class OnlineKeys
     /// <summary>String: the user's base embedding as little-endian float32 values (written by the Retrieval index API).</summary>
     public static string UserEmbedding(string userId) => "ue:" + userId;
 
+    /// <summary>String: the item's embedding as little-endian float32 values (written by the Retrieval index API with the index).</summary>
+    public static string ItemEmbedding(string itemId) => "ie:" + itemId;
+
+    /// <summary>
+    /// Hash: the user's embedding moved by every engagement since the base (the spec's incremental EMA update), fields
+    /// <see cref="EmaEmbeddingFields"/>; written by the stream processor, removed when a new base embedding is stored.
+    /// </summary>
+    public static string UserEmbeddingEma(string userId) => "uema:" + userId;
+
     /// <summary>Hash of feature values for one entity: field <c>name</c> holds the value, <c>name@t</c> its event time (unix ms).</summary>
     public static string Features(string entityKind, string entityId) => "f:" + entityKind + ":" + entityId;
 
@@ -101,4 +110,49 @@ public static class DecayedScore
 
     public static double Weight(double engagement, long eventTimeMs, long epochMs) =>
         engagement * Math.Pow(2, Exponent(eventTimeMs, epochMs));
+}
+
+/// <summary>Fields of <see cref="OnlineKeys.UserEmbeddingEma"/>.</summary>
+public static class EmaEmbeddingFields
+{
+    /// <summary>The vector, little-endian float32 values (<see cref="EmbeddingBytes"/>).</summary>
+    public const string Vector = "v";
+
+    /// <summary>Event time (unix ms) of the latest event folded in.</summary>
+    public const string EventTimeMs = "t";
+
+    /// <summary>Id of the latest event folded in (breaks ties of equal event times).</summary>
+    public const string EventId = "e";
+}
+
+/// <summary>The stored form of embeddings: float32 values, little-endian, back to back.</summary>
+public static class EmbeddingBytes
+{
+    public static byte[] ToBytes(ReadOnlySpan<float> vector)
+    {
+        var bytes = new byte[vector.Length * sizeof(float)];
+        for (var i = 0; i < vector.Length; i++)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * sizeof(float)), vector[i]);
+        }
+
+        return bytes;
+    }
+
+    /// <summary>The vector, or null when the bytes are not whole floats (or <paramref name="dimension"/> is given and differs).</summary>
+    public static float[]? FromBytes(ReadOnlySpan<byte> bytes, int? dimension = null)
+    {
+        if (bytes.IsEmpty || bytes.Length % sizeof(float) != 0 || (dimension is { } d && bytes.Length != d * sizeof(float)))
+        {
+            return null;
+        }
+
+        var vector = new float[bytes.Length / sizeof(float)];
+        for (var i = 0; i < vector.Length; i++)
+        {
+            vector[i] = System.Buffers.Binary.BinaryPrimitives.ReadSingleLittleEndian(bytes[(i * sizeof(float))..]);
+        }
+
+        return vector;
+    }
 }

@@ -55,7 +55,7 @@ public static class FeatureServerExtensions
             try
             {
                 var tail = log.TailPosition;
-                return Task.FromResult(HealthCheckResult.Healthy($"tail {tail}, processed {state.Position}"));
+                return Task.FromResult(HealthCheckResult.Healthy($"tail {tail}, processed {state.Position}, processor {(state.Active ? "active" : "standing by")}"));
             }
             catch (Exception ex)
             {

@@ -9,13 +9,18 @@ public readonly record struct EntityRef(string Kind, string Id)
 }
 
 /// <summary>
-/// One served value: a number or an id list, the event time of the latest event that changed it (when known),
+/// One served value: a number, an id list or a vector, the event time of the latest event that changed it (when known),
 /// whether it is the definition's default (missing, or older than the definition's TTL) and whether it is older than the
 /// definition's freshness requirement (still served).
 /// </summary>
 public readonly record struct FeatureValue(double? Number, IReadOnlyList<string>? Ids, DateTimeOffset? EventTime, bool IsDefault, bool IsStale)
 {
+    /// <summary>The value of a vector feature (null for the other types, and for a vector feature's default).</summary>
+    public float[]? Vector { get; init; }
+
     public static FeatureValue Default(FeatureDefinition feature) => new(feature.DefaultNumber, feature.DefaultIds, null, true, false);
+
+    public static FeatureValue OfVector(float[] vector, DateTimeOffset? eventTime) => new(null, null, eventTime, false, false) { Vector = vector };
 }
 
 /// <summary>What to fetch: every listed feature of every listed entity of the feature's kind (the spec's pruning).</summary>

@@ -169,6 +169,8 @@ public sealed partial class RedisOnlineFeatureStore(
         return true;
     }
 
+    private static readonly RedisValue[] EmaFields = [EmaEmbeddingFields.Vector, EmaEmbeddingFields.EventTimeMs];
+
     private static PendingEntity Send(IBatch batch, EntityRef entity, KindPlan plan, FeatureValue[] values, long nowMs)
     {
         Task<RedisValue[]>? hash = plan.HashFields.Length > 0
@@ -196,6 +198,9 @@ public sealed partial class RedisOnlineFeatureStore(
                 FollowsTransform => batch.SetMembersAsync(OnlineKeys.UserFollows(entity.Id)),
                 ItemAttributeTransform attribute => batch.HashGetAsync(OnlineKeys.Item(entity.Id), attribute.Field),
                 CrossAffinityTransform => cross ??= CrossRead(batch, entity),
+                StoredEmbeddingTransform { Embedding: EmbeddingKind.Item } => batch.StringGetAsync(OnlineKeys.ItemEmbedding(entity.Id)),
+                StoredEmbeddingTransform { Embedding: EmbeddingKind.UserBase } => batch.StringGetAsync(OnlineKeys.UserEmbedding(entity.Id)),
+                EmaEmbeddingTransform => batch.HashGetAsync(OnlineKeys.UserEmbeddingEma(entity.Id), EmaFields),
                 _ => Task.CompletedTask,
             };
         }
@@ -320,6 +325,14 @@ public sealed partial class RedisOnlineFeatureStore(
                     : new FeatureValue(null, field.Result.ToString().Split(ItemFields.ListSeparator, StringSplitOptions.RemoveEmptyEntries), null, false, false);
             case (CrossAffinityTransform cross, Task<RedisResult> result):
                 return Cross(cross, (RedisResult[])result.Result!);
+            case (StoredEmbeddingTransform, Task<RedisValue> bytes):
+                return bytes.Result.IsNull || EmbeddingBytes.FromBytes((byte[])bytes.Result!) is not { } stored
+                    ? null
+                    : FeatureValue.OfVector(stored, null);
+            case (EmaEmbeddingTransform, Task<RedisValue[]> fields):
+                return fields.Result[0].IsNull || EmbeddingBytes.FromBytes((byte[])fields.Result[0]!) is not { } moved
+                    ? null
+                    : FeatureValue.OfVector(moved, Time(fields.Result[1]));
             default:
                 return null;
         }

@@ -75,6 +75,15 @@ public static class BuiltInFeatures
             null, null, 0, "Exponentially decayed engagement (half-life 3 days) as of now."));
         list.Add(new("item_categories", item, FeatureValueType.IdList, new ItemAttributeTransform(ItemFields.Categories), null, null, null, "Categories of the item."));
 
+        // Embeddings: published by training, and the user's moved by every engagement since.
+        list.Add(new("item_embedding", item, FeatureValueType.Vector, new StoredEmbeddingTransform(EmbeddingKind.Item),
+            null, null, null, "The item's embedding, as published to the vector index."));
+        list.Add(new("user_embedding", user, FeatureValueType.Vector, new StoredEmbeddingTransform(EmbeddingKind.UserBase),
+            null, null, null, "The user's base embedding from the last training."));
+        list.Add(new("user_embedding_ema", user, FeatureValueType.Vector, new EmaEmbeddingTransform(EmaEmbeddingTransform.DefaultAlpha),
+            null, TimeSpan.FromDays(7), null,
+            "The user's embedding moved towards each engaged item by 0.1 (exponential moving average) since the base embedding."));
+
         // User x item, at read time.
         list.Add(new("user_item_category_affinity", EntityKinds.UserItem, FeatureValueType.Number, new CrossAffinityTransform(ItemDimension.Category),
             null, null, 0, "Largest share of the user's all-time engagement spent on one of the item's categories."));

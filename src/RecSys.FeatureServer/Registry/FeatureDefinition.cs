@@ -12,6 +12,9 @@ public enum FeatureValueType
 {
     Number,
     IdList,
+
+    /// <summary>An embedding: float32 values of a fixed dimension (the index's).</summary>
+    Vector,
 }
 
 /// <summary>
@@ -77,6 +80,8 @@ public enum ItemDimension
 [JsonDerivedType(typeof(CrossAffinityTransform), "crossAffinity")]
 [JsonDerivedType(typeof(FollowsTransform), "follows")]
 [JsonDerivedType(typeof(ItemAttributeTransform), "itemAttribute")]
+[JsonDerivedType(typeof(StoredEmbeddingTransform), "storedEmbedding")]
+[JsonDerivedType(typeof(EmaEmbeddingTransform), "emaEmbedding")]
 public abstract record FeatureTransform;
 
 /// <summary>
@@ -121,6 +126,31 @@ public sealed record FollowsTransform : FeatureTransform;
 
 /// <summary>A catalog attribute of the item (not computed from events).</summary>
 public sealed record ItemAttributeTransform(string Field) : FeatureTransform;
+
+/// <summary>Which stored embedding a <see cref="StoredEmbeddingTransform"/> serves.</summary>
+public enum EmbeddingKind
+{
+    /// <summary>The item's embedding, stored with the vector index (<see cref="OnlineKeys.ItemEmbedding"/>).</summary>
+    Item,
+
+    /// <summary>The user's base embedding from the last training (<see cref="OnlineKeys.UserEmbedding"/>).</summary>
+    UserBase,
+}
+
+/// <summary>An embedding published by training (not computed from events): the item's, or the user's base.</summary>
+public sealed record StoredEmbeddingTransform(EmbeddingKind Embedding) : FeatureTransform;
+
+/// <summary>
+/// The spec's incremental user embedding (Bottleneck 3, solution 2): starting from the user's base embedding (else the
+/// first engaged item's), every event of positive engagement on an item with an embedding moves it to
+/// <c>(1 - Alpha) * current + Alpha * item</c>, in event-time order; an event older than the last one folded in is ignored
+/// (the spec's out-of-order rule), and a new base embedding restarts it. Kept by the stream processor.
+/// </summary>
+public sealed record EmaEmbeddingTransform(double Alpha) : FeatureTransform
+{
+    /// <summary>The spec's learning rate.</summary>
+    public const double DefaultAlpha = 0.1;
+}
 
 /// <summary>Where a feature's value comes from in the online store (kept for the offline plan: counters and ratios).</summary>
 public abstract record FeatureSource;
@@ -218,7 +248,12 @@ public sealed class FeatureRegistry
     private static FeatureDefinitionDto ToDto(FeatureDefinition d) => new(
         d.Name,
         d.EntityKind,
-        d.ValueType == FeatureValueType.Number ? "number" : "idList",
+        d.ValueType switch
+        {
+            FeatureValueType.Number => "number",
+            FeatureValueType.IdList => "idList",
+            _ => "vector",
+        },
         d.Transform,
         d.Ttl?.TotalSeconds,
         d.Freshness?.TotalSeconds,

@@ -128,7 +128,7 @@ public sealed class OnlineFeatureReader(IOnlineFeatureStore store, FeatureRegist
             for (var i = 0; i < result.Values.Length; i++)
             {
                 var v = result.Values[i];
-                values[result.Features[i].Name] = new FeatureValueDto(v.Number, v.Ids, v.EventTime, v.IsDefault);
+                values[result.Features[i].Name] = new FeatureValueDto(v.Number, v.Ids, v.Vector, v.EventTime, v.IsDefault, v.IsStale);
             }
 
             entities.Add(new EntityFeatures(result.Entity.ToString(), values));

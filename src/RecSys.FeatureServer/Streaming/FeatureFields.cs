@@ -69,4 +69,14 @@ public static class ProcessorKeys
     public const string EventsApplied = "events_applied";
     public const string DuplicatesSkipped = "duplicates_skipped";
     public const string RecordsApplied = "records_applied";
+
+    /// <summary>
+    /// String counter: the fencing token of the current writer. Every applier takes a new one when it starts, and every
+    /// write script refuses to run unless its token is still the current one, so a stale writer (a processor presumed
+    /// dead whose scripts are still queued, or one that lost its lease while paused) can no longer change anything.
+    /// </summary>
+    public const string Fence = "proc:fence";
+
+    /// <summary>String with a time-to-live: the instance id of the processor that holds the right to apply.</summary>
+    public const string Lease = "proc:lease";
 }

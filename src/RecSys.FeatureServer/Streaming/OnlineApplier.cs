@@ -14,7 +14,8 @@ public readonly record struct ApplyResult(bool Committed, LogPosition StoredPosi
 
 /// <summary>
 /// Applies log records to the online store with the Lua scripts of <see cref="OnlineScripts"/>, pipelined per batch,
-/// and then advances the stored processor position. Single writer: one applier per online store.
+/// and then advances the stored processor position. Single writer, enforced by the store: <see cref="InitializeAsync"/>
+/// takes a fencing token and every script refuses to write under an older one.
 /// </summary>
 public sealed class OnlineApplier(IConnectionMultiplexer redis, FeatureServerMetrics metrics)
 {
@@ -23,10 +24,18 @@ public sealed class OnlineApplier(IConnectionMultiplexer redis, FeatureServerMet
     private byte[]? _upsertItem;
     private byte[]? _rebase;
     private byte[]? _commit;
+    private byte[]? _setEma;
+    private EmaEmbeddingUpdater? _ema;
     private long? _epoch;
+    private string? _token;
+    private string? _leaseOwner;
+    private TimeSpan _leaseTtl;
 
     /// <summary>Time-to-live of the applied-event markers.</summary>
     public TimeSpan DedupeTtl { get; init; } = TimeSpan.FromDays(30);
+
+    /// <summary>Learning rate of the moved user embedding (<see cref="Registry.EmaEmbeddingTransform"/>).</summary>
+    public double EmbeddingAlpha { get; init; } = Registry.EmaEmbeddingTransform.DefaultAlpha;
 
     /// <summary>Events applied by one script call: amortizes the fixed cost of a script run over several events.</summary>
     public int EventsPerScript { get; init; } = 32;
@@ -34,7 +43,13 @@ public sealed class OnlineApplier(IConnectionMultiplexer redis, FeatureServerMet
     /// <summary>The popularity epoch in use (unix ms), null before the first engagement.</summary>
     public long? Epoch => _epoch;
 
-    /// <summary>Loads the scripts and reads the stored epoch and position; call again after the store was reset.</summary>
+    /// <summary>The fencing token this applier writes with (<see cref="ProcessorKeys.Fence"/>), null before <see cref="InitializeAsync"/>.</summary>
+    public string? Token => _token;
+
+    /// <summary>
+    /// Loads the scripts, takes a new fencing token (from then on every script of an earlier writer is refused) and reads
+    /// the stored epoch and position; call again after the store was reset or this applier was fenced.
+    /// </summary>
     public async Task<LogPosition> InitializeAsync()
     {
         foreach (var endpoint in redis.GetEndPoints())
@@ -49,39 +64,55 @@ public sealed class OnlineApplier(IConnectionMultiplexer redis, FeatureServerMet
             _upsertItem = await server.ScriptLoadAsync(OnlineScripts.UpsertItem);
             _rebase = await server.ScriptLoadAsync(OnlineScripts.Rebase);
             _commit = await server.ScriptLoadAsync(OnlineScripts.Commit);
+            _setEma = await server.ScriptLoadAsync(OnlineScripts.SetEmaEmbedding);
         }
 
+        _token = ((long)await _db.StringIncrementAsync(ProcessorKeys.Fence)).ToString(CultureInfo.InvariantCulture);
         var epoch = await _db.StringGetAsync(OnlineKeys.TrendingEpoch);
         _epoch = epoch.IsNull ? null : (long)epoch;
         return await ReadPositionAsync();
     }
 
     /// <summary>
-    /// Waits until the processor's counters and position have not moved for <paramref name="quiet"/>: the scripts a dead
-    /// predecessor had already sent still run after its connection is gone, and must land before a new applier writes
-    /// (the scripts compute their keys inside, so two appliers at once could interleave read-modify-writes of one hash).
+    /// Takes the processor lease for <paramref name="owner"/> when nobody else holds it; every commit then renews it for
+    /// <paramref name="ttl"/>. Returns false and who holds it otherwise.
     /// </summary>
-    public async Task WaitForQuietAsync(TimeSpan quiet, TimeProvider time, CancellationToken cancellationToken)
+    public async Task<(bool Acquired, string? Holder, TimeSpan Remaining)> TryAcquireLeaseAsync(string owner, TimeSpan ttl)
     {
-        var last = await ProgressAsync();
-        var since = time.GetTimestamp();
-        while (time.GetElapsedTime(since) < quiet)
+        ArgumentException.ThrowIfNullOrEmpty(owner);
+        var reply = (RedisResult[])(await _db.ScriptEvaluateAsync(
+            OnlineScripts.AcquireLease, [ProcessorKeys.Lease], [owner, (long)ttl.TotalMilliseconds]))!;
+        if ((long)reply[0] == 1)
         {
-            await Task.Delay(quiet / 5, time, cancellationToken);
-            var now = await ProgressAsync();
-            if (now != last)
-            {
-                last = now;
-                since = time.GetTimestamp();
-            }
+            _leaseOwner = owner;
+            _leaseTtl = ttl;
+            return (true, owner, ttl);
         }
+
+        return (false, (string?)reply[2], TimeSpan.FromMilliseconds(Math.Max(0, (long)reply[1])));
     }
 
-    private async Task<string> ProgressAsync()
+    /// <summary>Extends the lease while this applier's token is current; false when the lease or the token is someone else's.</summary>
+    public async Task<bool> RenewLeaseAsync()
     {
-        var stats = await _db.HashGetAllAsync(ProcessorKeys.Stats);
-        var position = await _db.StringGetAsync(OnlineKeys.ProcessorPosition);
-        return string.Join(",", stats.OrderBy(e => e.Name.ToString(), StringComparer.Ordinal).Select(e => $"{e.Name}={e.Value}")) + "|" + position;
+        if (_leaseOwner is not { } owner || _token is null)
+        {
+            return false;
+        }
+
+        var renewed = await _db.ScriptEvaluateAsync(
+            OnlineScripts.RenewLease, [ProcessorKeys.Lease, ProcessorKeys.Fence], [owner, (long)_leaseTtl.TotalMilliseconds, _token]);
+        return (long)renewed == 1;
+    }
+
+    /// <summary>Gives the lease up (a graceful stop), so that a standby takes over without waiting for it to expire.</summary>
+    public async Task ReleaseLeaseAsync()
+    {
+        if (_leaseOwner is { } owner)
+        {
+            _leaseOwner = null;
+            await _db.ScriptEvaluateAsync(OnlineScripts.ReleaseLease, [ProcessorKeys.Lease], [owner]);
+        }
     }
 
     /// <summary>The stored processor position (<see cref="LogPosition.Parse"/> of its stored form), the start when the store has none.</summary>
@@ -115,9 +146,17 @@ public sealed class OnlineApplier(IConnectionMultiplexer redis, FeatureServerMet
         var duplicates = events - applied;
         var stored = await _db.ScriptEvaluateAsync(
             _commit!,
-            [OnlineKeys.ProcessorPosition, ProcessorKeys.Stats],
-            [beforeText.IsNull ? RedisValue.EmptyString : beforeText, nextPosition.ToString(), entries.Count]);
+            [OnlineKeys.ProcessorPosition, ProcessorKeys.Stats, ProcessorKeys.Fence, ProcessorKeys.Lease],
+            [
+                beforeText.IsNull ? RedisValue.EmptyString : beforeText,
+                nextPosition.ToString(),
+                entries.Count,
+                _token,
+                _leaseOwner ?? string.Empty,
+                (long)_leaseTtl.TotalMilliseconds,
+            ]);
         var reply = (RedisResult[])stored!;
+        ThrowIfFenced((long)reply[0]);
         var committed = (long)reply[0] == 1;
         var storedText = (string?)reply[1];
         metrics.RecordsApplied(entries.Count, applied, duplicates);
@@ -132,23 +171,28 @@ public sealed class OnlineApplier(IConnectionMultiplexer redis, FeatureServerMet
     /// <summary>Applies the entries' effects in order without moving the position (what a crash before the commit leaves).</summary>
     internal async Task<(int Events, int Applied)> ApplyEffectsAsync(IReadOnlyList<LogEntry> entries)
     {
-        if (_applyEvents is null || _upsertItem is null)
+        if (_applyEvents is null || _upsertItem is null || _setEma is null || _token is null)
         {
             throw new InvalidOperationException("InitializeAsync must be called first.");
         }
 
+        // First, so that the events' other effects never land without it: it is idempotent by its version, they by marker.
+        _ema ??= new EmaEmbeddingUpdater(_db, EmbeddingAlpha);
+        await _ema.UpdateAsync(entries, _setEma, _token, ThrowIfFenced);
+
         var ttl = ((long)DedupeTtl.TotalSeconds).ToString(CultureInfo.InvariantCulture);
         var pending = new List<Task<RedisResult>>();
         var eventChunks = new List<Task<RedisResult>>();
-        var chunk = new List<RedisValue>(1 + (EventsPerScript * OnlineScripts.EventArgCount)) { ttl };
+        const int head = 2;
+        var chunk = new List<RedisValue>(head + (EventsPerScript * OnlineScripts.EventArgCount)) { _token, ttl };
         void FlushEvents()
         {
-            if (chunk.Count > 1)
+            if (chunk.Count > head)
             {
                 var task = _db.ScriptEvaluateAsync(_applyEvents, null, [.. chunk]);
                 eventChunks.Add(task);
                 pending.Add(task);
-                chunk.RemoveRange(1, chunk.Count - 1);
+                chunk.RemoveRange(head, chunk.Count - head);
             }
         }
 
@@ -158,7 +202,7 @@ public sealed class OnlineApplier(IConnectionMultiplexer redis, FeatureServerMet
             {
                 case ItemUpsertRecord { Item: var item }:
                     FlushEvents();
-                    pending.Add(_db.ScriptEvaluateAsync(_upsertItem, ItemKeys(item), ItemArgs(item)));
+                    pending.Add(_db.ScriptEvaluateAsync(_upsertItem, ItemKeys(item), [.. ItemArgs(item), _token]));
                     break;
                 case EventRecord { Event: var e }:
                     var weight = EventTypes.EngagementWeight(e.Type, e.Value);
@@ -184,7 +228,7 @@ public sealed class OnlineApplier(IConnectionMultiplexer redis, FeatureServerMet
                     }
 
                     AddEventArgs(chunk, e, weight, decayed);
-                    if (chunk.Count >= 1 + (EventsPerScript * OnlineScripts.EventArgCount))
+                    if (chunk.Count >= head + (EventsPerScript * OnlineScripts.EventArgCount))
                     {
                         FlushEvents();
                     }
@@ -195,6 +239,14 @@ public sealed class OnlineApplier(IConnectionMultiplexer redis, FeatureServerMet
 
         FlushEvents();
         await Task.WhenAll(pending);
+        foreach (var task in pending)
+        {
+            if (task.Result.Resp2Type == ResultType.Integer)
+            {
+                ThrowIfFenced((long)task.Result);
+            }
+        }
+
         var events = 0;
         var applied = 0;
         foreach (var task in eventChunks)
@@ -221,10 +273,19 @@ public sealed class OnlineApplier(IConnectionMultiplexer redis, FeatureServerMet
         var moved = await _db.ScriptEvaluateAsync(
             _rebase,
             [OnlineKeys.Trending, OnlineKeys.TrendingEpoch, OnlineKeys.AllCategories],
-            [old, newEpochMs, factor.ToString("R", CultureInfo.InvariantCulture)]);
+            [old, newEpochMs, factor.ToString("R", CultureInfo.InvariantCulture), _token]);
+        ThrowIfFenced((long)moved);
         var current = await _db.StringGetAsync(OnlineKeys.TrendingEpoch);
         _epoch = (long)current;
         metrics.Rebased((long)moved == 1);
+    }
+
+    private void ThrowIfFenced(long reply)
+    {
+        if (reply == OnlineScripts.Fenced)
+        {
+            throw new ProcessorFencedException($"The online store refused writes with fencing token {_token}: a newer writer has started.");
+        }
     }
 
     private static void AddEventArgs(List<RedisValue> args, InteractionEvent e, double weight, double decayed)
@@ -255,3 +316,6 @@ public sealed class OnlineApplier(IConnectionMultiplexer redis, FeatureServerMet
         item.Title is null ? "0" : "1",
     ];
 }
+
+/// <summary>The online store refused a write because a newer writer took the fencing token: this applier must stop writing.</summary>
+public sealed class ProcessorFencedException(string message) : Exception(message);

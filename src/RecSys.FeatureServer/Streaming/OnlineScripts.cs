@@ -14,6 +14,7 @@ internal static class OnlineScripts
 
     private static string Prelude => $$"""
         local unpack = table.unpack or unpack
+        local FENCE = {{Lua(ProcessorKeys.Fence)}}
         {{KeyFunction("catpop", OnlineKeys.CategoryPopularity)}}
         {{KeyFunction("cokey", OnlineKeys.CoOccurrence)}}
         {{KeyFunction("crkey", OnlineKeys.CreatorItems)}}
@@ -32,9 +33,10 @@ internal static class OnlineScripts
     /// <summary>
     /// Applies a chunk of interaction events in order, each exactly once: its dedupe marker is set (NX, with a TTL) in the
     /// same script as its effects, and the processor totals count it as applied or duplicate. Keys are computed inside
-    /// (Garnet's per-key cost of KEYS is higher than building them here). ARGV: marker ttl s, then per event
-    /// <see cref="EventArgCount"/> values: event id, user id, item id or '', creator id or '', type, event time ms,
-    /// engagement, decayed weight, marks seen 1/0. Returns per event 1 when applied, 0 when a duplicate.
+    /// (Garnet's per-key cost of KEYS is higher than building them here). ARGV: fencing token, marker ttl s, then per
+    /// event <see cref="EventArgCount"/> values: event id, user id, item id or '', creator id or '', type, event time ms,
+    /// engagement, decayed weight, marks seen 1/0. Returns per event 1 when applied, 0 when a duplicate; the integer
+    /// <see cref="Fenced"/> (and changes nothing) when the token is no longer the current one.
     /// </summary>
     public static readonly string ApplyEvents = Prelude + $$"""
 
@@ -51,7 +53,8 @@ internal static class OnlineScripts
         {{KeyFunction("ufollows", OnlineKeys.UserFollows)}}
         local TRENDING = {{Lua(OnlineKeys.Trending)}}
         local STATS = {{Lua(ProcessorKeys.Stats)}}
-        local ttl = ARGV[1]
+        if redis.call('GET', FENCE) ~= ARGV[1] then return {{Fenced}} end
+        local ttl = ARGV[2]
 
         local function num(v)
           if v == math.floor(v) and math.abs(v) < 2 ^ 53 then return string.format('%d', v) end
@@ -213,7 +216,7 @@ internal static class OnlineScripts
 
         local results = {}
         local applied = 0
-        for b = 2, #ARGV, {{EventArgCount}} do
+        for b = 3, #ARGV, {{EventArgCount}} do
           local r = apply(b)
           applied = applied + r
           results[#results + 1] = r
@@ -225,10 +228,12 @@ internal static class OnlineScripts
 
     /// <summary>
     /// Upserts one item. KEYS: item hash, all items, all categories, unavailable items.
-    /// ARGV: id, categories joined, tags joined, created ms, available 1/0, creator or '', title, has title 1/0.
+    /// ARGV: id, categories joined, tags joined, created ms, available 1/0, creator or '', title, has title 1/0, fencing
+    /// token. Returns 1, or <see cref="Fenced"/> without a change when the token is not the current one.
     /// </summary>
     public static readonly string UpsertItem = Prelude + $$"""
 
+        if redis.call('GET', FENCE) ~= ARGV[9] then return {{Fenced}} end
         local id = ARGV[1]
         local prev = redis.call('HMGET', KEYS[1], '{{ItemFields.Creator}}', '{{ItemFields.Categories}}')
         if prev[1] and prev[1] ~= '' and prev[1] ~= ARGV[6] then redis.call('ZREM', crkey(prev[1]), id) end
@@ -261,10 +266,12 @@ internal static class OnlineScripts
 
     /// <summary>
     /// Moves the popularity epoch if it still equals ARGV[1]: scales trending and every category's popularity by ARGV[3]
-    /// and stores ARGV[2]. KEYS: trending, epoch, all categories. Returns 1 when rebased, 0 when the epoch had moved.
+    /// and stores ARGV[2]. KEYS: trending, epoch, all categories; ARGV[4]: fencing token. Returns 1 when rebased, 0 when
+    /// the epoch had moved, <see cref="Fenced"/> when the token is not the current one.
     /// </summary>
-    public static readonly string Rebase = Prelude + """
+    public static readonly string Rebase = Prelude + $$"""
 
+        if redis.call('GET', FENCE) ~= ARGV[4] then return {{Fenced}} end
         local cur = redis.call('GET', KEYS[2])
         if (cur or '') ~= ARGV[1] then return 0 end
         redis.call('ZUNIONSTORE', KEYS[1], 1, KEYS[1], 'WEIGHTS', ARGV[3])
@@ -277,17 +284,74 @@ internal static class OnlineScripts
         """;
 
     /// <summary>
-    /// Advances the processor position if it still equals ARGV[1] ('' when unset) and counts the records.
-    /// KEYS: position, stats. ARGV: expected, new position, records.
-    /// Returns { 1, new position } on success, else { 0, the unexpected value ('' when the store lost it) }.
+    /// Advances the processor position if it still equals ARGV[1] ('' when unset) and counts the records; renews the
+    /// lease of ARGV[5] for ARGV[6] ms when one is given and nobody else holds it.
+    /// KEYS: position, stats, fence, lease. ARGV: expected, new position, records, fencing token, lease owner or '', lease ms.
+    /// Returns { 1, new position } on success, { 0, the unexpected value ('' when the store lost it) }, or
+    /// { <see cref="Fenced"/>, current token } when the token is not the current one (nothing written).
     /// </summary>
     public static readonly string Commit = $$"""
+        local fence = redis.call('GET', KEYS[3])
+        if fence ~= ARGV[4] then return { {{Fenced}}, fence or '' } end
         local cur = redis.call('GET', KEYS[1])
         if (cur or '') ~= ARGV[1] then return { 0, cur or '' } end
         redis.call('SET', KEYS[1], ARGV[2])
         redis.call('HINCRBY', KEYS[2], '{{ProcessorKeys.RecordsApplied}}', ARGV[3])
+        if ARGV[5] ~= '' then
+          local holder = redis.call('GET', KEYS[4])
+          if not holder or holder == ARGV[5] then redis.call('SET', KEYS[4], ARGV[5], 'PX', ARGV[6]) end
+        end
         return { 1, ARGV[2] }
         """;
+
+    /// <summary>
+    /// Takes the lease for ARGV[1] for ARGV[2] ms when it is free or already ARGV[1]'s. KEYS: lease.
+    /// Returns { 1, ttl ms } when taken, { 0, remaining ms of the holder's lease, holder } when someone else holds it.
+    /// </summary>
+    public const string AcquireLease = """
+        local holder = redis.call('GET', KEYS[1])
+        if holder and holder ~= ARGV[1] then return { 0, redis.call('PTTL', KEYS[1]), holder } end
+        redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+        return { 1, tonumber(ARGV[2]) }
+        """;
+
+    /// <summary>
+    /// Extends the lease of ARGV[1] by ARGV[2] ms while its fencing token ARGV[3] is current and nobody else took the lease.
+    /// KEYS: lease, fence. Returns 1 when renewed, 0 when the lease or the token is someone else's.
+    /// </summary>
+    public const string RenewLease = """
+        if redis.call('GET', KEYS[2]) ~= ARGV[3] then return 0 end
+        local holder = redis.call('GET', KEYS[1])
+        if holder and holder ~= ARGV[1] then return 0 end
+        redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+        return 1
+        """;
+
+    /// <summary>Gives the lease up if ARGV[1] holds it. KEYS: lease. Returns 1 when released.</summary>
+    public const string ReleaseLease = """
+        if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]); return 1 end
+        return 0
+        """;
+
+    /// <summary>
+    /// Stores a user's moved embedding if its version (<c>t/e</c>: event time and event id folded in last, '' when there
+    /// is none) is still ARGV[2]: a new base embedding removed it, or nothing changed it since it was read.
+    /// KEYS: the user's EMA hash, fence. ARGV: fencing token, expected version, vector bytes, event time ms, event id.
+    /// Returns 1 when stored, 0 when the version moved, <see cref="Fenced"/> when the token is not the current one.
+    /// </summary>
+    public static readonly string SetEmaEmbedding = $$"""
+        if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {{Fenced}} end
+        local cur = redis.call('HMGET', KEYS[1], '{{EmaEmbeddingFields.EventTimeMs}}', '{{EmaEmbeddingFields.EventId}}')
+        local version = ''
+        if cur[1] then version = cur[1] .. '/' .. (cur[2] or '') end
+        if version ~= ARGV[2] then return 0 end
+        redis.call('HSET', KEYS[1], '{{EmaEmbeddingFields.Vector}}', ARGV[3], '{{EmaEmbeddingFields.EventTimeMs}}', ARGV[4],
+          '{{EmaEmbeddingFields.EventId}}', ARGV[5])
+        return 1
+        """;
+
+    /// <summary>What a write script returns, instead of writing, when its fencing token is no longer the current one.</summary>
+    public const int Fenced = -1;
 
     private static string RingTable() => string.Join(", ", FeatureFields.Rings.Select(r =>
         string.Create(CultureInfo.InvariantCulture, $"{{ {Lua(r.Prefix)}, {r.BucketMs}, {r.Slots} }}")));

@@ -13,6 +13,10 @@ namespace RecSys.FeatureServer.Streaming;
 /// position (the applier's per-event dedupe markers make that harmless) and never skips a record; a lost store loses
 /// its position too and is rebuilt from the start. The Kafka log does not commit to its consumer group: this stored
 /// position is the committed position.
+/// One processor writes at a time: an instance runs only while it holds the lease (<see cref="ProcessorKeys.Lease"/>,
+/// renewed by every commit; the others stand by), and the store itself refuses the scripts of a writer whose fencing token
+/// is no longer the current one, so a predecessor's queued scripts or a paused instance that lost its lease cannot
+/// interleave with the new writer.
 /// </summary>
 public sealed partial class StreamProcessor(
     IEventLog log,
@@ -25,9 +29,6 @@ public sealed partial class StreamProcessor(
     OfflineCapture? offlineCapture = null) : BackgroundService
 {
     private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(1);
-
-    /// <summary>How long the store must show no progress before a (re)started processor writes.</summary>
-    internal static readonly TimeSpan StartQuietPeriod = TimeSpan.FromMilliseconds(300);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -48,6 +49,11 @@ public sealed partial class StreamProcessor(
             {
                 return;
             }
+            catch (ProcessorFencedException ex)
+            {
+                state.Active = false;
+                LogFenced(logger, ex.Message);
+            }
             catch (Exception ex)
             {
                 LogFailed(logger, state.Position, ex);
@@ -56,12 +62,105 @@ public sealed partial class StreamProcessor(
         }
     }
 
-    /// <summary>Applies until cancelled; resumes from the stored position after every error.</summary>
+    /// <summary>
+    /// Waits for the lease, then applies until cancelled (releasing the lease) or fenced; resumes from the stored position.
+    /// </summary>
     internal async Task RunAsync(CancellationToken cancellationToken)
     {
-        // A predecessor's last scripts may still be running on the store: start only once it is quiet.
-        await applier.WaitForQuietAsync(StartQuietPeriod, time, cancellationToken);
-        var position = await applier.InitializeAsync();
+        await AcquireLeaseAsync(cancellationToken);
+
+        // The fencing token is taken before the renewals start: they renew only under the current token.
+        var start = await applier.InitializeAsync();
+        using var leaseLost = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var renewer = KeepLeaseAsync(leaseLost);
+        try
+        {
+            await ApplyLoopAsync(start, leaseLost.Token);
+        }
+        catch (OperationCanceledException) when (leaseLost.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new ProcessorFencedException("The processor lease was taken by another instance.");
+        }
+        finally
+        {
+            await leaseLost.CancelAsync();
+            await renewer;
+            if (cancellationToken.IsCancellationRequested)
+            {
+                // A graceful stop: hand over at once rather than after the lease expires.
+                await ReleaseLeaseAsync();
+            }
+        }
+    }
+
+    /// <summary>Renews the lease every third of its length (also while idle); cancels <paramref name="lost"/> when it is gone.</summary>
+    private async Task KeepLeaseAsync(CancellationTokenSource lost)
+    {
+        var every = options.Value.ProcessorLease / 3;
+        try
+        {
+            while (!lost.IsCancellationRequested)
+            {
+                await Task.Delay(every, time, lost.Token);
+                if (!await applier.RenewLeaseAsync())
+                {
+                    await lost.CancelAsync();
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
+        {
+            // The store is unreachable: the apply loop meets the same failure and restarts.
+        }
+    }
+
+    private async Task AcquireLeaseAsync(CancellationToken cancellationToken)
+    {
+        var o = options.Value;
+        var owner = o.ProcessorInstanceId ?? FeatureServerOptions.DefaultInstanceId;
+        string? lastHolder = null;
+        while (true)
+        {
+            var (acquired, holder, remaining) = await applier.TryAcquireLeaseAsync(owner, o.ProcessorLease);
+            if (acquired)
+            {
+                state.Active = true;
+                LogLeaseAcquired(logger, owner);
+                return;
+            }
+
+            state.Active = false;
+            if (holder != lastHolder)
+            {
+                LogStandingBy(logger, owner, holder ?? "?", remaining.TotalMilliseconds);
+                lastHolder = holder;
+            }
+
+            // Check again well within the holder's lease, so a takeover after its expiry is quick.
+            var wait = TimeSpan.FromMilliseconds(Math.Clamp(remaining.TotalMilliseconds, 50, o.ProcessorLease.TotalMilliseconds / 4));
+            await Task.Delay(wait, time, cancellationToken);
+        }
+    }
+
+    private async Task ReleaseLeaseAsync()
+    {
+        state.Active = false;
+        try
+        {
+            await applier.ReleaseLeaseAsync();
+        }
+        catch (Exception ex) when (ex is RedisException or ObjectDisposedException or TimeoutException)
+        {
+            // The lease expires by itself.
+        }
+    }
+
+    private async Task ApplyLoopAsync(LogPosition position, CancellationToken cancellationToken)
+    {
         state.Position = position;
         LogStarting(logger, position.ToString(), log.TailPosition);
         var batchSize = options.Value.ApplyBatchSize;
@@ -133,4 +232,13 @@ public sealed partial class StreamProcessor(
 
     [LoggerMessage(EventId = 203, Level = LogLevel.Information, Message = "Stream processor disabled by configuration")]
     private static partial void LogDisabled(ILogger logger);
+
+    [LoggerMessage(EventId = 205, Level = LogLevel.Information, Message = "Stream processor {Owner} holds the lease and applies")]
+    private static partial void LogLeaseAcquired(ILogger logger, string owner);
+
+    [LoggerMessage(EventId = 206, Level = LogLevel.Information, Message = "Stream processor {Owner} stands by: {Holder} holds the lease ({RemainingMs} ms left)")]
+    private static partial void LogStandingBy(ILogger logger, string owner, string holder, double remainingMs);
+
+    [LoggerMessage(EventId = 207, Level = LogLevel.Warning, Message = "Stream processor fenced off by a newer writer; stopping its writes and waiting for the lease: {Reason}")]
+    private static partial void LogFenced(ILogger logger, string reason);
 }

@@ -77,6 +77,7 @@ public static class VectorIndexApi
     public static async Task<Results<Ok<IndexWriteResult>, ValidationProblem>> PutItems(
         IndexItemsRequest request,
         VectorIndexManager index,
+        UserEmbeddingStore embeddings,
         CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
@@ -113,13 +114,18 @@ public static class VectorIndexApi
             return TypedResults.ValidationProblem(errors);
         }
 
-        var result = index.EnqueueUpserts([.. items!.Select(i => (i.ItemId!, i.Vector!))]);
+        var vectors = items!.Select(i => (i.ItemId!, i.Vector!)).ToList();
+        var result = index.EnqueueUpserts(vectors);
+
+        // The feature store serves them too, and moves users' embeddings towards the items they engage with.
+        await embeddings.SetItemsAsync(vectors, cancellationToken);
         return TypedResults.Ok(await ApplyIfSmallAsync(result, items!.Count, index, cancellationToken));
     }
 
     public static async Task<Results<Ok<IndexWriteResult>, ValidationProblem>> DeleteItems(
         [FromBody] DeleteIndexItemsRequest request,
         VectorIndexManager index,
+        UserEmbeddingStore embeddings,
         CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
@@ -130,6 +136,7 @@ public static class VectorIndexApi
         }
 
         var result = index.EnqueueDeletes(request.ItemIds!);
+        await embeddings.DeleteItemsAsync(request.ItemIds!, cancellationToken);
         return TypedResults.Ok(await ApplyIfSmallAsync(result, request.ItemIds!.Count, index, cancellationToken));
     }
 

@@ -10,7 +10,8 @@ namespace RecSys.Retrieval.VectorIndex;
 public sealed record UserEmbedding(float[] Vector, bool HasBase, IReadOnlyList<string> SessionItems);
 
 /// <summary>
-/// The spec's get_user_embedding (Bottleneck 3, two-level embedding): the base embedding (<see cref="UserEmbeddingStore"/>)
+/// The spec's get_user_embedding (Bottleneck 3, two-level embedding): the base embedding (<see cref="UserEmbeddingStore"/>:
+/// the daily one as moved by every engagement since, the spec's incremental update, when the stream processor has moved it)
 /// blended <c>BaseWeight : 1 - BaseWeight</c> (0.7 : 0.3) with a session embedding, the recency-weighted average of the
 /// indexed vectors of the user's newest items in <c>u:{user}:recent</c> (an item's weight halves every
 /// <see cref="CollaborativeOptions.SessionHalfLife"/> it is older than the newest one). No base: the session embedding alone;

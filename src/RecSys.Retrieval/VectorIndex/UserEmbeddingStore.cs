@@ -1,47 +1,72 @@
-using System.Runtime.InteropServices;
 using RecSys.Core.Storage;
 using StackExchange.Redis;
 
 namespace RecSys.Retrieval.VectorIndex;
 
 /// <summary>
-/// Base user embeddings (the daily "embedding_store" of the spec) in the online store: key <c>ue:{userId}</c>, a string of
-/// little-endian float32 values. Being in the store, they are shared by every Retrieval replica and persisted with it.
+/// Embeddings in the online store (<see cref="EmbeddingBytes"/> form), shared by every replica and persisted with the store:
+/// the users' base embeddings (the daily "embedding_store" of the spec, <c>ue:{userId}</c>), the items' embeddings
+/// (<c>ie:{itemId}</c>, mirrored from the index writes for the feature store) and, read only, the users' embeddings moved
+/// since the base by the stream processor (<c>uema:{userId}</c>, the spec's incremental EMA update).
 /// </summary>
 public sealed class UserEmbeddingStore(IConnectionMultiplexer redis)
 {
+    private static readonly RedisValue[] EmaVectorField = [EmaEmbeddingFields.Vector];
+
     /// <summary>Key of a user's base embedding.</summary>
     public static string Key(string userId) => OnlineKeys.UserEmbedding(userId);
 
+    /// <summary>Stores base embeddings; each restarts the user's moved embedding from it.</summary>
     public async Task SetAsync(IReadOnlyList<(string UserId, float[] Vector)> users, CancellationToken cancellationToken)
     {
         var batch = redis.GetDatabase().CreateBatch();
-        var writes = new Task[users.Count];
+        var writes = new Task[users.Count * 2];
         for (var i = 0; i < users.Count; i++)
         {
-            var bytes = MemoryMarshal.AsBytes(users[i].Vector.AsSpan()).ToArray();
-            writes[i] = batch.StringSetAsync(Key(users[i].UserId), bytes);
+            writes[2 * i] = batch.StringSetAsync(Key(users[i].UserId), EmbeddingBytes.ToBytes(users[i].Vector));
+            writes[(2 * i) + 1] = batch.KeyDeleteAsync(OnlineKeys.UserEmbeddingEma(users[i].UserId));
         }
 
         batch.Execute();
         await Task.WhenAll(writes).WaitAsync(cancellationToken);
     }
 
-    /// <summary>The user's base embedding, or null when there is none or it has another dimension.</summary>
+    /// <summary>Stores item embeddings beside the index.</summary>
+    public async Task SetItemsAsync(IReadOnlyList<(string ItemId, float[] Vector)> items, CancellationToken cancellationToken)
+    {
+        var batch = redis.GetDatabase().CreateBatch();
+        var writes = new Task[items.Count];
+        for (var i = 0; i < items.Count; i++)
+        {
+            writes[i] = batch.StringSetAsync(OnlineKeys.ItemEmbedding(items[i].ItemId), EmbeddingBytes.ToBytes(items[i].Vector));
+        }
+
+        batch.Execute();
+        await Task.WhenAll(writes).WaitAsync(cancellationToken);
+    }
+
+    public async Task DeleteItemsAsync(IReadOnlyList<string> itemIds, CancellationToken cancellationToken)
+    {
+        var keys = itemIds.Select(id => (RedisKey)OnlineKeys.ItemEmbedding(id)).ToArray();
+        await redis.GetDatabase().KeyDeleteAsync(keys).WaitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// The user's embedding of <paramref name="dimension"/>: the moved one when there is one, else the base; null when there
+    /// is neither (or they have another dimension).
+    /// </summary>
     public async Task<float[]?> GetAsync(string userId, int dimension, CancellationToken cancellationToken)
     {
-        var value = await redis.GetDatabase().StringGetAsync(Key(userId)).WaitAsync(cancellationToken);
-        if (value.IsNull)
+        var db = redis.GetDatabase();
+        var moved = db.HashGetAsync(OnlineKeys.UserEmbeddingEma(userId), EmaVectorField);
+        var stored = db.StringGetAsync(Key(userId));
+        await Task.WhenAll(moved, stored).WaitAsync(cancellationToken);
+        var ema = moved.Result[0];
+        if (!ema.IsNull && EmbeddingBytes.FromBytes((byte[])ema!, dimension) is { } vector)
         {
-            return null;
+            return vector;
         }
 
-        var bytes = (byte[])value!;
-        if (bytes.Length != dimension * sizeof(float))
-        {
-            return null;
-        }
-
-        return MemoryMarshal.Cast<byte, float>(bytes).ToArray();
+        return stored.Result.IsNull ? null : EmbeddingBytes.FromBytes((byte[])stored.Result!, dimension);
     }
 }

@@ -360,7 +360,7 @@ public sealed class ProcessorCrashTests(ITestOutputHelper output) : IDisposable
         var db = garnet.Connection.GetDatabase();
         var dump = new Dictionary<string, Dictionary<string, string>>(StringComparer.Ordinal);
         var keys = server.Keys(pattern: "*", pageSize: 5_000).Select(k => k.ToString())
-            .Where(k => k is not (OnlineKeys.ProcessorPosition or ProcessorKeys.Stats)).ToList();
+            .Where(k => k is not (OnlineKeys.ProcessorPosition or ProcessorKeys.Stats or ProcessorKeys.Fence or ProcessorKeys.Lease)).ToList();
         foreach (var chunk in keys.Chunk(2_000))
         {
             var types = await Task.WhenAll(chunk.Select(k => db.KeyTypeAsync(k)));

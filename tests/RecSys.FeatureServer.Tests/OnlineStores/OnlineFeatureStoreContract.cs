@@ -231,6 +231,69 @@ public abstract class OnlineFeatureStoreContract
         Assert.Equal(6, c["user_item_creator_affinity"].Number);
     }
 
+    [StoreFact]
+    public async Task The_moved_user_embedding_follows_engagements_in_event_time_order_exactly_once()
+    {
+        var db = _redis.GetDatabase();
+        float[] i1 = [1, 0, 0, 0.5f], i2 = [0, 1, 0, -0.5f], i3 = [0, 0, 1, 0], baseVector = [0.2f, 0.2f, 0.2f, 0.2f];
+        await db.StringSetAsync(Core.Storage.OnlineKeys.ItemEmbedding("i1"), Core.Storage.EmbeddingBytes.ToBytes(i1));
+        await db.StringSetAsync(Core.Storage.OnlineKeys.ItemEmbedding("i2"), Core.Storage.EmbeddingBytes.ToBytes(i2));
+        await db.StringSetAsync(Core.Storage.OnlineKeys.ItemEmbedding("i3"), Core.Storage.EmbeddingBytes.ToBytes(i3));
+        await db.StringSetAsync(Core.Storage.OnlineKeys.UserEmbedding("u1"), Core.Storage.EmbeddingBytes.ToBytes(baseVector));
+        var t = Now.AddHours(-2);
+
+        // u1 has a base; within one batch its events arrive out of order, an impression (no engagement) and an item
+        // without an embedding are ignored. u2 has no base: it starts from its first item.
+        List<LogRecord> records =
+        [
+            TestData.Event("e2", "u1", "i2", EventType.Like, t.AddMinutes(2)),
+            TestData.Event("e1", "u1", "i1", EventType.Click, t.AddMinutes(1)),
+            TestData.Event("e0", "u1", "i3", EventType.Impression, t.AddMinutes(3)),
+            TestData.Event("e9", "u1", "i-none", EventType.Click, t.AddMinutes(4)),
+            TestData.Event("f1", "u2", "i3", EventType.View, t.AddMinutes(1)),
+            TestData.Event("f2", "u2", "i1", EventType.View, t.AddMinutes(5)),
+        ];
+        await ApplyAsync(records);
+        var expectedU1 = Ema(Ema(baseVector, i1), i2);
+        var expectedU2 = Ema(i3, i1);
+        await AssertMovedAsync("u1", expectedU1, t.AddMinutes(2));
+        await AssertMovedAsync("u2", expectedU2, t.AddMinutes(5));
+
+        // Redelivered, and a late event older than the last one folded in: nothing moves.
+        await ApplyAsync([.. records, TestData.Event("e-late", "u1", "i3", EventType.Purchase, t)]);
+        await AssertMovedAsync("u1", expectedU1, t.AddMinutes(2));
+        await AssertMovedAsync("u2", expectedU2, t.AddMinutes(5));
+
+        // A newer event moves it on.
+        await ApplyAsync([TestData.Event("e3", "u1", "i3", EventType.Purchase, t.AddMinutes(10))]);
+        await AssertMovedAsync("u1", Ema(expectedU1, i3), t.AddMinutes(10));
+
+        // The published embeddings are served as vectors too.
+        var results = await Store().GetAsync(new OnlineFeatureQuery(
+            [new EntityRef(EntityKinds.User, "u1"), new EntityRef(EntityKinds.Item, "i2"), new EntityRef(EntityKinds.Item, "i-none")],
+            Features("user_embedding", "item_embedding")));
+        Assert.Equal(baseVector, ValuesOf(results[0])["user_embedding"].Vector);
+        Assert.Equal(i2, ValuesOf(results[1])["item_embedding"].Vector);
+        Assert.True(ValuesOf(results[2])["item_embedding"].IsDefault);
+        Assert.Null(ValuesOf(results[2])["item_embedding"].Vector);
+    }
+
+    private async Task AssertMovedAsync(string user, float[] expected, DateTimeOffset eventTime)
+    {
+        var results = await Store().GetAsync(new OnlineFeatureQuery([new EntityRef(EntityKinds.User, user)], Features("user_embedding_ema")));
+        var value = ValuesOf(results[0])["user_embedding_ema"];
+        Assert.False(value.IsDefault);
+        Assert.Equal(eventTime, value.EventTime);
+        Assert.Equal(expected.Length, value.Vector!.Length);
+        for (var d = 0; d < expected.Length; d++)
+        {
+            Assert.Equal(expected[d], value.Vector[d], 6);
+        }
+    }
+
+    private static float[] Ema(float[] current, float[] item) =>
+        [.. current.Select((c, d) => (0.9f * c) + (0.1f * item[d]))];
+
     private static bool Of(EntityRef entity, InteractionEvent e) => entity.Kind switch
     {
         EntityKinds.User => e.UserId == entity.Id,

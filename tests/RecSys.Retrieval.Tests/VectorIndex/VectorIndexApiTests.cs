@@ -216,6 +216,41 @@ public sealed class VectorIndexApiTests(VectorStoreFixture store) : IAsyncLifeti
     }
 
     [Fact]
+    public async Task Item_vectors_are_mirrored_to_the_feature_store_and_a_new_base_restarts_the_moved_embedding()
+    {
+        var db = store.Garnet.Connection.GetDatabase();
+        float[] vector = [1, 0, 0, 0, 0, 0, 0, 2];
+        using (var put = await _client.PutAsJsonAsync("/v1/index/items", new IndexItemsRequest([new("mirror-1", vector)])))
+        {
+            Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        }
+
+        Assert.Equal(vector, EmbeddingBytes.FromBytes((byte[])(await db.StringGetAsync(OnlineKeys.ItemEmbedding("mirror-1")))!));
+
+        // The stream processor's moved embedding wins over the base while it exists ...
+        var embeddings = new UserEmbeddingStore(store.Garnet.Connection);
+        await embeddings.SetAsync([("u-ema", [1, 1, 1, 1, 1, 1, 1, 1])], CancellationToken.None);
+        float[] moved = [2, 2, 2, 2, 2, 2, 2, 2];
+        await db.HashSetAsync(OnlineKeys.UserEmbeddingEma("u-ema"), [new(EmaEmbeddingFields.Vector, EmbeddingBytes.ToBytes(moved)), new(EmaEmbeddingFields.EventTimeMs, 1)]);
+        Assert.Equal(moved, await embeddings.GetAsync("u-ema", 8, CancellationToken.None));
+
+        // ... and a newly published base replaces it.
+        using (var put = await _client.PutAsJsonAsync("/v1/index/users", new UserEmbeddingsRequest([new("u-ema", [3, 3, 3, 3, 3, 3, 3, 3])])))
+        {
+            Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        }
+
+        Assert.False(await db.KeyExistsAsync(OnlineKeys.UserEmbeddingEma("u-ema")));
+        var republished = await embeddings.GetAsync("u-ema", 8, CancellationToken.None);
+        Assert.Equal([3f, 3, 3, 3, 3, 3, 3, 3], republished!);
+
+        using var request = new HttpRequestMessage(HttpMethod.Delete, "/v1/index/items") { Content = JsonContent.Create(new DeleteIndexItemsRequest(["mirror-1"])) };
+        using var deleted = await _client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, deleted.StatusCode);
+        Assert.False(await db.KeyExistsAsync(OnlineKeys.ItemEmbedding("mirror-1")));
+    }
+
+    [Fact]
     public async Task Health_reports_the_vector_index()
     {
         while (!(await _client.GetFromJsonAsync<IndexStatus>("/v1/index/status", JsonDefaults.Options))!.Loaded)

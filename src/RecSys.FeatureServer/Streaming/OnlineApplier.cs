@@ -19,6 +19,7 @@ public readonly record struct ApplyResult(bool Committed, LogPosition StoredPosi
 /// </summary>
 public sealed class OnlineApplier(IConnectionMultiplexer redis, FeatureServerMetrics metrics)
 {
+    private static readonly RedisKey[] FenceKey = [ProcessorKeys.Fence];
     private readonly IDatabase _db = redis.GetDatabase();
     private byte[]? _applyEvents;
     private byte[]? _upsertItem;
@@ -67,7 +68,8 @@ public sealed class OnlineApplier(IConnectionMultiplexer redis, FeatureServerMet
             _setEma = await server.ScriptLoadAsync(OnlineScripts.SetEmaEmbedding);
         }
 
-        _token = ((long)await _db.StringIncrementAsync(ProcessorKeys.Fence)).ToString(CultureInfo.InvariantCulture);
+        // A script on the declared fence key, so that it waits for any running script of the previous writer (see OnlineScripts).
+        _token = ((long)await _db.ScriptEvaluateAsync(OnlineScripts.TakeFence, [ProcessorKeys.Fence])).ToString(CultureInfo.InvariantCulture);
         var epoch = await _db.StringGetAsync(OnlineKeys.TrendingEpoch);
         _epoch = epoch.IsNull ? null : (long)epoch;
         return await ReadPositionAsync();
@@ -189,7 +191,7 @@ public sealed class OnlineApplier(IConnectionMultiplexer redis, FeatureServerMet
         {
             if (chunk.Count > head)
             {
-                var task = _db.ScriptEvaluateAsync(_applyEvents, null, [.. chunk]);
+                var task = _db.ScriptEvaluateAsync(_applyEvents, FenceKey, [.. chunk]);
                 eventChunks.Add(task);
                 pending.Add(task);
                 chunk.RemoveRange(head, chunk.Count - head);
@@ -272,7 +274,7 @@ public sealed class OnlineApplier(IConnectionMultiplexer redis, FeatureServerMet
         var factor = Math.Pow(2, -DecayedScore.Exponent(newEpochMs, old));
         var moved = await _db.ScriptEvaluateAsync(
             _rebase,
-            [OnlineKeys.Trending, OnlineKeys.TrendingEpoch, OnlineKeys.AllCategories],
+            [OnlineKeys.Trending, OnlineKeys.TrendingEpoch, OnlineKeys.AllCategories, ProcessorKeys.Fence],
             [old, newEpochMs, factor.ToString("R", CultureInfo.InvariantCulture), _token]);
         ThrowIfFenced((long)moved);
         var current = await _db.StringGetAsync(OnlineKeys.TrendingEpoch);
@@ -302,7 +304,7 @@ public sealed class OnlineApplier(IConnectionMultiplexer redis, FeatureServerMet
     }
 
     private static RedisKey[] ItemKeys(CatalogItem item) =>
-        [OnlineKeys.Item(item.Id), OnlineKeys.AllItems, OnlineKeys.AllCategories, OnlineKeys.UnavailableItems];
+        [OnlineKeys.Item(item.Id), OnlineKeys.AllItems, OnlineKeys.AllCategories, OnlineKeys.UnavailableItems, ProcessorKeys.Fence];
 
     private static RedisValue[] ItemArgs(CatalogItem item) =>
     [

@@ -7,6 +7,9 @@ namespace RecSys.FeatureServer.Streaming;
 /// The Lua scripts that apply log records to the online store. Key shapes and field names are generated from
 /// <see cref="OnlineKeys"/> and <see cref="ItemFields"/>, so the scripts cannot drift from the layout readers use.
 /// Checked against Garnet 2.2.8 (<c>--lua true</c>): keys computed inside a script, SET NX EX, ZADD GT, ZUNIONSTORE WEIGHTS.
+/// Every write script declares the fence key (<see cref="ProcessorKeys.Fence"/>) in KEYS and checks its token first: Garnet
+/// serializes scripts only on the keys they declare, so the declared fence is what orders a stale writer's scripts against
+/// the <see cref="TakeFence"/> of a new one (on Redis every script is atomic anyway).
 /// </summary>
 internal static class OnlineScripts
 {
@@ -14,7 +17,6 @@ internal static class OnlineScripts
 
     private static string Prelude => $$"""
         local unpack = table.unpack or unpack
-        local FENCE = {{Lua(ProcessorKeys.Fence)}}
         {{KeyFunction("catpop", OnlineKeys.CategoryPopularity)}}
         {{KeyFunction("cokey", OnlineKeys.CoOccurrence)}}
         {{KeyFunction("crkey", OnlineKeys.CreatorItems)}}
@@ -33,7 +35,7 @@ internal static class OnlineScripts
     /// <summary>
     /// Applies a chunk of interaction events in order, each exactly once: its dedupe marker is set (NX, with a TTL) in the
     /// same script as its effects, and the processor totals count it as applied or duplicate. Keys are computed inside
-    /// (Garnet's per-key cost of KEYS is higher than building them here). ARGV: fencing token, marker ttl s, then per
+    /// (Garnet's per-key cost of KEYS is higher than building them here); KEYS holds only the fence. ARGV: fencing token, marker ttl s, then per
     /// event <see cref="EventArgCount"/> values: event id, user id, item id or '', creator id or '', type, event time ms,
     /// engagement, decayed weight, marks seen 1/0. Returns per event 1 when applied, 0 when a duplicate; the integer
     /// <see cref="Fenced"/> (and changes nothing) when the token is no longer the current one.
@@ -53,7 +55,7 @@ internal static class OnlineScripts
         {{KeyFunction("ufollows", OnlineKeys.UserFollows)}}
         local TRENDING = {{Lua(OnlineKeys.Trending)}}
         local STATS = {{Lua(ProcessorKeys.Stats)}}
-        if redis.call('GET', FENCE) ~= ARGV[1] then return {{Fenced}} end
+        if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {{Fenced}} end
         local ttl = ARGV[2]
 
         local function num(v)
@@ -227,13 +229,13 @@ internal static class OnlineScripts
         """;
 
     /// <summary>
-    /// Upserts one item. KEYS: item hash, all items, all categories, unavailable items.
+    /// Upserts one item. KEYS: item hash, all items, all categories, unavailable items, fence.
     /// ARGV: id, categories joined, tags joined, created ms, available 1/0, creator or '', title, has title 1/0, fencing
     /// token. Returns 1, or <see cref="Fenced"/> without a change when the token is not the current one.
     /// </summary>
     public static readonly string UpsertItem = Prelude + $$"""
 
-        if redis.call('GET', FENCE) ~= ARGV[9] then return {{Fenced}} end
+        if redis.call('GET', KEYS[5]) ~= ARGV[9] then return {{Fenced}} end
         local id = ARGV[1]
         local prev = redis.call('HMGET', KEYS[1], '{{ItemFields.Creator}}', '{{ItemFields.Categories}}')
         if prev[1] and prev[1] ~= '' and prev[1] ~= ARGV[6] then redis.call('ZREM', crkey(prev[1]), id) end
@@ -266,12 +268,12 @@ internal static class OnlineScripts
 
     /// <summary>
     /// Moves the popularity epoch if it still equals ARGV[1]: scales trending and every category's popularity by ARGV[3]
-    /// and stores ARGV[2]. KEYS: trending, epoch, all categories; ARGV[4]: fencing token. Returns 1 when rebased, 0 when
+    /// and stores ARGV[2]. KEYS: trending, epoch, all categories, fence; ARGV[4]: fencing token. Returns 1 when rebased, 0 when
     /// the epoch had moved, <see cref="Fenced"/> when the token is not the current one.
     /// </summary>
     public static readonly string Rebase = Prelude + $$"""
 
-        if redis.call('GET', FENCE) ~= ARGV[4] then return {{Fenced}} end
+        if redis.call('GET', KEYS[4]) ~= ARGV[4] then return {{Fenced}} end
         local cur = redis.call('GET', KEYS[2])
         if (cur or '') ~= ARGV[1] then return 0 end
         redis.call('ZUNIONSTORE', KEYS[1], 1, KEYS[1], 'WEIGHTS', ARGV[3])
@@ -348,6 +350,11 @@ internal static class OnlineScripts
         redis.call('HSET', KEYS[1], '{{EmaEmbeddingFields.Vector}}', ARGV[3], '{{EmaEmbeddingFields.EventTimeMs}}', ARGV[4],
           '{{EmaEmbeddingFields.EventId}}', ARGV[5])
         return 1
+        """;
+
+    /// <summary>Takes the next fencing token. KEYS: fence.</summary>
+    public const string TakeFence = """
+        return redis.call('INCR', KEYS[1])
         """;
 
     /// <summary>What a write script returns, instead of writing, when its fencing token is no longer the current one.</summary>

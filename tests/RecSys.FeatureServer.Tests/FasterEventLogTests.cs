@@ -105,4 +105,16 @@ public sealed class FasterEventLogTests : IDisposable
         await cts.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pending.WaitAsync(TimeSpan.FromSeconds(10)));
     }
+
+    [Fact]
+    public async Task A_read_from_before_the_begin_of_an_empty_log_moves_to_the_begin_at_once()
+    {
+        using var log = Open();
+        Assert.True(log.BeginPosition > 0);
+        // Otherwise a reader from the start would wait for the first record before reaching the end of an empty log.
+        var batch = await log.ReadAsync(LogPosition.Start, 10, CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Empty(batch.Entries);
+        Assert.Equal(log.BeginPosition, batch.NextPosition.Ordinal);
+        Assert.Equal(await log.GetEndPositionAsync(CancellationToken.None), batch.NextPosition);
+    }
 }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using FASTER.core;
 using Microsoft.Extensions.Options;
 
@@ -6,17 +7,18 @@ namespace RecSys.FeatureServer.EventLog;
 /// <summary>
 /// The embedded <see cref="IEventLog"/>: a FASTER <see cref="FasterLog"/> in the data directory. An append is acknowledged
 /// after <see cref="FasterLog.CommitAsync(CancellationToken)"/>, so a crash loses nothing acknowledged; reopening recovers
-/// the committed prefix. Concurrent appends share commits (group commit).
+/// the committed prefix. Concurrent appends share commits (group commit). Every reader has its own scan iterator.
 /// </summary>
 public sealed partial class FasterEventLog : IEventLog, IDisposable
 {
+    // A read stops within a moment once cancelled; the wait is bounded all the same, as it runs in Dispose.
+    private static readonly TimeSpan ReaderClosePatience = TimeSpan.FromSeconds(10);
     private readonly IDevice _device;
     private readonly FasterLog _log;
-    private readonly SemaphoreSlim _readLock = new(1, 1);
     private readonly ILogger<FasterEventLog> _logger;
-    private FasterLogScanIterator? _iterator;
-    private long _iteratorNext = -1;
-    private bool _disposed;
+    private readonly ConcurrentDictionary<Reader, byte> _readers = new();
+    private readonly Reader _defaultReader;
+    private volatile bool _disposed;
 
     public FasterEventLog(string directory, ILogger<FasterEventLog> logger)
     {
@@ -32,6 +34,7 @@ public sealed partial class FasterEventLog : IEventLog, IDisposable
             MemorySizeBits = 26,
             SegmentSizeBits = 30,
         });
+        _defaultReader = new Reader(this);
         LogOpened(_logger, Directory, _log.BeginAddress, _log.CommittedUntilAddress);
     }
 
@@ -71,23 +74,86 @@ public sealed partial class FasterEventLog : IEventLog, IDisposable
         return end;
     }
 
-    public async ValueTask<LogBatch> ReadAsync(LogPosition fromPosition, int maxRecords, CancellationToken cancellationToken)
+    public ValueTask<LogBatch> ReadAsync(LogPosition fromPosition, int maxRecords, CancellationToken cancellationToken) =>
+        _defaultReader.ReadAsync(fromPosition, maxRecords, cancellationToken);
+
+    public IEventLogReader OpenReader()
     {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxRecords);
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (fromPosition.PartitionCount > 1 && !fromPosition.Equals(LogPosition.FromInt64(fromPosition[0])))
+        var reader = new Reader(this);
+        if (_disposed)
         {
-            throw new ArgumentException($"The embedded log has one partition; {fromPosition} names several.", nameof(fromPosition));
+            // Dispose ran between the check and the registration and may not have seen this reader.
+            reader.Dispose();
+            throw new ObjectDisposedException(nameof(FasterEventLog));
         }
 
-        await _readLock.WaitAsync(cancellationToken);
-        try
+        return reader;
+    }
+
+    public ValueTask<LogPosition> GetEndPositionAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return ValueTask.FromResult(LogPosition.FromInt64(_log.CommittedUntilAddress));
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
         {
-            var start = Math.Max(fromPosition[0], _log.BeginAddress);
+            return;
+        }
+
+        _disposed = true;
+        // The readers' iterators must stop before the log they scan goes away.
+        foreach (var reader in _readers.Keys)
+        {
+            reader.Close(ReaderClosePatience);
+        }
+
+        _log.Dispose();
+        _device.Dispose();
+    }
+
+    /// <summary>A cursor with its own scan iterator, kept open while reads continue where the previous one ended.</summary>
+    private sealed class Reader : EventLogReaderBase
+    {
+        private readonly FasterEventLog _owner;
+        private FasterLogScanIterator? _iterator;
+        private long _iteratorNext = -1;
+
+        public Reader(FasterEventLog owner)
+        {
+            _owner = owner;
+            owner._readers[this] = 0;
+        }
+
+        protected override void Validate(LogPosition fromPosition)
+        {
+            if (fromPosition.PartitionCount > 1 && !fromPosition.Equals(LogPosition.FromInt64(fromPosition[0])))
+            {
+                throw new ArgumentException($"The embedded log has one partition; {fromPosition} names several.", nameof(fromPosition));
+            }
+        }
+
+        protected override ValueTask<LogBatch> ReadInTurnAsync(LogPosition fromPosition, int maxRecords, CancellationToken cancellationToken) =>
+            ReadInTurnAsync(fromPosition[0], maxRecords, cancellationToken);
+
+        protected override void ReleaseCursor()
+        {
+            _iterator?.Dispose();
+            _iterator = null;
+            _owner._readers.TryRemove(this, out _);
+        }
+
+        private async ValueTask<LogBatch> ReadInTurnAsync(long from, int maxRecords, CancellationToken cancellationToken)
+        {
+            var log = _owner._log;
+            var start = Math.Max(from, log.BeginAddress);
             if (_iterator is null || _iteratorNext != start)
             {
                 _iterator?.Dispose();
-                _iterator = _log.Scan(start, long.MaxValue);
+                _iterator = log.Scan(start, long.MaxValue);
                 _iteratorNext = start;
             }
 
@@ -105,40 +171,25 @@ public sealed partial class FasterEventLog : IEventLog, IDisposable
                     }
                     catch (System.Text.Json.JsonException ex)
                     {
-                        LogUnreadableRecord(_logger, current, ex);
+                        LogUnreadableRecord(_owner._logger, current, ex);
                     }
                 }
 
                 _iteratorNext = next;
-                if (entries.Count > 0 || next != start)
+                // Compared with the requested position, not the clamped start: a position before the log's begin moves up
+                // to it at once, so a reader from 0 reaches the end of a log that holds nothing.
+                if (entries.Count > 0 || next != from)
                 {
                     return new LogBatch(entries, next);
                 }
 
-                if (!await _iterator.WaitAsync(cancellationToken))
+                if (!await _iterator.WaitAsync(cancellationToken).ConfigureAwait(false))
                 {
-                    return new LogBatch(entries, next);
+                    // The iterator never ends on its own (its end is long.MaxValue): the log was disposed.
+                    throw new ObjectDisposedException(nameof(FasterEventLog), "The log was closed during the read.");
                 }
             }
         }
-        finally
-        {
-            _readLock.Release();
-        }
-    }
-
-    public void Dispose()
-    {
-        if (_disposed)
-        {
-            return;
-        }
-
-        _disposed = true;
-        _iterator?.Dispose();
-        _log.Dispose();
-        _device.Dispose();
-        _readLock.Dispose();
     }
 
     [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "Event log opened in {Directory}: begin {Begin}, committed until {Committed}")]

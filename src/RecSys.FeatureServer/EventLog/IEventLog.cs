@@ -17,11 +17,43 @@ public interface IEventLog
     ValueTask<long> AppendAsync(IReadOnlyList<LogRecord> records, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Reads committed records from <paramref name="fromPosition"/>, in order within each partition: waits until at least
-    /// one is available, then returns up to <paramref name="maxRecords"/> without waiting further.
+    /// Reads through the log's own default reader (see <see cref="IEventLogReader.ReadAsync"/>): callers of this method
+    /// take turns, so a second independent reader (a backfill next to the live processor) uses <see cref="OpenReader"/>.
     /// </summary>
     ValueTask<LogBatch> ReadAsync(LogPosition fromPosition, int maxRecords, CancellationToken cancellationToken);
 
-    /// <summary>The <see cref="LogPosition.Ordinal"/> of the position just past the last committed record.</summary>
+    /// <summary>
+    /// Opens a reader with its own cursor (its own scan iterator or consumer): it never waits for another reader, and
+    /// another reader never waits for it. Dispose it when done; disposing the log closes the readers still open.
+    /// </summary>
+    IEventLogReader OpenReader();
+
+    /// <summary>
+    /// The position just past the last committed record of every partition, asked of the log now (so it includes records
+    /// appended by other writers). A reader starting at or before it reaches it: every partition's next offset gets to at
+    /// least the one returned here.
+    /// </summary>
+    ValueTask<LogPosition> GetEndPositionAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The <see cref="LogPosition.Ordinal"/> of the position just past the last committed record as far as this instance
+    /// knows without asking (for status and metrics; <see cref="GetEndPositionAsync"/> is exact).
+    /// </summary>
     long TailPosition { get; }
+}
+
+/// <summary>
+/// One cursor over an <see cref="IEventLog"/>. Its calls take turns (one read at a time); disposing it cancels a read in
+/// progress, which then throws <see cref="ObjectDisposedException"/>.
+/// </summary>
+public interface IEventLogReader : IDisposable
+{
+    /// <summary>
+    /// Reads committed records from <paramref name="fromPosition"/>, in order within each partition: waits until at least
+    /// one is available or the position can move past records that are not events (skipped bytes, Kafka control records),
+    /// then returns up to <paramref name="maxRecords"/> without waiting further. A batch may so have no entries and a
+    /// <see cref="LogBatch.NextPosition"/> further than <paramref name="fromPosition"/>; it never returns a batch that
+    /// neither has entries nor moves.
+    /// </summary>
+    ValueTask<LogBatch> ReadAsync(LogPosition fromPosition, int maxRecords, CancellationToken cancellationToken);
 }

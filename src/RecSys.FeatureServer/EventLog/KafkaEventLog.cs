@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Confluent.Kafka;
 using Microsoft.Extensions.Options;
 
@@ -7,21 +8,25 @@ namespace RecSys.FeatureServer.EventLog;
 /// The Kafka <see cref="IEventLog"/>: one topic, events keyed by user id and item upserts by item id, so the records of
 /// one user (one item) stay in order in their partition. The producer is idempotent with <c>acks=all</c>, and an append
 /// returns only after the delivery reports of all its records (any failure fails the append: resending is safe, events
-/// are deduplicated by id downstream). Reading assigns the partitions explicitly at the offsets of the given
-/// <see cref="LogPosition"/> (no group rebalancing): the reader's committed position is the one the stream processor
-/// stores in the online store after applying, so nothing is skipped and a redelivery is absorbed by the dedupe markers.
+/// are deduplicated by id downstream). Every reader has its own consumer that assigns the partitions explicitly at the
+/// offsets of the given <see cref="LogPosition"/> (no group membership, no rebalancing, no committed offsets): the
+/// reader's committed position is the one its user stores (the stream processor in the online store, after applying),
+/// so nothing is skipped and a redelivery is absorbed by the dedupe markers.
 /// </summary>
 public sealed partial class KafkaEventLog : IEventLog, IDisposable
 {
+    // A read stops within a poll interval once cancelled; the wait is bounded all the same, as it runs in Dispose.
+    private static readonly TimeSpan ReaderClosePatience = TimeSpan.FromSeconds(10);
     private readonly KafkaEventLogOptions _options;
     private readonly ILogger<KafkaEventLog> _logger;
     private readonly IProducer<string, byte[]> _producer;
-    private readonly IConsumer<string, byte[]> _consumer;
-    private readonly SemaphoreSlim _readLock = new(1, 1);
+    // Only for watermark queries; reading is done by the readers' own consumers.
+    private readonly IConsumer<string, byte[]> _watermarks;
+    private readonly ConcurrentDictionary<Reader, byte> _readers = new();
+    private readonly Reader _defaultReader;
     private readonly long[] _acked;
     private readonly long[] _high;
-    private LogPosition? _consumerNext;
-    private bool _disposed;
+    private volatile bool _disposed;
 
     public KafkaEventLog(KafkaEventLogOptions options, ILogger<KafkaEventLog> logger)
     {
@@ -37,18 +42,7 @@ public sealed partial class KafkaEventLog : IEventLog, IDisposable
         })
             .SetLogHandler((_, m) => LogClient(_logger, "producer", m.Facility, m.Message))
             .Build();
-        _consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
-        {
-            BootstrapServers = options.BootstrapServers,
-            GroupId = options.ConsumerGroup,
-            EnableAutoCommit = false,
-            EnableAutoOffsetStore = false,
-            AutoOffsetReset = AutoOffsetReset.Earliest,
-            IsolationLevel = IsolationLevel.ReadCommitted,
-            ClientId = "recsys-featureserver",
-        })
-            .SetLogHandler((_, m) => LogClient(_logger, "consumer", m.Facility, m.Message))
-            .Build();
+        _watermarks = CreateConsumer("watermarks");
         try
         {
             using var admin = new DependentAdminClientBuilder(_producer.Handle).Build();
@@ -62,15 +56,13 @@ public sealed partial class KafkaEventLog : IEventLog, IDisposable
             Partitions = topic.Partitions.Max(p => p.PartitionId) + 1;
             _acked = new long[Partitions];
             _high = new long[Partitions];
-            for (var p = 0; p < Partitions; p++)
-            {
-                _high[p] = _consumer.QueryWatermarkOffsets(new TopicPartition(options.Topic, p), options.RequestTimeout).High.Value;
-            }
+            QueryHighWatermarks();
+            _defaultReader = new Reader(this);
         }
         catch
         {
             _producer.Dispose();
-            _consumer.Dispose();
+            _watermarks.Dispose();
             throw;
         }
 
@@ -88,6 +80,10 @@ public sealed partial class KafkaEventLog : IEventLog, IDisposable
 
     public string Topic => _options.Topic;
 
+    /// <summary>
+    /// The larger of the sums of the offsets acknowledged to this producer and of the high watermarks this instance last
+    /// saw: records of other producers count only once a read or <see cref="GetEndPositionAsync"/> saw them.
+    /// </summary>
     public long TailPosition
     {
         get
@@ -143,65 +139,29 @@ public sealed partial class KafkaEventLog : IEventLog, IDisposable
         _ => throw new ArgumentException($"Unknown log record {record.GetType().Name}.", nameof(record)),
     };
 
-    public async ValueTask<LogBatch> ReadAsync(LogPosition fromPosition, int maxRecords, CancellationToken cancellationToken)
+    public ValueTask<LogBatch> ReadAsync(LogPosition fromPosition, int maxRecords, CancellationToken cancellationToken) =>
+        _defaultReader.ReadAsync(fromPosition, maxRecords, cancellationToken);
+
+    public IEventLogReader OpenReader()
     {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxRecords);
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (fromPosition.PartitionCount > Partitions)
+        var reader = new Reader(this);
+        if (_disposed)
         {
-            throw new ArgumentException($"Position {fromPosition} names more partitions than topic '{Topic}' has ({Partitions}).", nameof(fromPosition));
+            // Dispose ran between the check and the registration and may not have seen this reader.
+            reader.Dispose();
+            throw new ObjectDisposedException(nameof(KafkaEventLog));
         }
 
-        if (Partitions > 1 && fromPosition.PartitionCount == 1 && !fromPosition.IsStart)
-        {
-            throw new ArgumentException(
-                $"Position {fromPosition} is a single number; topic '{Topic}' has {Partitions} partitions: resume from a LogBatch.NextPosition.",
-                nameof(fromPosition));
-        }
+        return reader;
+    }
 
-        await _readLock.WaitAsync(cancellationToken);
-        try
-        {
-            var next = fromPosition.ToOffsets(Partitions);
-            if (_consumerNext is not { } assigned || !assigned.Equals(fromPosition))
-            {
-                _consumerNext = null;
-                _consumer.Assign(Enumerable.Range(0, Partitions).Select(p =>
-                    new TopicPartitionOffset(_options.Topic, p, next[p] == 0 ? Offset.Beginning : new Offset(next[p]))));
-            }
-
-            var entries = new List<LogEntry>(Math.Min(maxRecords, 1024));
-            try
-            {
-                // Consume blocks: keep it off the caller's thread.
-                await Task.Run(() => ConsumeInto(entries, next, maxRecords, cancellationToken), cancellationToken);
-            }
-            catch
-            {
-                // Messages may have been taken from the consumer and not returned: reassign on the next read.
-                _consumerNext = null;
-                throw;
-            }
-
-            var nextPosition = LogPosition.FromOffsets(next);
-            _consumerNext = nextPosition;
-            for (var p = 0; p < Partitions; p++)
-            {
-                var high = _consumer.GetWatermarkOffsets(new TopicPartition(_options.Topic, p)).High;
-                if (high != Offset.Unset)
-                {
-                    InterlockedMax(ref _high[p], high.Value);
-                }
-
-                InterlockedMax(ref _high[p], next[p]);
-            }
-
-            return new LogBatch(entries, nextPosition);
-        }
-        finally
-        {
-            _readLock.Release();
-        }
+    /// <summary>The high watermark of every partition, queried from the brokers now.</summary>
+    public async ValueTask<LogPosition> GetEndPositionAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        // The watermark requests block: keep them off the caller's thread.
+        return await Task.Run(() => LogPosition.FromOffsets(QueryHighWatermarks()), cancellationToken);
     }
 
     /// <summary>Waits for the topic's metadata (the health check).</summary>
@@ -235,49 +195,42 @@ public sealed partial class KafkaEventLog : IEventLog, IDisposable
         finally
         {
             _producer.Dispose();
-            _consumer.Close();
-            _consumer.Dispose();
-            _readLock.Dispose();
+            foreach (var reader in _readers.Keys)
+            {
+                reader.Close(ReaderClosePatience);
+            }
+
+            _watermarks.Dispose();
         }
     }
 
-    private void ConsumeInto(List<LogEntry> entries, long[] next, int maxRecords, CancellationToken cancellationToken)
+    private IConsumer<string, byte[]> CreateConsumer(string role) =>
+        new ConsumerBuilder<string, byte[]>(new ConsumerConfig
+        {
+            BootstrapServers = _options.BootstrapServers,
+            // Required by the client; the consumers never join the group nor commit to it (they only assign).
+            GroupId = _options.ConsumerGroup,
+            EnableAutoCommit = false,
+            EnableAutoOffsetStore = false,
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+            IsolationLevel = IsolationLevel.ReadCommitted,
+            // A partition's end is reported, so a reader moves past offsets that hold no record (control records).
+            EnablePartitionEof = true,
+            ClientId = "recsys-featureserver",
+        })
+            .SetLogHandler((_, m) => LogClient(_logger, role, m.Facility, m.Message))
+            .Build();
+
+    private long[] QueryHighWatermarks()
     {
-        while (entries.Count == 0)
+        var high = new long[Partitions];
+        for (var p = 0; p < Partitions; p++)
         {
-            // Blocks until a message arrives; throws OperationCanceledException when cancelled.
-            Add(_consumer.Consume(cancellationToken), entries, next);
+            high[p] = _watermarks.QueryWatermarkOffsets(new TopicPartition(_options.Topic, p), _options.RequestTimeout).High.Value;
+            InterlockedMax(ref _high[p], high[p]);
         }
 
-        while (entries.Count < maxRecords && _consumer.Consume(TimeSpan.Zero) is { } result)
-        {
-            Add(result, entries, next);
-        }
-    }
-
-    private void Add(ConsumeResult<string, byte[]>? result, List<LogEntry> entries, long[] next)
-    {
-        if (result is null || result.IsPartitionEOF)
-        {
-            return;
-        }
-
-        var partition = result.Partition.Value;
-        var offset = result.Offset.Value;
-        next[partition] = offset + 1;
-        if (result.Message.Value is not { } value)
-        {
-            return;
-        }
-
-        try
-        {
-            entries.Add(new LogEntry(offset, offset + 1, LogRecordSerializer.Deserialize(value)) { Partition = partition });
-        }
-        catch (System.Text.Json.JsonException ex)
-        {
-            LogUnreadableRecord(_logger, partition, offset, ex);
-        }
+        return high;
     }
 
     private static void InterlockedMax(ref long target, long value)
@@ -292,6 +245,140 @@ public sealed partial class KafkaEventLog : IEventLog, IDisposable
             }
 
             current = seen;
+        }
+    }
+
+    /// <summary>A cursor with its own consumer, kept assigned while reads continue where the previous one ended.</summary>
+    private sealed class Reader : EventLogReaderBase
+    {
+        private readonly KafkaEventLog _owner;
+        private readonly IConsumer<string, byte[]> _consumer;
+        private LogPosition? _consumerNext;
+
+        public Reader(KafkaEventLog owner)
+        {
+            _owner = owner;
+            _consumer = owner.CreateConsumer("reader");
+            owner._readers[this] = 0;
+        }
+
+        private int Partitions => _owner.Partitions;
+
+        protected override void Validate(LogPosition fromPosition)
+        {
+            if (fromPosition.PartitionCount > Partitions)
+            {
+                throw new ArgumentException(
+                    $"Position {fromPosition} names more partitions than topic '{_owner.Topic}' has ({Partitions}).", nameof(fromPosition));
+            }
+
+            if (Partitions > 1 && fromPosition.PartitionCount == 1 && !fromPosition.IsStart)
+            {
+                throw new ArgumentException(
+                    $"Position {fromPosition} is a single number; topic '{_owner.Topic}' has {Partitions} partitions: resume from a LogBatch.NextPosition.",
+                    nameof(fromPosition));
+            }
+        }
+
+        protected override void ReleaseCursor()
+        {
+            try
+            {
+                _consumer.Close();
+            }
+            finally
+            {
+                _consumer.Dispose();
+                _owner._readers.TryRemove(this, out _);
+            }
+        }
+
+        protected override async ValueTask<LogBatch> ReadInTurnAsync(LogPosition fromPosition, int maxRecords, CancellationToken cancellationToken)
+        {
+            var topic = _owner.Topic;
+            var next = fromPosition.ToOffsets(Partitions);
+            if (_consumerNext is not { } assigned || !assigned.Equals(fromPosition))
+            {
+                _consumerNext = null;
+                _consumer.Assign(Enumerable.Range(0, Partitions).Select(p =>
+                    new TopicPartitionOffset(topic, p, next[p] == 0 ? Offset.Beginning : new Offset(next[p]))));
+            }
+
+            var entries = new List<LogEntry>(Math.Min(maxRecords, 1024));
+            try
+            {
+                // Consume blocks: keep it off the caller's thread.
+                await Task.Run(() => ConsumeInto(entries, next, maxRecords, cancellationToken), cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                // Messages may have been taken from the consumer and not returned: reassign on the next read.
+                _consumerNext = null;
+                throw;
+            }
+
+            var nextPosition = LogPosition.FromOffsets(next);
+            _consumerNext = nextPosition;
+            for (var p = 0; p < Partitions; p++)
+            {
+                var high = _consumer.GetWatermarkOffsets(new TopicPartition(topic, p)).High;
+                if (high != Offset.Unset)
+                {
+                    InterlockedMax(ref _owner._high[p], high.Value);
+                }
+
+                InterlockedMax(ref _owner._high[p], next[p]);
+            }
+
+            return new LogBatch(entries, nextPosition);
+        }
+
+        private void ConsumeInto(List<LogEntry> entries, long[] next, int maxRecords, CancellationToken cancellationToken)
+        {
+            var from = (long[])next.Clone();
+            // Waits for a record, or for a partition's end past the position (offsets without records).
+            while (entries.Count == 0 && next.AsSpan().SequenceEqual(from))
+            {
+                // Blocks until a message or an end arrives; throws OperationCanceledException when cancelled.
+                Add(_consumer.Consume(cancellationToken), entries, next);
+            }
+
+            while (entries.Count < maxRecords && _consumer.Consume(TimeSpan.Zero) is { } result)
+            {
+                Add(result, entries, next);
+            }
+        }
+
+        private void Add(ConsumeResult<string, byte[]>? result, List<LogEntry> entries, long[] next)
+        {
+            if (result is null)
+            {
+                return;
+            }
+
+            var partition = result.Partition.Value;
+            var offset = result.Offset.Value;
+            if (result.IsPartitionEOF)
+            {
+                // The offset the next record of the partition will get: everything before it was delivered or skipped.
+                next[partition] = Math.Max(next[partition], offset);
+                return;
+            }
+
+            next[partition] = offset + 1;
+            if (result.Message.Value is not { } value)
+            {
+                return;
+            }
+
+            try
+            {
+                entries.Add(new LogEntry(offset, offset + 1, LogRecordSerializer.Deserialize(value)) { Partition = partition });
+            }
+            catch (System.Text.Json.JsonException ex)
+            {
+                LogUnreadableRecord(_owner._logger, partition, offset, ex);
+            }
         }
     }
 

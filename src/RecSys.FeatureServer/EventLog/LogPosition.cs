@@ -91,6 +91,24 @@ public readonly struct LogPosition : IEquatable<LogPosition>
         return offsets;
     }
 
+    /// <summary>
+    /// True when every partition's next offset is at or past <paramref name="other"/>'s: a reader at this position has
+    /// read everything before <paramref name="other"/>. Compared per partition, because <see cref="Ordinal"/>s can be equal
+    /// while one partition is behind and another ahead.
+    /// </summary>
+    public bool IsAtOrPast(LogPosition other)
+    {
+        for (var p = 0; p < other.PartitionCount; p++)
+        {
+            if (this[p] < other[p])
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>A position of a single-partition log (the embedded log's byte address).</summary>
     public static implicit operator LogPosition(long address) => FromOffsets([address]);
 

@@ -20,67 +20,70 @@ public sealed class BackfillProcessor(IEventLog log, IOfflineFeatureStore store,
     /// <summary>Rows handed to the store per write (one file per event date each).</summary>
     public int WriteBatchSize { get; init; } = 1_000_000;
 
-    /// <summary>Reads the log from position 0 to its tail at the start and writes the recomputed rows.</summary>
+    /// <summary>
+    /// Reads the log from its start until every partition reaches the end position taken at the start, with a reader of
+    /// its own (so it neither waits for nor disturbs the stream processor's reads), and writes the recomputed rows.
+    /// </summary>
     public async Task<BackfillProgress> RunAsync(Action<BackfillProgress>? progress, CancellationToken cancellationToken)
     {
-        var tail = log.TailPosition;
+        var end = await log.GetEndPositionAsync(cancellationToken);
+        var tail = end.Ordinal;
         var position = LogPosition.Start;
         var creators = new Dictionary<string, string?>(StringComparer.Ordinal);
         var seen = new HashSet<string>(StringComparer.Ordinal);
         var series = new Dictionary<(int Feature, string Entity), List<Contribution>>();
         var stored = plan.Stored;
         long events = 0, duplicates = 0, watermark = long.MinValue;
-        while (position.Ordinal < tail)
+        using (var reader = log.OpenReader())
         {
-            var batch = await log.ReadAsync(position, ReadBatchSize, cancellationToken);
-            if (batch.Entries.Count == 0 && batch.NextPosition.Ordinal <= position.Ordinal)
+            // Compared per partition: the sum of the offsets can pass the end's while one partition is still behind.
+            while (!position.IsAtOrPast(end))
             {
-                break;
-            }
-
-            foreach (var entry in batch.Entries)
-            {
-                if (entry.Record is ItemUpsertRecord { Item: var item })
+                var batch = await reader.ReadAsync(position, ReadBatchSize, cancellationToken);
+                foreach (var entry in batch.Entries)
                 {
-                    // Creator features credit the item's creator as stored when the event is applied (log order).
-                    creators[item.Id] = item.CreatorId;
-                    continue;
-                }
+                    if (entry.Record is ItemUpsertRecord { Item: var item })
+                    {
+                        // Creator features credit the item's creator as stored when the event is applied (log order).
+                        creators[item.Id] = item.CreatorId;
+                        continue;
+                    }
 
-                if (entry.Record is not EventRecord { Event: var e })
-                {
-                    continue;
-                }
-
-                if (!seen.Add(e.EventId))
-                {
-                    duplicates++;
-                    continue;
-                }
-
-                events++;
-                var t = e.EventTime.ToUnixTimeMilliseconds();
-                watermark = Math.Max(watermark, t);
-                var itemCreator = e.ItemId is { } itemId ? creators.GetValueOrDefault(itemId) : null;
-                for (var f = 0; f < stored.Count; f++)
-                {
-                    var amount = stored[f].AmountOf(e);
-                    if (amount == 0 || stored[f].EntityOf(e, itemCreator) is not { } id)
+                    if (entry.Record is not EventRecord { Event: var e })
                     {
                         continue;
                     }
 
-                    if (!series.TryGetValue((f, id), out var list))
+                    if (!seen.Add(e.EventId))
                     {
-                        series[(f, id)] = list = [];
+                        duplicates++;
+                        continue;
                     }
 
-                    list.Add(new Contribution(t, amount, watermark));
-                }
-            }
+                    events++;
+                    var t = e.EventTime.ToUnixTimeMilliseconds();
+                    watermark = Math.Max(watermark, t);
+                    var itemCreator = e.ItemId is { } itemId ? creators.GetValueOrDefault(itemId) : null;
+                    for (var f = 0; f < stored.Count; f++)
+                    {
+                        var amount = stored[f].AmountOf(e);
+                        if (amount == 0 || stored[f].EntityOf(e, itemCreator) is not { } id)
+                        {
+                            continue;
+                        }
 
-            position = batch.NextPosition;
-            progress?.Invoke(new BackfillProgress(position.Ordinal, tail, events, duplicates, 0));
+                        if (!series.TryGetValue((f, id), out var list))
+                        {
+                            series[(f, id)] = list = [];
+                        }
+
+                        list.Add(new Contribution(t, amount, watermark));
+                    }
+                }
+
+                position = batch.NextPosition;
+                progress?.Invoke(new BackfillProgress(position.Ordinal, tail, events, duplicates, 0));
+            }
         }
 
         var rows = new List<FeatureRow>(Math.Min(WriteBatchSize, 1 << 20));

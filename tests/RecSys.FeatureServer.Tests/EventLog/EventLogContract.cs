@@ -1,3 +1,4 @@
+using Confluent.Kafka;
 using RecSys.Core.Domain;
 using RecSys.FeatureServer.EventLog;
 
@@ -55,18 +56,43 @@ public abstract class EventLogContract : IDisposable
 
     private static string Id(LogRecord record) => ((EventRecord)record).Event.EventId;
 
-    /// <summary>Reads from <paramref name="from"/> until <paramref name="count"/> records came back.</summary>
-    protected static async Task<(List<LogEntry> Entries, LogPosition Next)> ReadAsync(IEventLog log, LogPosition from, int count, int batch = 100)
+    /// <summary>Reads through the log's own reader from <paramref name="from"/> until <paramref name="count"/> records came back.</summary>
+    protected static Task<(List<LogEntry> Entries, LogPosition Next)> ReadAsync(IEventLog log, LogPosition from, int count, int batch = 100) =>
+        ReadAsync(log.ReadAsync, from, count, batch);
+
+    /// <summary>Reads with <paramref name="reader"/> from <paramref name="from"/> until <paramref name="count"/> records came back.</summary>
+    protected static Task<(List<LogEntry> Entries, LogPosition Next)> ReadAsync(IEventLogReader reader, LogPosition from, int count, int batch = 100) =>
+        ReadAsync(reader.ReadAsync, from, count, batch);
+
+    private static async Task<(List<LogEntry> Entries, LogPosition Next)> ReadAsync(
+        Func<LogPosition, int, CancellationToken, ValueTask<LogBatch>> read, LogPosition from, int count, int batch)
     {
         using var cts = new CancellationTokenSource(Patience);
         var entries = new List<LogEntry>();
         var position = from;
         while (entries.Count < count)
         {
-            var read = await log.ReadAsync(position, Math.Min(batch, count - entries.Count), cts.Token);
-            Assert.True(read.Entries.Count <= batch);
-            entries.AddRange(read.Entries);
-            position = read.NextPosition;
+            var next = await read(position, Math.Min(batch, count - entries.Count), cts.Token);
+            Assert.True(next.Entries.Count <= batch);
+            entries.AddRange(next.Entries);
+            position = next.NextPosition;
+        }
+
+        return (entries, position);
+    }
+
+    /// <summary>Reads with <paramref name="reader"/> from <paramref name="from"/> until every partition reached <paramref name="end"/>.</summary>
+    protected static async Task<(List<LogEntry> Entries, LogPosition Next)> ReadToAsync(IEventLogReader reader, LogPosition from, LogPosition end)
+    {
+        using var cts = new CancellationTokenSource(Patience);
+        var entries = new List<LogEntry>();
+        var position = from;
+        while (!position.IsAtOrPast(end))
+        {
+            var batch = await reader.ReadAsync(position, 100, cts.Token);
+            Assert.True(batch.Entries.Count > 0 || !batch.NextPosition.Equals(position), $"a read from {position} neither returned records nor moved");
+            entries.AddRange(batch.Entries);
+            position = batch.NextPosition;
         }
 
         return (entries, position);
@@ -200,6 +226,111 @@ public abstract class EventLogContract : IDisposable
     }
 
     [Fact]
+    public async Task Two_readers_at_different_positions_read_concurrently_and_each_gets_its_records_in_order()
+    {
+        var records = Events(600, seed: 30);
+        await Log.AppendAsync(records, CancellationToken.None);
+        using var first = Log.OpenReader();
+        using var second = Log.OpenReader();
+        var (head, middle) = await ReadAsync(first, LogPosition.Start, 250, batch: 50);
+
+        // Small batches on two threads, so that the reads of the two positions overlap many times.
+        var reads = await Task.WhenAll(
+            Task.Run(() => ReadAsync(first, middle, records.Count - head.Count, batch: 7)),
+            Task.Run(() => ReadAsync(second, LogPosition.Start, records.Count, batch: 7)));
+
+        AssertExactlyOnceInKeyOrder(records, head.Concat(reads[0].Entries).Select(e => e.Record));
+        AssertExactlyOnceInKeyOrder(records, reads[1].Entries.Select(e => e.Record));
+        Assert.Equal(reads[0].Next, reads[1].Next);
+    }
+
+    [Fact]
+    public async Task Reads_waiting_at_the_tail_do_not_delay_another_reader_of_older_records()
+    {
+        var records = Events(300, seed: 31);
+        await Log.AppendAsync(records, CancellationToken.None);
+        var (_, end) = await ReadAsync(Log, LogPosition.Start, records.Count);
+        using var parkedReader = Log.OpenReader();
+        using var cts = new CancellationTokenSource(Patience);
+        // The live processor's situation (a read through the log itself) and an opened reader, both waiting at the tail.
+        var parkedOnLog = Log.ReadAsync(end, 10, cts.Token).AsTask();
+        var parkedOnReader = parkedReader.ReadAsync(end, 10, cts.Token).AsTask();
+
+        using var reader = Log.OpenReader();
+        var (older, next) = await ReadAsync(reader, LogPosition.Start, records.Count, batch: 64).WaitAsync(TimeSpan.FromSeconds(10));
+        AssertExactlyOnceInKeyOrder(records, older.Select(e => e.Record));
+        Assert.Equal(end, next);
+        Assert.False(parkedOnLog.IsCompleted);
+        Assert.False(parkedOnReader.IsCompleted);
+
+        var late = TestData.Event("late", "u1", "i1", EventType.View, TestData.T0);
+        await Log.AppendAsync([late], CancellationToken.None);
+        Assert.Equal(["late"], (await parkedOnLog).Entries.Select(e => Id(e.Record)));
+        Assert.Equal(["late"], (await parkedOnReader).Entries.Select(e => Id(e.Record)));
+    }
+
+    [Fact]
+    public async Task The_end_position_is_the_next_position_after_reading_everything()
+    {
+        var records = Events(150, seed: 32);
+        await Log.AppendAsync(records[..60], CancellationToken.None);
+        await Log.AppendAsync(records[60..], CancellationToken.None);
+        var end = await Log.GetEndPositionAsync(CancellationToken.None);
+        Assert.Equal(Log.TailPosition, end.Ordinal);
+
+        using var reader = Log.OpenReader();
+        var (entries, next) = await ReadAsync(reader, LogPosition.Start, records.Count, batch: 40);
+        Assert.Equal(end, next);
+        AssertExactlyOnceInKeyOrder(records, entries.Select(e => e.Record));
+
+        // Reading until the end position, rather than a known count, stops at the same place with the same records.
+        using var second = Log.OpenReader();
+        var (toEnd, stop) = await ReadToAsync(second, LogPosition.Start, end);
+        Assert.Equal(end, stop);
+        AssertExactlyOnceInKeyOrder(records, toEnd.Select(e => e.Record));
+    }
+
+    [Fact]
+    public async Task A_reader_reaches_the_end_position_of_an_empty_log()
+    {
+        var end = await Log.GetEndPositionAsync(CancellationToken.None);
+        using var reader = Log.OpenReader();
+        var (entries, next) = await ReadToAsync(reader, LogPosition.Start, end);
+        Assert.Empty(entries);
+        Assert.True(next.IsAtOrPast(end));
+    }
+
+    [Fact]
+    public async Task Disposing_a_reader_ends_its_waiting_read_and_leaves_the_log_readable()
+    {
+        var records = Events(20, seed: 33);
+        await Log.AppendAsync(records, CancellationToken.None);
+        var end = await Log.GetEndPositionAsync(CancellationToken.None);
+        var reader = Log.OpenReader();
+        var parked = reader.ReadAsync(end, 10, CancellationToken.None).AsTask();
+        reader.Dispose();
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => parked.WaitAsync(Patience));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => reader.ReadAsync(LogPosition.Start, 10, CancellationToken.None).AsTask());
+
+        var (all, _) = await ReadAsync(Log, LogPosition.Start, records.Count);
+        AssertExactlyOnceInKeyOrder(records, all.Select(e => e.Record));
+    }
+
+    [Fact]
+    public async Task Disposing_the_log_ends_the_waiting_reads_of_its_open_readers()
+    {
+        var log = Log;
+        await log.AppendAsync(Events(5, seed: 34), CancellationToken.None);
+        var end = await log.GetEndPositionAsync(CancellationToken.None);
+        var reader = log.OpenReader();
+        var pending = reader.ReadAsync(end, 10, CancellationToken.None).AsTask();
+        Close();
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => pending.WaitAsync(Patience));
+        Assert.Throws<ObjectDisposedException>(log.OpenReader);
+        reader.Dispose();
+    }
+
+    [Fact]
     public async Task An_item_upsert_is_read_back_with_its_content()
     {
         var item = TestData.Item("i9", "c1", ["news", "film"], title: "Nine");
@@ -270,6 +401,58 @@ public sealed class KafkaEventLogContractTests : EventLogContract, IClassFixture
         Assert.Equal(3, next.PartitionCount);
         Assert.Equal(records.Count, next.Ordinal);
         Assert.Equal(next, LogPosition.Parse(next.ToString()));
+    }
+
+    [Fact]
+    public async Task The_end_position_includes_records_appended_by_another_instance()
+    {
+        var mine = Events(5, seed: 40);
+        await Log.AppendAsync(mine, CancellationToken.None);
+        var theirs = Events(40, users: 9, prefix: "other-", seed: 41);
+        using (var other = new KafkaEventLog(_options, Microsoft.Extensions.Logging.Abstractions.NullLogger<KafkaEventLog>.Instance))
+        {
+            await other.AppendAsync(theirs, CancellationToken.None);
+        }
+
+        var end = await Log.GetEndPositionAsync(CancellationToken.None);
+        Assert.Equal(mine.Count + theirs.Count, end.Ordinal);
+        using var reader = Log.OpenReader();
+        var (entries, next) = await ReadToAsync(reader, LogPosition.Start, end);
+        Assert.Equal(end, next);
+        AssertExactlyOnceInKeyOrder(mine.Concat(theirs), entries.Select(e => e.Record));
+    }
+
+    [Fact]
+    public async Task A_reader_moves_past_a_control_record_to_the_end_position()
+    {
+        var plain = Events(6, seed: 42);
+        await Log.AppendAsync(plain, CancellationToken.None);
+        // A committed transaction ends with a commit marker: an offset that holds no record a consumer ever sees.
+        var transacted = Events(4, users: 1, prefix: "tx-", seed: 43);
+        using (var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig
+        {
+            BootstrapServers = _options.BootstrapServers,
+            TransactionalId = "tx-" + _options.Topic,
+        }).Build())
+        {
+            producer.InitTransactions(TimeSpan.FromSeconds(10));
+            producer.BeginTransaction();
+            foreach (var record in transacted)
+            {
+                await producer.ProduceAsync(
+                    new TopicPartition(_options.Topic, 0),
+                    new Message<string, byte[]> { Key = KafkaEventLog.KeyOf(record), Value = LogRecordSerializer.Serialize(record) });
+            }
+
+            producer.CommitTransaction(TimeSpan.FromSeconds(10));
+        }
+
+        var end = await Log.GetEndPositionAsync(CancellationToken.None);
+        Assert.Equal(plain.Count + transacted.Count + 1, end.Ordinal);
+        using var reader = Log.OpenReader();
+        var (entries, next) = await ReadToAsync(reader, LogPosition.Start, end);
+        Assert.Equal(end, next);
+        AssertExactlyOnceInKeyOrder(plain.Concat(transacted), entries.Select(e => e.Record));
     }
 
     [Fact]

@@ -1,14 +1,16 @@
 using System.Globalization;
+using Microsoft.Extensions.Logging.Abstractions;
 using RecSys.Core.Storage;
 using RecSys.FeatureServer.EventLog;
 using RecSys.FeatureServer.OfflineStore;
 using RecSys.FeatureServer.Streaming;
+using RecSys.FeatureServer.Tests.EventLog;
 using RecSys.TestSupport;
 using StackExchange.Redis;
 
 namespace RecSys.FeatureServer.Tests.OfflineStore;
 
-public sealed class BackfillTests(EmbeddedGarnet garnet) : IClassFixture<EmbeddedGarnet>
+public sealed class BackfillTests(EmbeddedGarnet garnet, MockKafkaFixture kafka) : IClassFixture<EmbeddedGarnet>, IClassFixture<MockKafkaFixture>
 {
     /// <summary>A random stream with every event type, follows and creators, plus redelivered (duplicate) events.</summary>
     internal static List<LogRecord> StreamWithDuplicates(int seed, int events)
@@ -98,5 +100,104 @@ public sealed class BackfillTests(EmbeddedGarnet garnet) : IClassFixture<Embedde
         var ms = OfflineKit.Ms(t0);
         Assert.Equal([1.0, ms, ms], rows[0]);
         Assert.Equal([2.0, ms + 3_600_000, ms + (5 * 3_600_000)], rows[1]);
+    }
+
+    [Fact]
+    public async Task A_backfill_completes_while_another_read_of_the_log_waits_at_its_tail()
+    {
+        using var kit = new OfflineKit();
+        using var log = kit.OpenLog();
+        await log.AppendAsync(StreamWithDuplicates(seed: 12, events: 1_000), CancellationToken.None);
+        var end = await log.GetEndPositionAsync(CancellationToken.None);
+        using var cts = new CancellationTokenSource();
+        // The live stream processor's situation: its read through the log waits at the tail for the next event.
+        var parked = log.ReadAsync(end, 64, cts.Token).AsTask();
+
+        var result = await new BackfillProcessor(log, kit.Store, OfflineKit.Plan) { ReadBatchSize = 100 }
+            .RunAsync(null, CancellationToken.None)
+            .WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(1_000, result.EventsRead);
+        Assert.Equal(100, result.Duplicates);
+        Assert.Equal(end.Ordinal, result.Position);
+        Assert.True(result.RowsWritten > 0);
+
+        Assert.False(parked.IsCompleted);
+        await cts.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => parked);
+    }
+
+    /// <summary>
+    /// The same records, appended in the same order (half of them by a second Kafka log instance, whose records the first
+    /// instance only learns of from the brokers). On one partition the read order is the append order, so every row is
+    /// the same. On three, the partitions interleave in another order: the values and event times of users and items do
+    /// not depend on it, while the created times (the watermark when read) and the creators (the item upserts read so far)
+    /// do, so those are left out there.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public async Task A_backfill_over_the_Kafka_log_writes_the_rows_of_the_embedded_log(int partitions)
+    {
+        var records = StreamWithDuplicates(seed: 13, events: 2_000);
+        var chunks = records.Chunk(400).ToList();
+
+        using var embeddedKit = new OfflineKit();
+        BackfillProgress embedded;
+        using (var log = embeddedKit.OpenLog())
+        {
+            foreach (var chunk in chunks)
+            {
+                await log.AppendAsync(chunk, CancellationToken.None);
+            }
+
+            embedded = await new BackfillProcessor(log, embeddedKit.Store, OfflineKit.Plan) { ReadBatchSize = 333 }
+                .RunAsync(null, CancellationToken.None);
+        }
+
+        var topic = "backfill-" + Guid.NewGuid().ToString("N");
+        kafka.Cluster.CreateTopic(topic, partitions);
+        var options = new KafkaEventLogOptions
+        {
+            BootstrapServers = kafka.Cluster.BootstrapServers,
+            Topic = topic,
+            ConsumerGroup = "group-" + topic,
+            LingerMs = 1,
+        };
+        using var kafkaKit = new OfflineKit();
+        BackfillProgress fromKafka;
+        using (var log = new KafkaEventLog(options, NullLogger<KafkaEventLog>.Instance))
+        {
+            using (var other = new KafkaEventLog(options, NullLogger<KafkaEventLog>.Instance))
+            {
+                for (var i = 0; i < chunks.Count; i++)
+                {
+                    await (i % 2 == 0 ? log : other).AppendAsync(chunks[i], CancellationToken.None);
+                }
+            }
+
+            fromKafka = await new BackfillProcessor(log, kafkaKit.Store, OfflineKit.Plan) { ReadBatchSize = 333 }
+                .RunAsync(null, CancellationToken.None)
+                .WaitAsync(TimeSpan.FromSeconds(60));
+        }
+
+        Assert.Equal(2_000, embedded.EventsRead);
+        Assert.Equal(embedded.EventsRead, fromKafka.EventsRead);
+        Assert.Equal(embedded.Duplicates, fromKafka.Duplicates);
+        Assert.Equal(records.Count, fromKafka.Position);
+
+        var columns = partitions == 1
+            ? "entity_kind, entity_id, feature, value, event_time_ms, created_time_ms"
+            : "entity_kind, entity_id, feature, value, event_time_ms";
+        var where = partitions == 1 ? "" : $"WHERE entity_kind <> {OfflineKit.Sql(EntityKinds.Creator)}";
+        var expected = await RowsAsync(embeddedKit.Store, columns, where);
+        var actual = await RowsAsync(kafkaKit.Store, columns, where);
+        Assert.True(expected.Count > 1_000, $"only {expected.Count} rows");
+        Assert.Equal(expected, actual);
+    }
+
+    private static async Task<List<string>> RowsAsync(IOfflineFeatureStore store, string columns, string where)
+    {
+        var rows = await OfflineKit.QueryAsync($"SELECT {columns} FROM {OfflineLayout.ReadParquetSql(store.Directory)} {where} ORDER BY ALL");
+        return rows.Select(r => string.Join('|', r.Select(v => Convert.ToString(v, CultureInfo.InvariantCulture)))).ToList();
     }
 }

@@ -164,9 +164,12 @@ public sealed partial class StreamProcessor(
         state.Position = position;
         LogStarting(logger, position.ToString(), log.TailPosition);
         var batchSize = options.Value.ApplyBatchSize;
+
+        // A reader of its own: a backfill reading the same log meanwhile neither waits for it nor moves it.
+        using var reader = log.OpenReader();
         while (!cancellationToken.IsCancellationRequested)
         {
-            var batch = await log.ReadAsync(position, batchSize, cancellationToken);
+            var batch = await reader.ReadAsync(position, batchSize, cancellationToken);
             state.Tail = log.TailPosition;
             var result = await ApplyBatchAsync(batch, position);
             if (!result.Committed)

@@ -109,6 +109,7 @@ internal static class PitBenchmark
             rawTable.Add(sw.Elapsed.TotalSeconds);
             cpu["rawTable"].Add(Cpu() - c0);
             Console.WriteLine(string.Create(inv, $"rep {r + 1}: ours {ours[^1]:F2} s (cpu {cpu["ours"][^1]:F1} s), raw DuckDB over read_parquet {raw[^1]:F2} s (cpu {cpu["raw"][^1]:F1} s), raw DuckDB over a loaded table {rawTable[^1]:F2} s (cpu {cpu["rawTable"][^1]:F1} s)"));
+            Console.WriteLine("  ours by step: " + string.Join(", ", stats.Steps.Select(x => string.Create(inv, $"{x.Name} {x.Elapsed.TotalSeconds:F2} s"))));
         }
 
         var oursMedian = Median(ours);

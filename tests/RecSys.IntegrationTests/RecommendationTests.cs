@@ -106,4 +106,39 @@ public sealed class RecommendationTests(AppHostFixture fixture) : IAsyncLifetime
         Assert.Contains(response.Items, i => i.Sources.Contains("collaborative"));
         Assert.Empty(response.Metadata.Degraded);
     }
+
+    [Fact]
+    public async Task An_engagement_moves_the_users_embedding_towards_the_item()
+    {
+        // The seed published the demo world's item vectors through Retrieval, which mirrors them into the feature store.
+        var seed = await fixture.App.ResourceNotifications.WaitForResourceAsync(
+            Core.Domain.ServiceNames.Trainer, e => e.Snapshot.State?.Text == KnownResourceStates.Finished || e.Snapshot.ExitCode is not null)
+            .WaitAsync(TimeSpan.FromMinutes(3));
+        Assert.Equal(0, seed.Snapshot.ExitCode);
+
+        // A user without a base embedding starts from the first item engaged with, then moves 10% towards the next.
+        var user = "it-ema-" + Guid.NewGuid().ToString("N")[..8];
+        var now = DateTimeOffset.UtcNow;
+        EventDto[] events =
+        [
+            new(user + "-1", user, "i1", null, "like", null, now.AddSeconds(-2)),
+            new(user + "-2", user, "i2", null, "click", null, now.AddSeconds(-1)),
+        ];
+        using var posted = await fixture.FeatureServer.PostAsJsonAsync("/v1/events", new EventBatchRequest(events), JsonDefaults.Options);
+        Assert.Equal(HttpStatusCode.OK, posted.StatusCode);
+        await fixture.WaitForProcessorAsync(TimeSpan.FromMinutes(2));
+
+        var features = await fixture.FeatureServer.GetFromJsonAsync<OnlineFeaturesResponse>(
+            $"/v1/features/online?entities=user:{user},item:i1,item:i2&features=user_embedding_ema,item_embedding", JsonDefaults.Options);
+        Assert.NotNull(features);
+        var ema = features.Entities[0].Features["user_embedding_ema"];
+        var i1 = features.Entities[1].Features["item_embedding"].Vector!;
+        var i2 = features.Entities[2].Features["item_embedding"].Vector!;
+        Assert.False(ema.IsDefault);
+        Assert.Equal(i1.Count, ema.Vector!.Count);
+        for (var d = 0; d < i1.Count; d++)
+        {
+            Assert.Equal((0.9f * i1[d]) + (0.1f * i2[d]), ema.Vector[d], 5);
+        }
+    }
 }

@@ -14,9 +14,18 @@ public sealed class EmbeddedGarnet : IDisposable
     private readonly GarnetServer _server;
 
     public EmbeddedGarnet()
+        : this("256m")
+    {
+    }
+
+    /// <param name="memory">
+    /// Garnet's <c>--memory</c>: log memory and the target of its object heap. Without a storage tier Garnet is a cache: past
+    /// it, the oldest records are evicted, so a test that grows the store must give it room.
+    /// </param>
+    public EmbeddedGarnet(string memory)
     {
         Port = FreeTcpPort();
-        _server = new GarnetServer(["--bind", "127.0.0.1", "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--lua", "true", "--memory", "256m"]);
+        _server = new GarnetServer(["--bind", "127.0.0.1", "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--lua", "true", "--memory", memory]);
         _server.Start();
         Connection = ConnectionMultiplexer.Connect(new ConfigurationOptions
         {

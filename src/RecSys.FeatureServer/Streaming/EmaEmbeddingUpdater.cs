@@ -54,13 +54,12 @@ internal sealed class EmaEmbeddingUpdater(IDatabase db, double alpha)
         var users = byUser.Keys.ToList();
         for (var attempt = 0; attempt < Attempts && users.Count > 0; attempt++)
         {
-            var batch = db.CreateBatch();
-            var states = users.Select(u => (User: u, State: batch.HashGetAsync(OnlineKeys.UserEmbeddingEma(u), StateFields), Base: batch.StringGetAsync(OnlineKeys.UserEmbedding(u)))).ToList();
-            batch.Execute();
+            // Plain async calls, not an IBatch: the multiplexer pipelines them all the same, and on a closed connection they
+            // fail at once instead of waiting in an unsent batch.
+            var states = users.Select(u => (User: u, State: db.HashGetAsync(OnlineKeys.UserEmbeddingEma(u), StateFields), Base: db.StringGetAsync(OnlineKeys.UserEmbedding(u)))).ToList();
             await Task.WhenAll(states.SelectMany(s => new Task[] { s.State, s.Base }));
 
             var writes = new List<(string User, Task<RedisResult> Result)>();
-            var send = db.CreateBatch();
             foreach (var (user, stateTask, baseTask) in states)
             {
                 var state = stateTask.Result;
@@ -75,13 +74,12 @@ internal sealed class EmaEmbeddingUpdater(IDatabase db, double alpha)
                 }
 
                 var expected = version is { } v ? string.Create(CultureInfo.InvariantCulture, $"{v.T}/{v.Id}") : string.Empty;
-                writes.Add((user, send.ScriptEvaluateAsync(
+                writes.Add((user, db.ScriptEvaluateAsync(
                     script,
                     [OnlineKeys.UserEmbeddingEma(user), ProcessorKeys.Fence],
                     [token, expected, EmbeddingBytes.ToBytes(moved), last.T, last.Id])));
             }
 
-            send.Execute();
             await Task.WhenAll(writes.Select(w => w.Result));
             users = [];
             foreach (var (user, result) in writes)
@@ -143,9 +141,7 @@ internal sealed class EmaEmbeddingUpdater(IDatabase db, double alpha)
 
     private async Task<Dictionary<string, float[]>> ReadItemsAsync(List<string> items)
     {
-        var batch = db.CreateBatch();
-        var reads = items.Select(i => batch.StringGetAsync(OnlineKeys.ItemEmbedding(i))).ToList();
-        batch.Execute();
+        var reads = items.Select(i => db.StringGetAsync(OnlineKeys.ItemEmbedding(i))).ToList();
         await Task.WhenAll(reads);
         var vectors = new Dictionary<string, float[]>(items.Count, StringComparer.Ordinal);
         for (var i = 0; i < items.Count; i++)

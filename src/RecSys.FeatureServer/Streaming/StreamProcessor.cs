@@ -29,6 +29,7 @@ public sealed partial class StreamProcessor(
     OfflineCapture? offlineCapture = null) : BackgroundService
 {
     private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan ReleaseTimeout = TimeSpan.FromSeconds(2);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -102,7 +103,8 @@ public sealed partial class StreamProcessor(
             while (!lost.IsCancellationRequested)
             {
                 await Task.Delay(every, time, lost.Token);
-                if (!await applier.RenewLeaseAsync())
+                // Cancellable: a renewal stuck on a broken connection must not hold up the processor's exit.
+                if (!await applier.RenewLeaseAsync().WaitAsync(lost.Token))
                 {
                     await lost.CancelAsync();
                     return;
@@ -151,7 +153,8 @@ public sealed partial class StreamProcessor(
         state.Active = false;
         try
         {
-            await applier.ReleaseLeaseAsync();
+            // Bounded: on a broken connection the command would wait in the client's backlog; the lease expires anyway.
+            await applier.ReleaseLeaseAsync().WaitAsync(ReleaseTimeout);
         }
         catch (Exception ex) when (ex is RedisException or ObjectDisposedException or TimeoutException)
         {

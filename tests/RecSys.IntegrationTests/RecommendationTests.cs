@@ -35,6 +35,15 @@ public sealed class RecommendationTests(AppHostFixture fixture) : IAsyncLifetime
 
     public Task DisposeAsync() => Task.CompletedTask;
 
+    /// <summary>Waits until the one-shot seed resource has finished, and checks that it succeeded.</summary>
+    private async Task SeededAsync()
+    {
+        var seed = await fixture.App.ResourceNotifications.WaitForResourceAsync(
+            Core.Domain.ServiceNames.Trainer, e => e.Snapshot.State?.Text == KnownResourceStates.Finished || e.Snapshot.ExitCode is not null)
+            .WaitAsync(TimeSpan.FromMinutes(3));
+        Assert.Equal(0, seed.Snapshot.ExitCode);
+    }
+
     private async Task<RecommendationResponse> RecommendAsync(string user, int count)
     {
         var response = await fixture.Ranking.GetFromJsonAsync<RecommendationResponse>($"/v1/recommendations/{user}?count={count}", JsonDefaults.Options);
@@ -91,10 +100,7 @@ public sealed class RecommendationTests(AppHostFixture fixture) : IAsyncLifetime
     public async Task The_seeded_demo_world_serves_recommendations()
     {
         // The seed resource generated users u0..; its first user has history.
-        var seed = await fixture.App.ResourceNotifications.WaitForResourceAsync(
-            Core.Domain.ServiceNames.Trainer, e => e.Snapshot.State?.Text == KnownResourceStates.Finished || e.Snapshot.ExitCode is not null)
-            .WaitAsync(TimeSpan.FromMinutes(3));
-        Assert.Equal(0, seed.Snapshot.ExitCode);
+        await SeededAsync();
 
         var status = await fixture.FeatureServer.GetFromJsonAsync<FeatureServerStatus>("/v1/status", JsonDefaults.Options);
         Assert.NotNull(status);
@@ -111,10 +117,7 @@ public sealed class RecommendationTests(AppHostFixture fixture) : IAsyncLifetime
     public async Task An_engagement_moves_the_users_embedding_towards_the_item()
     {
         // The seed published the demo world's item vectors through Retrieval, which mirrors them into the feature store.
-        var seed = await fixture.App.ResourceNotifications.WaitForResourceAsync(
-            Core.Domain.ServiceNames.Trainer, e => e.Snapshot.State?.Text == KnownResourceStates.Finished || e.Snapshot.ExitCode is not null)
-            .WaitAsync(TimeSpan.FromMinutes(3));
-        Assert.Equal(0, seed.Snapshot.ExitCode);
+        await SeededAsync();
 
         // A user without a base embedding starts from the first item engaged with, then moves 10% towards the next.
         var user = "it-ema-" + Guid.NewGuid().ToString("N")[..8];

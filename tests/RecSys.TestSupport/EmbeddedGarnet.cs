@@ -13,16 +13,13 @@ public sealed class EmbeddedGarnet : IDisposable
 {
     private readonly GarnetServer _server;
 
+    /// <summary>A server with 256 MB (xunit fixtures need this single public constructor).</summary>
     public EmbeddedGarnet()
         : this("256m")
     {
     }
 
-    /// <param name="memory">
-    /// Garnet's <c>--memory</c>: log memory and the target of its object heap. Without a storage tier Garnet is a cache: past
-    /// it, the oldest records are evicted, so a test that grows the store must give it room.
-    /// </param>
-    public EmbeddedGarnet(string memory)
+    private EmbeddedGarnet(string memory)
     {
         Port = FreeTcpPort();
         _server = new GarnetServer(["--bind", "127.0.0.1", "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--lua", "true", "--memory", memory]);
@@ -36,6 +33,13 @@ public sealed class EmbeddedGarnet : IDisposable
             AsyncTimeout = 10000,
         });
     }
+
+    /// <summary>
+    /// A server with <paramref name="memory"/> as Garnet's <c>--memory</c> (log memory and the target of its object heap).
+    /// Without a storage tier Garnet is a cache: past it, the oldest records are evicted, so a test that grows the store
+    /// must give it room.
+    /// </summary>
+    public static EmbeddedGarnet WithMemory(string memory) => new(memory);
 
     public int Port { get; }
 

@@ -43,13 +43,25 @@ internal sealed class EmaEmbeddingUpdater(IDatabase db, double alpha)
             return 0;
         }
 
-        foreach (var list in byUser.Values)
+        // Items first: events on items without an embedding move nothing, and a batch with none costs one round trip.
+        var items = byUser.Values.SelectMany(l => l).Select(e => e.ItemId!).Distinct(StringComparer.Ordinal).ToList();
+        var itemVectors = await ReadItemsAsync(items);
+        foreach (var (user, list) in byUser)
         {
+            list.RemoveAll(e => !itemVectors.ContainsKey(e.ItemId!));
+            if (list.Count == 0)
+            {
+                byUser.Remove(user);
+                continue;
+            }
+
             list.Sort(static (a, b) => Compare(Version(a), Version(b)));
         }
 
-        var items = byUser.Values.SelectMany(l => l).Select(e => e.ItemId!).Distinct(StringComparer.Ordinal).ToList();
-        var itemVectors = await ReadItemsAsync(items);
+        if (byUser.Count == 0)
+        {
+            return 0;
+        }
         var written = 0;
         var users = byUser.Keys.ToList();
         for (var attempt = 0; attempt < Attempts && users.Count > 0; attempt++)

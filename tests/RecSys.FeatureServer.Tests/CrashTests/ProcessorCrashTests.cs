@@ -51,8 +51,8 @@ public sealed class ProcessorCrashTests(ITestOutputHelper output) : IDisposable
         var batches = Generate(random, total);
         // Room for the 1M-event run: a Garnet without a storage tier evicts its oldest records (the processor's position
         // among them) once its object heap passes --memory, which would look like a lost store.
-        using var online = new EmbeddedGarnet("4g");
-        using var reference = new EmbeddedGarnet("4g");
+        using var online = EmbeddedGarnet.WithMemory("4g");
+        using var reference = EmbeddedGarnet.WithMemory("4g");
         using var log = new FasterEventLog(_dir, NullLogger<FasterEventLog>.Instance);
         var clock = Stopwatch.StartNew();
 

@@ -37,8 +37,10 @@ public static class FeaturesApi
         return TypedResults.Ok(await reader.ReadAsync(request!, cancellationToken));
     }
 
-    public static async Task<Ok<FeatureServerStatus>> GetStatusAsync(IConnectionMultiplexer redis, IEventLog log)
+    public static async Task<Ok<FeatureServerStatus>> GetStatusAsync(IConnectionMultiplexer redis, IEventLog log, CancellationToken cancellationToken)
     {
+        // Queried now, not this instance's cached tail: with Kafka, other producers' records count too.
+        var end = await log.GetEndPositionAsync(cancellationToken);
         var db = redis.GetDatabase();
         var batch = db.CreateBatch();
         var items = batch.SetLengthAsync(OnlineKeys.AllItems);
@@ -49,7 +51,7 @@ public static class FeaturesApi
         var counts = stats.Result;
         return TypedResults.Ok(new FeatureServerStatus(
             items.Result,
-            log.TailPosition,
+            end.Ordinal,
             position.Result.IsNull ? 0 : LogPosition.Parse(position.Result.ToString()).Ordinal,
             counts[0].IsNull ? 0 : (long)counts[0],
             counts[1].IsNull ? 0 : (long)counts[1]));

@@ -40,7 +40,11 @@ public sealed class VectorIndexManagerTests
         await manager.RebuildAsync();
         var after = await manager.SearchAsync(items[7].Vector, 200);
         Assert.DoesNotContain(after.Hits, h => h.ItemId == "item00007");
-        Assert.Equal(199, after.Hits.Count);
+
+        // The rebuilt index holds the 199 others. A k=200 search over 199 vectors is approximate (the parallel build
+        // makes the graph differ from run to run), so it may miss one or two of them: a CI run returned 197.
+        Assert.Equal(199, manager.GetStatus().Vectors);
+        Assert.InRange(after.Hits.Count, 190, 199);
         Assert.Equal(0, manager.GetStatus().Deleted);
         Assert.False(manager.TryGetVector("item00007", new float[8]));
     }

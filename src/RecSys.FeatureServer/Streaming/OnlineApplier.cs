@@ -76,8 +76,8 @@ public sealed class OnlineApplier(IConnectionMultiplexer redis, FeatureServerMet
     }
 
     /// <summary>
-    /// Takes the processor lease for <paramref name="owner"/> when nobody else holds it; every commit then renews it for
-    /// <paramref name="ttl"/>. Returns false and who holds it otherwise.
+    /// Takes the processor lease for <paramref name="owner"/> for <paramref name="ttl"/> when nobody else holds it
+    /// (<see cref="RenewLeaseAsync"/> extends it). Returns false and who holds it otherwise.
     /// </summary>
     public async Task<(bool Acquired, string? Holder, TimeSpan Remaining)> TryAcquireLeaseAsync(string owner, TimeSpan ttl)
     {
@@ -148,15 +148,8 @@ public sealed class OnlineApplier(IConnectionMultiplexer redis, FeatureServerMet
         var duplicates = events - applied;
         var stored = await _db.ScriptEvaluateAsync(
             _commit!,
-            [OnlineKeys.ProcessorPosition, ProcessorKeys.Stats, ProcessorKeys.Fence, ProcessorKeys.Lease],
-            [
-                beforeText.IsNull ? RedisValue.EmptyString : beforeText,
-                nextPosition.ToString(),
-                entries.Count,
-                _token,
-                _leaseOwner ?? string.Empty,
-                (long)_leaseTtl.TotalMilliseconds,
-            ]);
+            [OnlineKeys.ProcessorPosition, ProcessorKeys.Stats, ProcessorKeys.Fence],
+            [beforeText.IsNull ? RedisValue.EmptyString : beforeText, nextPosition.ToString(), entries.Count, _token]);
         var reply = (RedisResult[])stored!;
         ThrowIfFenced((long)reply[0]);
         var committed = (long)reply[0] == 1;

@@ -286,9 +286,8 @@ internal static class OnlineScripts
         """;
 
     /// <summary>
-    /// Advances the processor position if it still equals ARGV[1] ('' when unset) and counts the records; renews the
-    /// lease of ARGV[5] for ARGV[6] ms when one is given and nobody else holds it.
-    /// KEYS: position, stats, fence, lease. ARGV: expected, new position, records, fencing token, lease owner or '', lease ms.
+    /// Advances the processor position if it still equals ARGV[1] ('' when unset) and counts the records.
+    /// KEYS: position, stats, fence. ARGV: expected, new position, records, fencing token.
     /// Returns { 1, new position } on success, { 0, the unexpected value ('' when the store lost it) }, or
     /// { <see cref="Fenced"/>, current token } when the token is not the current one (nothing written).
     /// </summary>
@@ -299,10 +298,6 @@ internal static class OnlineScripts
         if (cur or '') ~= ARGV[1] then return { 0, cur or '' } end
         redis.call('SET', KEYS[1], ARGV[2])
         redis.call('HINCRBY', KEYS[2], '{{ProcessorKeys.RecordsApplied}}', ARGV[3])
-        if ARGV[5] ~= '' then
-          local holder = redis.call('GET', KEYS[4])
-          if not holder or holder == ARGV[5] then redis.call('SET', KEYS[4], ARGV[5], 'PX', ARGV[6]) end
-        end
         return { 1, ARGV[2] }
         """;
 

@@ -14,7 +14,7 @@ namespace RecSys.FeatureServer.Streaming;
 /// its position too and is rebuilt from the start. The Kafka log does not commit to its consumer group: this stored
 /// position is the committed position.
 /// One processor writes at a time: an instance runs only while it holds the lease (<see cref="ProcessorKeys.Lease"/>,
-/// renewed by every commit; the others stand by), and the store itself refuses the scripts of a writer whose fencing token
+/// renewed every third of its length; the others stand by), and the store itself refuses the scripts of a writer whose fencing token
 /// is no longer the current one, so a predecessor's queued scripts or a paused instance that lost its lease cannot
 /// interleave with the new writer.
 /// </summary>

@@ -77,7 +77,7 @@ public static class VectorIndexApi
     public static async Task<Results<Ok<IndexWriteResult>, ValidationProblem>> PutItems(
         IndexItemsRequest request,
         VectorIndexManager index,
-        UserEmbeddingStore embeddings,
+        EmbeddingStore embeddings,
         CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
@@ -125,7 +125,7 @@ public static class VectorIndexApi
     public static async Task<Results<Ok<IndexWriteResult>, ValidationProblem>> DeleteItems(
         [FromBody] DeleteIndexItemsRequest request,
         VectorIndexManager index,
-        UserEmbeddingStore embeddings,
+        EmbeddingStore embeddings,
         CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
@@ -193,7 +193,7 @@ public static class VectorIndexApi
     public static async Task<Results<Ok<UserEmbeddingsResponse>, ValidationProblem>> PutUsers(
         UserEmbeddingsRequest request,
         VectorIndexManager index,
-        UserEmbeddingStore store,
+        EmbeddingStore store,
         CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);

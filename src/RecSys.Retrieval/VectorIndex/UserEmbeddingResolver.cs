@@ -10,7 +10,7 @@ namespace RecSys.Retrieval.VectorIndex;
 public sealed record UserEmbedding(float[] Vector, bool HasBase, IReadOnlyList<string> SessionItems);
 
 /// <summary>
-/// The spec's get_user_embedding (Bottleneck 3, two-level embedding): the base embedding (<see cref="UserEmbeddingStore"/>:
+/// The spec's get_user_embedding (Bottleneck 3, two-level embedding): the base embedding (<see cref="EmbeddingStore"/>:
 /// the daily one as moved by every engagement since, the spec's incremental update, when the stream processor has moved it)
 /// blended <c>BaseWeight : 1 - BaseWeight</c> (0.7 : 0.3) with a session embedding, the recency-weighted average of the
 /// indexed vectors of the user's newest items in <c>u:{user}:recent</c> (an item's weight halves every
@@ -19,7 +19,7 @@ public sealed record UserEmbedding(float[] Vector, bool HasBase, IReadOnlyList<s
 /// </summary>
 public sealed class UserEmbeddingResolver(
     IConnectionMultiplexer redis,
-    UserEmbeddingStore baseEmbeddings,
+    EmbeddingStore baseEmbeddings,
     VectorIndexManager index,
     IOptions<VectorIndexOptions> options,
     TimeProvider time)

@@ -32,7 +32,7 @@ public static class VectorIndexExtensions
         builder.Services.AddMetrics();
         builder.Services.TryAddSingleton<VectorIndexTelemetry>();
         builder.Services.TryAddSingleton<ItemMetadataReader>();
-        builder.Services.TryAddSingleton<UserEmbeddingStore>();
+        builder.Services.TryAddSingleton<EmbeddingStore>();
         builder.Services.TryAddSingleton<VectorIndexManager>();
         builder.Services.TryAddSingleton<UserEmbeddingResolver>();
         builder.Services.AddHostedService<VectorIndexMaintenanceService>();

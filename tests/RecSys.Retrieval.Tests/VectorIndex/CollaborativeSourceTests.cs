@@ -34,7 +34,7 @@ public sealed class CollaborativeSourceTests : IDisposable
     private CollaborativeSource Source(VectorIndexManager index, VectorIndexOptions options)
     {
         var o = Microsoft.Extensions.Options.Options.Create(options);
-        var resolver = new UserEmbeddingResolver(_store.Garnet.Connection, new UserEmbeddingStore(_store.Garnet.Connection), index, o, TimeProvider.System);
+        var resolver = new UserEmbeddingResolver(_store.Garnet.Connection, new EmbeddingStore(_store.Garnet.Connection), index, o, TimeProvider.System);
         return new CollaborativeSource(resolver, index, o);
     }
 
@@ -67,7 +67,7 @@ public sealed class CollaborativeSourceTests : IDisposable
         Recent("u2", "c0-00", "c0-01");
         var baseVector = new float[Dim];
         baseVector[1] = 1;
-        await new UserEmbeddingStore(_store.Garnet.Connection).SetAsync([("u2", baseVector)], CancellationToken.None);
+        await new EmbeddingStore(_store.Garnet.Connection).SetAsync([("u2", baseVector)], CancellationToken.None);
 
         var items = await Source(_index, _options).RetrieveAsync(Store.Request("u2"), 10, CancellationToken.None);
 
@@ -81,7 +81,7 @@ public sealed class CollaborativeSourceTests : IDisposable
         await AddClustersAsync(_index, 0, 3);
         var baseVector = new float[Dim];
         baseVector[3] = 1;
-        await new UserEmbeddingStore(_store.Garnet.Connection).SetAsync([("u3", baseVector)], CancellationToken.None);
+        await new EmbeddingStore(_store.Garnet.Connection).SetAsync([("u3", baseVector)], CancellationToken.None);
         var request = Store.Request("u3") with { Exclude = new HashSet<string> { "c3-00", "c3-01" } };
 
         var items = await Source(_index, _options).RetrieveAsync(request, 30, CancellationToken.None);

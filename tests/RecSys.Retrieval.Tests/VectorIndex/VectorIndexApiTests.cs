@@ -211,7 +211,7 @@ public sealed class VectorIndexApiTests(VectorStoreFixture store) : IAsyncLifeti
         using var put = await _client.PutAsJsonAsync("/v1/index/users", new UserEmbeddingsRequest([new("u1", [1, 2, 3, 4, 5, 6, 7, 8])]));
 
         Assert.Equal(HttpStatusCode.OK, put.StatusCode);
-        var stored = await new UserEmbeddingStore(store.Garnet.Connection).GetAsync("u1", 8, CancellationToken.None);
+        var stored = await new EmbeddingStore(store.Garnet.Connection).GetAsync("u1", 8, CancellationToken.None);
         Assert.Equal([1f, 2, 3, 4, 5, 6, 7, 8], stored!);
     }
 
@@ -228,7 +228,7 @@ public sealed class VectorIndexApiTests(VectorStoreFixture store) : IAsyncLifeti
         Assert.Equal(vector, EmbeddingBytes.FromBytes((byte[])(await db.StringGetAsync(OnlineKeys.ItemEmbedding("mirror-1")))!));
 
         // The stream processor's moved embedding wins over the base while it exists ...
-        var embeddings = new UserEmbeddingStore(store.Garnet.Connection);
+        var embeddings = new EmbeddingStore(store.Garnet.Connection);
         await embeddings.SetAsync([("u-ema", [1, 1, 1, 1, 1, 1, 1, 1])], CancellationToken.None);
         float[] moved = [2, 2, 2, 2, 2, 2, 2, 2];
         await db.HashSetAsync(OnlineKeys.UserEmbeddingEma("u-ema"), [new(EmaEmbeddingFields.Vector, EmbeddingBytes.ToBytes(moved)), new(EmaEmbeddingFields.EventTimeMs, 1)]);

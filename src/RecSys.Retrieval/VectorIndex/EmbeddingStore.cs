@@ -9,7 +9,7 @@ namespace RecSys.Retrieval.VectorIndex;
 /// (<c>ie:{itemId}</c>, mirrored from the index writes for the feature store) and, read only, the users' embeddings moved
 /// since the base by the stream processor (<c>uema:{userId}</c>, the spec's incremental EMA update).
 /// </summary>
-public sealed class UserEmbeddingStore(IConnectionMultiplexer redis)
+public sealed class EmbeddingStore(IConnectionMultiplexer redis)
 {
     private static readonly RedisValue[] EmaVectorField = [EmaEmbeddingFields.Vector];
 

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using RecSys.Core.Domain;
-using RecSys.FeatureServer.EventLog;
-using RecSys.FeatureServer.Streaming;
-using RecSys.FeatureServer.Telemetry;
+using RecSys.FeatureStore.EventLog;
+using RecSys.FeatureStore.Streaming;
+using RecSys.FeatureStore.Telemetry;
 using StackExchange.Redis;
 
 namespace RecSys.FeatureFetch.Bench;

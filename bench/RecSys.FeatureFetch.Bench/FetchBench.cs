@@ -3,10 +3,10 @@ using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
-using RecSys.Core.Storage;
-using RecSys.FeatureServer.OnlineStores;
-using RecSys.FeatureServer.Registry;
-using RecSys.FeatureServer.Streaming;
+using RecSys.FeatureStore.Keys;
+using RecSys.FeatureStore.OnlineStores;
+using RecSys.FeatureStore.Registry;
+using RecSys.FeatureStore.Streaming;
 using StackExchange.Redis;
 
 namespace RecSys.FeatureFetch.Bench;

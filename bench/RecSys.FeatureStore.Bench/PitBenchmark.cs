@@ -3,9 +3,9 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using DuckDB.NET.Data;
-using RecSys.FeatureServer.OfflineStore;
-using RecSys.FeatureServer.Registry;
-using RecSys.FeatureServer.Streaming;
+using RecSys.FeatureStore.OfflineStore;
+using RecSys.FeatureStore.Registry;
+using RecSys.FeatureStore.Streaming;
 
 namespace RecSys.FeatureStore.Bench;
 

@@ -1,6 +1,6 @@
 using RecSys.FeatureServer.Apis;
 using RecSys.FeatureServer.Extensions;
-using RecSys.FeatureServer.OfflineStore;
+using RecSys.FeatureStore.OfflineStore;
 using RecSys.ServiceDefaults;
 
 var builder = WebApplication.CreateBuilder(args);

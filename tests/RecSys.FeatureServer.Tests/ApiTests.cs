@@ -3,7 +3,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using RecSys.Core.Contracts;
-using RecSys.Core.Storage;
+using RecSys.FeatureStore.Keys;
 using StackExchange.Redis;
 
 namespace RecSys.FeatureServer.Tests;

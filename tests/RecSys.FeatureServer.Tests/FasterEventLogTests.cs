@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using RecSys.Core.Domain;
-using RecSys.FeatureServer.EventLog;
+using RecSys.FeatureStore.EventLog;
 
 namespace RecSys.FeatureServer.Tests;
 

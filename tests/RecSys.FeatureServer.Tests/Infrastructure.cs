@@ -1,7 +1,7 @@
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
-using RecSys.FeatureServer.Streaming;
-using RecSys.FeatureServer.Telemetry;
+using RecSys.FeatureStore.Streaming;
+using RecSys.FeatureStore.Telemetry;
 using RecSys.TestSupport;
 
 namespace RecSys.FeatureServer.Tests;

@@ -1,8 +1,8 @@
 using System.Globalization;
 using RecSys.Core.Domain;
-using RecSys.Core.Storage;
-using RecSys.FeatureServer.EventLog;
-using RecSys.FeatureServer.Streaming;
+using RecSys.FeatureStore.Keys;
+using RecSys.FeatureStore.EventLog;
+using RecSys.FeatureStore.Streaming;
 using RecSys.TestSupport;
 using StackExchange.Redis;
 

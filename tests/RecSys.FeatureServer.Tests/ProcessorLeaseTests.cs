@@ -1,10 +1,11 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using RecSys.Core.Domain;
-using RecSys.Core.Storage;
-using RecSys.FeatureServer.EventLog;
-using RecSys.FeatureServer.Streaming;
-using RecSys.FeatureServer.Telemetry;
+using RecSys.FeatureStore;
+using RecSys.FeatureStore.Keys;
+using RecSys.FeatureStore.EventLog;
+using RecSys.FeatureStore.Streaming;
+using RecSys.FeatureStore.Telemetry;
 using RecSys.TestSupport;
 using StackExchange.Redis;
 
@@ -116,7 +117,7 @@ public sealed class ProcessorLeaseTests(EmbeddedGarnet garnet) : IClassFixture<E
             new OnlineApplier(garnet.Connection, metrics),
             state,
             metrics,
-            Options.Create(new FeatureServerOptions { ProcessorInstanceId = instance, ProcessorLease = TimeSpan.FromSeconds(5) }),
+            Options.Create(new FeatureStoreOptions { ProcessorInstanceId = instance, ProcessorLease = TimeSpan.FromSeconds(5) }),
             TimeProvider.System,
             NullLogger<StreamProcessor>.Instance);
         return (processor, state);

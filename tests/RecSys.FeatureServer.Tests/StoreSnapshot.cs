@@ -16,7 +16,7 @@ internal static class StoreSnapshot
         foreach (var key in server.Keys(pattern: "*", pageSize: 1000).Select(k => k.ToString()).ToList())
         {
             // The writer's fencing token and lease count incarnations, not state.
-            if (excludedKeys.Contains(key) || key is Streaming.ProcessorKeys.Fence or Streaming.ProcessorKeys.Lease)
+            if (excludedKeys.Contains(key) || key is FeatureStore.Streaming.ProcessorKeys.Fence or FeatureStore.Streaming.ProcessorKeys.Lease)
             {
                 continue;
             }

@@ -1,5 +1,5 @@
 using RecSys.Core.Domain;
-using RecSys.FeatureServer.EventLog;
+using RecSys.FeatureStore.EventLog;
 
 namespace RecSys.FeatureServer.Tests;
 

@@ -1,6 +1,6 @@
 using RecSys.Core.Contracts;
 using RecSys.Core.Domain;
-using RecSys.FeatureServer.Validation;
+using RecSys.FeatureStore.Validation;
 
 namespace RecSys.FeatureServer.Tests;
 

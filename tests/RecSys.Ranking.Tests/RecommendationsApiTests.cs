@@ -3,7 +3,7 @@ using System.Net.Http.Json;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using RecSys.Core.Contracts;
-using RecSys.Core.Storage;
+using RecSys.FeatureStore.Keys;
 using RecSys.Ranking.Services;
 using RecSys.TestSupport;
 

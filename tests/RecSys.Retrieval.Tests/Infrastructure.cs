@@ -4,7 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using RecSys.Core.Domain;
-using RecSys.Core.Storage;
+using RecSys.FeatureStore.Keys;
 using RecSys.Retrieval.Diagnostics;
 using RecSys.Retrieval.Services;
 using RecSys.Retrieval.Sources;

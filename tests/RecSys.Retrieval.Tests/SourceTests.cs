@@ -1,4 +1,4 @@
-using RecSys.Core.Storage;
+using RecSys.FeatureStore.Keys;
 using RecSys.Retrieval.Services;
 using RecSys.Retrieval.Sources;
 

@@ -1,9 +1,9 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using RecSys.Core.Contracts;
-using RecSys.Core.Storage;
-using RecSys.FeatureServer.EventLog;
-using RecSys.FeatureServer.Registry;
-using RecSys.FeatureServer.Streaming;
+using RecSys.FeatureStore.Keys;
+using RecSys.FeatureStore.EventLog;
+using RecSys.FeatureStore.Registry;
+using RecSys.FeatureStore.Streaming;
 using StackExchange.Redis;
 
 namespace RecSys.FeatureServer.Apis;

@@ -1,8 +1,8 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using RecSys.Core.Contracts;
-using RecSys.FeatureServer.EventLog;
-using RecSys.FeatureServer.Telemetry;
-using RecSys.FeatureServer.Validation;
+using RecSys.FeatureStore.EventLog;
+using RecSys.FeatureStore.Telemetry;
+using RecSys.FeatureStore.Validation;
 using RecSys.ServiceDefaults;
 
 namespace RecSys.FeatureServer.Apis;

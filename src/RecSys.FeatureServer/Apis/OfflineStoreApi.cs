@@ -1,8 +1,8 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
-using RecSys.FeatureServer.Consistency;
-using RecSys.FeatureServer.OfflineStore;
+using RecSys.FeatureStore.Consistency;
+using RecSys.FeatureStore.OfflineStore;
 using RecSys.ServiceDefaults;
 
 namespace RecSys.FeatureServer.Apis;

@@ -1,10 +1,11 @@
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
-using RecSys.FeatureServer.EventLog;
-using RecSys.FeatureServer.OnlineStores;
-using RecSys.FeatureServer.Streaming;
-using RecSys.FeatureServer.Telemetry;
+using RecSys.FeatureStore;
+using RecSys.FeatureStore.EventLog;
+using RecSys.FeatureStore.OnlineStores;
+using RecSys.FeatureStore.Streaming;
+using RecSys.FeatureStore.Telemetry;
 using RecSys.ServiceDefaults;
 using StackExchange.Redis;
 
@@ -19,8 +20,8 @@ public static class FeatureServerExtensions
     public static IHostApplicationBuilder AddFeatureServer(this IHostApplicationBuilder builder)
     {
         builder.AddOnlineStore();
-        builder.Services.AddOptions<FeatureServerOptions>()
-            .Bind(builder.Configuration.GetSection(FeatureServerOptions.SectionName))
+        builder.Services.AddOptions<FeatureStoreOptions>()
+            .Bind(builder.Configuration.GetSection(FeatureStoreOptions.SectionName))
             .ValidateDataAnnotations()
             .ValidateOnStart();
 
@@ -35,7 +36,7 @@ public static class FeatureServerExtensions
         builder.Services.AddSingleton<FeatureServerMetrics>();
         builder.Services.AddSingleton(sp =>
         {
-            var options = sp.GetRequiredService<IOptions<FeatureServerOptions>>().Value;
+            var options = sp.GetRequiredService<IOptions<FeatureStoreOptions>>().Value;
             return new OnlineApplier(sp.GetRequiredService<IConnectionMultiplexer>(), sp.GetRequiredService<FeatureServerMetrics>())
             {
                 DedupeTtl = options.DedupeTtl,

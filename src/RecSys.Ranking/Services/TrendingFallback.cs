@@ -1,6 +1,6 @@
 using RecSys.Core.Contracts;
 using RecSys.Core.Domain;
-using RecSys.Core.Storage;
+using RecSys.FeatureStore.Keys;
 using StackExchange.Redis;
 
 namespace RecSys.Ranking.Services;

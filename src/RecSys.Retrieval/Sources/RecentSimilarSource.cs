@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Options;
 using RecSys.Core.Domain;
-using RecSys.Core.Storage;
+using RecSys.FeatureStore.Keys;
 using RecSys.Retrieval.Services;
 using StackExchange.Redis;
 

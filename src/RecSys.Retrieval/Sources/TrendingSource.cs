@@ -1,5 +1,5 @@
 using RecSys.Core.Domain;
-using RecSys.Core.Storage;
+using RecSys.FeatureStore.Keys;
 using StackExchange.Redis;
 
 namespace RecSys.Retrieval.Sources;

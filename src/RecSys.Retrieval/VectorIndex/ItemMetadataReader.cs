@@ -1,4 +1,4 @@
-using RecSys.Core.Storage;
+using RecSys.FeatureStore.Keys;
 using StackExchange.Redis;
 
 namespace RecSys.Retrieval.VectorIndex;

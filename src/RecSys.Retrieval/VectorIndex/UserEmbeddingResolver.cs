@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
-using RecSys.Core.Storage;
+using RecSys.FeatureStore.Keys;
 using RecSys.VectorSearch;
 using StackExchange.Redis;
 

@@ -3,10 +3,10 @@ using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
-using RecSys.Core.Storage;
-using RecSys.FeatureServer.Consistency;
-using RecSys.FeatureServer.OfflineStore;
-using RecSys.FeatureServer.Streaming;
+using RecSys.FeatureStore.Keys;
+using RecSys.FeatureStore.Consistency;
+using RecSys.FeatureStore.OfflineStore;
+using RecSys.FeatureStore.Streaming;
 using RecSys.FeatureServer.Tests.OfflineStore;
 using RecSys.TestSupport;
 

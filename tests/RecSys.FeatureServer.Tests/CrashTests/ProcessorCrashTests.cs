@@ -4,10 +4,11 @@ using System.Net;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using RecSys.Core.Domain;
-using RecSys.Core.Storage;
-using RecSys.FeatureServer.EventLog;
-using RecSys.FeatureServer.Streaming;
-using RecSys.FeatureServer.Telemetry;
+using RecSys.FeatureStore;
+using RecSys.FeatureStore.Keys;
+using RecSys.FeatureStore.EventLog;
+using RecSys.FeatureStore.Streaming;
+using RecSys.FeatureStore.Telemetry;
 using RecSys.TestSupport;
 using StackExchange.Redis;
 using Xunit.Abstractions;
@@ -207,7 +208,7 @@ public sealed class ProcessorCrashTests(ITestOutputHelper output) : IDisposable
             new OnlineApplier(connection, metrics),
             new ProcessorState(),
             metrics,
-            Options.Create(new FeatureServerOptions()),
+            Options.Create(new FeatureStoreOptions()),
             TimeProvider.System,
             NullLogger<StreamProcessor>.Instance);
     }

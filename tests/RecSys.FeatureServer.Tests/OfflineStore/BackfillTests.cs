@@ -1,9 +1,9 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging.Abstractions;
-using RecSys.Core.Storage;
-using RecSys.FeatureServer.EventLog;
-using RecSys.FeatureServer.OfflineStore;
-using RecSys.FeatureServer.Streaming;
+using RecSys.FeatureStore.Keys;
+using RecSys.FeatureStore.EventLog;
+using RecSys.FeatureStore.OfflineStore;
+using RecSys.FeatureStore.Streaming;
 using RecSys.FeatureServer.Tests.EventLog;
 using RecSys.TestSupport;
 using StackExchange.Redis;

@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.Hosting;
 using RecSys.FeatureServer.Apis;
 using RecSys.FeatureServer.Extensions;
-using RecSys.FeatureServer.OfflineStore;
+using RecSys.FeatureStore.OfflineStore;
 using RecSys.ServiceDefaults;
 using RecSys.TestSupport;
 

@@ -1,9 +1,9 @@
 using DuckDB.NET.Data;
 using Microsoft.Extensions.Logging.Abstractions;
-using RecSys.FeatureServer.EventLog;
-using RecSys.FeatureServer.OfflineStore;
-using RecSys.FeatureServer.Registry;
-using RecSys.FeatureServer.Streaming;
+using RecSys.FeatureStore.EventLog;
+using RecSys.FeatureStore.OfflineStore;
+using RecSys.FeatureStore.Registry;
+using RecSys.FeatureStore.Streaming;
 using RecSys.TestSupport;
 
 namespace RecSys.FeatureServer.Tests.OfflineStore;

@@ -4,10 +4,10 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using RecSys.Core.Domain;
-using RecSys.Core.Storage;
-using RecSys.FeatureServer.EventLog;
-using RecSys.FeatureServer.OfflineStore;
-using RecSys.FeatureServer.Streaming;
+using RecSys.FeatureStore.Keys;
+using RecSys.FeatureStore.EventLog;
+using RecSys.FeatureStore.OfflineStore;
+using RecSys.FeatureStore.Streaming;
 using RecSys.TestSupport;
 
 namespace RecSys.FeatureServer.Tests.OfflineStore;

@@ -5,9 +5,9 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using RecSys.Core.Domain;
-using RecSys.FeatureServer.Consistency;
-using RecSys.FeatureServer.EventLog;
-using RecSys.FeatureServer.OfflineStore;
+using RecSys.FeatureStore.Consistency;
+using RecSys.FeatureStore.EventLog;
+using RecSys.FeatureStore.OfflineStore;
 
 namespace RecSys.FeatureServer.Tests.OfflineStore;
 

@@ -1,5 +1,5 @@
-using RecSys.FeatureServer.OfflineStore;
-using RecSys.FeatureServer.Streaming;
+using RecSys.FeatureStore.OfflineStore;
+using RecSys.FeatureStore.Streaming;
 
 namespace RecSys.FeatureServer.Tests.OfflineStore;
 

@@ -1,8 +1,8 @@
 using System.Security.Cryptography;
 using RecSys.Core.Domain;
-using RecSys.FeatureServer.EventLog;
-using RecSys.FeatureServer.OfflineStore;
-using RecSys.FeatureServer.Streaming;
+using RecSys.FeatureStore.EventLog;
+using RecSys.FeatureStore.OfflineStore;
+using RecSys.FeatureStore.Streaming;
 
 namespace RecSys.FeatureServer.Tests.OfflineStore;
 

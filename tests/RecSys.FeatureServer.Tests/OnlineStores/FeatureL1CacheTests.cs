@@ -1,4 +1,4 @@
-using RecSys.FeatureServer.OnlineStores;
+using RecSys.FeatureStore.OnlineStores;
 
 namespace RecSys.FeatureServer.Tests.OnlineStores;
 

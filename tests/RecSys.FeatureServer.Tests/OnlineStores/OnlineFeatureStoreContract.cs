@@ -3,10 +3,10 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using RecSys.Core.Domain;
-using RecSys.FeatureServer.EventLog;
-using RecSys.FeatureServer.OnlineStores;
-using RecSys.FeatureServer.Registry;
-using RecSys.FeatureServer.Streaming;
+using RecSys.FeatureStore.EventLog;
+using RecSys.FeatureStore.OnlineStores;
+using RecSys.FeatureStore.Registry;
+using RecSys.FeatureStore.Streaming;
 using StackExchange.Redis;
 
 namespace RecSys.FeatureServer.Tests.OnlineStores;
@@ -236,10 +236,10 @@ public abstract class OnlineFeatureStoreContract
     {
         var db = _redis.GetDatabase();
         float[] i1 = [1, 0, 0, 0.5f], i2 = [0, 1, 0, -0.5f], i3 = [0, 0, 1, 0], baseVector = [0.2f, 0.2f, 0.2f, 0.2f];
-        await db.StringSetAsync(Core.Storage.OnlineKeys.ItemEmbedding("i1"), Core.Storage.EmbeddingBytes.ToBytes(i1));
-        await db.StringSetAsync(Core.Storage.OnlineKeys.ItemEmbedding("i2"), Core.Storage.EmbeddingBytes.ToBytes(i2));
-        await db.StringSetAsync(Core.Storage.OnlineKeys.ItemEmbedding("i3"), Core.Storage.EmbeddingBytes.ToBytes(i3));
-        await db.StringSetAsync(Core.Storage.OnlineKeys.UserEmbedding("u1"), Core.Storage.EmbeddingBytes.ToBytes(baseVector));
+        await db.StringSetAsync(FeatureStore.Keys.OnlineKeys.ItemEmbedding("i1"), FeatureStore.Keys.EmbeddingBytes.ToBytes(i1));
+        await db.StringSetAsync(FeatureStore.Keys.OnlineKeys.ItemEmbedding("i2"), FeatureStore.Keys.EmbeddingBytes.ToBytes(i2));
+        await db.StringSetAsync(FeatureStore.Keys.OnlineKeys.ItemEmbedding("i3"), FeatureStore.Keys.EmbeddingBytes.ToBytes(i3));
+        await db.StringSetAsync(FeatureStore.Keys.OnlineKeys.UserEmbedding("u1"), FeatureStore.Keys.EmbeddingBytes.ToBytes(baseVector));
         var t = Now.AddHours(-2);
 
         // u1 has a base; within one batch its events arrive out of order, an impression (no engagement) and an item

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using RecSys.Core.Domain;
-using RecSys.FeatureServer.Registry;
-using RecSys.FeatureServer.Streaming;
+using RecSys.FeatureStore.Registry;
+using RecSys.FeatureStore.Streaming;
 
 namespace RecSys.FeatureServer.Tests.Registry;
 

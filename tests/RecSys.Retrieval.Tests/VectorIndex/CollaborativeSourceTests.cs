@@ -1,5 +1,5 @@
 using RecSys.Core.Domain;
-using RecSys.Core.Storage;
+using RecSys.FeatureStore.Keys;
 using RecSys.Retrieval.VectorIndex;
 using RecSys.VectorSearch;
 using StackExchange.Redis;

@@ -6,7 +6,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.TestHost;
 using RecSys.Core.Contracts;
-using RecSys.Core.Storage;
+using RecSys.FeatureStore.Keys;
 using RecSys.Retrieval.Apis;
 using RecSys.Retrieval.VectorIndex;
 using StackExchange.Redis;

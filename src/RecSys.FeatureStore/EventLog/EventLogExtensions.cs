@@ -1,0 +1,52 @@
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+
+namespace RecSys.FeatureStore.EventLog;
+
+/// <summary>Chooses and registers the <see cref="IEventLog"/>.</summary>
+public static class EventLogExtensions
+{
+    /// <summary>
+    /// Registers <see cref="KafkaEventLog"/> (options <see cref="KafkaEventLogOptions.SectionName"/>, with a <c>kafka</c>
+    /// health check) when the connection string <c>ConnectionStrings:kafka</c> is present, else <see cref="FasterEventLog"/>.
+    /// </summary>
+    public static IHostApplicationBuilder AddEventLog(this IHostApplicationBuilder builder)
+    {
+        var bootstrap = builder.Configuration.GetConnectionString(KafkaEventLogOptions.ConnectionStringName);
+        if (string.IsNullOrWhiteSpace(bootstrap))
+        {
+            builder.Services.AddSingleton<FasterEventLog>();
+            builder.Services.AddSingleton<IEventLog>(sp => sp.GetRequiredService<FasterEventLog>());
+            return builder;
+        }
+
+        builder.Services.AddOptions<KafkaEventLogOptions>()
+            .Bind(builder.Configuration.GetSection(KafkaEventLogOptions.SectionName))
+            .Configure(o => o.BootstrapServers = bootstrap)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.AddSingleton<KafkaEventLog>();
+        builder.Services.AddSingleton<IEventLog>(sp => sp.GetRequiredService<KafkaEventLog>());
+        builder.Services.AddHealthChecks().AddCheck<KafkaHealthCheck>("kafka", tags: ["ready"]);
+        return builder;
+    }
+
+    private sealed class KafkaHealthCheck(KafkaEventLog log, IOptions<KafkaEventLogOptions> options) : IHealthCheck
+    {
+        public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+        {
+            try
+            {
+                // The metadata request blocks for up to the request timeout.
+                var (healthy, description) = await Task.Run(
+                    () => (log.CheckTopic(out var text), text),
+                    cancellationToken).WaitAsync(options.Value.RequestTimeout + TimeSpan.FromSeconds(1), cancellationToken);
+                return healthy ? HealthCheckResult.Healthy(description) : HealthCheckResult.Unhealthy(description);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                return HealthCheckResult.Unhealthy("Kafka unavailable", ex);
+            }
+        }
+    }
+}

@@ -1,0 +1,21 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace RecSys.FeatureStore.OnlineStores;
+
+/// <summary>Options of the online feature store, section <c>FeatureServer:OnlineStore</c>.</summary>
+public sealed class OnlineStoreOptions
+{
+    public const string SectionName = "FeatureServer:OnlineStore";
+
+    /// <summary>How long a fetched value is served from the in-process L1 cache; zero switches the cache off.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    public TimeSpan L1CacheTtl { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Most (entity, feature) values the L1 cache holds.</summary>
+    [Range(1, 10_000_000)]
+    public int L1CacheMaxEntries { get; set; } = 200_000;
+
+    /// <summary>Least time between two stale-value log lines of one feature (every stale value is counted).</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan StaleLogInterval { get; set; } = TimeSpan.FromMinutes(1);
+}

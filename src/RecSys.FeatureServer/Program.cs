@@ -1,3 +1,4 @@
+using RecSys.Core.Contracts;
 using RecSys.FeatureServer.Apis;
 using RecSys.FeatureServer.Extensions;
 using RecSys.FeatureStore.OfflineStore;
@@ -5,6 +6,7 @@ using RecSys.ServiceDefaults;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
+builder.Services.ConfigureHttpJsonOptions(o => JsonDefaults.Apply(o.SerializerOptions));
 builder.AddFeatureServer();
 builder.AddOfflineStore();
 builder.Services.AddOpenApi();

@@ -1,3 +1,4 @@
+using RecSys.Core.Domain;
 using RecSys.OnlineStore;
 using RecSys.ServiceDefaults;
 
@@ -8,8 +9,12 @@ builder.Services.AddHostedService<GarnetHost>();
 
 // The health check pings the embedded server over its own port, the way every client reaches it.
 var port = builder.Configuration.GetValue($"{OnlineStoreOptions.Section}:Port", 6390);
-builder.Configuration[$"ConnectionStrings:{RecSys.Core.Domain.ServiceNames.OnlineStore}"] = $"127.0.0.1:{port}";
-builder.AddOnlineStore();
+builder.Configuration[$"ConnectionStrings:{ServiceNames.OnlineStore}"] = $"127.0.0.1:{port}";
+builder.AddKeyedRedisClient(ServiceNames.OnlineStore, configureSettings: s => s.DisableHealthChecks = true, configureOptions: o => o.AbortOnConnectFail = false);
+builder.Services.AddHealthChecks().AddRedis(
+    sp => sp.GetRequiredKeyedService<StackExchange.Redis.IConnectionMultiplexer>(ServiceNames.OnlineStore),
+    name: ServiceNames.OnlineStore,
+    timeout: TimeSpan.FromSeconds(2));
 
 var app = builder.Build();
 app.UseProblemDetailsForErrors();

@@ -1,3 +1,5 @@
+using RecSys.Core.Contracts;
+using RecSys.FeatureStore.Serving;
 using RecSys.Ranking;
 using RecSys.Ranking.Apis;
 using RecSys.Ranking.Services;
@@ -5,7 +7,8 @@ using RecSys.ServiceDefaults;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
-builder.AddOnlineStore();
+builder.Services.ConfigureHttpJsonOptions(o => JsonDefaults.Apply(o.SerializerOptions));
+builder.AddOnlineStoreClient();
 builder.Services.AddOpenApi();
 builder.Services.AddOptions<RankingOptions>().BindConfiguration(RankingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddHttpClient<RetrievalClient>((sp, http) =>

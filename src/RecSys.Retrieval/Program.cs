@@ -1,3 +1,5 @@
+using RecSys.Core.Contracts;
+using RecSys.FeatureStore.Serving;
 using RecSys.Retrieval.Apis;
 using RecSys.Retrieval.Extensions;
 using RecSys.Retrieval.VectorIndex;
@@ -5,7 +7,8 @@ using RecSys.ServiceDefaults;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
-builder.AddOnlineStore();
+builder.Services.ConfigureHttpJsonOptions(o => JsonDefaults.Apply(o.SerializerOptions));
+builder.AddOnlineStoreClient();
 builder.AddRetrieval();
 builder.AddVectorIndex();
 builder.Services.AddOpenApi();

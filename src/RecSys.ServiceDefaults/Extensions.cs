@@ -5,7 +5,6 @@ using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Metadata;
-using Microsoft.AspNetCore.Http.Json;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -14,7 +13,6 @@ using Microsoft.Extensions.Logging;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
-using RecSys.Core.Contracts;
 
 namespace RecSys.ServiceDefaults;
 
@@ -26,6 +24,8 @@ public static class Extensions
 {
     private const string HealthEndpointPath = "/health";
     private const string AlivenessEndpointPath = "/alive";
+
+    private static readonly JsonSerializerOptions HealthJson = new(JsonSerializerDefaults.Web);
 
     /// <summary>Default cap on request bodies; a batch endpoint may raise it.</summary>
     public const long DefaultMaxRequestBodyBytes = 16 * 1024 * 1024;
@@ -48,13 +48,6 @@ public static class Extensions
             {
                 ctx.ProblemDetails.Extensions.TryAdd("traceId", Activity.Current?.Id ?? ctx.HttpContext.TraceIdentifier);
             });
-        builder.Services.Configure<JsonOptions>(o =>
-        {
-            foreach (var converter in JsonDefaults.Options.Converters)
-            {
-                o.SerializerOptions.Converters.Add(converter);
-            }
-        });
         builder.Services.Configure<KestrelServerOptions>(o => o.Limits.MaxRequestBodySize = DefaultMaxRequestBodyBytes);
 
         return builder;
@@ -147,7 +140,7 @@ public static class Extensions
                 e => e.Key,
                 e => new { status = e.Value.Status.ToString(), description = e.Value.Description, error = e.Value.Exception?.Message }),
         };
-        return ctx.Response.WriteAsync(JsonSerializer.Serialize(body, JsonDefaults.Options));
+        return ctx.Response.WriteAsync(JsonSerializer.Serialize(body, HealthJson));
     }
 
     /// <summary>Caps the body size of one endpoint (batch endpoints need more than the default).</summary>

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using RecSys.Core.Domain;
 using RecSys.FeatureStore.Keys;
+using RecSys.FeatureStore.Serving;
 using RecSys.Retrieval.Diagnostics;
 using RecSys.Retrieval.Services;
 using RecSys.Retrieval.Sources;
@@ -45,7 +46,7 @@ public sealed class StoreFixture : IDisposable
 
     /// <summary>A retriever over <paramref name="sources"/> against this Garnet.</summary>
     public CandidateRetriever Retriever(RetrievalOptions options, params ICandidateSource[] sources) =>
-        new(sources, new EligibilityFilter(Garnet.Connection), new FixedOptions<RetrievalOptions>(options), TimeProvider.System,
+        new(sources, new CandidateSignalReader(Garnet.Connection), new EligibilityFilter(Garnet.Connection), new FixedOptions<RetrievalOptions>(options), TimeProvider.System,
             new RetrievalTelemetry(MeterFactory), NullLogger<CandidateRetriever>.Instance);
 
     /// <summary>The four store-backed sources over this Garnet.</summary>
@@ -54,10 +55,10 @@ public sealed class StoreFixture : IDisposable
         var monitor = new FixedOptions<RetrievalOptions>(options);
         return
         [
-            new TrendingSource(Garnet.Connection),
-            new RecentSimilarSource(Garnet.Connection, monitor),
-            new CreatorSource(Garnet.Connection, monitor),
-            new ContentSource(Garnet.Connection, monitor),
+            new TrendingSource(new CandidateSignalReader(Garnet.Connection)),
+            new RecentSimilarSource(new CandidateSignalReader(Garnet.Connection), monitor),
+            new CreatorSource(new CandidateSignalReader(Garnet.Connection), monitor),
+            new ContentSource(new CandidateSignalReader(Garnet.Connection), monitor),
         ];
     }
 

@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging.Abstractions;
 using RecSys.Core.Domain;
 using RecSys.FeatureStore.Keys;
+using RecSys.FeatureStore.Serving;
 using RecSys.Retrieval.Diagnostics;
 using RecSys.Retrieval.Services;
 using RecSys.Retrieval.Sources;
@@ -235,7 +236,7 @@ public sealed class RetrieverTests
         var telemetry = new RetrievalTelemetry(_store.MeterFactory);
         var logger = NullLogger<CandidateRetriever>.Instance;
         var retriever = new CandidateRetriever(
-            [new TrendingSource(dead), new ContentSource(dead, monitor)], new EligibilityFilter(dead), monitor, TimeProvider.System, telemetry, logger);
+            [new TrendingSource(new CandidateSignalReader(dead)), new ContentSource(new CandidateSignalReader(dead), monitor)], new CandidateSignalReader(dead), new EligibilityFilter(dead), monitor, TimeProvider.System, telemetry, logger);
 
         var response = await retriever.RetrieveAsync("u1", null, 10, NoExclude, CancellationToken.None);
 
@@ -244,7 +245,7 @@ public sealed class RetrieverTests
 
         // A source that still answers cannot be served unfiltered: the filter's failure fails the request.
         retriever = new CandidateRetriever(
-            [FakeSource.Listing(SourceNames.Trending, "a", "b")], new EligibilityFilter(dead), monitor, TimeProvider.System, telemetry, logger);
+            [FakeSource.Listing(SourceNames.Trending, "a", "b")], new CandidateSignalReader(dead), new EligibilityFilter(dead), monitor, TimeProvider.System, telemetry, logger);
 
         await Assert.ThrowsAsync<OnlineStoreUnavailableException>(
             () => retriever.RetrieveAsync("u1", null, 10, NoExclude, CancellationToken.None));

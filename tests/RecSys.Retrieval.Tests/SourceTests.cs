@@ -1,4 +1,5 @@
 using RecSys.FeatureStore.Keys;
+using RecSys.FeatureStore.Serving;
 using RecSys.Retrieval.Services;
 using RecSys.Retrieval.Sources;
 
@@ -22,7 +23,7 @@ public sealed class SourceTests
     public async Task Trending_returns_the_top_of_the_zset_scored_by_share_of_the_max()
     {
         _store.Db.Trending(("a", 10), ("b", 5), ("c", 1), ("d", 0.5));
-        var source = new TrendingSource(_store.Garnet.Connection);
+        var source = new TrendingSource(new CandidateSignalReader(_store.Garnet.Connection));
 
         var items = await source.RetrieveAsync(Store.Request("u1"), 3, CancellationToken.None);
 
@@ -37,7 +38,7 @@ public sealed class SourceTests
         db.Zset(OnlineKeys.CoOccurrence("s1"), ("n1", 10), ("n2", 6), ("s2", 8));
         db.Zset(OnlineKeys.CoOccurrence("s2"), ("n2", 4), ("n3", 2));
         var options = new RetrievalOptions { RecentSimilar = { HalfLifeItems = 1 } };
-        var source = new RecentSimilarSource(_store.Garnet.Connection, new FixedOptions<RetrievalOptions>(options));
+        var source = new RecentSimilarSource(new CandidateSignalReader(_store.Garnet.Connection), new FixedOptions<RetrievalOptions>(options));
 
         var items = await source.RetrieveAsync(Store.Request("u1"), 10, CancellationToken.None);
 
@@ -57,7 +58,7 @@ public sealed class SourceTests
         db.Set(OnlineKeys.UserFollows("u1"), "X");
         db.Zset(OnlineKeys.CreatorItems("X"), ("x-old", now - (720 * hour)), ("x-new", now - hour), ("x-mid", now - (48 * hour)));
         db.Zset(OnlineKeys.CreatorItems("Y"), ("y-new", now - hour)); // not followed, no affinity
-        var source = new CreatorSource(_store.Garnet.Connection, new FixedOptions<RetrievalOptions>(new RetrievalOptions()));
+        var source = new CreatorSource(new CandidateSignalReader(_store.Garnet.Connection), new FixedOptions<RetrievalOptions>(new RetrievalOptions()));
 
         var items = await source.RetrieveAsync(Store.Request("u1", now: Now), 10, CancellationToken.None);
 
@@ -77,7 +78,7 @@ public sealed class SourceTests
         db.Zset(OnlineKeys.CreatorItems("F"), ("f1", now));
         db.Zset(OnlineKeys.CreatorItems("A"), ("a1", now));
         db.Zset(OnlineKeys.CreatorItems("B"), ("b1", now));
-        var source = new CreatorSource(_store.Garnet.Connection, new FixedOptions<RetrievalOptions>(new RetrievalOptions()));
+        var source = new CreatorSource(new CandidateSignalReader(_store.Garnet.Connection), new FixedOptions<RetrievalOptions>(new RetrievalOptions()));
 
         var items = await source.RetrieveAsync(Store.Request("u1", now: Now), 10, CancellationToken.None);
 
@@ -92,7 +93,7 @@ public sealed class SourceTests
         db.Zset(OnlineKeys.CategoryPopularity("sports"), ("s1", 100), ("s2", 50));
         db.Zset(OnlineKeys.CategoryPopularity("music"), ("m1", 10), ("s2", 10));
         db.Zset(OnlineKeys.CategoryPopularity("cooking"), ("c1", 1000));
-        var source = new ContentSource(_store.Garnet.Connection, new FixedOptions<RetrievalOptions>(new RetrievalOptions()));
+        var source = new ContentSource(new CandidateSignalReader(_store.Garnet.Connection), new FixedOptions<RetrievalOptions>(new RetrievalOptions()));
 
         var items = await source.RetrieveAsync(Store.Request("u1"), 10, CancellationToken.None);
 

@@ -4,9 +4,9 @@ using Microsoft.Extensions.Options;
 using RecSys.FeatureStore;
 using RecSys.FeatureStore.EventLog;
 using RecSys.FeatureStore.OnlineStores;
+using RecSys.FeatureStore.Serving;
 using RecSys.FeatureStore.Streaming;
 using RecSys.FeatureStore.Telemetry;
-using RecSys.ServiceDefaults;
 using StackExchange.Redis;
 
 namespace RecSys.FeatureServer.Extensions;
@@ -19,7 +19,7 @@ public static class FeatureServerExtensions
 
     public static IHostApplicationBuilder AddFeatureServer(this IHostApplicationBuilder builder)
     {
-        builder.AddOnlineStore();
+        builder.AddOnlineStoreClient();
         builder.Services.AddOptions<FeatureStoreOptions>()
             .Bind(builder.Configuration.GetSection(FeatureStoreOptions.SectionName))
             .ValidateDataAnnotations()

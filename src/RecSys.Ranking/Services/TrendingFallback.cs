@@ -1,44 +1,33 @@
 using RecSys.Core.Contracts;
 using RecSys.Core.Domain;
-using RecSys.FeatureStore.Keys;
-using StackExchange.Redis;
+using RecSys.FeatureStore.Serving;
 
 namespace RecSys.Ranking.Services;
 
 /// <summary>
 /// Answers from the online store's trending list when candidate generation is unavailable, so that a Retrieval outage
-/// degrades personalisation instead of failing requests. Seen and unavailable items are still filtered.
+/// degrades personalisation instead of failing requests. The same trending read and the same eligibility rule as
+/// Retrieval's trending source and filter: seen and unavailable items never come back.
 /// </summary>
-public sealed class TrendingFallback(IConnectionMultiplexer redis)
+public sealed class TrendingFallback(CandidateSignalReader store, EligibilityFilter eligibility)
 {
     public async Task<IReadOnlyList<CandidateDto>> GetAsync(string userId, int count, CancellationToken cancellationToken)
     {
-        var db = redis.GetDatabase();
-        // Over-fetch so that filtering seen and unavailable items still leaves enough.
-        var topTask = db.SortedSetRangeByRankWithScoresAsync(OnlineKeys.Trending, 0, (count * 3) + 50, Order.Descending);
-        var seenTask = db.SetMembersAsync(OnlineKeys.UserSeen(userId));
-        var unavailableTask = db.SetMembersAsync(OnlineKeys.UnavailableItems);
-        await Task.WhenAll(topTask, seenTask, unavailableTask).WaitAsync(cancellationToken);
-
-        var blocked = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var v in seenTask.Result.Concat(unavailableTask.Result))
+        // Over-read so that filtering seen and unavailable items still leaves enough.
+        var top = await store.ReadTrendingAsync((count * 3) + 50, cancellationToken);
+        var ids = new string[top.Count];
+        for (var i = 0; i < ids.Length; i++)
         {
-            blocked.Add(v.ToString());
+            ids[i] = top[i].Member;
         }
 
-        var top = topTask.Result;
-        var max = top.Length > 0 ? Math.Max(top[0].Score, double.Epsilon) : 1;
-        var result = new List<CandidateDto>(count);
-        foreach (var entry in top)
+        var eligible = await eligibility.CheckAsync(userId, ids, cancellationToken);
+        var result = new List<CandidateDto>(Math.Min(count, top.Count));
+        for (var i = 0; i < top.Count && result.Count < count; i++)
         {
-            var id = entry.Element.ToString();
-            if (!blocked.Contains(id))
+            if (eligible[i])
             {
-                result.Add(new CandidateDto(id, entry.Score / max, [SourceNames.Trending]));
-                if (result.Count == count)
-                {
-                    break;
-                }
+                result.Add(new CandidateDto(top[i].Member, top[i].Score, [SourceNames.Trending]));
             }
         }
 

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using RecSys.Core.Contracts;
 using RecSys.Core.Domain;
+using RecSys.FeatureStore.Serving;
 using RecSys.Retrieval.Services;
 
 namespace RecSys.Retrieval.Apis;

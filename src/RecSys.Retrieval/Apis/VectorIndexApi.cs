@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using RecSys.Core.Domain;
+using RecSys.FeatureStore.Serving;
 using RecSys.Retrieval.VectorIndex;
 using RecSys.ServiceDefaults;
 

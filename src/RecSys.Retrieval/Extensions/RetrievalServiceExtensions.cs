@@ -10,7 +10,7 @@ public static class RetrievalServiceExtensions
 {
     /// <summary>
     /// Options (<c>Retrieval</c> section, validated at start), the four store-backed sources (trending, recent_similar,
-    /// creator, content), the eligibility filter, the retriever and its telemetry. Needs <c>AddOnlineStore()</c>.
+    /// creator, content), the eligibility filter, the retriever and its telemetry. Needs <c>AddOnlineStoreClient()</c>.
     /// </summary>
     public static IHostApplicationBuilder AddRetrieval(this IHostApplicationBuilder builder)
     {
@@ -28,7 +28,6 @@ public static class RetrievalServiceExtensions
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddMetrics();
         builder.Services.TryAddSingleton<RetrievalTelemetry>();
-        builder.Services.TryAddSingleton<EligibilityFilter>();
         builder.Services.TryAddSingleton<CandidateRetriever>();
         builder.Services.AddHostedService<RetrievalWarmup>();
         return builder;

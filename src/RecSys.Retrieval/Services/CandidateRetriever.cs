@@ -1,21 +1,24 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Options;
 using RecSys.Core.Contracts;
+using RecSys.FeatureStore.Serving;
 using RecSys.Retrieval.Diagnostics;
 using RecSys.Retrieval.Fusion;
 using RecSys.Retrieval.Sources;
-using StackExchange.Redis;
 
 namespace RecSys.Retrieval.Services;
 
 /// <summary>
-/// retrieve_candidates: runs every enabled source in parallel (each under its timeout; a failure degrades, never fails, the
-/// request), applies handle_retrieval_failure, fuses with merge_candidates, filters (exclude list, seen, unavailable) and
-/// backfills from <see cref="RetrievalOptions.BackfillSource"/> when the list comes up short.
+/// Candidate generation for one request, as a pipeline: plan (budgets per source) → run the sources in parallel, each under
+/// its timeout, over one shared read of the user's signals (a failure degrades, never fails, the request; the critical
+/// source's failure raises the fallback sources' contributions) → fuse (weighted reciprocal-rank fusion) → filter (exclude
+/// list, seen, unavailable) → backfill from <see cref="RetrievalOptions.BackfillSource"/> when the list comes up short →
+/// report (per-source counts, timings and errors).
 /// </summary>
 public sealed class CandidateRetriever
 {
     private readonly Dictionary<string, ICandidateSource> _sources;
+    private readonly CandidateSignalReader _signals;
     private readonly EligibilityFilter _filter;
     private readonly IOptionsMonitor<RetrievalOptions> _options;
     private readonly TimeProvider _time;
@@ -24,6 +27,7 @@ public sealed class CandidateRetriever
 
     public CandidateRetriever(
         IEnumerable<ICandidateSource> sources,
+        CandidateSignalReader signals,
         EligibilityFilter filter,
         IOptionsMonitor<RetrievalOptions> options,
         TimeProvider time,
@@ -39,6 +43,7 @@ public sealed class CandidateRetriever
             }
         }
 
+        _signals = signals;
         _filter = filter;
         _options = options;
         _time = time;
@@ -78,61 +83,123 @@ public sealed class CandidateRetriever
         activity?.SetTag("recsys.count", count);
 
         var options = _options.CurrentValue;
-        var plan = BudgetPlanner.Plan(options, _sources.Keys, count);
-        var request = new RetrievalRequestContext(userId, context, count, exclude, _time.GetUtcNow());
-
-        // The backfill source reads a reserve for short lists (a cold-start user has nothing but trending) in the same call.
-        var backfillIndex = FindBackfill(plan, options);
-        var runs = new Task<SourceRun>[plan.Sources.Count];
-        for (var i = 0; i < runs.Length; i++)
+        var (states, critical) = Plan(options, count);
+        var signals = ReadSignals(userId, states, cancellationToken);
+        var request = new RetrievalRequestContext(userId, context, count, exclude, _time.GetUtcNow(), signals);
+        try
         {
-            var p = plan.Sources[i];
-            var fetch = i == backfillIndex ? Math.Max(p.FetchBudget, Math.Min(count, options.MaxBackfillReserve)) : p.FetchBudget;
-            runs[i] = RunAsync(_sources[p.Name], request, fetch, p.Timeout, cancellationToken);
+            await RunSourcesAsync(states, critical, request, options, cancellationToken);
+        }
+        finally
+        {
+            // Observed here whatever the sources did with it (a source that timed out may have left it unawaited).
+            _ = signals?.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
         }
 
-        var outcomes = await Task.WhenAll(runs);
-
-        var criticalFailed = plan.FallbackActive && outcomes.Any(o => o.Failed
-            && string.Equals(o.Source, plan.FallbackSource, StringComparison.OrdinalIgnoreCase));
-        if (criticalFailed)
-        {
-            var critical = outcomes.First(o => string.Equals(o.Source, plan.FallbackSource, StringComparison.OrdinalIgnoreCase));
-            RetrievalLog.CriticalSourceFailed(_logger, critical.Source, critical.Error ?? "failed",
-                string.Join(", ", options.Fallback.Boost), options.Fallback.BudgetMultiplier, critical.Exception);
-        }
-
-        // A source contributes its budget; the fallback sources fetched their boosted budget in reserve and keep it only when
-        // the critical source failed (when it is absent the boost is already in their budget).
-        var lists = new IReadOnlyList<ScoredItem>[outcomes.Length];
-        for (var i = 0; i < outcomes.Length; i++)
-        {
-            var p = plan.Sources[i];
-            var keep = p.BoostedOnFallback && !criticalFailed ? p.Budget : p.FetchBudget;
-            lists[i] = Prefix(outcomes[i].Items, keep);
-        }
-
-        var fused = CandidateFusion.Merge(ToResults(plan, outcomes, lists));
+        var fused = Fuse(states);
+        var eligibility = new Dictionary<string, bool>(StringComparer.Ordinal);
+        var backfill = states.FirstOrDefault(s => s.IsBackfill);
 
         // One filter round trip for the fused candidates and the backfill reserve.
-        var eligibility = new Dictionary<string, bool>(StringComparer.Ordinal);
         var toCheck = fused.Select(c => c.ItemId);
-        if (backfillIndex >= 0)
+        if (backfill is not null)
         {
-            toCheck = toCheck.Concat(outcomes[backfillIndex].Items.Select(i => i.ItemId));
+            toCheck = toCheck.Concat(backfill.Returned.Select(i => i.ItemId));
         }
 
         await CheckEligibilityAsync(userId, toCheck, exclude, eligibility, options, cancellationToken);
         var selected = Select(fused, exclude, count, eligibility);
-
-        var backfillElapsed = 0.0;
-        string? backfillError = null;
-        var fetches = 0;
-        while (selected.Count < count && backfillIndex >= 0 && !outcomes[backfillIndex].Failed)
+        if (backfill is not null)
         {
-            var p = plan.Sources[backfillIndex];
-            var reserve = outcomes[backfillIndex].Items;
-            var used = lists[backfillIndex].Count;
+            selected = await BackfillAsync(states, backfill, selected, fused, request, eligibility, options, cancellationToken);
+        }
+
+        return Report(userId, states, selected, started, activity);
+    }
+
+    /// <summary>
+    /// Plan: one state per planned source (the backfill source reads a reserve for short lists in the same call), and the
+    /// critical source whose failure boosts the fallback sources, when it takes part.
+    /// </summary>
+    private (List<SourceState> States, string? Critical) Plan(RetrievalOptions options, int count)
+    {
+        var plan = BudgetPlanner.Plan(options, _sources.Keys, count);
+        var states = new List<SourceState>(plan.Sources.Count);
+        foreach (var p in plan.Sources)
+        {
+            var isBackfill = string.Equals(p.Name, options.BackfillSource, StringComparison.OrdinalIgnoreCase)
+                && !string.IsNullOrEmpty(options.BackfillSource);
+            var fetch = isBackfill ? Math.Max(p.FetchBudget, Math.Min(count, options.MaxBackfillReserve)) : p.FetchBudget;
+            states.Add(new SourceState(_sources[p.Name], p, fetch, isBackfill));
+        }
+
+        return (states, plan.FallbackActive ? plan.FallbackSource : null);
+    }
+
+    /// <summary>One read of the user's signals for every source of the request that uses them (none: no read).</summary>
+    private Task<UserSignals>? ReadSignals(string userId, List<SourceState> states, CancellationToken cancellationToken)
+    {
+        UserSignalsQuery? query = null;
+        foreach (var state in states)
+        {
+            if (state.Source.SignalsNeeded is { } needed)
+            {
+                query = query is null ? needed : query.Union(needed);
+            }
+        }
+
+        return query is null ? null : _signals.ReadUserSignalsAsync(userId, query, cancellationToken);
+    }
+
+    /// <summary>Runs every source in parallel; then decides, once, what each contributes.</summary>
+    private async Task RunSourcesAsync(
+        List<SourceState> states,
+        string? criticalSource,
+        RetrievalRequestContext request,
+        RetrievalOptions options,
+        CancellationToken cancellationToken)
+    {
+        await Task.WhenAll(states.Select(s => RunAsync(s, request, s.Fetch, cancellationToken, reread: false)));
+
+        var failedCritical = criticalSource is null
+            ? null
+            : states.FirstOrDefault(s => s.Failed && string.Equals(s.Name, criticalSource, StringComparison.OrdinalIgnoreCase));
+        if (failedCritical is not null)
+        {
+            RetrievalLog.CriticalSourceFailed(_logger, failedCritical.Name, failedCritical.Error ?? "failed",
+                string.Join(", ", options.Fallback.Boost), options.Fallback.BudgetMultiplier, failedCritical.Exception);
+        }
+
+        foreach (var state in states)
+        {
+            state.Contribute(criticalFailed: failedCritical is not null);
+        }
+    }
+
+    private static List<FusedCandidate> Fuse(List<SourceState> states) =>
+        CandidateFusion.Merge([.. states.Where(s => !s.Failed).Select(s => s.ToFusionInput())]);
+
+    /// <summary>
+    /// Extends the backfill source's contribution over its reserve until the list is full, reading further (a few rounds at
+    /// most) when the reserve runs out and the source may have more.
+    /// </summary>
+    private async Task<List<FusedCandidate>> BackfillAsync(
+        List<SourceState> states,
+        SourceState backfill,
+        List<FusedCandidate> selected,
+        List<FusedCandidate> fused,
+        RetrievalRequestContext request,
+        Dictionary<string, bool> eligibility,
+        RetrievalOptions options,
+        CancellationToken cancellationToken)
+    {
+        var count = request.Count;
+        var exclude = request.Exclude;
+        var rounds = 0;
+        while (selected.Count < count && !backfill.Failed)
+        {
+            var reserve = backfill.Returned;
+            var used = backfill.Contributed;
             if (used < reserve.Count)
             {
                 // Extend the backfill list over the reserve until it adds as many new eligible candidates as are missing.
@@ -152,53 +219,48 @@ public sealed class CandidateRetriever
                     }
                 }
 
-                RetrievalLog.Backfill(_logger, p.Name, used, selected.Count, count);
-                lists[backfillIndex] = Prefix(reserve, used);
-                fused = CandidateFusion.Merge(ToResults(plan, outcomes, lists));
+                RetrievalLog.Backfill(_logger, backfill.Name, used, selected.Count, count);
+                backfill.ContributeUpTo(used);
+                fused = Fuse(states);
                 selected = Select(fused, exclude, count, eligibility);
                 continue;
             }
 
             // The reserve is used up: read further unless the source has nothing more.
-            if (reserve.Count < outcomes[backfillIndex].Budget || fetches++ >= options.MaxBackfillRounds)
+            if (reserve.Count < backfill.Fetch || rounds++ >= options.MaxBackfillRounds)
             {
                 break;
             }
 
-            var budget = reserve.Count + (2 * (count - selected.Count));
-            var more = await RunAsync(_sources[p.Name], request, budget, p.Timeout, cancellationToken);
-            backfillElapsed += more.ElapsedMs;
-            if (more.Failed)
+            var fetch = reserve.Count + (2 * (count - selected.Count));
+            if (!await RunAsync(backfill, request, fetch, cancellationToken, reread: true))
             {
-                backfillError = "backfill: " + more.Error;
                 break;
             }
 
-            outcomes[backfillIndex] = outcomes[backfillIndex] with { Budget = budget, Items = more.Items };
-            await CheckEligibilityAsync(userId, more.Items.Select(i => i.ItemId), exclude, eligibility, options, cancellationToken);
+            await CheckEligibilityAsync(request.UserId, backfill.Returned.Select(i => i.ItemId), exclude, eligibility, options, cancellationToken);
         }
 
+        return selected;
+    }
+
+    private CandidateResponse Report(string userId, List<SourceState> states, List<FusedCandidate> selected, long started, Activity? activity)
+    {
         var candidates = new CandidateDto[selected.Count];
         for (var i = 0; i < candidates.Length; i++)
         {
             candidates[i] = new CandidateDto(selected[i].ItemId, selected[i].Score, selected[i].Sources);
         }
 
-        var reports = new SourceReport[outcomes.Length];
+        var reports = new SourceReport[states.Count];
         var degraded = new List<string>();
-        for (var i = 0; i < outcomes.Length; i++)
+        for (var i = 0; i < states.Count; i++)
         {
-            var o = outcomes[i];
-            var isBackfill = i == backfillIndex;
-            reports[i] = new SourceReport(
-                o.Source,
-                lists[i].Count,
-                o.ElapsedMs + (isBackfill ? backfillElapsed : 0),
-                o.Failed,
-                o.Error ?? (isBackfill ? backfillError : null));
-            if (o.Failed)
+            var s = states[i];
+            reports[i] = new SourceReport(s.Name, s.Contributed, s.ElapsedMs, s.Failed, s.Error);
+            if (s.Failed)
             {
-                degraded.Add(o.Source);
+                degraded.Add(s.Name);
             }
         }
 
@@ -213,13 +275,16 @@ public sealed class CandidateRetriever
         return new CandidateResponse(userId, candidates, reports, degraded, elapsed);
     }
 
-    private async Task<SourceRun> RunAsync(
-        ICandidateSource source,
+    /// <summary>Runs one source under its timeout; records the outcome in its state. False when it failed.</summary>
+    private async Task<bool> RunAsync(
+        SourceState state,
         RetrievalRequestContext request,
         int budget,
-        TimeSpan timeout,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        bool reread)
     {
+        var source = state.Source;
+        var timeout = state.Plan.Timeout;
         using var activity = RetrievalTelemetry.ActivitySource.StartActivity("candidate source");
         activity?.SetTag("recsys.source", source.Name);
         activity?.SetTag("recsys.budget", budget);
@@ -236,7 +301,16 @@ public sealed class CandidateRetriever
             var elapsed = _time.GetElapsedTime(started).TotalMilliseconds;
             _telemetry.SourceCompleted(source.Name, elapsed, "ok");
             activity?.SetTag("recsys.returned", items.Count);
-            return new SourceRun(source.Name, budget, items, elapsed, Failed: false, Error: null, Exception: null);
+            if (reread)
+            {
+                state.Reread(items, budget, elapsed);
+            }
+            else
+            {
+                state.Succeeded(items, elapsed);
+            }
+
+            return true;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -251,7 +325,7 @@ public sealed class CandidateRetriever
         }
         catch (Exception ex)
         {
-            reason = ex is RedisException ? "store" : "error";
+            reason = ex is OnlineStoreUnavailableException ? "store" : "error";
             error = $"{ex.GetType().Name}: {ex.Message}";
             exception = ex;
         }
@@ -261,7 +335,16 @@ public sealed class CandidateRetriever
         _telemetry.SourceFailed(source.Name, reason);
         activity?.SetStatus(ActivityStatusCode.Error, error);
         RetrievalLog.SourceFailed(_logger, source.Name, error, exception);
-        return new SourceRun(source.Name, budget, [], failedAfter, Failed: true, error, exception);
+        if (reread)
+        {
+            state.RereadFailed(error, failedAfter);
+        }
+        else
+        {
+            state.Fail(error, exception, failedAfter);
+        }
+
+        return false;
     }
 
     /// <summary>Fills <paramref name="eligibility"/> for the ids not excluded and not yet known (one round trip).</summary>
@@ -294,9 +377,9 @@ public sealed class CandidateRetriever
             flags = await _filter.CheckAsync(userId, unknown, cancellationToken)
                 .WaitAsync(TimeSpan.FromMilliseconds(options.FilterTimeoutMs), _time, cancellationToken);
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        catch (TimeoutException ex)
         {
-            throw new OnlineStoreUnavailableException("The eligibility filter could not read the online store.", ex);
+            throw new OnlineStoreUnavailableException("The eligibility filter could not read the online store in time.", ex);
         }
 
         for (var i = 0; i < flags.Length; i++)
@@ -327,38 +410,6 @@ public sealed class CandidateRetriever
         }
 
         return selected;
-    }
-
-    private static int FindBackfill(RetrievalPlan plan, RetrievalOptions options)
-    {
-        if (string.IsNullOrEmpty(options.BackfillSource))
-        {
-            return -1;
-        }
-
-        for (var i = 0; i < plan.Sources.Count; i++)
-        {
-            if (string.Equals(plan.Sources[i].Name, options.BackfillSource, StringComparison.OrdinalIgnoreCase))
-            {
-                return i;
-            }
-        }
-
-        return -1;
-    }
-
-    private static SourceResult[] ToResults(RetrievalPlan plan, SourceRun[] outcomes, IReadOnlyList<ScoredItem>[] lists)
-    {
-        var results = new List<SourceResult>(outcomes.Length);
-        for (var i = 0; i < outcomes.Length; i++)
-        {
-            if (!outcomes[i].Failed)
-            {
-                results.Add(new SourceResult(outcomes[i].Source, plan.Sources[i].Weight, lists[i]));
-            }
-        }
-
-        return [.. results];
     }
 
     /// <summary>Holds a source to its contract: at most the budget, ids present, scores finite and in [0, 1].</summary>
@@ -397,29 +448,4 @@ public sealed class CandidateRetriever
 
         return result;
     }
-
-    private static IReadOnlyList<ScoredItem> Prefix(IReadOnlyList<ScoredItem> items, int count)
-    {
-        if (items.Count <= count)
-        {
-            return items;
-        }
-
-        var result = new ScoredItem[count];
-        for (var i = 0; i < count; i++)
-        {
-            result[i] = items[i];
-        }
-
-        return result;
-    }
-
-    private sealed record SourceRun(
-        string Source,
-        int Budget,
-        IReadOnlyList<ScoredItem> Items,
-        double ElapsedMs,
-        bool Failed,
-        string? Error,
-        Exception? Exception);
 }

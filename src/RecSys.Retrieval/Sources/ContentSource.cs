@@ -1,36 +1,37 @@
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Options;
 using RecSys.Core.Domain;
-using RecSys.FeatureStore.Keys;
+using RecSys.FeatureStore.Serving;
 using RecSys.Retrieval.Services;
-using StackExchange.Redis;
 
 namespace RecSys.Retrieval.Sources;
 
 /// <summary>
 /// Popular items in the categories the user likes: the top <see cref="ContentSourceOptions.TopCategories"/> of
-/// <c>u:{user}:cats</c>, category share = its weight / the sum of those weights; an item scores the sum over those categories of
-/// <c>share x (popularity in cat:{c}:pop / the category's top popularity)</c>, normalized so that the best item scores 1.
+/// the user's category affinity, category share = its weight / the sum of those weights; an item scores the sum over those categories of
+/// <c>share x (the item's popularity in c / the category's top popularity)</c>, normalized so that the best item scores 1.
 /// </summary>
-internal sealed class ContentSource(IConnectionMultiplexer redis, IOptionsMonitor<RetrievalOptions> options) : ICandidateSource
+internal sealed class ContentSource(CandidateSignalReader store, IOptionsMonitor<RetrievalOptions> options) : ICandidateSource
 {
     public string Name => SourceNames.Content;
+
+    public UserSignalsQuery SignalsNeeded => new(0, options.CurrentValue.Content.TopCategories, 0);
 
     public async Task<IReadOnlyList<ScoredItem>> RetrieveAsync(RetrievalRequestContext request, int budget, CancellationToken cancellationToken)
     {
         var o = options.CurrentValue.Content;
-        var db = redis.GetDatabase();
-        var categories = await db
-            .SortedSetRangeByRankWithScoresAsync(OnlineKeys.UserCategoryAffinity(request.UserId), 0, o.TopCategories - 1, Order.Descending)
-            .WaitAsync(cancellationToken);
+        var signals = await request.SignalsAsync(store, SignalsNeeded, cancellationToken).WaitAsync(cancellationToken);
+        var categories = signals.CategoryAffinity;
+        var top = Math.Min(o.TopCategories, categories.Count);
 
         var total = 0.0;
         var count = 0;
-        foreach (var c in categories)
+        for (var i = 0; i < top; i++)
         {
-            if (c.Score > 0 && double.IsFinite(c.Score))
+            var score = categories[i].Score;
+            if (score > 0 && double.IsFinite(score))
             {
-                total += c.Score;
+                total += score;
                 count++;
             }
         }
@@ -42,23 +43,19 @@ internal sealed class ContentSource(IConnectionMultiplexer redis, IOptionsMonito
 
         // A category is read to a depth proportional to its share (ReadFactor x budget x share, at least MinItemsPerCategory,
         // at most the budget): its items score share x popularity, so a small-share category rarely places deep items.
-        var batch = db.CreateBatch();
-        var lookups = new Task<SortedSetEntry[]>[count];
+        var lookups = new (string Category, int Depth)[count];
         var shares = new double[count];
         for (var i = 0; i < count; i++)
         {
             shares[i] = categories[i].Score / total;
-            var depth = ScoreRanking.ReadDepth(o.ReadFactor * budget * shares[i], Math.Min(o.MinItemsPerCategory, budget), budget);
-            lookups[i] = batch.SortedSetRangeByRankWithScoresAsync(OnlineKeys.CategoryPopularity(categories[i].Element!), 0, depth - 1, Order.Descending);
+            lookups[i] = (categories[i].Member, ScoreRanking.ReadDepth(o.ReadFactor * budget * shares[i], Math.Min(o.MinItemsPerCategory, budget), budget));
         }
 
-        batch.Execute();
-        await Task.WhenAll(lookups).WaitAsync(cancellationToken);
-
+        var lists = await store.ReadCategoryPopularAsync(lookups, cancellationToken);
         var scores = new Dictionary<string, double>(StringComparer.Ordinal);
         for (var i = 0; i < count; i++)
         {
-            var entries = lookups[i].Result;
+            var entries = lists[i];
             if (entries.Length == 0 || !(entries[0].Score > 0))
             {
                 continue;
@@ -67,7 +64,7 @@ internal sealed class ContentSource(IConnectionMultiplexer redis, IOptionsMonito
             var maxPopularity = entries[0].Score;
             foreach (var entry in entries)
             {
-                CollectionsMarshal.GetValueRefOrAddDefault(scores, entry.Element!, out _) += shares[i] * (entry.Score / maxPopularity);
+                CollectionsMarshal.GetValueRefOrAddDefault(scores, entry.Member, out _) += shares[i] * (entry.Score / maxPopularity);
             }
         }
 

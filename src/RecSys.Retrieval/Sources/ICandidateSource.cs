@@ -1,3 +1,5 @@
+using RecSys.FeatureStore.Serving;
+
 namespace RecSys.Retrieval.Sources;
 
 /// <summary>
@@ -8,6 +10,12 @@ public interface ICandidateSource
 {
     /// <summary>The source's name in responses, metrics and configuration (<c>Retrieval:Sources:&lt;Name&gt;</c>).</summary>
     string Name { get; }
+
+    /// <summary>
+    /// How much of the user's signals the source reads, or null when it reads none. The retriever reads the union for every
+    /// source of a request in one round trip and hands it over in <see cref="RetrievalRequestContext.Signals"/>.
+    /// </summary>
+    UserSignalsQuery? SignalsNeeded => null;
 
     /// <summary>
     /// At most <paramref name="budget"/> distinct items, best first, each with a score in [0, 1]. An empty list means the
@@ -25,9 +33,19 @@ public readonly record struct ScoredItem(string ItemId, double Score);
 /// <param name="Count">Number of candidates the caller wants after filtering.</param>
 /// <param name="Exclude">Items the caller does not want; filtered after fusion, offered to sources that can skip them early.</param>
 /// <param name="Now">Request time, from the injected <see cref="TimeProvider"/>.</param>
+/// <param name="Signals">
+/// The user's signals, read once for the whole request (a failed read fails every source that awaits it); null when the
+/// caller did not read them, and a source then reads its own.
+/// </param>
 public sealed record RetrievalRequestContext(
     string UserId,
     string? Context,
     int Count,
     IReadOnlySet<string> Exclude,
-    DateTimeOffset Now);
+    DateTimeOffset Now,
+    Task<UserSignals>? Signals = null)
+{
+    /// <summary>The request's signals, or a read of <paramref name="query"/> when the request carries none.</summary>
+    public Task<UserSignals> SignalsAsync(CandidateSignalReader reader, UserSignalsQuery query, CancellationToken cancellationToken) =>
+        Signals ?? reader.ReadUserSignalsAsync(UserId, query, cancellationToken);
+}

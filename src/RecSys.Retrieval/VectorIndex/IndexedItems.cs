@@ -1,18 +1,9 @@
 using System.Collections.Concurrent;
 using System.IO.Hashing;
 using System.Text;
+using RecSys.FeatureStore.Serving;
 
 namespace RecSys.Retrieval.VectorIndex;
-
-/// <summary>What filters know of an item (from the item hash <c>it:{id}</c> of the online store).</summary>
-/// <param name="Creator">Creator id, or null when unknown.</param>
-/// <param name="Categories">Category names (possibly empty).</param>
-/// <param name="Available">False when <c>avail</c> is 0 or the item is in <c>items:unavailable</c>.</param>
-public sealed record ItemMetadata(string? Creator, IReadOnlyList<string> Categories, bool Available)
-{
-    /// <summary>Used until the store has been read: no creator, no category, available.</summary>
-    public static readonly ItemMetadata Unknown = new(null, [], true);
-}
 
 /// <summary>One indexed item: its string id and its filter metadata (replaced, never mutated).</summary>
 public sealed class IndexedItem(string itemId, ItemMetadata? metadata)

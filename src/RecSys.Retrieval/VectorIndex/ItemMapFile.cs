@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Globalization;
 using System.IO.Hashing;
 using System.Text;
+using RecSys.FeatureStore.Serving;
 
 namespace RecSys.Retrieval.VectorIndex;
 

@@ -2,6 +2,7 @@ using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using RecSys.Retrieval.Extensions;
+using RecSys.Retrieval.Sources;
 
 namespace RecSys.Retrieval.VectorIndex;
 
@@ -11,7 +12,7 @@ public static class VectorIndexExtensions
     /// The sharded item vector index: options (<c>Retrieval:VectorIndex</c>, snapshots under <c>Retrieval:DataDirectory</c>,
     /// validated at start), <see cref="VectorIndexManager"/>, its maintenance service (load at start, periodic incremental
     /// updates and snapshots), the <c>vector-index</c> health check, user embeddings and the collaborative candidate source.
-    /// Needs <c>AddOnlineStore()</c> (item metadata, recent items and base user embeddings are read from the online store).
+    /// Needs <c>AddOnlineStoreClient()</c> (item metadata, recent items and base user embeddings are read from the online store).
     /// </summary>
     public static IHostApplicationBuilder AddVectorIndex(this IHostApplicationBuilder builder)
     {
@@ -31,8 +32,6 @@ public static class VectorIndexExtensions
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddMetrics();
         builder.Services.TryAddSingleton<VectorIndexTelemetry>();
-        builder.Services.TryAddSingleton<ItemMetadataReader>();
-        builder.Services.TryAddSingleton<EmbeddingStore>();
         builder.Services.TryAddSingleton<VectorIndexManager>();
         builder.Services.TryAddSingleton<UserEmbeddingResolver>();
         builder.Services.AddHostedService<VectorIndexMaintenanceService>();

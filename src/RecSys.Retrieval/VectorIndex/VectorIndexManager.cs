@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
 using RecSys.VectorSearch;
-using StackExchange.Redis;
+using RecSys.FeatureStore.Serving;
 
 namespace RecSys.Retrieval.VectorIndex;
 
@@ -597,7 +597,7 @@ public sealed class VectorIndexManager : IDisposable
                 items[i].Metadata = metadata[i] ?? items[i].Metadata;
             }
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        catch (Exception ex) when (ex is OnlineStoreUnavailableException or TimeoutException)
         {
             VectorIndexLog.MetadataUnavailable(_logger, items.Count, ex);
         }

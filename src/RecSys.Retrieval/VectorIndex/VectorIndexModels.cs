@@ -1,3 +1,4 @@
+using RecSys.FeatureStore.Serving;
 using RecSys.VectorSearch;
 
 namespace RecSys.Retrieval.VectorIndex;

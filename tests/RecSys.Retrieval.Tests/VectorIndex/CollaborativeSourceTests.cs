@@ -1,5 +1,7 @@
 using RecSys.Core.Domain;
 using RecSys.FeatureStore.Keys;
+using RecSys.FeatureStore.Serving;
+using RecSys.Retrieval.Sources;
 using RecSys.Retrieval.VectorIndex;
 using RecSys.VectorSearch;
 using StackExchange.Redis;
@@ -34,7 +36,7 @@ public sealed class CollaborativeSourceTests : IDisposable
     private CollaborativeSource Source(VectorIndexManager index, VectorIndexOptions options)
     {
         var o = Microsoft.Extensions.Options.Options.Create(options);
-        var resolver = new UserEmbeddingResolver(_store.Garnet.Connection, new EmbeddingStore(_store.Garnet.Connection), index, o, TimeProvider.System);
+        var resolver = new UserEmbeddingResolver(new CandidateSignalReader(_store.Garnet.Connection), new EmbeddingStore(_store.Garnet.Connection), index, o, TimeProvider.System);
         return new CollaborativeSource(resolver, index, o);
     }
 

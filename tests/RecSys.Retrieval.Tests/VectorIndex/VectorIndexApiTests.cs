@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.TestHost;
 using RecSys.Core.Contracts;
 using RecSys.FeatureStore.Keys;
+using RecSys.FeatureStore.Serving;
 using RecSys.Retrieval.Apis;
 using RecSys.Retrieval.VectorIndex;
 using StackExchange.Redis;

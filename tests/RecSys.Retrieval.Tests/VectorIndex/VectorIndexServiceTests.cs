@@ -4,9 +4,9 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using RecSys.Core.Domain;
+using RecSys.FeatureStore.Serving;
 using RecSys.Retrieval.Sources;
 using RecSys.Retrieval.VectorIndex;
-using RecSys.ServiceDefaults;
 using static RecSys.Retrieval.Tests.VectorIndex.VectorIndexTestSupport;
 
 namespace RecSys.Retrieval.Tests.VectorIndex;
@@ -65,7 +65,7 @@ public sealed class VectorIndexServiceTests(VectorStoreFixture store)
         builder.Configuration["ConnectionStrings:" + ServiceNames.OnlineStore] = store.Garnet.ConnectionString;
         builder.Configuration["Retrieval:VectorIndex:Shards"] = "0";
         builder.Configuration["Retrieval:VectorIndex:Collaborative:BaseWeight"] = "1.5";
-        builder.AddOnlineStore();
+        builder.AddOnlineStoreClient();
         builder.AddVectorIndex();
         await using var bad = builder.Build();
         var error = Assert.Throws<OptionsValidationException>(() => bad.Services.GetRequiredService<IOptions<VectorIndexOptions>>().Value);

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using RecSys.Core.Domain;
+using RecSys.FeatureStore.Serving;
 using RecSys.Retrieval.Apis;
 using RecSys.Retrieval.VectorIndex;
 using RecSys.ServiceDefaults;
@@ -114,7 +115,7 @@ internal static class VectorIndexTestSupport
         builder.Configuration["Retrieval:VectorIndex:EfConstruction"] = "64";
         builder.Configuration["Retrieval:VectorIndex:PerShardTimeoutMs"] = "30000";
         builder.AddServiceDefaults();
-        builder.AddOnlineStore();
+        builder.AddOnlineStoreClient();
         builder.AddVectorIndex();
         var app = builder.Build();
         app.UseProblemDetailsForErrors();

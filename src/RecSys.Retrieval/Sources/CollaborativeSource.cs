@@ -1,9 +1,10 @@
 using Microsoft.Extensions.Options;
 using RecSys.Core.Domain;
-using RecSys.Retrieval.Sources;
+using RecSys.FeatureStore.Serving;
+using RecSys.Retrieval.VectorIndex;
 using RecSys.VectorSearch;
 
-namespace RecSys.Retrieval.VectorIndex;
+namespace RecSys.Retrieval.Sources;
 
 /// <summary>
 /// Collaborative retrieval: the user's embedding (<see cref="UserEmbeddingResolver"/>: base blended with session) searched in
@@ -19,6 +20,8 @@ internal sealed class CollaborativeSource(
 {
     public string Name => SourceNames.Collaborative;
 
+    public UserSignalsQuery SignalsNeeded => embeddings.SignalsNeeded;
+
     public async Task<IReadOnlyList<ScoredItem>> RetrieveAsync(RetrievalRequestContext request, int budget, CancellationToken cancellationToken)
     {
         if (budget <= 0)
@@ -26,7 +29,7 @@ internal sealed class CollaborativeSource(
             return [];
         }
 
-        var user = await embeddings.ResolveAsync(request.UserId, cancellationToken);
+        var user = await embeddings.ResolveAsync(request.UserId, request.Signals, cancellationToken);
         if (user is null)
         {
             return [];

@@ -1,12 +1,12 @@
 using RecSys.FeatureStore.Keys;
 using StackExchange.Redis;
 
-namespace RecSys.Retrieval.Services;
+namespace RecSys.FeatureStore.Serving;
 
 /// <summary>
-/// apply_eligibility_filters against the online store: an item is eligible unless the user has seen it
-/// (<c>u:{user}:seen</c>) or it is unavailable (<c>items:unavailable</c>). Both checks for every candidate go in one
-/// pipelined round trip (two SMISMEMBER commands).
+/// Whether items may be recommended to a user: an item is eligible unless the user has seen it (<c>u:{user}:seen</c>) or it is
+/// unavailable (<c>items:unavailable</c>). Both checks for every item go in one pipelined round trip (two SMISMEMBER commands).
+/// Retrieval filters its fused candidates with it and Ranking its trending fallback: one rule for both.
 /// </summary>
 public sealed class EligibilityFilter(IConnectionMultiplexer redis)
 {
@@ -28,7 +28,7 @@ public sealed class EligibilityFilter(IConnectionMultiplexer redis)
         var seen = batch.SetContainsAsync(OnlineKeys.UserSeen(userId), values);
         var unavailable = batch.SetContainsAsync(OnlineKeys.UnavailableItems, values);
         batch.Execute();
-        await Task.WhenAll(seen, unavailable).WaitAsync(cancellationToken);
+        await OnlineStoreUnavailableException.Guard(Task.WhenAll(seen, unavailable).WaitAsync(cancellationToken), "eligibility");
 
         var seenFlags = seen.Result;
         var unavailableFlags = unavailable.Result;
@@ -41,6 +41,3 @@ public sealed class EligibilityFilter(IConnectionMultiplexer redis)
         return eligible;
     }
 }
-
-/// <summary>The online store could not answer a check the response cannot do without (the eligibility filter).</summary>
-public sealed class OnlineStoreUnavailableException(string message, Exception innerException) : Exception(message, innerException);

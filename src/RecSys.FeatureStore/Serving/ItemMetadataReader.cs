@@ -1,7 +1,17 @@
 using RecSys.FeatureStore.Keys;
 using StackExchange.Redis;
 
-namespace RecSys.Retrieval.VectorIndex;
+namespace RecSys.FeatureStore.Serving;
+
+/// <summary>What filters know of an item (from the item hash <c>it:{id}</c> of the online store).</summary>
+/// <param name="Creator">Creator id, or null when unknown.</param>
+/// <param name="Categories">Category names (possibly empty).</param>
+/// <param name="Available">False when <c>avail</c> is 0 or the item is in <c>items:unavailable</c>.</param>
+public sealed record ItemMetadata(string? Creator, IReadOnlyList<string> Categories, bool Available)
+{
+    /// <summary>Used until the store has been read: no creator, no category, available.</summary>
+    public static readonly ItemMetadata Unknown = new(null, [], true);
+}
 
 /// <summary>Reads filter metadata of items from the online store: <c>it:{id}</c> (creator, cats, avail) and <c>items:unavailable</c>.</summary>
 public sealed class ItemMetadataReader(IConnectionMultiplexer redis)
@@ -28,8 +38,8 @@ public sealed class ItemMetadataReader(IConnectionMultiplexer redis)
 
             var unavailable = batch.SetContainsAsync(OnlineKeys.UnavailableItems, members);
             batch.Execute();
-            await Task.WhenAll(hashes).WaitAsync(cancellationToken);
-            var flags = await unavailable.WaitAsync(cancellationToken);
+            await OnlineStoreUnavailableException.Guard(Task.WhenAll(hashes).WaitAsync(cancellationToken), "item metadata");
+            var flags = await OnlineStoreUnavailableException.Guard(unavailable.WaitAsync(cancellationToken), "item availability");
             for (var i = 0; i < n; i++)
             {
                 var values = hashes[i].Result;

@@ -1,7 +1,7 @@
 using RecSys.FeatureStore.Keys;
 using StackExchange.Redis;
 
-namespace RecSys.Retrieval.VectorIndex;
+namespace RecSys.FeatureStore.Serving;
 
 /// <summary>
 /// Embeddings in the online store (<see cref="EmbeddingBytes"/> form), shared by every replica and persisted with the store:
@@ -28,7 +28,7 @@ public sealed class EmbeddingStore(IConnectionMultiplexer redis)
         }
 
         batch.Execute();
-        await Task.WhenAll(writes).WaitAsync(cancellationToken);
+        await OnlineStoreUnavailableException.Guard(Task.WhenAll(writes).WaitAsync(cancellationToken), "embedding writes");
     }
 
     /// <summary>Stores item embeddings beside the index.</summary>
@@ -42,13 +42,13 @@ public sealed class EmbeddingStore(IConnectionMultiplexer redis)
         }
 
         batch.Execute();
-        await Task.WhenAll(writes).WaitAsync(cancellationToken);
+        await OnlineStoreUnavailableException.Guard(Task.WhenAll(writes).WaitAsync(cancellationToken), "embedding writes");
     }
 
     public async Task DeleteItemsAsync(IReadOnlyList<string> itemIds, CancellationToken cancellationToken)
     {
         var keys = itemIds.Select(id => (RedisKey)OnlineKeys.ItemEmbedding(id)).ToArray();
-        await redis.GetDatabase().KeyDeleteAsync(keys).WaitAsync(cancellationToken);
+        await OnlineStoreUnavailableException.Guard(redis.GetDatabase().KeyDeleteAsync(keys).WaitAsync(cancellationToken), "embedding deletes");
     }
 
     /// <summary>
@@ -60,7 +60,7 @@ public sealed class EmbeddingStore(IConnectionMultiplexer redis)
         var db = redis.GetDatabase();
         var moved = db.HashGetAsync(OnlineKeys.UserEmbeddingEma(userId), EmaVectorField);
         var stored = db.StringGetAsync(Key(userId));
-        await Task.WhenAll(moved, stored).WaitAsync(cancellationToken);
+        await OnlineStoreUnavailableException.Guard(Task.WhenAll(moved, stored).WaitAsync(cancellationToken), "user embedding");
         var ema = moved.Result[0];
         if (!ema.IsNull && EmbeddingBytes.FromBytes((byte[])ema!, dimension) is { } vector)
         {

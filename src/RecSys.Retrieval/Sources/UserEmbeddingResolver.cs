@@ -1,10 +1,10 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
-using RecSys.FeatureStore.Keys;
+using RecSys.FeatureStore.Serving;
+using RecSys.Retrieval.VectorIndex;
 using RecSys.VectorSearch;
-using StackExchange.Redis;
 
-namespace RecSys.Retrieval.VectorIndex;
+namespace RecSys.Retrieval.Sources;
 
 /// <summary>A resolved user embedding and the recent items it was built from (not worth proposing back).</summary>
 public sealed record UserEmbedding(float[] Vector, bool HasBase, IReadOnlyList<string> SessionItems);
@@ -13,12 +13,12 @@ public sealed record UserEmbedding(float[] Vector, bool HasBase, IReadOnlyList<s
 /// The spec's get_user_embedding (Bottleneck 3, two-level embedding): the base embedding (<see cref="EmbeddingStore"/>:
 /// the daily one as moved by every engagement since, the spec's incremental update, when the stream processor has moved it)
 /// blended <c>BaseWeight : 1 - BaseWeight</c> (0.7 : 0.3) with a session embedding, the recency-weighted average of the
-/// indexed vectors of the user's newest items in <c>u:{user}:recent</c> (an item's weight halves every
+/// indexed vectors of the user's newest recent items (<see cref="UserSignals.Recent"/>) (an item's weight halves every
 /// <see cref="CollaborativeOptions.SessionHalfLife"/> it is older than the newest one). No base: the session embedding alone;
 /// neither: null (a cold start). Under cosine both parts are normalized before blending. Results are cached briefly.
 /// </summary>
 public sealed class UserEmbeddingResolver(
-    IConnectionMultiplexer redis,
+    CandidateSignalReader signalReader,
     EmbeddingStore baseEmbeddings,
     VectorIndexManager index,
     IOptions<VectorIndexOptions> options,
@@ -26,7 +26,13 @@ public sealed class UserEmbeddingResolver(
 {
     private readonly ConcurrentDictionary<string, (UserEmbedding? Embedding, long ExpiresAt)> _cache = new(StringComparer.Ordinal);
 
-    public async Task<UserEmbedding?> ResolveAsync(string userId, CancellationToken cancellationToken)
+    /// <summary>How many recent items the session embedding reads.</summary>
+    public UserSignalsQuery SignalsNeeded => new(options.Value.Collaborative.SessionItems, 0, 0);
+
+    /// <summary>
+    /// The user's embedding; <paramref name="signals"/> is the request's read of the user's signals (null: read them here).
+    /// </summary>
+    public async Task<UserEmbedding?> ResolveAsync(string userId, Task<UserSignals>? signals, CancellationToken cancellationToken)
     {
         var o = options.Value.Collaborative;
         var now = time.GetTimestamp();
@@ -35,7 +41,7 @@ public sealed class UserEmbeddingResolver(
             return cached.Embedding;
         }
 
-        var embedding = await ComputeAsync(userId, o, cancellationToken);
+        var embedding = await ComputeAsync(userId, signals ?? signalReader.ReadUserSignalsAsync(userId, SignalsNeeded, cancellationToken), o, cancellationToken);
         if (o.CacheDuration > TimeSpan.Zero && o.CacheSize > 0)
         {
             if (_cache.Count >= o.CacheSize)
@@ -50,23 +56,22 @@ public sealed class UserEmbeddingResolver(
         return embedding;
     }
 
-    private async Task<UserEmbedding?> ComputeAsync(string userId, CollaborativeOptions o, CancellationToken cancellationToken)
+    private async Task<UserEmbedding?> ComputeAsync(string userId, Task<UserSignals> signals, CollaborativeOptions o, CancellationToken cancellationToken)
     {
         var dim = index.Dimension;
-        var db = redis.GetDatabase();
-        var recentTask = db.SortedSetRangeByRankWithScoresAsync(OnlineKeys.UserRecent(userId), 0, o.SessionItems - 1, Order.Descending);
         var baseVector = await baseEmbeddings.GetAsync(userId, dim, cancellationToken);
-        var recent = await recentTask.WaitAsync(cancellationToken);
+        var all = (await signals.WaitAsync(cancellationToken)).Recent;
+        var recent = all.Count <= o.SessionItems ? all : all.Take(o.SessionItems).ToArray();
 
         var session = new float[dim];
         var vector = new float[dim];
-        var items = new List<string>(recent.Length);
+        var items = new List<string>(recent.Count);
         var total = 0.0;
-        var newest = recent.Length > 0 ? recent[0].Score : 0;
+        var newest = recent.Count > 0 ? recent[0].Score : 0;
         var halfLifeMs = o.SessionHalfLife.TotalMilliseconds;
         foreach (var entry in recent)
         {
-            string item = entry.Element!;
+            var item = entry.Member;
             if (!index.TryGetVector(item, vector))
             {
                 continue;

@@ -1,3 +1,7 @@
+using System.Globalization;
+using System.Net.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using RecSys.Core.Domain;
 
 namespace RecSys.AppHost;
@@ -29,30 +33,68 @@ internal static class Extensions
         return (redis.Resource, redis.Resource.ConnectionStringExpression);
     }
 
-    /// <summary>Containers: a single-node Kafka broker in KRaft mode (no ZooKeeper).</summary>
-    public static (IResource Resource, ReferenceExpression ConnectionString) AddKafkaBroker(this IDistributedApplicationBuilder builder)
+    /// <summary>
+    /// Containers: a single-node Kafka broker in KRaft mode (no ZooKeeper) with two listeners, each advertising its own
+    /// address: <c>INTERNAL</c> (<c>kafka:29092</c>, for containers on the app's network, by resource name) and
+    /// <c>EXTERNAL</c> (<c>localhost:9092</c>, for the services that run on the host). Auto-creation of topics is off: the
+    /// event log's topic is created by the one-shot <c>kafka-init</c> container, which the FeatureServer waits for. The broker's
+    /// health check connects to the external listener.
+    /// </summary>
+    public static KafkaResources AddKafkaBroker(this IDistributedApplicationBuilder builder, RecSysSettings settings)
     {
-        const int port = 9092;
-        var kafka = builder.AddContainer(ServiceNames.Kafka, "apache/kafka", "4.1.0")
-            .WithEndpoint(name: "broker", port: port, targetPort: port, scheme: "tcp", isProxied: false)
+        var internalAddress = $"{ServiceNames.Kafka}:{KafkaResources.InternalPort}";
+        var listeners = $"INTERNAL://:{KafkaResources.InternalPort},EXTERNAL://:{KafkaResources.ExternalPort},CONTROLLER://:9093";
+        var advertised = $"INTERNAL://{internalAddress},EXTERNAL://localhost:{KafkaResources.ExternalPort}";
+        var healthCheck = ServiceNames.Kafka + "-listener";
+        var kafka = builder.AddContainer(ServiceNames.Kafka, "apache/kafka", KafkaResources.ImageTag)
+            .WithEndpoint(name: KafkaResources.ExternalEndpoint, port: KafkaResources.ExternalPort, targetPort: KafkaResources.ExternalPort, scheme: "tcp", isProxied: false)
+            .WithEndpoint(name: KafkaResources.InternalEndpoint, targetPort: KafkaResources.InternalPort, scheme: "tcp")
             .WithEnvironment("KAFKA_NODE_ID", "1")
             .WithEnvironment("KAFKA_PROCESS_ROLES", "broker,controller")
-            .WithEnvironment("KAFKA_LISTENERS", "PLAINTEXT://:9092,CONTROLLER://:9093")
-            .WithEnvironment("KAFKA_ADVERTISED_LISTENERS", "PLAINTEXT://localhost:9092")
+            .WithEnvironment("KAFKA_LISTENERS", listeners)
+            .WithEnvironment("KAFKA_ADVERTISED_LISTENERS", advertised)
+            .WithEnvironment("KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", "CONTROLLER:PLAINTEXT,INTERNAL:PLAINTEXT,EXTERNAL:PLAINTEXT")
+            .WithEnvironment("KAFKA_INTER_BROKER_LISTENER_NAME", "INTERNAL")
             .WithEnvironment("KAFKA_CONTROLLER_LISTENER_NAMES", "CONTROLLER")
-            .WithEnvironment("KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT")
             .WithEnvironment("KAFKA_CONTROLLER_QUORUM_VOTERS", "1@localhost:9093")
+            .WithEnvironment("KAFKA_AUTO_CREATE_TOPICS_ENABLE", "false")
             .WithEnvironment("KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", "1")
             .WithEnvironment("KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR", "1")
             .WithEnvironment("KAFKA_TRANSACTION_STATE_LOG_MIN_ISR", "1")
-            .WithEnvironment("KAFKA_NUM_PARTITIONS", "8")
-            .WithVolume("recsys-kafka", "/var/lib/kafka/data");
-        var broker = kafka.GetEndpoint("broker");
-        return (kafka.Resource, ReferenceExpression.Create($"{broker.Property(EndpointProperty.Host)}:{broker.Property(EndpointProperty.Port)}"));
+            .WithVolume("recsys-kafka", "/var/lib/kafka/data")
+            .WithHealthCheck(healthCheck);
+        var external = kafka.GetEndpoint(KafkaResources.ExternalEndpoint);
+        builder.Services.AddHealthChecks().AddAsyncCheck(healthCheck, async cancellationToken =>
+        {
+            // The external listener accepts connections once the KRaft controller and the broker are up.
+            try
+            {
+                using var tcp = new TcpClient();
+                await tcp.ConnectAsync(external.Host, external.Port, cancellationToken);
+                return HealthCheckResult.Healthy();
+            }
+            catch (SocketException ex)
+            {
+                return HealthCheckResult.Unhealthy($"Kafka's external listener {external.Host}:{external.Port} refuses connections", ex);
+            }
+        });
+
+        // One shot, from the same image: creates the event log's topic with its partitions (a no-op when it exists).
+        var init = builder.AddContainer(KafkaResources.InitName, "apache/kafka", KafkaResources.ImageTag)
+            .WithEntrypoint("/bin/sh")
+            .WithArgs("-c", KafkaResources.CreateTopicScript)
+            .WithEnvironment("KAFKA_BOOTSTRAP", internalAddress)
+            .WithEnvironment("KAFKA_TOPIC", settings.KafkaTopic)
+            .WithEnvironment("KAFKA_PARTITIONS", settings.KafkaPartitions.ToString(CultureInfo.InvariantCulture))
+            .WaitFor(kafka);
+        return new KafkaResources(kafka, init, ReferenceExpression.Create($"{external.Property(EndpointProperty.Host)}:{external.Property(EndpointProperty.Port)}"));
     }
 
-    /// <summary>Containers: Qdrant; the Retrieval service keeps one collection per index shard in it.</summary>
-    public static (IResource Resource, ReferenceExpression ConnectionString) AddQdrant(this IDistributedApplicationBuilder builder)
+    /// <summary>
+    /// Containers: Qdrant, ready when <c>/readyz</c> answers; Retrieval's vector index runs on it (one collection per shard,
+    /// behind an alias) when it receives the gRPC endpoint as <c>ConnectionStrings:qdrant</c>.
+    /// </summary>
+    public static (IResourceBuilder<ContainerResource> Resource, ReferenceExpression ConnectionString) AddQdrant(this IDistributedApplicationBuilder builder)
     {
         var qdrant = builder.AddContainer(ServiceNames.Qdrant, "qdrant/qdrant", "v1.15.5")
             .WithHttpEndpoint(targetPort: 6333, name: "http")
@@ -60,6 +102,25 @@ internal static class Extensions
             .WithVolume("recsys-qdrant", "/qdrant/storage")
             .WithHttpHealthCheck("/readyz", endpointName: "http");
         var grpc = qdrant.GetEndpoint("grpc");
-        return (qdrant.Resource, ReferenceExpression.Create($"Endpoint={grpc}"));
+        return (qdrant, ReferenceExpression.Create($"Endpoint={grpc}"));
     }
+}
+
+/// <summary>The Kafka broker, its topic-creating init container, and the bootstrap servers the host's services use.</summary>
+internal sealed record KafkaResources(
+    IResourceBuilder<ContainerResource> Broker,
+    IResourceBuilder<ContainerResource> TopicInit,
+    ReferenceExpression BootstrapServers)
+{
+    public const string ImageTag = "4.1.0";
+    public const string InitName = "kafka-init";
+    public const string ExternalEndpoint = "external";
+    public const string InternalEndpoint = "internal";
+    public const int ExternalPort = 9092;
+    public const int InternalPort = 29092;
+
+    /// <summary>Fails (non-zero exit) when the broker does not answer, so the FeatureServer never starts without its topic.</summary>
+    public const string CreateTopicScript =
+        "/opt/kafka/bin/kafka-topics.sh --bootstrap-server \"$KAFKA_BOOTSTRAP\" --create --if-not-exists " +
+        "--topic \"$KAFKA_TOPIC\" --partitions \"$KAFKA_PARTITIONS\" --replication-factor 1";
 }

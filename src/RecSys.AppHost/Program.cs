@@ -6,7 +6,8 @@ var settings = RecSysSettings.From(builder);
 
 IResource storeResource;
 ReferenceExpression onlineStore;
-ReferenceExpression? kafka = null, qdrant = null;
+KafkaResources? kafka = null;
+(IResourceBuilder<ContainerResource> Resource, ReferenceExpression ConnectionString)? qdrant = null;
 if (settings.Mode == InfrastructureMode.Embedded)
 {
     (storeResource, onlineStore) = builder.AddEmbeddedOnlineStore(settings);
@@ -14,8 +15,8 @@ if (settings.Mode == InfrastructureMode.Embedded)
 else
 {
     (storeResource, onlineStore) = builder.AddRedisOnlineStore();
-    (_, kafka) = builder.AddKafkaBroker();
-    (_, qdrant) = builder.AddQdrant();
+    kafka = builder.AddKafkaBroker(settings);
+    qdrant = builder.AddQdrant();
 }
 
 var store = builder.CreateResourceBuilder(storeResource);
@@ -41,14 +42,19 @@ var ranking = builder.AddProject<Projects.RecSys_Ranking>(ServiceNames.Ranking)
     .WithExternalHttpEndpoints()
     .WaitFor(retrieval);
 
+// Containers mode only: the optional containers are waited for only when they exist (embedded mode has none).
 if (kafka is not null)
 {
-    featureServer.WithConnectionString(ServiceNames.Kafka, kafka);
+    featureServer.WithConnectionString(ServiceNames.Kafka, kafka.BootstrapServers)
+        .WithEnvironment("FeatureServer__Kafka__Topic", settings.KafkaTopic)
+        .WaitFor(kafka.Broker)
+        .WaitForCompletion(kafka.TopicInit);
 }
 
-if (qdrant is not null)
+if (qdrant is { } q)
 {
-    retrieval.WithConnectionString(ServiceNames.Qdrant, qdrant);
+    retrieval.WithConnectionString(ServiceNames.Qdrant, q.ConnectionString)
+        .WaitFor(q.Resource);
 }
 
 if (settings.SeedEnabled)

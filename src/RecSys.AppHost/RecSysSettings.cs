@@ -10,8 +10,15 @@ internal sealed record RecSysSettings(
     int OnlineStorePort,
     bool SeedEnabled,
     int SeedDimensions,
-    IReadOnlyList<string> SeedArguments)
+    IReadOnlyList<string> SeedArguments,
+    string KafkaTopic,
+    int KafkaPartitions)
 {
+    /// <summary>The FeatureServer's default topic (FeatureServer:Kafka:Topic); passed to it explicitly.</summary>
+    public const string DefaultKafkaTopic = "recsys-events";
+
+    public const int DefaultKafkaPartitions = 8;
+
     public const int DefaultOnlineStorePort = 6390;
 
     public const int DefaultSeedDimensions = 16;
@@ -47,7 +54,20 @@ internal sealed record RecSysSettings(
             }
         }
 
-        return new RecSysSettings(mode, dataRoot, port, seedEnabled, seedDimensions, seedArgs);
+        var topic = config["RecSys:Kafka:Topic"];
+        topic = string.IsNullOrWhiteSpace(topic) ? DefaultKafkaTopic : topic;
+        if (topic.Length > 249 || !topic.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-'))
+        {
+            throw new InvalidOperationException($"RecSys:Kafka:Topic must be 1-249 ASCII letters, digits, '.', '_' or '-', not '{topic}'.");
+        }
+
+        var partitions = config.GetValue("RecSys:Kafka:Partitions", DefaultKafkaPartitions);
+        if (partitions is < 1 or > 1000)
+        {
+            throw new InvalidOperationException($"RecSys:Kafka:Partitions must be between 1 and 1000, not {partitions}.");
+        }
+
+        return new RecSysSettings(mode, dataRoot, port, seedEnabled, seedDimensions, seedArgs, topic, partitions);
     }
 
     public string DataFolder(string resource) => Path.Combine(DataRoot, resource);

@@ -2,7 +2,10 @@ using Qdrant.Client.Grpc;
 
 namespace RecSys.VectorSearch.Qdrant;
 
-/// <summary>How the shards map onto Qdrant: one collection <c>{CollectionPrefix}-shard-{n}</c> per shard, same HNSW and PQ settings as ours.</summary>
+/// <summary>
+/// How the shards map onto Qdrant: shard n is addressed as <c>{CollectionPrefix}-shard-{n}</c> (a collection, or an alias
+/// over a versioned collection when managed by <see cref="QdrantShardCollections"/>), with the same HNSW and PQ settings as ours.
+/// </summary>
 public sealed record QdrantShardOptions
 {
     public string CollectionPrefix { get; init; } = "recsys-items";

@@ -3,8 +3,12 @@ using Qdrant.Client.Grpc;
 
 namespace RecSys.VectorSearch.Qdrant;
 
-/// <summary>What a Qdrant point carries besides its vector: the payload fields filters use.</summary>
-public sealed record ItemPayload(string? Creator, IReadOnlyList<string> Categories, bool Available);
+/// <summary>What a Qdrant point carries besides its vector: the payload fields filters use, and the caller's item id.</summary>
+public sealed record ItemPayload(string? Creator, IReadOnlyList<string> Categories, bool Available)
+{
+    /// <summary>The caller's string id of the point (stored as <c>item_id</c>, read back at load).</summary>
+    public string? ItemId { get; init; }
+}
 
 /// <summary>A filter on payload fields, pushed down to Qdrant (categories: any of; creators: one of; available: true).</summary>
 public sealed record PayloadFilter(IReadOnlyList<string>? Categories = null, IReadOnlyList<string>? Creators = null, bool AvailableOnly = false);
@@ -21,6 +25,7 @@ public sealed class QdrantVectorShard : IVectorShard
     public const string CreatorField = "creator";
     public const string CategoriesField = "categories";
     public const string AvailableField = "available";
+    public const string ItemIdField = "item_id";
 
     private readonly QdrantClient _client;
     private readonly QdrantShardOptions _options;
@@ -52,15 +57,16 @@ public sealed class QdrantVectorShard : IVectorShard
             return;
         }
 
-        await _client.CreateCollectionAsync(
-            CollectionName,
-            VectorParams(_options),
-            hnswConfig: HnswConfig(_options),
-            quantizationConfig: Quantization(_options),
-            cancellationToken: cancellationToken).ConfigureAwait(false);
-        await _client.CreatePayloadIndexAsync(CollectionName, CreatorField, PayloadSchemaType.Keyword, cancellationToken: cancellationToken).ConfigureAwait(false);
-        await _client.CreatePayloadIndexAsync(CollectionName, CategoriesField, PayloadSchemaType.Keyword, cancellationToken: cancellationToken).ConfigureAwait(false);
-        await _client.CreatePayloadIndexAsync(CollectionName, AvailableField, PayloadSchemaType.Bool, cancellationToken: cancellationToken).ConfigureAwait(false);
+        await CreateCollectionAsync(_client, CollectionName, _options, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Creates a collection with our settings and the payload indexes filters use.</summary>
+    internal static async Task CreateCollectionAsync(QdrantClient client, string name, QdrantShardOptions options, CancellationToken cancellationToken)
+    {
+        await client.CreateCollectionAsync(CreateCollectionRequest(name, options), cancellationToken).ConfigureAwait(false);
+        await client.CreatePayloadIndexAsync(name, CreatorField, PayloadSchemaType.Keyword, cancellationToken: cancellationToken).ConfigureAwait(false);
+        await client.CreatePayloadIndexAsync(name, CategoriesField, PayloadSchemaType.Keyword, cancellationToken: cancellationToken).ConfigureAwait(false);
+        await client.CreatePayloadIndexAsync(name, AvailableField, PayloadSchemaType.Bool, cancellationToken: cancellationToken).ConfigureAwait(false);
     }
 
     public ValueTask UpsertAsync(ReadOnlyMemory<long> ids, ReadOnlyMemory<float> vectors, CancellationToken cancellationToken = default) =>
@@ -88,23 +94,7 @@ public sealed class QdrantVectorShard : IVectorShard
         var points = new List<PointStruct>(ids.Length);
         for (var i = 0; i < ids.Length; i++)
         {
-            var point = new PointStruct
-            {
-                Id = PointIdOf(ids.Span[i]),
-                Vectors = vectors.Slice(i * dim, dim).ToArray(),
-            };
-            if (payloads?[i] is { } p)
-            {
-                if (p.Creator is not null)
-                {
-                    point.Payload[CreatorField] = p.Creator;
-                }
-
-                point.Payload[CategoriesField] = p.Categories.ToArray();
-                point.Payload[AvailableField] = p.Available;
-            }
-
-            points.Add(point);
+            points.Add(PointOf(ids.Span[i], vectors.Span.Slice(i * dim, dim), payloads?[i]));
         }
 
         await _client.UpsertAsync(CollectionName, points, wait: true, cancellationToken: cancellationToken).ConfigureAwait(false);
@@ -195,6 +185,47 @@ public sealed class QdrantVectorShard : IVectorShard
     }
 
     internal static PointId PointIdOf(long id) => unchecked((ulong)id);
+
+    /// <summary>A point: our long as Qdrant's unsigned id, the vector, and the payload fields that are known.</summary>
+    internal static PointStruct PointOf(long id, ReadOnlySpan<float> vector, ItemPayload? payload)
+    {
+        var point = new PointStruct { Id = PointIdOf(id), Vectors = vector.ToArray() };
+        if (payload is null)
+        {
+            return point;
+        }
+
+        if (payload.Creator is not null)
+        {
+            point.Payload[CreatorField] = payload.Creator;
+        }
+
+        if (payload.ItemId is not null)
+        {
+            point.Payload[ItemIdField] = payload.ItemId;
+        }
+
+        point.Payload[CategoriesField] = payload.Categories.ToArray();
+        point.Payload[AvailableField] = payload.Available;
+        return point;
+    }
+
+    /// <summary>The request that creates one collection: vectors, HNSW, product quantization (see the options).</summary>
+    internal static CreateCollection CreateCollectionRequest(string name, QdrantShardOptions o)
+    {
+        var request = new CreateCollection
+        {
+            CollectionName = name,
+            VectorsConfig = new VectorsConfig { Params = VectorParams(o) },
+            HnswConfig = HnswConfig(o),
+        };
+        if (Quantization(o) is { } quantization)
+        {
+            request.QuantizationConfig = quantization;
+        }
+
+        return request;
+    }
 
     internal static VectorParams VectorParams(QdrantShardOptions o) => new()
     {

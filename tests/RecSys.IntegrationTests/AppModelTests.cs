@@ -30,6 +30,75 @@ public sealed class AppModelTests
     }
 
     [Fact]
+    public async Task Containers_mode_waits_for_healthy_kafka_and_qdrant_and_for_the_topic_to_be_created()
+    {
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.RecSys_AppHost>(
+            ["RecSys:Infrastructure=containers", "RecSys:Seed:Enabled=false", "RecSys:Kafka:Topic=events-x", "RecSys:Kafka:Partitions=12"]);
+
+        var kafka = Resource(builder, ServiceNames.Kafka);
+        var qdrant = Resource(builder, ServiceNames.Qdrant);
+        var init = (ContainerResource)Resource(builder, KafkaResources.InitName);
+        Assert.NotEmpty(kafka.Annotations.OfType<HealthCheckAnnotation>());
+        Assert.NotEmpty(qdrant.Annotations.OfType<HealthCheckAnnotation>());
+
+        var featureServer = Resource(builder, ServiceNames.FeatureServer);
+        Assert.Contains(Waits(featureServer), w => w.Resource == kafka && w.WaitType == WaitType.WaitUntilHealthy);
+        Assert.Contains(Waits(featureServer), w => w.Resource == init && w.WaitType == WaitType.WaitForCompletion);
+        Assert.Contains(Waits(Resource(builder, ServiceNames.Retrieval)), w => w.Resource == qdrant && w.WaitType == WaitType.WaitUntilHealthy);
+        Assert.Contains(Waits(init), w => w.Resource == kafka && w.WaitType == WaitType.WaitUntilHealthy);
+
+        // The init container creates the FeatureServer's topic, from the broker's image, over the internal listener.
+        var initEnv = await EnvironmentOf(builder, KafkaResources.InitName);
+        Assert.Equal("/bin/sh", init.Entrypoint);
+        Assert.Equal("apache/kafka", init.Annotations.OfType<ContainerImageAnnotation>().Single().Image);
+        Assert.Equal("events-x", initEnv["KAFKA_TOPIC"]);
+        Assert.Equal("12", initEnv["KAFKA_PARTITIONS"]);
+        Assert.Equal($"{ServiceNames.Kafka}:{KafkaResources.InternalPort}", initEnv["KAFKA_BOOTSTRAP"]);
+        var featureServerEnv = await EnvironmentOf(builder, ServiceNames.FeatureServer);
+        Assert.Equal("events-x", featureServerEnv["FeatureServer__Kafka__Topic"]);
+
+        // Two listeners, each advertising an address its clients can reach; topics are never auto-created.
+        var kafkaEnv = await EnvironmentOf(builder, ServiceNames.Kafka);
+        Assert.Equal($"INTERNAL://{ServiceNames.Kafka}:29092,EXTERNAL://localhost:9092", kafkaEnv["KAFKA_ADVERTISED_LISTENERS"]);
+        Assert.Equal("INTERNAL://:29092,EXTERNAL://:9092,CONTROLLER://:9093", kafkaEnv["KAFKA_LISTENERS"]);
+        Assert.Equal("INTERNAL", kafkaEnv["KAFKA_INTER_BROKER_LISTENER_NAME"]);
+        Assert.Equal("false", kafkaEnv["KAFKA_AUTO_CREATE_TOPICS_ENABLE"]);
+        Assert.Contains(KafkaResources.ExternalEndpoint, featureServerEnv[$"ConnectionStrings__{ServiceNames.Kafka}"], StringComparison.Ordinal);
+
+        // Retrieval's vector index reads this connection string and runs on Qdrant (gRPC endpoint).
+        var retrievalEnv = await EnvironmentOf(builder, ServiceNames.Retrieval);
+        Assert.StartsWith("Endpoint=", retrievalEnv[$"ConnectionStrings__{ServiceNames.Qdrant}"], StringComparison.Ordinal);
+        Assert.Contains("grpc", retrievalEnv[$"ConnectionStrings__{ServiceNames.Qdrant}"], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Embedded_mode_waits_for_no_container()
+    {
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.RecSys_AppHost>(
+            ["RecSys:Infrastructure=embedded"]);
+
+        foreach (var resource in builder.Resources)
+        {
+            Assert.DoesNotContain(Waits(resource), w => w.Resource is ContainerResource);
+        }
+
+        Assert.DoesNotContain(builder.Resources, r => r.Name == KafkaResources.InitName);
+        var retrieval = await EnvironmentOf(builder, ServiceNames.Retrieval);
+        Assert.DoesNotContain($"ConnectionStrings__{ServiceNames.Qdrant}", retrieval.Keys);
+    }
+
+    [Theory]
+    [InlineData("RecSys:Kafka:Partitions=0")]
+    [InlineData("RecSys:Kafka:Topic=bad topic")]
+    public async Task Bad_kafka_settings_are_a_clear_error(string setting)
+    {
+        var error = await Record.ExceptionAsync(() => DistributedApplicationTestingBuilder.CreateAsync<Projects.RecSys_AppHost>(
+            ["RecSys:Infrastructure=containers", setting]));
+
+        Assert.Contains("RecSys:Kafka:", FlattenMessages(error), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Embedded_mode_has_garnet_and_no_containers()
     {
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.RecSys_AppHost>(
@@ -66,6 +135,22 @@ public sealed class AppModelTests
 
         var error = Assert.Throws<InvalidOperationException>(() => InfrastructureModes.Resolve(config, () => false));
         Assert.Contains("embedded", error.Message, StringComparison.Ordinal);
+    }
+
+    private static IResource Resource(IDistributedApplicationTestingBuilder builder, string name) =>
+        builder.Resources.Single(r => r.Name == name);
+
+    private static IEnumerable<WaitAnnotation> Waits(IResource resource) => resource.Annotations.OfType<WaitAnnotation>();
+
+    private static string FlattenMessages(Exception? error)
+    {
+        var messages = new List<string>();
+        for (var e = error; e is not null; e = e.InnerException)
+        {
+            messages.Add(e.Message);
+        }
+
+        return string.Join(" | ", messages);
     }
 
     /// <summary>Environment of a resource as the manifest would write it: references stay symbolic ({redis.connectionString}).</summary>

@@ -15,7 +15,7 @@ namespace RecSys.Retrieval.Sources;
 /// </summary>
 internal sealed class CollaborativeSource(
     UserEmbeddingResolver embeddings,
-    VectorIndexManager index,
+    IVectorIndexReader index,
     IOptions<VectorIndexOptions> options) : ICandidateSource
 {
     public string Name => SourceNames.Collaborative;
@@ -38,12 +38,12 @@ internal sealed class CollaborativeSource(
         var exclude = new HashSet<long>(user.SessionItems.Count + request.Exclude.Count);
         foreach (var item in user.SessionItems)
         {
-            exclude.Add(VectorIndexManager.KeyOf(item));
+            exclude.Add(IVectorIndexReader.KeyOf(item));
         }
 
         foreach (var item in request.Exclude)
         {
-            exclude.Add(VectorIndexManager.KeyOf(item));
+            exclude.Add(IVectorIndexReader.KeyOf(item));
         }
 
         var k = Math.Min(budget, VectorIndexOptions.MaxK);

@@ -20,7 +20,7 @@ public sealed record UserEmbedding(float[] Vector, bool HasBase, IReadOnlyList<s
 public sealed class UserEmbeddingResolver(
     CandidateSignalReader signalReader,
     EmbeddingStore baseEmbeddings,
-    VectorIndexManager index,
+    IVectorIndexReader index,
     IOptions<VectorIndexOptions> options,
     TimeProvider time)
 {

@@ -1,8 +1,11 @@
 using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using Qdrant.Client;
+using RecSys.FeatureStore.Serving;
 using RecSys.Retrieval.Extensions;
 using RecSys.Retrieval.Sources;
+using RecSys.VectorSearch.Qdrant;
 
 namespace RecSys.Retrieval.VectorIndex;
 
@@ -10,12 +13,15 @@ public static class VectorIndexExtensions
 {
     /// <summary>
     /// The sharded item vector index: options (<c>Retrieval:VectorIndex</c>, snapshots under <c>Retrieval:DataDirectory</c>,
-    /// validated at start), <see cref="VectorIndexManager"/>, its maintenance service (load at start, periodic incremental
-    /// updates and snapshots), the <c>vector-index</c> health check, user embeddings and the collaborative candidate source.
-    /// Needs <c>AddOnlineStoreClient()</c> (item metadata, recent items and base user embeddings are read from the online store).
+    /// validated at start), <see cref="VectorIndexManager"/> on the backend the configuration chooses (see
+    /// <see cref="ResolveBackend"/>; Qdrant adds its client and a <c>qdrant</c> health check), its maintenance service (load at
+    /// start, periodic incremental updates and snapshots), the <c>vector-index</c> health check, user embeddings and the
+    /// collaborative candidate source. Needs <c>AddOnlineStoreClient()</c> (item metadata, recent items and base user embeddings are
+    /// read from the online store).
     /// </summary>
     public static IHostApplicationBuilder AddVectorIndex(this IHostApplicationBuilder builder)
     {
+        var backend = ResolveBackend(builder.Configuration);
         builder.Services.AddOptions<VectorIndexOptions>()
             .BindConfiguration(VectorIndexOptions.SectionName)
             .Configure<IConfiguration>((o, configuration) =>
@@ -24,15 +30,23 @@ public static class VectorIndexExtensions
                 {
                     o.DataDirectory = configuration[VectorIndexOptions.DataDirectoryKey];
                 }
+
+                o.Backend = backend;
             })
             .ValidateDataAnnotations()
             .ValidateOnStart();
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<VectorIndexOptions>, CollaborativeOptionsValidator>());
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<VectorIndexOptions>, NestedOptionsValidator>());
+        if (backend == VectorIndexBackend.Qdrant)
+        {
+            var timeout = builder.Configuration.GetSection(VectorIndexOptions.SectionName).GetValue("Qdrant:RequestTimeout", new QdrantBackendOptions().RequestTimeout);
+            builder.AddQdrantClient(VectorIndexOptions.QdrantConnectionName, timeout);
+        }
 
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddMetrics();
         builder.Services.TryAddSingleton<VectorIndexTelemetry>();
-        builder.Services.TryAddSingleton<VectorIndexManager>();
+        builder.Services.TryAddSingleton(CreateManager);
+        builder.Services.TryAddSingleton<IVectorIndexReader>(sp => sp.GetRequiredService<VectorIndexManager>());
         builder.Services.TryAddSingleton<UserEmbeddingResolver>();
         builder.Services.AddHostedService<VectorIndexMaintenanceService>();
         builder.Services.AddHealthChecks().AddCheck<VectorIndexHealthCheck>("vector-index", tags: ["ready"]);
@@ -40,20 +54,78 @@ public static class VectorIndexExtensions
         return builder;
     }
 
-    /// <summary>Data annotations of the nested <see cref="CollaborativeOptions"/> (ValidateDataAnnotations checks the top level only).</summary>
-    private sealed class CollaborativeOptionsValidator : IValidateOptions<VectorIndexOptions>
+    /// <summary>
+    /// <c>Retrieval:VectorIndex:Backend</c> when set (embedded | qdrant); otherwise Qdrant when <c>ConnectionStrings:qdrant</c> is set
+    /// (the AppHost's containers mode), else embedded. An unknown value or Qdrant without its connection string is a clear error.
+    /// </summary>
+    public static VectorIndexBackend ResolveBackend(IConfiguration configuration)
+    {
+        var configured = configuration[$"{VectorIndexOptions.SectionName}:{nameof(VectorIndexOptions.Backend)}"];
+        var hasConnection = !string.IsNullOrWhiteSpace(configuration.GetConnectionString(VectorIndexOptions.QdrantConnectionName));
+        VectorIndexBackend backend;
+        if (string.IsNullOrWhiteSpace(configured))
+        {
+            backend = hasConnection ? VectorIndexBackend.Qdrant : VectorIndexBackend.Embedded;
+        }
+        else if (!Enum.TryParse(configured, ignoreCase: true, out backend) || !Enum.IsDefined(backend))
+        {
+            throw new InvalidOperationException($"{VectorIndexOptions.SectionName}:Backend must be 'Embedded' or 'Qdrant', not '{configured}'.");
+        }
+
+        if (backend == VectorIndexBackend.Qdrant && !hasConnection)
+        {
+            throw new InvalidOperationException(
+                $"{VectorIndexOptions.SectionName}:Backend is Qdrant but ConnectionStrings:{VectorIndexOptions.QdrantConnectionName} is not set (Endpoint=http://host:6334).");
+        }
+
+        return backend;
+    }
+
+    private static VectorIndexManager CreateManager(IServiceProvider services)
+    {
+        var options = services.GetRequiredService<IOptions<VectorIndexOptions>>().Value;
+        var metadata = services.GetRequiredService<ItemMetadataReader>();
+        var telemetry = services.GetRequiredService<VectorIndexTelemetry>();
+        var time = services.GetRequiredService<TimeProvider>();
+        var logger = services.GetRequiredService<ILogger<VectorIndexManager>>();
+        VectorIndexLog.BackendChosen(logger, options.Backend == VectorIndexBackend.Qdrant ? VectorIndexOptions.QdrantBackendName : VectorIndexOptions.EmbeddedBackendName, options.Shards);
+        if (options.Backend != VectorIndexBackend.Qdrant)
+        {
+            return new VectorIndexManager(options, metadata, telemetry, time, logger, decorateShard: null);
+        }
+
+        var collections = new QdrantShardCollections(services.GetRequiredService<QdrantClient>(), options.ToQdrant(), options.Shards);
+        return new VectorIndexManager(options, metadata, telemetry, time, logger, (items, version) =>
+        {
+            var shards = new QdrantShardSet(collections, options);
+            return (shards, new QdrantIndexLoader(shards, items, version, logger));
+        });
+    }
+
+    /// <summary>Data annotations of the nested option objects (ValidateDataAnnotations checks the top level only).</summary>
+    private sealed class NestedOptionsValidator : IValidateOptions<VectorIndexOptions>
     {
         public ValidateOptionsResult Validate(string? name, VectorIndexOptions options)
         {
-            var results = new List<ValidationResult>();
-            if (options.Collaborative is null)
+            var failures = new List<string>();
+            Check(options.Collaborative, "Collaborative", failures);
+            Check(options.Qdrant, "Qdrant", failures);
+            return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+        }
+
+        private static void Check(object? nested, string section, List<string> failures)
+        {
+            if (nested is null)
             {
-                return ValidateOptionsResult.Fail($"{VectorIndexOptions.SectionName}:Collaborative is empty.");
+                failures.Add($"{VectorIndexOptions.SectionName}:{section} is empty.");
+                return;
             }
 
-            return Validator.TryValidateObject(options.Collaborative, new ValidationContext(options.Collaborative), results, validateAllProperties: true)
-                ? ValidateOptionsResult.Success
-                : ValidateOptionsResult.Fail(results.Select(r => $"{VectorIndexOptions.SectionName}:Collaborative: {r.ErrorMessage}"));
+            var results = new List<ValidationResult>();
+            if (!Validator.TryValidateObject(nested, new ValidationContext(nested), results, validateAllProperties: true))
+            {
+                failures.AddRange(results.Select(r => $"{VectorIndexOptions.SectionName}:{section}: {r.ErrorMessage}"));
+            }
         }
     }
 }

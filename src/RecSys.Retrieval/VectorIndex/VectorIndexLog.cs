@@ -37,4 +37,10 @@ internal static partial class VectorIndexLog
 
     [LoggerMessage(EventId = 3011, Level = LogLevel.Debug, Message = "Applied {Upserts} upserts and {Deletes} deletes; index version {Version}")]
     public static partial void Applied(ILogger logger, int upserts, int deletes, long version);
+
+    [LoggerMessage(EventId = 3012, Level = LogLevel.Information, Message = "Item map read back from Qdrant: {Count} items ({Skipped} points without an item id skipped), index version {Version}")]
+    public static partial void QdrantLoaded(ILogger logger, int count, int skipped, long version);
+
+    [LoggerMessage(EventId = 3013, Level = LogLevel.Information, Message = "Vector index backend: {Backend}, {Shards} shards")]
+    public static partial void BackendChosen(ILogger logger, string backend, int shards);
 }

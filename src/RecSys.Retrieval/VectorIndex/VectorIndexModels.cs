@@ -99,4 +99,8 @@ public sealed record IndexStatus(
     RebuildStatus Rebuild,
     DateTimeOffset? LastRebuild,
     DateTimeOffset? LastSnapshot,
-    int SnapshotsRejected);
+    int SnapshotsRejected)
+{
+    /// <summary>Where the shards live: "embedded" (in-process HNSW, snapshots) or "qdrant" (one collection per shard).</summary>
+    public string Backend { get; init; } = VectorIndexOptions.EmbeddedBackendName;
+}

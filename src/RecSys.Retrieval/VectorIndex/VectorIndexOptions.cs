@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using RecSys.VectorSearch;
+using RecSys.VectorSearch.Qdrant;
 
 namespace RecSys.Retrieval.VectorIndex;
 
@@ -14,11 +15,24 @@ public sealed class VectorIndexOptions
     /// <summary>Configuration key of the directory that holds snapshots (set by the AppHost as <c>Retrieval__DataDirectory</c>).</summary>
     public const string DataDirectoryKey = "Retrieval:DataDirectory";
 
+    /// <summary>Name of the connection string of Qdrant (gRPC endpoint); when it is set the backend defaults to Qdrant.</summary>
+    public const string QdrantConnectionName = "qdrant";
+
+    public const string EmbeddedBackendName = "embedded";
+
+    public const string QdrantBackendName = "qdrant";
+
     /// <summary>Largest batch of the write endpoints.</summary>
     public const int MaxBatch = 10_000;
 
     /// <summary>Largest k of a search.</summary>
     public const int MaxK = 10_000;
+
+    /// <summary>
+    /// Where the shards live. Null: <see cref="VectorIndexBackend.Qdrant"/> when <c>ConnectionStrings:qdrant</c> is set
+    /// (containers mode), else <see cref="VectorIndexBackend.Embedded"/>.
+    /// </summary>
+    public VectorIndexBackend? Backend { get; set; }
 
     /// <summary>Items are spread over this many shards by a hash of their id.</summary>
     [Range(1, 64)]
@@ -66,6 +80,23 @@ public sealed class VectorIndexOptions
 
     public CollaborativeOptions Collaborative { get; set; } = new();
 
+    /// <summary>Settings of the Qdrant backend (ignored by the embedded one).</summary>
+    public QdrantBackendOptions Qdrant { get; set; } = new();
+
+    internal QdrantShardOptions ToQdrant() => new()
+    {
+        CollectionPrefix = Qdrant.CollectionPrefix,
+        Dimension = Dimensions,
+        Metric = Metric,
+        M = M,
+        EfConstruction = EfConstruction,
+        EfSearch = EfSearch,
+        ProductQuantization = true,
+        PqCodeBytes = Qdrant.PqCodeBytes,
+        RescoreOversampling = Qdrant.RescoreOversampling,
+        PredicateOversampling = Qdrant.FilterOversampling,
+    };
+
     internal HnswOptions ToHnsw() => new()
     {
         Dimension = Dimensions,
@@ -102,4 +133,39 @@ public sealed class CollaborativeOptions
     /// <summary>Beam width of the collaborative search (0: the index default; k is the source's budget).</summary>
     [Range(0, 10_000)]
     public int EfSearch { get; set; }
+}
+
+/// <summary>Where the index's shards live.</summary>
+public enum VectorIndexBackend
+{
+    /// <summary>In-process HNSW shards, snapshotted under the data directory.</summary>
+    Embedded = 0,
+
+    /// <summary>One Qdrant collection per shard (RecSys.VectorSearch.Qdrant), reached through <c>ConnectionStrings:qdrant</c>.</summary>
+    Qdrant = 1,
+}
+
+/// <summary>Section <c>Retrieval:VectorIndex:Qdrant</c>: collections, quantization and search of the Qdrant backend.</summary>
+public sealed class QdrantBackendOptions
+{
+    /// <summary>Shard n is the alias <c>{CollectionPrefix}-shard-{n}</c> over a versioned collection.</summary>
+    [Required]
+    [RegularExpression("^[a-z0-9][a-z0-9-]{0,62}$", ErrorMessage = "CollectionPrefix must be lower-case letters, digits and dashes.")]
+    public string CollectionPrefix { get; set; } = "recsys-items";
+
+    /// <summary>Bytes of product-quantization codes per vector; Qdrant's nearest compression ratio is used (256 dimensions: x32).</summary>
+    [Range(1, 4096)]
+    public int PqCodeBytes { get; set; } = 32;
+
+    /// <summary>Candidates fetched from the quantized index per wanted hit before the exact rescore.</summary>
+    [Range(1.0, 16.0)]
+    public double RescoreOversampling { get; set; } = 2.0;
+
+    /// <summary>Metadata filters and exclusions run in-process: each shard returns this many times k before filtering.</summary>
+    [Range(1, 64)]
+    public int FilterOversampling { get; set; } = 4;
+
+    /// <summary>Deadline of one gRPC call (writes, collection and alias operations); searches have the per-shard deadline.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }

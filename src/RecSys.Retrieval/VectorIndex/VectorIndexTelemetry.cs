@@ -50,20 +50,20 @@ public sealed class VectorIndexTelemetry
 
     public void Applied(string operation, int count) => _applied.Add(count, new KeyValuePair<string, object?>("recsys.operation", operation));
 
-    private IEnumerable<Measurement<long>> ObserveVectors() => Observe(s => s.Index.Count);
+    private IEnumerable<Measurement<long>> ObserveVectors() => Observe(c => c.Vectors);
 
-    private IEnumerable<Measurement<long>> ObserveDeleted() => Observe(s => s.Index.DeletedCount);
+    private IEnumerable<Measurement<long>> ObserveDeleted() => Observe(c => c.Deleted);
 
-    private IEnumerable<Measurement<long>> Observe(Func<RecSys.VectorSearch.LocalVectorShard, long> value)
+    private IEnumerable<Measurement<long>> Observe(Func<ShardCounts, long> value)
     {
         if (_manager() is not { } m)
         {
             yield break;
         }
 
-        foreach (var shard in m.LocalShards)
+        for (var shard = 0; shard < m.ShardCount; shard++)
         {
-            yield return new Measurement<long>(value(shard), new KeyValuePair<string, object?>("recsys.shard", shard.ShardId));
+            yield return new Measurement<long>(value(m.CountsOf(shard)), new KeyValuePair<string, object?>("recsys.shard", shard));
         }
     }
 }

@@ -1,0 +1,95 @@
+using RecSys.FeatureStore.Serving;
+using RecSys.VectorSearch;
+
+namespace RecSys.Retrieval.VectorIndex;
+
+/// <summary>
+/// Searches the shard set: metadata filters, exclusions and queued deletes become one id filter; hits map back to item ids.
+/// Never throws for a shard's failure or timeout: the result is then partial (degraded, lower coverage), and the coverage
+/// of the last search is kept for the health check.
+/// </summary>
+internal sealed class ShardedSearcher(
+    IIndexShardSet shards,
+    IndexedItems items,
+    PendingWriteQueue queue,
+    IndexVersion version,
+    int dimension,
+    VectorIndexTelemetry telemetry,
+    ILogger logger)
+{
+    private double _lastCoverage = 1;
+
+    /// <summary>Fraction of the shards that answered the last search (1 before any).</summary>
+    public double LastCoverage => Volatile.Read(ref _lastCoverage);
+
+    public async Task<IndexSearchResult> SearchAsync(
+        ReadOnlyMemory<float> query,
+        int k,
+        int efSearch,
+        ItemFilter? filter,
+        IReadOnlySet<long>? excludeKeys,
+        CancellationToken cancellationToken)
+    {
+        if (query.Length != dimension)
+        {
+            throw new ArgumentException($"The query has {query.Length} dimensions, not {dimension}.", nameof(query));
+        }
+
+        using var activity = VectorIndexTelemetry.ActivitySource.StartActivity("vector search");
+        activity?.SetTag("recsys.k", k);
+        var searchedVersion = version.Current;
+        SearchFilter? engineFilter = null;
+        if (filter is not null || excludeKeys is { Count: > 0 } || queue.HasPendingDeletes)
+        {
+            engineFilter = SearchFilter.FromPredicate(key => Allowed(key, filter, excludeKeys));
+        }
+
+        var result = await shards.Reader.SearchAsync(query, k, efSearch, engineFilter, cancellationToken: cancellationToken);
+        var hits = new List<IndexHit>(result.Hits.Length);
+        foreach (var hit in result.Hits)
+        {
+            // An item deleted while this search ran may still come back from a shard: its map entry is gone, so it is dropped.
+            if (items.TryGet(hit.Id, out var item) && !queue.IsDeletePending(hit.Id))
+            {
+                hits.Add(new IndexHit(item.ItemId, hit.Score, shards.ShardOf(hit.Id)));
+            }
+        }
+
+        Volatile.Write(ref _lastCoverage, result.Coverage);
+        telemetry.SearchCompleted(result.Elapsed.TotalMilliseconds, result.Coverage);
+        activity?.SetTag("recsys.coverage", result.Coverage);
+        if (result.Degraded)
+        {
+            VectorIndexLog.SearchDegraded(logger, result.ShardsAnswered, result.ShardsTotal,
+                string.Join("; ", result.Failures.Select(f => $"shard {f.ShardId}: {f.Reason}")));
+        }
+
+        return new IndexSearchResult(hits, result.ShardsAnswered, result.ShardsTotal, result.Degraded, searchedVersion, result.Elapsed, result.Failures);
+    }
+
+    public bool TryGetVector(string itemId, Span<float> destination)
+    {
+        var key = IndexedItems.KeyOf(itemId);
+        if (!items.TryGet(key, out var item) || item.ItemId != itemId || queue.IsDeletePending(key))
+        {
+            return false;
+        }
+
+        return shards.TryGetVector(key, destination);
+    }
+
+    private bool Allowed(long key, ItemFilter? filter, IReadOnlySet<long>? excludeKeys)
+    {
+        if (queue.IsDeletePending(key) || (excludeKeys is not null && excludeKeys.Contains(key)))
+        {
+            return false;
+        }
+
+        if (filter is null)
+        {
+            return true;
+        }
+
+        return items.TryGet(key, out var item) && filter.Matches(item.Metadata ?? ItemMetadata.Unknown);
+    }
+}

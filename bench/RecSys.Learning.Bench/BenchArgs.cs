@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace RecSys.Learning.Bench;
 
-internal sealed record BenchArgs(int Users, int Items, long Nnz, int Dim, int Epochs, int CgSteps, int Threads, bool RunAls, string? MovieLens, string? JsonPath)
+internal sealed record BenchArgs(int Users, int Items, long Nnz, int Dim, int Epochs, int CgSteps, int Threads, bool RunAls, string? MovieLens, string? JsonPath, int MlDim, float MlAlpha, float MlLambda, int MlEpochs, bool MlAlsOnly)
 {
     public static BenchArgs Parse(string[] args)
     {
@@ -11,6 +11,9 @@ internal sealed record BenchArgs(int Users, int Items, long Nnz, int Dim, int Ep
         var runAls = true;
         string? movieLens = "/work/shared/data/ml-latest-small/ratings.csv";
         string? json = null;
+        int mlDim = 64, mlEpochs = 15;
+        float mlAlpha = 2f, mlLambda = 5f;
+        var mlAlsOnly = false;
         for (var i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
@@ -37,6 +40,11 @@ internal sealed record BenchArgs(int Users, int Items, long Nnz, int Dim, int Ep
                 case "--no-movielens": movieLens = null; break;
                 case "--no-als": runAls = false; break;
                 case "--json": json = Next(); break;
+                case "--ml-dim": mlDim = NextInt(); break;
+                case "--ml-epochs": mlEpochs = NextInt(); break;
+                case "--ml-alpha": mlAlpha = float.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--ml-lambda": mlLambda = float.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--ml-als-only": mlAlsOnly = true; break;
                 default: throw new ArgumentException($"Unknown option '{args[i]}'.");
             }
         }
@@ -46,7 +54,7 @@ internal sealed record BenchArgs(int Users, int Items, long Nnz, int Dim, int Ep
             throw new ArgumentException("Sizes, dimension, epochs and CG steps must be positive (nnz below 1e9); threads -1 or >= 1.");
         }
 
-        return new BenchArgs(users, items, nnz, dim, epochs, cg, threads, runAls, movieLens, json);
+        return new BenchArgs(users, items, nnz, dim, epochs, cg, threads, runAls, movieLens, json, mlDim, mlAlpha, mlLambda, mlEpochs, mlAlsOnly);
     }
 
     public static string CpuModel()

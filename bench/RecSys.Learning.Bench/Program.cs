@@ -13,6 +13,7 @@ using RecSys.Learning.Interactions;
 //   --dim 64 --epochs 3 --cg 3 --threads -1
 //   --movielens PATH            ratings.csv (default /work/shared/data/ml-latest-small/ratings.csv); --no-movielens, --no-als
 //   --json PATH                 write the MovieLens evaluation report as JSON
+//   --ml-dim 64 --ml-alpha 2 --ml-lambda 5 --ml-epochs 15 --ml-als-only   ALS settings for MovieLens
 BenchArgs parsed;
 try
 {
@@ -152,12 +153,16 @@ static void RunMovieLens(string path, BenchArgs p)
         DataSplit.Random(interactions, userIds.Count, itemIds.Count, seed: 1),
     })
     {
-        var als = new AlsOptions { Dimension = 64, Epochs = 15, Alpha = 2f, Regularization = 5f, ConjugateGradientSteps = 3, Seed = 42, MaxDegreeOfParallelism = p.Threads };
-        var report = Evaluator.Run("MovieLens ml-latest-small", split,
-        [
+        var als = new AlsOptions { Dimension = p.MlDim, Epochs = p.MlEpochs, Alpha = p.MlAlpha, Regularization = p.MlLambda, ConjugateGradientSteps = 3, Seed = 42, MaxDegreeOfParallelism = p.Threads };
+        var baselines = p.MlAlsOnly ? [] : new Func<IRecommender>[]
+        {
             () => new MostPopularRecommender(split.Train),
             () => new ItemKnnRecommender(split.Train, neighbours: 100),
             () => new EaseRecommender(split.Train, lambda: 500f, maxItems: 5000),
+        };
+        var report = Evaluator.Run("MovieLens ml-latest-small", split,
+        [
+            .. baselines,
             () => new FactorRecommender(new AlsTrainer(als).Train(split.Train), split.Train,
                 $"als(d={als.Dimension}, alpha={als.Alpha}, lambda={als.Regularization}, {als.Epochs} epochs)"),
         ]);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using RecSys.Learning.Interactions;
 using RecSys.Learning.Kernels;
 
@@ -227,6 +228,7 @@ public sealed class AlsTrainer
     /// Conjugate-gradient steps on A x = b with A = G + sum_i (c_i - 1) y_i y_i^T and b = sum_i c_i y_i, from the current x.
     /// A is never formed: A v = G v + sum_i (c_i - 1)(y_i . v) y_i.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void SolveRow(ReadOnlySpan<int> columns, ReadOnlySpan<float> strengths, float[] other, float[] gram, Span<float> x, CgScratch scratch)
     {
         var d = x.Length;
@@ -242,13 +244,7 @@ public sealed class AlsTrainer
             r[k] = -ap[k];
         }
 
-        for (var k = 0; k < columns.Length; k++)
-        {
-            var y = new ReadOnlySpan<float>(other, columns[k] * d, d);
-            var c = ConfidenceFunction.Confidence(alpha, strengths[k]);
-            var s = VectorKernels.Dot(y, x);
-            VectorKernels.Axpy(c - ((c - 1f) * s), y, r);
-        }
+        VectorKernels.SparseProjection(columns, strengths, alpha, other, x, r, residual: true, KernelDispatch.Best);
 
         r.CopyTo(p);
         var rsOld = VectorKernels.Dot(r, r);
@@ -260,12 +256,7 @@ public sealed class AlsTrainer
             }
 
             VectorKernels.SymmetricMatVec(gram, p, ap);
-            for (var k = 0; k < columns.Length; k++)
-            {
-                var y = new ReadOnlySpan<float>(other, columns[k] * d, d);
-                var c = ConfidenceFunction.Confidence(alpha, strengths[k]);
-                VectorKernels.Axpy((c - 1f) * VectorKernels.Dot(y, p), y, ap);
-            }
+            VectorKernels.SparseProjection(columns, strengths, alpha, other, p, ap, residual: false, KernelDispatch.Best);
 
             var pAp = VectorKernels.Dot(p, ap);
             if (!(pAp > 0))

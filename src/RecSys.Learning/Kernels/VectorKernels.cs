@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace RecSys.Learning.Kernels;
 
@@ -322,6 +323,45 @@ internal static class VectorKernels
                     ref var g = ref Unsafe.Add(ref rg, (a * d) + j);
                     g = MathF.FusedMultiplyAdd(ya, Unsafe.Add(ref y0, j), g);
                 }
+            }
+        }
+    }
+
+    /// <summary>Rows of the other side fetched ahead of use: far enough to hide a DRAM miss behind ~8 rows of work.</summary>
+    private const int PrefetchDistance = 8;
+
+    /// <summary>
+    /// The sparse half of the implicit-ALS operator for one row, acc += sum_k coef_k y_k over the row's nonzeros with
+    /// c_k = 1 + alpha * strength_k and s_k = y_k . v: coef_k = (c_k - 1) s_k for the matrix-vector product, or
+    /// c_k - (c_k - 1) s_k for the initial residual (b - A x). Rows y_k are gathered from <paramref name="other"/>;
+    /// the row PrefetchDistance ahead is prefetched, since at scale the other side does not fit in cache.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static unsafe void SparseProjection(ReadOnlySpan<int> columns, ReadOnlySpan<float> strengths, float alpha, float[] other,
+        ReadOnlySpan<float> v, Span<float> acc, bool residual, KernelWidth width)
+    {
+        var d = v.Length;
+        var lines = ((d * sizeof(float)) + 63) / 64;
+        fixed (float* basePointer = other)
+        {
+            for (var k = 0; k < columns.Length; k++)
+            {
+                if (Sse.IsSupported && k + PrefetchDistance < columns.Length)
+                {
+                    // SAFETY: the address is inside `other` (a column index < row count of the other side, times d, plus
+                    // whole cache lines of that row; the final line may end past the row but starts inside the array),
+                    // and prefetch never faults or writes.
+                    var ahead = (byte*)(basePointer + ((long)columns[k + PrefetchDistance] * d));
+                    for (var line = 0; line < lines; line++)
+                    {
+                        Sse.Prefetch0(ahead + (line * 64));
+                    }
+                }
+
+                var y = new ReadOnlySpan<float>(other, columns[k] * d, d);
+                var c = 1f + (alpha * strengths[k]);
+                var s = Dot(y, v, width);
+                Axpy(residual ? c - ((c - 1f) * s) : (c - 1f) * s, y, acc, width);
             }
         }
     }

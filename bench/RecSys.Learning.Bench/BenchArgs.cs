@@ -12,7 +12,7 @@ internal sealed record BenchArgs(int Users, int Items, long Nnz, int Dim, int Ep
         string? movieLens = "/work/shared/data/ml-latest-small/ratings.csv";
         string? json = null;
         int mlDim = 64, mlEpochs = 15;
-        float mlAlpha = 2f, mlLambda = 5f;
+        float mlAlpha = 1f, mlLambda = 30f;
         var mlAlsOnly = false;
         for (var i = 0; i < args.Length; i++)
         {

@@ -13,7 +13,7 @@ using RecSys.Learning.Interactions;
 //   --dim 64 --epochs 3 --cg 3 --threads -1
 //   --movielens PATH            ratings.csv (default /work/shared/data/ml-latest-small/ratings.csv); --no-movielens, --no-als
 //   --json PATH                 write the MovieLens evaluation report as JSON
-//   --ml-dim 64 --ml-alpha 2 --ml-lambda 5 --ml-epochs 15 --ml-als-only   ALS settings for MovieLens
+//   --ml-dim 64 --ml-alpha 1 --ml-lambda 30 --ml-epochs 15 --ml-als-only   ALS settings for MovieLens
 BenchArgs parsed;
 try
 {

@@ -168,12 +168,16 @@ public sealed partial class DynamicBatcher<TRow> : IAsyncDisposable
         {
             drained = false;
             BatchingLog.DrainTimedOut(_logger, _options.Name, _options.DrainTimeout.TotalMilliseconds, QueuedRows);
-            await _shutdown.CancelAsync().ConfigureAwait(false);
         }
 
         Interlocked.Exchange(ref _workersExited, 1);
+        // Fail the queue before cancelling the scorer, so a worker freed by the cancellation finds nothing left to take.
         FailQueued();
-        if (drained)
+        if (!drained)
+        {
+            await _shutdown.CancelAsync().ConfigureAwait(false);
+        }
+        else
         {
             // Workers still inside a scorer that ignores cancellation keep their buffers and timers until it returns.
             foreach (var worker in _workers)

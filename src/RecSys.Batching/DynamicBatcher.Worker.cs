@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace RecSys.Batching;
 
@@ -135,6 +136,8 @@ public sealed partial class DynamicBatcher<TRow>
         }
     }
 
+    // Pooled builders: these suspend once or more per batch, and a fresh state-machine box each time would be garbage.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<BatchCloseReason> FillAsync(Worker worker, BatchingLimits limits, long openedAt)
     {
         var deadline = openedAt + ToTimestampTicks(limits.MaxWait);
@@ -176,6 +179,7 @@ public sealed partial class DynamicBatcher<TRow>
         return BatchCloseReason.Full;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask ParkAsync(Worker worker, TimeSpan timeout)
     {
         var wakeup = worker.Wakeup;
@@ -203,6 +207,7 @@ public sealed partial class DynamicBatcher<TRow>
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask ScoreBatchAsync(Worker worker, BatchCloseReason reason)
     {
         var width = _options.FeatureWidth;

@@ -1,5 +1,5 @@
+using RecSys.Candidates;
 using RecSys.Core.Domain;
-using RecSys.Retrieval.Services;
 
 namespace RecSys.Retrieval.Tests;
 

@@ -1,5 +1,4 @@
-using RecSys.Retrieval.Fusion;
-using RecSys.Retrieval.Sources;
+using RecSys.Candidates;
 
 namespace RecSys.Retrieval.Tests;
 

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using RecSys.Candidates;
 using RecSys.Core.Domain;
 using RecSys.FeatureStore.Keys;
 using RecSys.FeatureStore.Serving;

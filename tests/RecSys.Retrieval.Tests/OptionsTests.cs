@@ -2,9 +2,9 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using RecSys.Candidates;
 using RecSys.Core.Domain;
 using RecSys.Retrieval.Extensions;
-using RecSys.Retrieval.Services;
 
 namespace RecSys.Retrieval.Tests;
 

@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging.Abstractions;
+using RecSys.Candidates;
 using RecSys.Core.Domain;
 using RecSys.FeatureStore.Keys;
 using RecSys.FeatureStore.Serving;

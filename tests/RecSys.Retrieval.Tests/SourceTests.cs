@@ -1,6 +1,6 @@
+using RecSys.Candidates;
 using RecSys.FeatureStore.Keys;
 using RecSys.FeatureStore.Serving;
-using RecSys.Retrieval.Services;
 using RecSys.Retrieval.Sources;
 
 namespace RecSys.Retrieval.Tests;

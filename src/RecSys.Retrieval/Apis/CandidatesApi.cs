@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
+using RecSys.Candidates;
 using RecSys.Core.Contracts;
 using RecSys.Core.Domain;
 using RecSys.FeatureStore.Serving;

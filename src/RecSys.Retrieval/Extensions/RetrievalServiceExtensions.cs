@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using RecSys.Candidates;
 using RecSys.Retrieval.Diagnostics;
 using RecSys.Retrieval.Services;
 using RecSys.Retrieval.Sources;

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Options;
+using RecSys.Candidates;
 using RecSys.Core.Contracts;
 using RecSys.FeatureStore.Serving;
 using RecSys.Retrieval.Diagnostics;
-using RecSys.Retrieval.Fusion;
 using RecSys.Retrieval.Sources;
 
 namespace RecSys.Retrieval.Services;

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using RecSys.Candidates;
 using RecSys.Retrieval.Diagnostics;
 
 namespace RecSys.Retrieval.Services;

@@ -1,4 +1,4 @@
-using RecSys.Retrieval.Fusion;
+using RecSys.Candidates;
 using RecSys.Retrieval.Sources;
 
 namespace RecSys.Retrieval.Services;

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using RecSys.Candidates;
 using RecSys.Core.Domain;
 using RecSys.FeatureStore.Serving;
 using RecSys.Retrieval.VectorIndex;

@@ -1,8 +1,8 @@
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Options;
+using RecSys.Candidates;
 using RecSys.Core.Domain;
 using RecSys.FeatureStore.Serving;
-using RecSys.Retrieval.Services;
 
 namespace RecSys.Retrieval.Sources;
 

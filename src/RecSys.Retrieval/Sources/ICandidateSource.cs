@@ -1,3 +1,4 @@
+using RecSys.Candidates;
 using RecSys.FeatureStore.Serving;
 
 namespace RecSys.Retrieval.Sources;
@@ -23,9 +24,6 @@ public interface ICandidateSource
     /// </summary>
     Task<IReadOnlyList<ScoredItem>> RetrieveAsync(RetrievalRequestContext request, int budget, CancellationToken cancellationToken);
 }
-
-/// <summary>An item proposed by a source with its normalized score.</summary>
-public readonly record struct ScoredItem(string ItemId, double Score);
 
 /// <summary>What the sources know of one request.</summary>
 /// <param name="UserId">A valid entity id.</param>

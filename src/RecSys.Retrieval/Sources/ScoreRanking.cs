@@ -1,3 +1,4 @@
+using RecSys.Candidates;
 namespace RecSys.Retrieval.Sources;
 
 /// <summary>Turns accumulated raw scores into a source's ranked, [0, 1]-normalized list.</summary>

@@ -1,3 +1,4 @@
+using RecSys.Candidates;
 using RecSys.Core.Domain;
 using RecSys.FeatureStore.Serving;
 

@@ -1,4 +1,4 @@
-namespace RecSys.Retrieval.Services;
+namespace RecSys.Candidates;
 
 /// <summary>What one source is asked for in one request.</summary>
 /// <param name="Budget">Candidates the source contributes to fusion when nothing failed.</param>

@@ -1,12 +1,12 @@
 using System.ComponentModel.DataAnnotations;
 using RecSys.Core.Domain;
 
-namespace RecSys.Retrieval.Services;
+namespace RecSys.Candidates;
 
 /// <summary>
 /// Configuration section <c>Retrieval</c>. Budgets and weights per source follow the spec's MultiSourceRetrieval for a
 /// target of 5000 candidates; a request for fewer (or more) scales every budget by <c>count / TargetCount</c>.
-/// A source takes part when it is registered (<see cref="Extensions.RetrievalServiceExtensions.AddCandidateSource{TSource}"/>)
+/// A source takes part when it is registered (<c>AddCandidateSource&lt;TSource&gt;</c> in the Retrieval service)
 /// and enabled here; adding one is one class plus one entry under <c>Retrieval:Sources</c>.
 /// </summary>
 public sealed class RetrievalOptions

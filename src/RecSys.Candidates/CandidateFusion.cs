@@ -1,7 +1,6 @@
 using System.Runtime.InteropServices;
-using RecSys.Retrieval.Sources;
 
-namespace RecSys.Retrieval.Fusion;
+namespace RecSys.Candidates;
 
 /// <summary>One source's ranked list and its fusion weight.</summary>
 public sealed record SourceResult(string Source, double Weight, IReadOnlyList<ScoredItem> Items);

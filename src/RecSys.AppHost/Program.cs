@@ -37,7 +37,6 @@ var retrieval = builder.AddProject<Projects.RecSys_Retrieval>(ServiceNames.Retri
 var ranking = builder.AddProject<Projects.RecSys_Ranking>(ServiceNames.Ranking)
     .WithConnectionString(ServiceNames.OnlineStore, onlineStore)
     .WithReference(retrieval)
-    .WithReference(featureServer)
     .WithHttpHealthCheck("/health")
     .WithExternalHttpEndpoints()
     .WaitFor(retrieval);
@@ -60,7 +59,7 @@ if (qdrant is { } q)
 if (settings.SeedEnabled)
 {
     // One-shot: loads a demo world when the store is empty, then exits.
-    builder.AddProject<Projects.RecSys_Trainer>(ServiceNames.Trainer)
+    builder.AddProject<Projects.RecSys_Trainer>(ServiceNames.Seed)
         .WithArgs([.. settings.SeedArguments])
         .WithReference(featureServer)
         .WithReference(retrieval)

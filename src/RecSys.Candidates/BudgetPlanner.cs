@@ -16,7 +16,7 @@ public sealed record RetrievalPlan(IReadOnlyList<SourcePlan> Sources, string Fal
 /// <summary>
 /// Budgets per request: the configured budget (written for <see cref="RetrievalOptions.TargetCount"/>) times
 /// <c>count / TargetCount</c>, rounded up, at least <see cref="RetrievalOptions.MinSourceBudget"/>; the fallback sources of
-/// handle_retrieval_failure get x <see cref="RetrievalFallbackOptions.BudgetMultiplier"/> when the critical source is absent,
+/// fallback policy (<see cref="RetrievalFallbackOptions"/>) get x <see cref="RetrievalFallbackOptions.BudgetMultiplier"/> when the critical source is absent,
 /// and fetch that much in reserve when it is present. Sources are ordered by weight (descending), then name.
 /// </summary>
 public static class BudgetPlanner

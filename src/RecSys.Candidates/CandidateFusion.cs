@@ -18,7 +18,7 @@ public sealed class FusedCandidate(string itemId)
 }
 
 /// <summary>
-/// The spec's merge_candidates. For the item at 1-based <c>rank</c> with normalized <c>score</c> in a source of weight
+/// Weighted reciprocal-rank fusion of the sources' lists. For the item at 1-based <c>rank</c> with normalized <c>score</c> in a source of weight
 /// <c>w</c>: <c>(score x 0.7 + 0.3 / (60 + rank)) x w</c>, summed over the sources that propose it; an item proposed by
 /// n &gt; 1 sources is then multiplied by <c>1 + 0.1 n</c>. Sorted by total descending, ties by item id (ordinal).
 /// Deduplication is inherent; a source that lists an item twice counts once, at its first (best) rank.

@@ -106,7 +106,7 @@ public sealed class AppModelTests
 
         Assert.Empty(builder.Resources.OfType<ContainerResource>());
         Assert.Contains(builder.Resources, r => r.Name == "garnet");
-        Assert.Contains(builder.Resources, r => r.Name == ServiceNames.Trainer);
+        Assert.Contains(builder.Resources, r => r.Name == ServiceNames.Seed);
         var featureServer = await EnvironmentOf(builder, ServiceNames.FeatureServer);
         Assert.Contains("garnet", featureServer[$"ConnectionStrings__{ServiceNames.OnlineStore}"], StringComparison.Ordinal);
         Assert.DoesNotContain($"ConnectionStrings__{ServiceNames.Kafka}", featureServer.Keys);

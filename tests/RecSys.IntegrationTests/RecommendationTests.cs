@@ -39,7 +39,7 @@ public sealed class RecommendationTests(AppHostFixture fixture) : IAsyncLifetime
     private async Task SeededAsync()
     {
         var seed = await fixture.App.ResourceNotifications.WaitForResourceAsync(
-            Core.Domain.ServiceNames.Trainer, e => e.Snapshot.State?.Text == KnownResourceStates.Finished || e.Snapshot.ExitCode is not null)
+            Core.Domain.ServiceNames.Seed, e => e.Snapshot.State?.Text == KnownResourceStates.Finished || e.Snapshot.ExitCode is not null)
             .WaitAsync(TimeSpan.FromMinutes(3));
         Assert.Equal(0, seed.Snapshot.ExitCode);
     }

@@ -6,7 +6,8 @@ public static class ServiceNames
     public const string Ranking = "ranking";
     public const string Retrieval = "retrieval";
     public const string FeatureServer = "featureserver";
-    public const string Trainer = "seed";
+    /// <summary>The one-shot resource that seeds an empty system (the Trainer CLI's <c>seed</c> command).</summary>
+    public const string Seed = "seed";
     public const string OnlineStore = "online-store";
     public const string Kafka = "kafka";
     public const string Qdrant = "qdrant";

@@ -18,7 +18,7 @@ public sealed record FeatureMismatch(string EntityKind, string EntityId, string 
     public bool OfflineNewer => Offline?.EventTimeMs is { } offline && (Online?.EventTimeMs is not { } online || offline > online);
 }
 
-/// <summary>Result of one check (the spec's <c>validate_consistency</c>).</summary>
+/// <summary>Result of one online-versus-offline comparison.</summary>
 public sealed record ConsistencyReport(
     DateTimeOffset CheckedAt,
     int SampledEntities,
@@ -30,7 +30,7 @@ public sealed record ConsistencyReport(
     double Tolerance,
     IReadOnlyList<FeatureMismatch> Examples);
 
-/// <summary>Result of <c>reconcile_online_offline</c>.</summary>
+/// <summary>Result of one reconciliation (offline values newer than the online ones written back).</summary>
 public sealed record ReconcileReport(ConsistencyReport Check, int OfflineNewer, int Written, int Refused);
 
 /// <summary>
@@ -49,7 +49,7 @@ public sealed partial class ConsistencyChecker(
     ILogger<ConsistencyChecker> logger)
 {
     /// <summary>
-    /// The spec's <c>write_feature_idempotent</c>: writes value and time only when the stored time is older or absent.
+    /// An event-time guarded write: writes value and time only when the stored time is older or absent.
     /// KEYS: feature hash. ARGV: field, value, event time ms. Returns 1 when written, 0 when the stored value is as new.
     /// </summary>
     internal static readonly string WriteIfNewer = $"""

@@ -39,7 +39,7 @@ public interface IOnlineFeatureStore
     Task<IReadOnlyList<EntityFeatureValues>> GetAsync(OnlineFeatureQuery query, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// The spec's <c>write_feature_idempotent</c>: each write lands only when its event time is later than the stored one
+    /// Event-time guarded writes: each write lands only when its event time is later than the stored one
     /// (field <c>name@t</c>), atomically. Returns per write whether it landed.
     /// </summary>
     Task<bool[]> WriteIfNewerAsync(IReadOnlyList<FeatureWrite> writes, CancellationToken cancellationToken = default);

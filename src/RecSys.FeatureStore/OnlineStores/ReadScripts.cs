@@ -33,7 +33,7 @@ internal static class ReadScripts
 
     /// <summary>
     /// KEYS: feature hash. ARGV: field, value, event time ms. Sets field and field@t only when the stored field@t is
-    /// absent or older (the spec's write_feature_idempotent). Returns 1 when written, 0 when refused.
+    /// absent or older (an event-time guarded write). Returns 1 when written, 0 when refused.
     /// </summary>
     public static readonly string WriteIfNewer = $$"""
         local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1] .. '{{FeatureFields.TimeSuffix}}'))

@@ -2,7 +2,7 @@ using RecSys.Core.Contracts;
 
 namespace RecSys.Ranking.Services;
 
-/// <summary>Orders candidates for one user. Learned rankers (ONNX) implement the same interface.</summary>
+/// <summary>Orders candidates for one user.</summary>
 public interface IRanker
 {
     /// <summary>Version reported in every response's metadata.</summary>

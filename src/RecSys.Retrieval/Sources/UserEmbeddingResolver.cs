@@ -10,7 +10,7 @@ namespace RecSys.Retrieval.Sources;
 public sealed record UserEmbedding(float[] Vector, bool HasBase, IReadOnlyList<string> SessionItems);
 
 /// <summary>
-/// The spec's get_user_embedding (Bottleneck 3, two-level embedding): the base embedding (<see cref="EmbeddingStore"/>:
+/// The two-level user embedding of the design (Bottleneck 3): the base embedding (<see cref="EmbeddingStore"/>:
 /// the daily one as moved by every engagement since, the spec's incremental update, when the stream processor has moved it)
 /// blended <c>BaseWeight : 1 - BaseWeight</c> (0.7 : 0.3) with a session embedding, the recency-weighted average of the
 /// indexed vectors of the user's newest recent items (<see cref="UserSignals.Recent"/>) (an item's weight halves every

@@ -22,7 +22,7 @@ public sealed class CandidateSignalReader(IConnectionMultiplexer redis)
         }
 
         var entries = await OnlineStoreUnavailableException.Guard(
-            redis.GetDatabase().SortedSetRangeByRankWithScoresAsync(OnlineKeys.Trending, 0, count - 1, Order.Descending).WaitAsync(cancellationToken),
+            () => redis.GetDatabase().SortedSetRangeByRankWithScoresAsync(OnlineKeys.Trending, 0, count - 1, Order.Descending).WaitAsync(cancellationToken),
             "trending");
         if (entries.Length == 0)
         {
@@ -50,8 +50,8 @@ public sealed class CandidateSignalReader(IConnectionMultiplexer redis)
         var follows = batch.SetMembersAsync(OnlineKeys.UserFollows(userId));
         var creators = Top(batch, OnlineKeys.UserCreatorAffinity(userId), query.TopCreators);
         var categories = Top(batch, OnlineKeys.UserCategoryAffinity(userId), query.TopCategories);
-        batch.Execute();
-        await OnlineStoreUnavailableException.Guard(Task.WhenAll(recent, follows, creators, categories).WaitAsync(cancellationToken), "user signals");
+        await OnlineStoreUnavailableException.Execute(
+            batch, () => Task.WhenAll(recent, follows, creators, categories).WaitAsync(cancellationToken), "user signals");
 
         var followed = follows.Result.Select(static f => (string)f!).Order(StringComparer.Ordinal).ToArray();
         return new UserSignals(ToMembers(recent.Result), followed, ToMembers(creators.Result), ToMembers(categories.Result));
@@ -87,8 +87,13 @@ public sealed class CandidateSignalReader(IConnectionMultiplexer redis)
             reads[i] = Top(batch, key(lists[i].Id), lists[i].Depth);
         }
 
-        batch.Execute();
-        var entries = await OnlineStoreUnavailableException.Guard(Task.WhenAll(reads).WaitAsync(cancellationToken), what);
+        await OnlineStoreUnavailableException.Execute(batch, () => Task.WhenAll(reads).WaitAsync(cancellationToken), what);
+        var entries = new SortedSetEntry[reads.Length][];
+        for (var i = 0; i < reads.Length; i++)
+        {
+            entries[i] = reads[i].Result;
+        }
+
         var result = new ScoredMember[entries.Length][];
         for (var i = 0; i < entries.Length; i++)
         {

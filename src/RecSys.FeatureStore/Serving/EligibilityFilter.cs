@@ -27,8 +27,7 @@ public sealed class EligibilityFilter(IConnectionMultiplexer redis)
         var batch = redis.GetDatabase().CreateBatch();
         var seen = batch.SetContainsAsync(OnlineKeys.UserSeen(userId), values);
         var unavailable = batch.SetContainsAsync(OnlineKeys.UnavailableItems, values);
-        batch.Execute();
-        await OnlineStoreUnavailableException.Guard(Task.WhenAll(seen, unavailable).WaitAsync(cancellationToken), "eligibility");
+        await OnlineStoreUnavailableException.Execute(batch, () => Task.WhenAll(seen, unavailable).WaitAsync(cancellationToken), "eligibility");
 
         var seenFlags = seen.Result;
         var unavailableFlags = unavailable.Result;

@@ -27,8 +27,7 @@ public sealed class EmbeddingStore(IConnectionMultiplexer redis)
             writes[(2 * i) + 1] = batch.KeyDeleteAsync(OnlineKeys.UserEmbeddingEma(users[i].UserId));
         }
 
-        batch.Execute();
-        await OnlineStoreUnavailableException.Guard(Task.WhenAll(writes).WaitAsync(cancellationToken), "embedding writes");
+        await OnlineStoreUnavailableException.Execute(batch, () => Task.WhenAll(writes).WaitAsync(cancellationToken), "embedding writes");
     }
 
     /// <summary>Stores item embeddings beside the index.</summary>
@@ -41,14 +40,13 @@ public sealed class EmbeddingStore(IConnectionMultiplexer redis)
             writes[i] = batch.StringSetAsync(OnlineKeys.ItemEmbedding(items[i].ItemId), EmbeddingBytes.ToBytes(items[i].Vector));
         }
 
-        batch.Execute();
-        await OnlineStoreUnavailableException.Guard(Task.WhenAll(writes).WaitAsync(cancellationToken), "embedding writes");
+        await OnlineStoreUnavailableException.Execute(batch, () => Task.WhenAll(writes).WaitAsync(cancellationToken), "embedding writes");
     }
 
     public async Task DeleteItemsAsync(IReadOnlyList<string> itemIds, CancellationToken cancellationToken)
     {
         var keys = itemIds.Select(id => (RedisKey)OnlineKeys.ItemEmbedding(id)).ToArray();
-        await OnlineStoreUnavailableException.Guard(redis.GetDatabase().KeyDeleteAsync(keys).WaitAsync(cancellationToken), "embedding deletes");
+        await OnlineStoreUnavailableException.Guard(() => redis.GetDatabase().KeyDeleteAsync(keys).WaitAsync(cancellationToken), "embedding deletes");
     }
 
     /// <summary>
@@ -57,16 +55,21 @@ public sealed class EmbeddingStore(IConnectionMultiplexer redis)
     /// </summary>
     public async Task<float[]?> GetAsync(string userId, int dimension, CancellationToken cancellationToken)
     {
-        var db = redis.GetDatabase();
-        var moved = db.HashGetAsync(OnlineKeys.UserEmbeddingEma(userId), EmaVectorField);
-        var stored = db.StringGetAsync(Key(userId));
-        await OnlineStoreUnavailableException.Guard(Task.WhenAll(moved, stored).WaitAsync(cancellationToken), "user embedding");
-        var ema = moved.Result[0];
-        if (!ema.IsNull && EmbeddingBytes.FromBytes((byte[])ema!, dimension) is { } vector)
+        var (moved, stored) = await OnlineStoreUnavailableException.Guard(
+            async () =>
+            {
+                var db = redis.GetDatabase();
+                var movedRead = db.HashGetAsync(OnlineKeys.UserEmbeddingEma(userId), EmaVectorField);
+                var storedRead = db.StringGetAsync(Key(userId));
+                await Task.WhenAll(movedRead, storedRead).WaitAsync(cancellationToken).ConfigureAwait(false);
+                return (movedRead.Result[0], storedRead.Result);
+            },
+            "user embedding");
+        if (!moved.IsNull && EmbeddingBytes.FromBytes((byte[])moved!, dimension) is { } vector)
         {
             return vector;
         }
 
-        return stored.Result.IsNull ? null : EmbeddingBytes.FromBytes((byte[])stored.Result!, dimension);
+        return stored.IsNull ? null : EmbeddingBytes.FromBytes((byte[])stored!, dimension);
     }
 }

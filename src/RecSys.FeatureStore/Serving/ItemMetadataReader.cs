@@ -37,9 +37,9 @@ public sealed class ItemMetadataReader(IConnectionMultiplexer redis)
             }
 
             var unavailable = batch.SetContainsAsync(OnlineKeys.UnavailableItems, members);
-            batch.Execute();
-            await OnlineStoreUnavailableException.Guard(Task.WhenAll(hashes).WaitAsync(cancellationToken), "item metadata");
-            var flags = await OnlineStoreUnavailableException.Guard(unavailable.WaitAsync(cancellationToken), "item availability");
+            await OnlineStoreUnavailableException.Execute(
+                batch, () => Task.WhenAll(Task.WhenAll(hashes), unavailable).WaitAsync(cancellationToken), "item metadata");
+            var flags = unavailable.Result;
             for (var i = 0; i < n; i++)
             {
                 var values = hashes[i].Result;

@@ -8,6 +8,7 @@ using RecSys.Core.Domain;
 using RecSys.FeatureStore.Consistency;
 using RecSys.FeatureStore.EventLog;
 using RecSys.FeatureStore.OfflineStore;
+using RecSys.TestSupport;
 
 namespace RecSys.FeatureServer.Tests.OfflineStore;
 

@@ -1,14 +1,14 @@
 using Xunit.Abstractions;
 using Xunit.Sdk;
 
-namespace RecSys.FeatureServer.Tests.OnlineStores;
+namespace RecSys.FeatureStore.Tests.OnlineStores;
 
 /// <summary>Marks a contract test class whose store needs redis-server: without it, its cases are reported skipped with the reason.</summary>
 [AttributeUsage(AttributeTargets.Class)]
 public sealed class RequiresRedisServerAttribute : Attribute;
 
 /// <summary>A contract fact: run as a normal fact, or skipped with a reason when the concrete class's store is unavailable.</summary>
-[XunitTestCaseDiscoverer("RecSys.FeatureServer.Tests.OnlineStores.StoreFactDiscoverer", "RecSys.FeatureServer.Tests")]
+[XunitTestCaseDiscoverer("RecSys.FeatureStore.Tests.OnlineStores.StoreFactDiscoverer", "RecSys.FeatureStore.Tests")]
 [AttributeUsage(AttributeTargets.Method)]
 public sealed class StoreFactAttribute : FactAttribute;
 

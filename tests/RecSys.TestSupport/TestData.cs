@@ -1,10 +1,10 @@
 using RecSys.Core.Domain;
 using RecSys.FeatureStore.EventLog;
 
-namespace RecSys.FeatureServer.Tests;
+namespace RecSys.TestSupport;
 
-/// <summary>Builders of records for the tests.</summary>
-internal static class TestData
+/// <summary>Builders of event-log records (items, interaction events) for the feature store tests.</summary>
+public static class TestData
 {
     public static readonly DateTimeOffset T0 = new(2026, 11, 1, 12, 0, 0, TimeSpan.Zero);
 

@@ -6,7 +6,7 @@ using RecSys.FeatureStore.Streaming;
 using RecSys.TestSupport;
 using StackExchange.Redis;
 
-namespace RecSys.FeatureServer.Tests;
+namespace RecSys.FeatureStore.Tests;
 
 public sealed class OnlineApplierTests(EmbeddedGarnet garnet) : IClassFixture<EmbeddedGarnet>
 {

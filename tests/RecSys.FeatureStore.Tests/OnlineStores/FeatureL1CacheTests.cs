@@ -1,6 +1,6 @@
 using RecSys.FeatureStore.OnlineStores;
 
-namespace RecSys.FeatureServer.Tests.OnlineStores;
+namespace RecSys.FeatureStore.Tests.OnlineStores;
 
 public sealed class FeatureL1CacheTests
 {

@@ -1,4 +1,4 @@
-namespace RecSys.FeatureServer.Tests.OnlineStores;
+namespace RecSys.FeatureStore.Tests.OnlineStores;
 
 /// <summary>A clock the test moves by hand (wall time and timestamps advance together).</summary>
 internal sealed class ManualTime(DateTimeOffset start) : TimeProvider

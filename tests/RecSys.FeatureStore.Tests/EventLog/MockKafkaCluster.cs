@@ -1,7 +1,7 @@
 using System.Reflection;
 using System.Runtime.InteropServices;
 
-namespace RecSys.FeatureServer.Tests.EventLog;
+namespace RecSys.FeatureStore.Tests.EventLog;
 
 /// <summary>
 /// librdkafka's mock cluster (3 brokers speaking the Kafka protocol over TCP on loopback, data in memory), started by

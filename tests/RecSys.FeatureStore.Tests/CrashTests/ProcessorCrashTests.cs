@@ -4,7 +4,6 @@ using System.Net;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using RecSys.Core.Domain;
-using RecSys.FeatureStore;
 using RecSys.FeatureStore.Keys;
 using RecSys.FeatureStore.EventLog;
 using RecSys.FeatureStore.Streaming;
@@ -13,7 +12,7 @@ using RecSys.TestSupport;
 using StackExchange.Redis;
 using Xunit.Abstractions;
 
-namespace RecSys.FeatureServer.Tests.CrashTests;
+namespace RecSys.FeatureStore.Tests.CrashTests;
 
 /// <summary>
 /// Issue 4 item 4: events with resent ids and shuffled, reverse-ordered and in-order batches are appended to the

@@ -3,7 +3,7 @@ using RecSys.Core.Domain;
 using RecSys.FeatureStore.Registry;
 using RecSys.FeatureStore.Streaming;
 
-namespace RecSys.FeatureServer.Tests.Registry;
+namespace RecSys.FeatureStore.Tests.Registry;
 
 public sealed class FeatureRegistryTests
 {

@@ -4,12 +4,14 @@ using RecSys.FeatureStore.EventLog;
 using RecSys.FeatureStore.OfflineStore;
 using RecSys.FeatureStore.Registry;
 using RecSys.FeatureStore.Streaming;
-using RecSys.TestSupport;
 
-namespace RecSys.FeatureServer.Tests.OfflineStore;
+namespace RecSys.TestSupport;
 
-/// <summary>A temporary folder with an offline store (and, when asked, an event log) for one test.</summary>
-internal sealed class OfflineKit : IDisposable
+/// <summary>
+/// A temporary folder with an offline store (and, when asked, an event log) for one test, and the helpers that read what the
+/// offline store wrote. Shared by the engine tests and the FeatureServer API tests.
+/// </summary>
+public sealed class OfflineKit : IDisposable
 {
     public OfflineKit()
     {
@@ -31,20 +33,6 @@ internal sealed class OfflineKit : IDisposable
         Plan.TryGet(name, out var feature) ? feature : throw new ArgumentException($"'{name}' is not offline.", nameof(name));
 
     public FasterEventLog OpenLog() => new(Path.Combine(Root, "log"), NullLogger<FasterEventLog>.Instance);
-
-    /// <summary>Applies the whole log to the online store through the real applier, batch by batch as the processor does.</summary>
-    public static async Task ApplyOnlineAsync(IEventLog log, EmbeddedGarnet garnet, int batchSize = 64)
-    {
-        var applier = Infrastructure.Applier(garnet);
-        var position = await applier.InitializeAsync();
-        while (position.Ordinal < log.TailPosition)
-        {
-            var batch = await log.ReadAsync(position, batchSize, CancellationToken.None);
-            var result = await applier.ApplyAsync(batch.Entries, position, batch.NextPosition);
-            Assert.True(result.Committed);
-            position = batch.NextPosition;
-        }
-    }
 
     /// <summary>Runs a query over a Parquet file and returns its rows as arrays of values.</summary>
     public static async Task<List<object?[]>> QueryAsync(string sql)

@@ -3,8 +3,9 @@ using RecSys.Core.Domain;
 using RecSys.FeatureStore.EventLog;
 using RecSys.FeatureStore.OfflineStore;
 using RecSys.FeatureStore.Streaming;
+using RecSys.TestSupport;
 
-namespace RecSys.FeatureServer.Tests.OfflineStore;
+namespace RecSys.FeatureStore.Tests.OfflineStore;
 
 public sealed class PointInTimeTests : IDisposable
 {

@@ -1,6 +1,6 @@
 using RecSys.TestSupport;
 
-namespace RecSys.FeatureServer.Tests.OnlineStores;
+namespace RecSys.FeatureStore.Tests.OnlineStores;
 
 /// <summary>The online store contract against Garnet, in-process.</summary>
 public sealed class GarnetOnlineFeatureStoreTests(EmbeddedGarnet garnet)

@@ -2,7 +2,7 @@ using RecSys.Core.Contracts;
 using RecSys.Core.Domain;
 using RecSys.FeatureStore.Validation;
 
-namespace RecSys.FeatureServer.Tests;
+namespace RecSys.FeatureStore.Tests;
 
 public sealed class ValidationTests
 {

@@ -1,8 +1,9 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using RecSys.Core.Domain;
 using RecSys.FeatureStore.EventLog;
+using RecSys.TestSupport;
 
-namespace RecSys.FeatureServer.Tests;
+namespace RecSys.FeatureStore.Tests;
 
 public sealed class FasterEventLogTests : IDisposable
 {

@@ -4,7 +4,7 @@ using RecSys.FeatureStore.Streaming;
 using RecSys.FeatureStore.Telemetry;
 using RecSys.TestSupport;
 
-namespace RecSys.FeatureServer.Tests;
+namespace RecSys.FeatureStore.Tests;
 
 internal static class Infrastructure
 {

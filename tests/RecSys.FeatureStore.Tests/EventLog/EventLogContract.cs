@@ -1,8 +1,9 @@
 using Confluent.Kafka;
 using RecSys.Core.Domain;
 using RecSys.FeatureStore.EventLog;
+using RecSys.TestSupport;
 
-namespace RecSys.FeatureServer.Tests.EventLog;
+namespace RecSys.FeatureStore.Tests.EventLog;
 
 /// <summary>
 /// The behaviours every <see cref="IEventLog"/> must have, run against each implementation by a subclass that says how

@@ -10,7 +10,7 @@ using RecSys.FeatureStore.OfflineStore;
 using RecSys.FeatureStore.Streaming;
 using RecSys.TestSupport;
 
-namespace RecSys.FeatureServer.Tests.OfflineStore;
+namespace RecSys.FeatureStore.Tests.OfflineStore;
 
 public sealed class OfflineSinkTests(EmbeddedGarnet garnet) : IClassFixture<EmbeddedGarnet>, IDisposable
 {

@@ -3,7 +3,7 @@ using System.Net;
 using System.Text;
 using StackExchange.Redis;
 
-namespace RecSys.FeatureServer.Tests;
+namespace RecSys.FeatureStore.Tests;
 
 /// <summary>A canonical text dump of every key of a store, to compare two states.</summary>
 internal static class StoreSnapshot

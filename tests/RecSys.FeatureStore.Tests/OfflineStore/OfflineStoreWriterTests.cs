@@ -1,7 +1,8 @@
 using RecSys.FeatureStore.OfflineStore;
 using RecSys.FeatureStore.Streaming;
+using RecSys.TestSupport;
 
-namespace RecSys.FeatureServer.Tests.OfflineStore;
+namespace RecSys.FeatureStore.Tests.OfflineStore;
 
 public sealed class OfflineStoreWriterTests : IDisposable
 {

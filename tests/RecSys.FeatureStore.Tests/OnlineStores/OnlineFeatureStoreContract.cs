@@ -7,9 +7,10 @@ using RecSys.FeatureStore.EventLog;
 using RecSys.FeatureStore.OnlineStores;
 using RecSys.FeatureStore.Registry;
 using RecSys.FeatureStore.Streaming;
+using RecSys.TestSupport;
 using StackExchange.Redis;
 
-namespace RecSys.FeatureServer.Tests.OnlineStores;
+namespace RecSys.FeatureStore.Tests.OnlineStores;
 
 /// <summary>
 /// The contract every <see cref="IOnlineFeatureStore"/> on a Redis-protocol server meets, values written by the stream

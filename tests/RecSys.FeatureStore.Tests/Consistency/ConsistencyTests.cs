@@ -7,10 +7,10 @@ using RecSys.FeatureStore.Keys;
 using RecSys.FeatureStore.Consistency;
 using RecSys.FeatureStore.OfflineStore;
 using RecSys.FeatureStore.Streaming;
-using RecSys.FeatureServer.Tests.OfflineStore;
+using RecSys.FeatureStore.Tests.OfflineStore;
 using RecSys.TestSupport;
 
-namespace RecSys.FeatureServer.Tests.Consistency;
+namespace RecSys.FeatureStore.Tests.Consistency;
 
 public sealed class ConsistencyTests(EmbeddedGarnet garnet) : IClassFixture<EmbeddedGarnet>
 {

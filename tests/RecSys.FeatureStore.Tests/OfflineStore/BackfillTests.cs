@@ -4,11 +4,11 @@ using RecSys.FeatureStore.Keys;
 using RecSys.FeatureStore.EventLog;
 using RecSys.FeatureStore.OfflineStore;
 using RecSys.FeatureStore.Streaming;
-using RecSys.FeatureServer.Tests.EventLog;
+using RecSys.FeatureStore.Tests.EventLog;
 using RecSys.TestSupport;
 using StackExchange.Redis;
 
-namespace RecSys.FeatureServer.Tests.OfflineStore;
+namespace RecSys.FeatureStore.Tests.OfflineStore;
 
 public sealed class BackfillTests(EmbeddedGarnet garnet, MockKafkaFixture kafka) : IClassFixture<EmbeddedGarnet>, IClassFixture<MockKafkaFixture>
 {

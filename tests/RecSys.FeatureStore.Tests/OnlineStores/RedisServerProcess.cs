@@ -5,7 +5,7 @@ using System.Net.Sockets;
 using RecSys.TestSupport;
 using StackExchange.Redis;
 
-namespace RecSys.FeatureServer.Tests.OnlineStores;
+namespace RecSys.FeatureStore.Tests.OnlineStores;
 
 /// <summary>
 /// A redis-server child process (Debian's redis-server, <c>apt-get install -y redis-server</c>) on a free loopback port

@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using RecSys.Core.Domain;
-using RecSys.FeatureStore;
 using RecSys.FeatureStore.Keys;
 using RecSys.FeatureStore.EventLog;
 using RecSys.FeatureStore.Streaming;
@@ -9,7 +8,7 @@ using RecSys.FeatureStore.Telemetry;
 using RecSys.TestSupport;
 using StackExchange.Redis;
 
-namespace RecSys.FeatureServer.Tests;
+namespace RecSys.FeatureStore.Tests;
 
 /// <summary>One writer at a time: the fencing token refuses a stale applier, the lease keeps a second processor standing by.</summary>
 public sealed class ProcessorLeaseTests(EmbeddedGarnet garnet) : IClassFixture<EmbeddedGarnet>, IDisposable

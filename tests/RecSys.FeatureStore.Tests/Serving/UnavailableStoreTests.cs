@@ -64,11 +64,10 @@ public sealed class UnavailableStoreTests
         AssertUnavailableAsync(Operations[call], BacklogPolicy.FailFast);
 
     /// <summary>
-    /// The pipelined calls send their batch (<c>IBatch.Execute</c>) before the guard that maps failures: with no backlog,
-    /// <c>Execute</c> throws StackExchange.Redis's RedisConnectionException at once and it escapes unmapped (reported to the
-    /// library's owner; src/ is not this change's to edit). Unskip when the send moves inside the guard.
+    /// With no backlog, sending a pipelined batch (<c>IBatch.Execute</c>) throws at once: the send must happen inside the
+    /// guard that maps failures, or the client's exception escapes unmapped (it did before this test existed).
     /// </summary>
-    [Theory(Skip = "Known bug in src/RecSys.FeatureStore/Serving: IBatch.Execute() runs outside OnlineStoreUnavailableException.Guard, so a refused send escapes as RedisConnectionException.")]
+    [Theory]
     [InlineData("user signals")]
     [InlineData("category popularity")]
     [InlineData("creator items")]

@@ -192,7 +192,12 @@ public sealed record SegmentCalibrationReport(string Segment, int Rows, bool Use
 public sealed record SegmentCalibration(int MinSegmentRows, Calibrator Global, IReadOnlyDictionary<string, Calibrator> Segments,
     IReadOnlyList<SegmentCalibrationReport> Report)
 {
-    private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+    private static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
 
     public float Apply(float logit, SegmentKey segment) =>
         (Segments.TryGetValue(segment.ToString(), out var calibrator) ? calibrator : Global).Apply(logit);

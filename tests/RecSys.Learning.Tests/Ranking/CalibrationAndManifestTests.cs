@@ -51,7 +51,7 @@ public sealed class CalibrationAndManifestTests
     public void Small_segments_fall_back_to_the_global_calibrator()
     {
         var (z, y, w, s) = Miscalibrated(3_000, 3);
-        var calibration = SegmentCalibration.Fit(z, y, w, s, minSegmentRows: 100_000);
+        var calibration = SegmentCalibration.FromJson(SegmentCalibration.Fit(z, y, w, s, minSegmentRows: 100_000).ToJson());
         Assert.Empty(calibration.Segments);
         Assert.All(calibration.Report.Where(r => r.Segment.StartsWith('c')), r => Assert.True(r.UsesGlobal));
         Assert.Equal(calibration.Global.Apply(0.3f), calibration.Apply(0.3f, new SegmentKey(9, 9)));

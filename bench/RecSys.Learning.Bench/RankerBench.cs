@@ -8,15 +8,15 @@ namespace RecSys.Learning.Bench;
 /// <summary>
 /// The rankers end to end on a synthetic world: pre-ranker (LightGBM LambdaRank), teacher MLP, distilled student,
 /// per-segment calibration, ONNX export with parity checks, and ONNX Runtime throughput of all three side by side.
-/// Usage: rankers [--groups 12000] [--candidates 20] [--teacher 256,128,64] [--student 32] [--epochs 6] [--student-epochs 8]
+/// Usage: rankers [--groups 12000] [--candidates 20] [--teacher 256,128,64] [--student 64,32] [--epochs 2] [--student-epochs 10]
 ///                [--trees 200] [--out /tmp/recsys-rankers] [--seconds 0.3] [--rounds 5]
 /// </summary>
 internal static class RankerBench
 {
     public static int Run(string[] args)
     {
-        int groups = 12_000, candidates = 20, epochs = 6, studentEpochs = 8, trees = 200, rounds = 5;
-        int[] teacherLayers = [256, 128, 64], studentLayers = [32];
+        int groups = 12_000, candidates = 20, epochs = 2, studentEpochs = 10, trees = 200, rounds = 5;
+        int[] teacherLayers = [256, 128, 64], studentLayers = [64, 32];
         var seconds = 0.3;
         var output = Path.Combine(Path.GetTempPath(), "recsys-rankers");
         for (var i = 0; i < args.Length; i++)

@@ -14,6 +14,20 @@ using RecSys.Learning.Interactions;
 //   --movielens PATH            ratings.csv (default /work/shared/data/ml-latest-small/ratings.csv); --no-movielens, --no-als
 //   --json PATH                 write the MovieLens evaluation report as JSON
 //   --ml-dim 64 --ml-alpha 1 --ml-lambda 30 --ml-epochs 15 --ml-als-only   ALS settings for MovieLens
+// Rankers (pre-ranker, teacher, student, calibration, ONNX parity and throughput): rankers [options], see RankerBench.cs.
+if (args.Length > 0 && args[0] == "rankers")
+{
+    try
+    {
+        return RankerBench.Run(args[1..]);
+    }
+    catch (ArgumentException e)
+    {
+        Console.Error.WriteLine($"error: {e.Message}");
+        return 2;
+    }
+}
+
 BenchArgs parsed;
 try
 {

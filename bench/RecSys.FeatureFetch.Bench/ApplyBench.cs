@@ -14,7 +14,7 @@ internal static class ApplyBench
     public static async Task RunAsync(IConnectionMultiplexer redis, int events, TextWriter output)
     {
         using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        var metrics = new FeatureServerMetrics(services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), new ProcessorState());
+        var metrics = new FeatureStoreTelemetry(services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), new ProcessorState());
         var applier = new OnlineApplier(redis, metrics);
         await redis.GetServers()[0].FlushAllDatabasesAsync();
         var position = await applier.InitializeAsync();

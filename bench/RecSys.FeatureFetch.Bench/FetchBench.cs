@@ -7,6 +7,7 @@ using RecSys.FeatureStore.Keys;
 using RecSys.FeatureStore.OnlineStores;
 using RecSys.FeatureStore.Registry;
 using RecSys.FeatureStore.Streaming;
+using RecSys.FeatureStore.Telemetry;
 using StackExchange.Redis;
 
 namespace RecSys.FeatureFetch.Bench;
@@ -46,7 +47,7 @@ internal static class FetchBench
         var valuesOnly = entities.Select(e => Fields(e).Select(f => (RedisValue)f).ToArray()).ToArray();
 
         using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        var metrics = new OnlineStoreMetrics(services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
+        var metrics = new FeatureStoreTelemetry(services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
         var noCache = Store(redis, metrics, TimeSpan.Zero);
         var cached = Store(redis, metrics, TimeSpan.FromSeconds(1));
 
@@ -138,7 +139,7 @@ internal static class FetchBench
         }
     }
 
-    private static RedisOnlineFeatureStore Store(IConnectionMultiplexer redis, OnlineStoreMetrics metrics, TimeSpan l1) => new(
+    private static RedisOnlineFeatureStore Store(IConnectionMultiplexer redis, FeatureStoreTelemetry metrics, TimeSpan l1) => new(
         redis,
         Options.Create(new OnlineStoreOptions { L1CacheTtl = l1 }),
         metrics,

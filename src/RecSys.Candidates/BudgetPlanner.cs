@@ -39,7 +39,7 @@ public static class BudgetPlanner
                 && !string.Equals(name, fallback.Source, StringComparison.OrdinalIgnoreCase);
             var reserve = boosted ? Multiply(scaled, fallback.BudgetMultiplier) : scaled;
             var budget = boosted && !fallbackActive ? reserve : scaled;
-            var timeout = TimeSpan.FromMilliseconds(o.TimeoutMs ?? options.SourceTimeoutMs);
+            var timeout = o.Timeout ?? options.SourceTimeout;
             plans.Add(new SourcePlan(name, o.Weight, budget, reserve, boosted && fallbackActive, timeout));
         }
 

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 using RecSys.Core.Domain;
 
 namespace RecSys.Candidates;
@@ -29,16 +30,16 @@ public sealed class RetrievalOptions
     public int MinSourceBudget { get; set; } = 20;
 
     /// <summary>Default time one source may take; a source may override it.</summary>
-    [Range(1, 60_000)]
-    public int SourceTimeoutMs { get; set; } = 100;
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:01:00")]
+    public TimeSpan SourceTimeout { get; set; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>Time the eligibility filter (seen, unavailable) may take; it is not optional, so a timeout fails the request.</summary>
-    [Range(1, 60_000)]
-    public int FilterTimeoutMs { get; set; } = 250;
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:01:00")]
+    public TimeSpan FilterTimeout { get; set; } = TimeSpan.FromMilliseconds(250);
 
-    /// <summary>Time the start-up warm-up request may take (connection to the store, JIT); 0 disables it.</summary>
-    [Range(0, 60_000)]
-    public int WarmupTimeoutMs { get; set; } = 3000;
+    /// <summary>Time the start-up warm-up request may take (connection to the store, JIT); zero disables it.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
+    public TimeSpan WarmupTimeout { get; set; } = TimeSpan.FromSeconds(3);
 
     /// <summary>
     /// Source asked again with a larger budget when fewer than <c>count</c> candidates survive the filters
@@ -60,12 +61,20 @@ public sealed class RetrievalOptions
     /// <summary>Budget, weight and switch per source name (keys are case-insensitive).</summary>
     public Dictionary<string, CandidateSourceOptions> Sources { get; set; } = DefaultSources();
 
+    [Required]
+    [ValidateObjectMembers]
     public RetrievalFallbackOptions Fallback { get; set; } = new();
 
+    [Required]
+    [ValidateObjectMembers]
     public RecentSimilarOptions RecentSimilar { get; set; } = new();
 
+    [Required]
+    [ValidateObjectMembers]
     public CreatorSourceOptions Creator { get; set; } = new();
 
+    [Required]
+    [ValidateObjectMembers]
     public ContentSourceOptions Content { get; set; } = new();
 
     /// <summary>The spec's budgets (for 5000 candidates) and fusion weights.</summary>
@@ -82,15 +91,18 @@ public sealed class RetrievalOptions
 public sealed class CandidateSourceOptions
 {
     /// <summary>Candidates asked of the source for a request of <see cref="RetrievalOptions.TargetCount"/>.</summary>
+    [Range(1, 1_000_000)]
     public int Budget { get; set; }
 
     /// <summary>Weight of the source in fusion (merge_candidates).</summary>
+    [Range(0.0, 100.0)]
     public double Weight { get; set; }
 
     public bool Enabled { get; set; } = true;
 
-    /// <summary>Overrides <see cref="RetrievalOptions.SourceTimeoutMs"/> for this source.</summary>
-    public int? TimeoutMs { get; set; }
+    /// <summary>Overrides <see cref="RetrievalOptions.SourceTimeout"/> for this source.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:01:00")]
+    public TimeSpan? Timeout { get; set; }
 }
 
 /// <summary>
@@ -157,9 +169,9 @@ public sealed class CreatorSourceOptions
     [Range(1.0, 100.0)]
     public double ReadFactor { get; set; } = 2.0;
 
-    /// <summary>An item's recency factor halves every this many hours since it was created.</summary>
-    [Range(0.01, 100_000)]
-    public double RecencyHalfLifeHours { get; set; } = 168;
+    /// <summary>An item's recency factor halves every time this much passes since it was created.</summary>
+    [Range(typeof(TimeSpan), "00:00:36", "4166.16:00:00")]
+    public TimeSpan RecencyHalfLife { get; set; } = TimeSpan.FromDays(7);
 }
 
 public sealed class ContentSourceOptions

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace RecSys.FeatureStore;
 
@@ -39,3 +40,7 @@ public sealed class FeatureStoreOptions
     /// <summary>The default <see cref="ProcessorInstanceId"/>: machine name and process id.</summary>
     public static string DefaultInstanceId { get; } = Environment.MachineName + ":" + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }
+
+/// <summary>The data annotations of <see cref="FeatureStoreOptions"/>, checked by generated code.</summary>
+[OptionsValidator]
+public sealed partial class FeatureStoreOptionsValidator : IValidateOptions<FeatureStoreOptions>;

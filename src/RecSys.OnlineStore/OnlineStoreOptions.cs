@@ -1,11 +1,12 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace RecSys.OnlineStore;
 
 /// <summary>Settings of the embedded Garnet server (section <c>OnlineStore</c>).</summary>
 public sealed class OnlineStoreOptions
 {
-    public const string Section = "OnlineStore";
+    public const string SectionName = "OnlineStore";
 
     [Range(1, 65535)]
     public int Port { get; set; } = 6390;
@@ -18,3 +19,7 @@ public sealed class OnlineStoreOptions
     /// <summary>Memory for the main store, Garnet syntax (e.g. 4g).</summary>
     public string MemorySize { get; set; } = "2g";
 }
+
+/// <summary>The data annotations of <see cref="OnlineStoreOptions"/>, checked by generated code.</summary>
+[OptionsValidator]
+public sealed partial class OnlineStoreOptionsValidator : IValidateOptions<OnlineStoreOptions>;

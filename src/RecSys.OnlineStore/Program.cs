@@ -4,11 +4,11 @@ using RecSys.ServiceDefaults;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
-builder.Services.AddOptions<OnlineStoreOptions>().BindConfiguration(OnlineStoreOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+builder.Services.AddOptionsWithValidateOnStart<OnlineStoreOptions, OnlineStoreOptionsValidator>().BindConfiguration(OnlineStoreOptions.SectionName);
 builder.Services.AddHostedService<GarnetHost>();
 
 // The health check pings the embedded server over its own port, the way every client reaches it.
-var port = builder.Configuration.GetValue($"{OnlineStoreOptions.Section}:Port", 6390);
+var port = builder.Configuration.GetValue($"{OnlineStoreOptions.SectionName}:Port", 6390);
 builder.Configuration[$"ConnectionStrings:{ServiceNames.OnlineStore}"] = $"127.0.0.1:{port}";
 builder.AddKeyedRedisClient(ServiceNames.OnlineStore, configureSettings: s => s.DisableHealthChecks = true, configureOptions: o => o.AbortOnConnectFail = false);
 builder.Services.AddHealthChecks().AddRedis(

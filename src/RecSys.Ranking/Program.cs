@@ -10,12 +10,12 @@ builder.AddServiceDefaults();
 builder.Services.ConfigureHttpJsonOptions(o => JsonDefaults.Apply(o.SerializerOptions));
 builder.AddOnlineStoreClient();
 builder.Services.AddOpenApi();
-builder.Services.AddOptions<RankingOptions>().BindConfiguration(RankingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+builder.Services.AddOptionsWithValidateOnStart<RankingOptions, RankingOptionsValidator>().BindConfiguration(RankingOptions.SectionName);
 builder.Services.AddHttpClient<RetrievalClient>((sp, http) =>
     http.BaseAddress = sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<RankingOptions>>().Value.RetrievalBaseAddress);
 builder.Services.AddSingleton<TrendingFallback>();
 builder.Services.AddSingleton<IRanker, FusedScoreRanker>();
-builder.Services.AddSingleton<RankingMetrics>();
+builder.Services.AddSingleton<RankingTelemetry>();
 builder.Services.AddScoped<RecommendationService>();
 
 var app = builder.Build();

@@ -1,11 +1,12 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace RecSys.Ranking;
 
 /// <summary>Settings of the serving front (section <c>Ranking</c>).</summary>
 public sealed class RankingOptions
 {
-    public const string Section = "Ranking";
+    public const string SectionName = "Ranking";
 
     /// <summary>Candidates asked of Retrieval per request.</summary>
     [Range(1, 10_000)]
@@ -27,3 +28,7 @@ public sealed class RankingOptions
     [Required]
     public Uri RetrievalBaseAddress { get; set; } = new("http://retrieval");
 }
+
+/// <summary>The data annotations of <see cref="RankingOptions"/>, checked by generated code.</summary>
+[OptionsValidator]
+public sealed partial class RankingOptionsValidator : IValidateOptions<RankingOptions>;

@@ -10,7 +10,7 @@ internal static class Infrastructure
 {
     private static readonly ServiceProvider Services = new ServiceCollection().AddMetrics().BuildServiceProvider();
 
-    public static FeatureServerMetrics Metrics() => new(Services.GetRequiredService<IMeterFactory>(), new ProcessorState());
+    public static FeatureStoreTelemetry Metrics() => new(Services.GetRequiredService<IMeterFactory>(), new ProcessorState());
 
     public static OnlineApplier Applier(EmbeddedGarnet garnet) => new(garnet.Connection, Metrics());
 }

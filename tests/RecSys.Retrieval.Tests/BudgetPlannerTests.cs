@@ -58,7 +58,7 @@ public sealed class BudgetPlannerTests
     {
         var options = new RetrievalOptions();
         options.Sources["creator"].Enabled = false;
-        options.Sources["trending"].TimeoutMs = 40;
+        options.Sources["trending"].Timeout = TimeSpan.FromMilliseconds(40);
 
         var plan = BudgetPlanner.Plan(options, [.. SourceNames.All, "unconfigured"], 5000);
 

@@ -33,8 +33,8 @@ public sealed class StoreFixture : IDisposable
         _app = new Lazy<WebApplicationFactory<Program>>(() => new WebApplicationFactory<Program>()
             .WithWebHostBuilder(b => b
                 .UseSetting("ConnectionStrings:" + ServiceNames.OnlineStore, Garnet.ConnectionString)
-                .UseSetting("Retrieval:SourceTimeoutMs", "10000")
-                .UseSetting("Retrieval:FilterTimeoutMs", "10000")));
+                .UseSetting("Retrieval:SourceTimeout", "00:00:10")
+                .UseSetting("Retrieval:FilterTimeout", "00:00:10")));
     }
 
     public EmbeddedGarnet Garnet { get; }

@@ -45,9 +45,42 @@ public sealed class OptionsTests
     [Theory]
     [InlineData("Retrieval:Sources:content:Weight", "-1")]
     [InlineData("Retrieval:Sources:content:Budget", "0")]
-    [InlineData("Retrieval:SourceTimeoutMs", "0")]
+    [InlineData("Retrieval:SourceTimeout", "00:00:00")]
     [InlineData("Retrieval:Fallback:BudgetMultiplier", "0.5")]
     [InlineData("Retrieval:RecentSimilar:SeedItems", "0")]
     public void Invalid_options_fail_validation(string key, string value) =>
         Assert.Throws<OptionsValidationException>(() => Bind((key, value)));
+
+    [Fact]
+    public void Durations_bind_from_time_span_strings()
+    {
+        var options = Bind(
+            ("Retrieval:SourceTimeout", "00:00:00.150"),
+            ("Retrieval:Sources:trending:Timeout", "00:00:00.040"),
+            ("Retrieval:Creator:RecencyHalfLife", "2.00:00:00"));
+
+        Assert.Equal(TimeSpan.FromMilliseconds(150), options.SourceTimeout);
+        Assert.Equal(TimeSpan.FromMilliseconds(40), options.Sources[SourceNames.Trending].Timeout);
+        Assert.Null(options.Sources[SourceNames.Content].Timeout);
+        Assert.Equal(TimeSpan.FromDays(2), options.Creator.RecencyHalfLife);
+        Assert.Equal(TimeSpan.FromMilliseconds(250), options.FilterTimeout);
+    }
+
+    [Theory]
+    [InlineData("Retrieval:SourceTimeout", "00:02:00", "SourceTimeout")]
+    [InlineData("Retrieval:WarmupTimeout", "-00:00:01", "WarmupTimeout")]
+    [InlineData("Retrieval:Sources:trending:Timeout", "00:00:00", "Retrieval:Sources:trending")]
+    [InlineData("Retrieval:Creator:RecencyHalfLife", "00:00:01", "RecencyHalfLife")]
+    [InlineData("Retrieval:Content:TopCategories", "0", "TopCategories")]
+    public async Task A_bad_value_stops_the_host_at_start_and_names_the_setting(string key, string value, string named)
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Configuration.AddInMemoryCollection([new KeyValuePair<string, string?>(key, value)]);
+        builder.AddRetrieval();
+        using var host = builder.Build();
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+
+        Assert.Contains(error.Failures, f => f.Contains(named, StringComparison.Ordinal));
+    }
 }

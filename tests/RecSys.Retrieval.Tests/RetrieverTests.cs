@@ -28,15 +28,15 @@ public sealed class RetrieverTests
     /// <summary>Timeouts no loaded test machine reaches: these tests are about results, not latency.</summary>
     private static RetrievalOptions Relaxed(RetrievalOptions options)
     {
-        options.SourceTimeoutMs = 10_000;
-        options.FilterTimeoutMs = 10_000;
+        options.SourceTimeout = TimeSpan.FromMilliseconds(10_000);
+        options.FilterTimeout = TimeSpan.FromMilliseconds(10_000);
         return options;
     }
 
     [Fact]
     public async Task A_source_that_throws_or_hangs_is_reported_degraded_and_the_rest_is_returned()
     {
-        var options = new RetrievalOptions { SourceTimeoutMs = 50, FilterTimeoutMs = 10_000, BackfillSource = null };
+        var options = new RetrievalOptions { SourceTimeout = TimeSpan.FromMilliseconds(50), FilterTimeout = TimeSpan.FromMilliseconds(10_000), BackfillSource = null };
         var retriever = _store.Retriever(
             options,
             FakeSource.Listing(SourceNames.Trending, "t1", "t2", "t3"),
@@ -99,7 +99,7 @@ public sealed class RetrieverTests
         });
         listener.Start();
         var retriever = _store.Retriever(
-            new RetrievalOptions { SourceTimeoutMs = 30, FilterTimeoutMs = 10_000, BackfillSource = null },
+            new RetrievalOptions { SourceTimeout = TimeSpan.FromMilliseconds(30), FilterTimeout = TimeSpan.FromMilliseconds(10_000), BackfillSource = null },
             FakeSource.Listing(SourceNames.Trending, "t1"),
             FakeSource.Throwing(SourceNames.Content),
             FakeSource.Hanging(SourceNames.Creator));

@@ -8,11 +8,11 @@ using RecSys.ServiceDefaults;
 namespace RecSys.FeatureServer.Apis;
 
 /// <summary>The dependencies of the ingestion endpoints.</summary>
-public sealed class IngestServices(IEventLog log, FeatureServerMetrics metrics, TimeProvider time)
+public sealed class IngestServices(IEventLog log, FeatureStoreTelemetry metrics, TimeProvider time)
 {
     public IEventLog Log { get; } = log;
 
-    public FeatureServerMetrics Metrics { get; } = metrics;
+    public FeatureStoreTelemetry Metrics { get; } = metrics;
 
     public TimeProvider Time { get; } = time;
 }
@@ -66,7 +66,7 @@ public static class IngestApi
         }
 
         var position = await AppendAsync(services.Log, records, "events", cancellationToken);
-        services.Metrics.Accepted(records.Count, errors.Count);
+        services.Metrics.EventsAccepted(records.Count, errors.Count);
         if (errors.Count == 0)
         {
             return TypedResults.Ok(new EventBatchResponse(records.Count, 0, [], position));
@@ -136,7 +136,7 @@ public static class IngestApi
             return log.TailPosition;
         }
 
-        using var activity = FeatureServerMetrics.ActivitySource.StartActivity("append");
+        using var activity = FeatureStoreTelemetry.ActivitySource.StartActivity("append");
         activity?.SetTag("recsys.records.kind", kind);
         activity?.SetTag("recsys.records.count", records.Count);
         var position = await log.AppendAsync(records, cancellationToken);

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using RecSys.FeatureStore;
@@ -20,10 +21,8 @@ public static class FeatureServerExtensions
     public static IHostApplicationBuilder AddFeatureServer(this IHostApplicationBuilder builder)
     {
         builder.AddOnlineStoreClient();
-        builder.Services.AddOptions<FeatureStoreOptions>()
-            .Bind(builder.Configuration.GetSection(FeatureStoreOptions.SectionName))
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        builder.Services.AddOptionsWithValidateOnStart<FeatureStoreOptions, FeatureStoreOptionsValidator>()
+            .Bind(builder.Configuration.GetSection(FeatureStoreOptions.SectionName));
 
         // GET /v1/features/online names up to 1,000 entities of up to 70 characters in its query string.
         builder.Services.Configure<KestrelServerOptions>(o =>
@@ -32,12 +31,12 @@ public static class FeatureServerExtensions
             o.Limits.MaxRequestHeadersTotalSize = MaxRequestLineBytes + (32 * 1024);
         });
         builder.AddEventLog();
-        builder.Services.AddSingleton<ProcessorState>();
-        builder.Services.AddSingleton<FeatureServerMetrics>();
+        builder.Services.TryAddSingleton<ProcessorState>();
+        builder.Services.TryAddSingleton<FeatureStoreTelemetry>();
         builder.Services.AddSingleton(sp =>
         {
             var options = sp.GetRequiredService<IOptions<FeatureStoreOptions>>().Value;
-            return new OnlineApplier(sp.GetRequiredService<IConnectionMultiplexer>(), sp.GetRequiredService<FeatureServerMetrics>())
+            return new OnlineApplier(sp.GetRequiredService<IConnectionMultiplexer>(), sp.GetRequiredService<FeatureStoreTelemetry>())
             {
                 DedupeTtl = options.DedupeTtl,
                 EventsPerScript = options.EventsPerScript,

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using RecSys.FeatureStore.Keys;
 using RecSys.FeatureStore.OfflineStore;
 using RecSys.FeatureStore.Streaming;
+using RecSys.FeatureStore.Telemetry;
 using StackExchange.Redis;
 
 namespace RecSys.FeatureStore.Consistency;
@@ -43,7 +44,7 @@ public sealed partial class ConsistencyChecker(
     IConnectionMultiplexer redis,
     IOfflineFeatureStore store,
     OfflineFeaturePlan plan,
-    ConsistencyMetrics metrics,
+    FeatureStoreTelemetry metrics,
     IOptions<ConsistencyOptions> options,
     TimeProvider time,
     ILogger<ConsistencyChecker> logger)
@@ -86,7 +87,7 @@ public sealed partial class ConsistencyChecker(
         batch.Execute();
         await Task.WhenAll(writes);
         var written = writes.Count(w => (long)w.Result == 1);
-        metrics.Reconciled(written);
+        metrics.ConsistencyReconciled(written);
         LogReconciled(logger, newer.Count, written);
         return new ReconcileReport(report, newer.Count, written, newer.Count - written);
     }
@@ -104,7 +105,7 @@ public sealed partial class ConsistencyChecker(
 
     private async Task<(ConsistencyReport Report, List<FeatureMismatch> Mismatches)> CompareAsync(CancellationToken cancellationToken)
     {
-        using var activity = ConsistencyMetrics.ActivitySource.StartActivity("check");
+        using var activity = FeatureStoreTelemetry.ActivitySource.StartActivity("check");
         var o = options.Value;
         var offline = await ReadOfflineLatestAsync(o.SampleSize, cancellationToken);
         var entities = offline.Keys.Select(k => (k.Kind, k.Id)).Distinct().ToList();
@@ -149,7 +150,7 @@ public sealed partial class ConsistencyChecker(
             alert,
             o.Tolerance,
             [.. mismatches.Take(o.Examples)]);
-        metrics.Checked(mismatches.Count, ratio);
+        metrics.ConsistencyChecked(mismatches.Count, ratio);
         activity?.SetTag("recsys.consistency.sampled", entities.Count);
         activity?.SetTag("recsys.consistency.mismatches", mismatches.Count);
         if (alert)

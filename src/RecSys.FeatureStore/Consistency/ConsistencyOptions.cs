@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace RecSys.FeatureStore.Consistency;
 
@@ -30,3 +31,7 @@ public sealed class ConsistencyOptions
     [Range(0, 1_000)]
     public int Examples { get; set; } = 20;
 }
+
+/// <summary>The data annotations of <see cref="ConsistencyOptions"/>, checked by generated code.</summary>
+[OptionsValidator]
+public sealed partial class ConsistencyOptionsValidator : IValidateOptions<ConsistencyOptions>;

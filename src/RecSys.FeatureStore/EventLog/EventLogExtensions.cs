@@ -20,11 +20,9 @@ public static class EventLogExtensions
             return builder;
         }
 
-        builder.Services.AddOptions<KafkaEventLogOptions>()
+        builder.Services.AddOptionsWithValidateOnStart<KafkaEventLogOptions, KafkaEventLogOptionsValidator>()
             .Bind(builder.Configuration.GetSection(KafkaEventLogOptions.SectionName))
-            .Configure(o => o.BootstrapServers = bootstrap)
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+            .Configure(o => o.BootstrapServers = bootstrap);
         builder.Services.AddSingleton<KafkaEventLog>();
         builder.Services.AddSingleton<IEventLog>(sp => sp.GetRequiredService<KafkaEventLog>());
         builder.Services.AddHealthChecks().AddCheck<KafkaHealthCheck>("kafka", tags: ["ready"]);

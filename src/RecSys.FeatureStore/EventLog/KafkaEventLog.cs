@@ -37,7 +37,7 @@ public sealed partial class KafkaEventLog : IEventLog, IDisposable
             BootstrapServers = options.BootstrapServers,
             Acks = Acks.All,
             EnableIdempotence = true,
-            LingerMs = options.LingerMs,
+            LingerMs = options.Linger.TotalMilliseconds,
             ClientId = "recsys-featureserver",
         })
             .SetLogHandler((_, m) => LogClient(_logger, "producer", m.Facility, m.Message))

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace RecSys.FeatureStore.EventLog;
 
@@ -25,11 +26,15 @@ public sealed class KafkaEventLogOptions
     [Required]
     public string ConsumerGroup { get; set; } = "recsys-featureserver";
 
-    /// <summary>How long the producer waits to fill a batch (librdkafka <c>linger.ms</c>).</summary>
-    [Range(0, 1_000)]
-    public int LingerMs { get; set; } = 2;
+    /// <summary>How long the producer waits to fill a batch (librdkafka <c>linger.ms</c>, to which it is converted).</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:00:01")]
+    public TimeSpan Linger { get; set; } = TimeSpan.FromMilliseconds(2);
 
     /// <summary>Timeout of metadata and watermark requests (start-up, health check).</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "00:05:00")]
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
 }
+
+/// <summary>The data annotations of <see cref="KafkaEventLogOptions"/>, checked by generated code.</summary>
+[OptionsValidator]
+public sealed partial class KafkaEventLogOptionsValidator : IValidateOptions<KafkaEventLogOptions>;

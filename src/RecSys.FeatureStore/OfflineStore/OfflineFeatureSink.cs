@@ -1,6 +1,6 @@
-using System.Diagnostics.Metrics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
+using RecSys.FeatureStore.Telemetry;
 
 namespace RecSys.FeatureStore.OfflineStore;
 
@@ -9,32 +9,6 @@ public interface IOfflineFeatureSink
 {
     /// <summary>Queues the rows without waiting; false (and the rows counted as dropped) when the queue is full.</summary>
     bool Append(IEnumerable<FeatureRow> rows);
-}
-
-/// <summary>Meter <c>RecSys.FeatureStore.OfflineStore</c>: rows and files written, rows dropped by the sink.</summary>
-public sealed class OfflineStoreMetrics
-{
-    public const string Name = "RecSys.FeatureStore.OfflineStore";
-
-    private readonly Counter<long> _rowsWritten;
-    private readonly Counter<long> _filesWritten;
-    private readonly Counter<long> _rowsDropped;
-
-    public OfflineStoreMetrics(IMeterFactory meterFactory)
-    {
-        var meter = meterFactory.Create(Name);
-        _rowsWritten = meter.CreateCounter<long>("recsys.offline.rows_written", "{row}", "Feature rows written to Parquet.");
-        _filesWritten = meter.CreateCounter<long>("recsys.offline.files_written", "{file}", "Parquet files written.");
-        _rowsDropped = meter.CreateCounter<long>("recsys.offline.rows_dropped", "{row}", "Rows the sink refused because its queue was full.");
-    }
-
-    public void Written(int rows, int files)
-    {
-        _rowsWritten.Add(rows);
-        _filesWritten.Add(files);
-    }
-
-    public void Dropped(int rows) => _rowsDropped.Add(rows);
 }
 
 /// <summary>
@@ -46,7 +20,7 @@ public sealed partial class OfflineFeatureSink : BackgroundService, IOfflineFeat
 {
     private readonly Channel<FeatureRow[]> _queue;
     private readonly IOfflineFeatureStore _store;
-    private readonly OfflineStoreMetrics _metrics;
+    private readonly FeatureStoreTelemetry _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger<OfflineFeatureSink> _logger;
     private readonly int _rowGroupSize;
@@ -54,7 +28,7 @@ public sealed partial class OfflineFeatureSink : BackgroundService, IOfflineFeat
 
     public OfflineFeatureSink(
         IOfflineFeatureStore store,
-        OfflineStoreMetrics metrics,
+        FeatureStoreTelemetry metrics,
         IOptions<OfflineStoreOptions> options,
         TimeProvider time,
         ILogger<OfflineFeatureSink> logger)
@@ -85,7 +59,7 @@ public sealed partial class OfflineFeatureSink : BackgroundService, IOfflineFeat
             return true;
         }
 
-        _metrics.Dropped(batch.Length);
+        _metrics.OfflineRowsDropped(batch.Length);
         LogDropped(_logger, batch.Length);
         return false;
     }
@@ -178,7 +152,7 @@ public sealed partial class OfflineFeatureSink : BackgroundService, IOfflineFeat
         }
 
         var files = await _store.WriteAsync(buffer, cancellationToken);
-        _metrics.Written(buffer.Count, files.Count);
+        _metrics.OfflineRowsWritten(buffer.Count, files.Count);
         buffer.Clear();
     }
 

@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using RecSys.FeatureStore.Consistency;
 using RecSys.FeatureStore.EventLog;
 using RecSys.FeatureStore.Registry;
+using RecSys.FeatureStore.Telemetry;
 
 namespace RecSys.FeatureStore.OfflineStore;
 
@@ -16,19 +17,15 @@ public static class OfflineStoreExtensions
     /// </summary>
     public static IHostApplicationBuilder AddOfflineStore(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<OfflineStoreOptions>()
-            .Bind(builder.Configuration.GetSection(OfflineStoreOptions.SectionName))
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
-        builder.Services.AddOptions<ConsistencyOptions>()
-            .Bind(builder.Configuration.GetSection(ConsistencyOptions.SectionName))
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        builder.Services.AddOptionsWithValidateOnStart<OfflineStoreOptions, OfflineStoreOptionsValidator>()
+            .Bind(builder.Configuration.GetSection(OfflineStoreOptions.SectionName));
+        builder.Services.AddOptionsWithValidateOnStart<ConsistencyOptions, ConsistencyOptionsValidator>()
+            .Bind(builder.Configuration.GetSection(ConsistencyOptions.SectionName));
 
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(sp => new OfflineFeaturePlan(sp.GetRequiredService<FeatureRegistry>()));
         builder.Services.AddSingleton<IOfflineFeatureStore, ParquetOfflineStore>();
-        builder.Services.AddSingleton<OfflineStoreMetrics>();
+        builder.Services.TryAddSingleton<FeatureStoreTelemetry>();
         builder.Services.AddSingleton<OfflineFeatureSink>();
         builder.Services.AddSingleton<IOfflineFeatureSink>(sp => sp.GetRequiredService<OfflineFeatureSink>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<OfflineFeatureSink>());
@@ -36,7 +33,6 @@ public static class OfflineStoreExtensions
         builder.Services.AddSingleton<BackfillProcessor>();
         builder.Services.AddSingleton<BackfillJobs>();
         builder.Services.AddSingleton<TrainingSetBuilder>();
-        builder.Services.AddSingleton<ConsistencyMetrics>();
         builder.Services.AddSingleton<ConsistencyChecker>();
         builder.Services.AddHostedService<ConsistencyMonitor>();
         return builder;

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace RecSys.FeatureStore.OfflineStore;
 
@@ -30,3 +31,7 @@ public sealed class OfflineStoreOptions
     [Range(1_024, 4L * 1024 * 1024 * 1024)]
     public long MaxRequestBodyBytes { get; set; } = 256L * 1024 * 1024;
 }
+
+/// <summary>The data annotations of <see cref="OfflineStoreOptions"/>, checked by generated code.</summary>
+[OptionsValidator]
+public sealed partial class OfflineStoreOptionsValidator : IValidateOptions<OfflineStoreOptions>;

@@ -1,4 +1,6 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using RecSys.FeatureStore.Registry;
+using RecSys.FeatureStore.Telemetry;
 
 namespace RecSys.FeatureStore.OnlineStores;
 
@@ -7,12 +9,10 @@ public static class OnlineStoreExtensions
 {
     public static IHostApplicationBuilder AddOnlineFeatureStore(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<OnlineStoreOptions>()
-            .Bind(builder.Configuration.GetSection(OnlineStoreOptions.SectionName))
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        builder.Services.AddOptionsWithValidateOnStart<OnlineStoreOptions, OnlineStoreOptionsValidator>()
+            .Bind(builder.Configuration.GetSection(OnlineStoreOptions.SectionName));
         builder.Services.AddSingleton(_ => new FeatureRegistry());
-        builder.Services.AddSingleton<OnlineStoreMetrics>();
+        builder.Services.TryAddSingleton<FeatureStoreTelemetry>();
         builder.Services.AddSingleton<IOnlineFeatureStore, RedisOnlineFeatureStore>();
         builder.Services.AddSingleton<OnlineFeatureReader>();
         return builder;

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace RecSys.FeatureStore.OnlineStores;
 
@@ -19,3 +20,7 @@ public sealed class OnlineStoreOptions
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan StaleLogInterval { get; set; } = TimeSpan.FromMinutes(1);
 }
+
+/// <summary>The data annotations of <see cref="OnlineStoreOptions"/>, checked by generated code.</summary>
+[OptionsValidator]
+public sealed partial class OnlineStoreOptionsValidator : IValidateOptions<OnlineStoreOptions>;

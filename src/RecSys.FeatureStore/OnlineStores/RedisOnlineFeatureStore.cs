@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using RecSys.FeatureStore.Keys;
 using RecSys.FeatureStore.Registry;
 using RecSys.FeatureStore.Streaming;
+using RecSys.FeatureStore.Telemetry;
 using StackExchange.Redis;
 
 namespace RecSys.FeatureStore.OnlineStores;
@@ -16,7 +17,7 @@ namespace RecSys.FeatureStore.OnlineStores;
 public sealed partial class RedisOnlineFeatureStore(
     IConnectionMultiplexer redis,
     IOptions<OnlineStoreOptions> options,
-    OnlineStoreMetrics metrics,
+    FeatureStoreTelemetry metrics,
     TimeProvider time,
     ILogger<RedisOnlineFeatureStore> logger) : IOnlineFeatureStore
 {
@@ -26,7 +27,7 @@ public sealed partial class RedisOnlineFeatureStore(
 
     public async Task<IReadOnlyList<EntityFeatureValues>> GetAsync(OnlineFeatureQuery query, CancellationToken cancellationToken = default)
     {
-        using var activity = OnlineStoreMetrics.ActivitySource.StartActivity("fetch");
+        using var activity = FeatureStoreTelemetry.ActivitySource.StartActivity("fetch");
         var started = time.GetTimestamp();
         var now = time.GetUtcNow();
         var nowMs = now.ToUnixTimeMilliseconds();
@@ -122,8 +123,8 @@ public sealed partial class RedisOnlineFeatureStore(
             }
         }
 
-        metrics.Served(served, defaults, l1Hits);
-        metrics.Fetched(time.GetElapsedTime(started));
+        metrics.FeaturesServed(served, defaults, l1Hits);
+        metrics.OnlineFetched(time.GetElapsedTime(started));
         activity?.SetTag("recsys.features.entities", query.Entities.Count);
         activity?.SetTag("recsys.features.values", served);
         return results;
@@ -151,7 +152,7 @@ public sealed partial class RedisOnlineFeatureStore(
             refused += landed[i] ? 0 : 1;
         }
 
-        metrics.WritesRefused(refused);
+        metrics.FeatureWritesRefused(refused);
         return landed;
     }
 
@@ -383,7 +384,7 @@ public sealed partial class RedisOnlineFeatureStore(
 
     private void Stale(FeatureDefinition feature, EntityRef entity, DateTimeOffset eventTime, DateTimeOffset now)
     {
-        metrics.Stale(feature.Name);
+        metrics.StaleValueServed(feature.Name);
         var ticks = time.GetTimestamp();
         var last = _staleLogged.GetOrAdd(feature.Name, long.MinValue);
         if ((last == long.MinValue || ticks - last >= _staleLogTicks) && _staleLogged.TryUpdate(feature.Name, ticks, last))

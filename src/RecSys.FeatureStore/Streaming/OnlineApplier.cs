@@ -17,7 +17,7 @@ public readonly record struct ApplyResult(bool Committed, LogPosition StoredPosi
 /// and then advances the stored processor position. Single writer, enforced by the store: <see cref="InitializeAsync"/>
 /// takes a fencing token and every script refuses to write under an older one.
 /// </summary>
-public sealed class OnlineApplier(IConnectionMultiplexer redis, FeatureServerMetrics metrics)
+public sealed class OnlineApplier(IConnectionMultiplexer redis, FeatureStoreTelemetry metrics)
 {
     private static readonly RedisKey[] FenceKey = [ProcessorKeys.Fence];
     private readonly IDatabase _db = redis.GetDatabase();

@@ -22,7 +22,7 @@ public sealed partial class StreamProcessor(
     IEventLog log,
     OnlineApplier applier,
     ProcessorState state,
-    FeatureServerMetrics metrics,
+    FeatureStoreTelemetry metrics,
     IOptions<FeatureStoreOptions> options,
     TimeProvider time,
     ILogger<StreamProcessor> logger,
@@ -216,12 +216,12 @@ public sealed partial class StreamProcessor(
 
     private async Task<ApplyResult> ApplyBatchAsync(LogBatch batch, LogPosition position)
     {
-        using var activity = FeatureServerMetrics.ActivitySource.StartActivity("apply");
+        using var activity = FeatureStoreTelemetry.ActivitySource.StartActivity("apply");
         activity?.SetTag("recsys.log.position", position.ToString());
         activity?.SetTag("recsys.log.records", batch.Entries.Count);
         var started = time.GetTimestamp();
         var result = await applier.ApplyAsync(batch.Entries, position, batch.NextPosition);
-        metrics.ApplyDuration(time.GetElapsedTime(started));
+        metrics.BatchApplied(time.GetElapsedTime(started));
         activity?.SetTag("recsys.events.applied", result.EventsApplied);
         activity?.SetTag("recsys.events.duplicates", result.Duplicates);
         return result;

@@ -12,7 +12,7 @@ public sealed partial class RecommendationService(
     RetrievalClient retrieval,
     TrendingFallback fallback,
     IRanker ranker,
-    RankingMetrics metrics,
+    RankingTelemetry telemetry,
     IOptions<RankingOptions> options,
     TimeProvider time,
     ILogger<RecommendationService> logger)
@@ -21,7 +21,7 @@ public sealed partial class RecommendationService(
 
     public async Task<RecommendationResponse> RecommendAsync(string userId, int count, string? context, CancellationToken cancellationToken)
     {
-        using var activity = RankingMetrics.ActivitySource.StartActivity("recommend");
+        using var activity = RankingTelemetry.ActivitySource.StartActivity("recommend");
         activity?.SetTag("recsys.user", userId);
         var requestId = Activity.Current?.TraceId.ToString() ?? Guid.NewGuid().ToString("N");
         var o = options.Value;
@@ -62,10 +62,10 @@ public sealed partial class RecommendationService(
         }
 
         stages["ranking"] = time.GetElapsedTime(stageStart).TotalMilliseconds;
-        var total = time.GetElapsedTime(start).TotalMilliseconds;
-        stages["total"] = total;
+        var total = time.GetElapsedTime(start);
+        stages["total"] = total.TotalMilliseconds;
 
-        metrics.RecordRequest(total, items.Length, degraded.Count > 0);
+        telemetry.RecordRequest(total, items.Length, degraded.Count > 0);
         return new RecommendationResponse(
             userId,
             items,

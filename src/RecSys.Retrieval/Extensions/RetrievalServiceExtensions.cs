@@ -15,11 +15,9 @@ public static class RetrievalServiceExtensions
     /// </summary>
     public static IHostApplicationBuilder AddRetrieval(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<RetrievalOptions>()
-            .BindConfiguration(RetrievalOptions.SectionName)
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RetrievalOptions>, RetrievalOptionsValidator>());
+        builder.Services.AddOptionsWithValidateOnStart<RetrievalOptions, RetrievalOptionsValidator>()
+            .BindConfiguration(RetrievalOptions.SectionName);
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RetrievalOptions>, RetrievalSourcesValidator>());
 
         builder.Services.AddCandidateSource<TrendingSource>();
         builder.Services.AddCandidateSource<RecentSimilarSource>();

@@ -264,7 +264,7 @@ public sealed class CandidateRetriever
             }
         }
 
-        var elapsed = _time.GetElapsedTime(started).TotalMilliseconds;
+        var elapsed = _time.GetElapsedTime(started);
         _telemetry.RequestCompleted(elapsed, candidates.Length, degraded.Count > 0);
         activity?.SetTag("recsys.candidates", candidates.Length);
         if (degraded.Count > 0)
@@ -272,7 +272,7 @@ public sealed class CandidateRetriever
             activity?.SetTag("recsys.degraded", string.Join(',', degraded));
         }
 
-        return new CandidateResponse(userId, candidates, reports, degraded, elapsed);
+        return new CandidateResponse(userId, candidates, reports, degraded, elapsed.TotalMilliseconds);
     }
 
     /// <summary>Runs one source under its timeout; records the outcome in its state. False when it failed.</summary>
@@ -298,16 +298,16 @@ public sealed class CandidateRetriever
             var items = await source.RetrieveAsync(request, budget, sourceCancellation.Token)
                 .WaitAsync(timeout, _time, cancellationToken);
             items = Sanitize(items, budget);
-            var elapsed = _time.GetElapsedTime(started).TotalMilliseconds;
+            var elapsed = _time.GetElapsedTime(started);
             _telemetry.SourceCompleted(source.Name, elapsed, "ok");
             activity?.SetTag("recsys.returned", items.Count);
             if (reread)
             {
-                state.Reread(items, budget, elapsed);
+                state.Reread(items, budget, elapsed.TotalMilliseconds);
             }
             else
             {
-                state.Succeeded(items, elapsed);
+                state.Succeeded(items, elapsed.TotalMilliseconds);
             }
 
             return true;
@@ -330,18 +330,18 @@ public sealed class CandidateRetriever
             exception = ex;
         }
 
-        var failedAfter = _time.GetElapsedTime(started).TotalMilliseconds;
+        var failedAfter = _time.GetElapsedTime(started);
         _telemetry.SourceCompleted(source.Name, failedAfter, reason);
         _telemetry.SourceFailed(source.Name, reason);
         activity?.SetStatus(ActivityStatusCode.Error, error);
         RetrievalLog.SourceFailed(_logger, source.Name, error, exception);
         if (reread)
         {
-            state.RereadFailed(error, failedAfter);
+            state.RereadFailed(error, failedAfter.TotalMilliseconds);
         }
         else
         {
-            state.Fail(error, exception, failedAfter);
+            state.Fail(error, exception, failedAfter.TotalMilliseconds);
         }
 
         return false;
@@ -375,7 +375,7 @@ public sealed class CandidateRetriever
         try
         {
             flags = await _filter.CheckAsync(userId, unknown, cancellationToken)
-                .WaitAsync(TimeSpan.FromMilliseconds(options.FilterTimeoutMs), _time, cancellationToken);
+                .WaitAsync(options.FilterTimeout, _time, cancellationToken);
         }
         catch (TimeoutException ex)
         {

@@ -19,13 +19,13 @@ internal sealed class RetrievalWarmup(
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var o = options.Value;
-        if (o.WarmupTimeoutMs <= 0)
+        if (o.WarmupTimeout <= TimeSpan.Zero)
         {
             return;
         }
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(o.WarmupTimeoutMs);
+        timeout.CancelAfter(o.WarmupTimeout);
         try
         {
             var retriever = services.GetRequiredService<CandidateRetriever>();

@@ -47,7 +47,7 @@ internal sealed class CreatorSource(CandidateSignalReader store, IOptionsMonitor
 
         var lists = await store.ReadCreatorItemsAsync(lookups, cancellationToken);
         var nowMs = request.Now.ToUnixTimeMilliseconds();
-        var halfLifeMs = o.RecencyHalfLifeHours * 3_600_000;
+        var halfLifeMs = o.RecencyHalfLife.TotalMilliseconds;
         var scores = new Dictionary<string, double>(StringComparer.Ordinal);
         for (var i = 0; i < creators.Count; i++)
         {

@@ -25,7 +25,7 @@ internal sealed class EmbeddedShardSet : IIndexShardSet
 
         Reader = new ScatterGatherCoordinator(readShards, new ScatterGatherOptions
         {
-            PerShardTimeout = TimeSpan.FromMilliseconds(options.PerShardTimeoutMs),
+            PerShardTimeout = options.PerShardTimeout,
         });
     }
 

@@ -1,3 +1,5 @@
+using RecSys.Retrieval.Diagnostics;
+
 namespace RecSys.Retrieval.VectorIndex;
 
 /// <summary>
@@ -14,7 +16,7 @@ internal sealed class IndexRebuilder(
     IIndexPersistence persistence,
     IndexVersion version,
     TimeProvider time,
-    VectorIndexTelemetry telemetry,
+    RetrievalTelemetry telemetry,
     ILogger logger,
     CancellationToken stopping)
 {

@@ -1,3 +1,5 @@
+using RecSys.Retrieval.Diagnostics;
+
 namespace RecSys.Retrieval.VectorIndex;
 
 /// <summary>
@@ -12,7 +14,7 @@ internal sealed class IndexWriteApplier(
     ItemMetadataRefresher metadata,
     IndexVersion version,
     int dimension,
-    VectorIndexTelemetry telemetry,
+    RetrievalTelemetry telemetry,
     ILogger logger)
 {
     /// <summary>Returns how many queued writes were applied.</summary>

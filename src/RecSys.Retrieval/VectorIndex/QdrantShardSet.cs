@@ -28,7 +28,7 @@ internal sealed class QdrantShardSet : IIndexShardSet
         _vectors = [.. collections.Shards.Select(_ => new ConcurrentDictionary<long, float[]>())];
         Reader = new ScatterGatherCoordinator(
             [.. collections.Shards.Select(s => decorateShard?.Invoke(s) ?? s)],
-            new ScatterGatherOptions { PerShardTimeout = TimeSpan.FromMilliseconds(options.PerShardTimeoutMs) });
+            new ScatterGatherOptions { PerShardTimeout = options.PerShardTimeout });
     }
 
     public string Backend => VectorIndexOptions.QdrantBackendName;

@@ -1,4 +1,5 @@
 using RecSys.FeatureStore.Serving;
+using RecSys.Retrieval.Diagnostics;
 using RecSys.VectorSearch;
 
 namespace RecSys.Retrieval.VectorIndex;
@@ -14,7 +15,7 @@ internal sealed class ShardedSearcher(
     PendingWriteQueue queue,
     IndexVersion version,
     int dimension,
-    VectorIndexTelemetry telemetry,
+    RetrievalTelemetry telemetry,
     ILogger logger)
 {
     private double _lastCoverage = 1;
@@ -35,7 +36,7 @@ internal sealed class ShardedSearcher(
             throw new ArgumentException($"The query has {query.Length} dimensions, not {dimension}.", nameof(query));
         }
 
-        using var activity = VectorIndexTelemetry.ActivitySource.StartActivity("vector search");
+        using var activity = RetrievalTelemetry.ActivitySource.StartActivity("vector search");
         activity?.SetTag("recsys.k", k);
         var searchedVersion = version.Current;
         SearchFilter? engineFilter = null;
@@ -56,7 +57,7 @@ internal sealed class ShardedSearcher(
         }
 
         Volatile.Write(ref _lastCoverage, result.Coverage);
-        telemetry.SearchCompleted(result.Elapsed.TotalMilliseconds, result.Coverage);
+        telemetry.SearchCompleted(result.Elapsed, result.Coverage);
         activity?.SetTag("recsys.coverage", result.Coverage);
         if (result.Degraded)
         {

@@ -1,3 +1,4 @@
+using RecSys.Retrieval.Diagnostics;
 using RecSys.VectorSearch;
 
 namespace RecSys.Retrieval.VectorIndex;
@@ -14,7 +15,7 @@ internal sealed class SnapshotPersister : IIndexPersistence
     private readonly IndexVersion _version;
     private readonly int _dimension;
     private readonly TimeProvider _time;
-    private readonly VectorIndexTelemetry _telemetry;
+    private readonly RetrievalTelemetry _telemetry;
     private readonly ILogger _logger;
     private readonly SnapshotStore[]? _stores;
     private readonly long?[] _snapshotVersions;
@@ -30,7 +31,7 @@ internal sealed class SnapshotPersister : IIndexPersistence
         IndexVersion version,
         VectorIndexOptions options,
         TimeProvider time,
-        VectorIndexTelemetry telemetry,
+        RetrievalTelemetry telemetry,
         ILogger logger)
     {
         _shards = shards;

@@ -1,8 +1,8 @@
-using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Qdrant.Client;
 using RecSys.FeatureStore.Serving;
+using RecSys.Retrieval.Diagnostics;
 using RecSys.Retrieval.Extensions;
 using RecSys.Retrieval.Sources;
 using RecSys.VectorSearch.Qdrant;
@@ -22,7 +22,7 @@ public static class VectorIndexExtensions
     public static IHostApplicationBuilder AddVectorIndex(this IHostApplicationBuilder builder)
     {
         var backend = ResolveBackend(builder.Configuration);
-        builder.Services.AddOptions<VectorIndexOptions>()
+        builder.Services.AddOptionsWithValidateOnStart<VectorIndexOptions, VectorIndexOptionsValidator>()
             .BindConfiguration(VectorIndexOptions.SectionName)
             .Configure<IConfiguration>((o, configuration) =>
             {
@@ -32,10 +32,7 @@ public static class VectorIndexExtensions
                 }
 
                 o.Backend = backend;
-            })
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<VectorIndexOptions>, NestedOptionsValidator>());
+            });
         if (backend == VectorIndexBackend.Qdrant)
         {
             var timeout = builder.Configuration.GetSection(VectorIndexOptions.SectionName).GetValue("Qdrant:RequestTimeout", new QdrantBackendOptions().RequestTimeout);
@@ -44,7 +41,7 @@ public static class VectorIndexExtensions
 
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddMetrics();
-        builder.Services.TryAddSingleton<VectorIndexTelemetry>();
+        builder.Services.TryAddSingleton<RetrievalTelemetry>();
         builder.Services.TryAddSingleton(CreateManager);
         builder.Services.TryAddSingleton<IVectorIndexReader>(sp => sp.GetRequiredService<VectorIndexManager>());
         builder.Services.TryAddSingleton<UserEmbeddingResolver>();
@@ -85,7 +82,7 @@ public static class VectorIndexExtensions
     {
         var options = services.GetRequiredService<IOptions<VectorIndexOptions>>().Value;
         var metadata = services.GetRequiredService<ItemMetadataReader>();
-        var telemetry = services.GetRequiredService<VectorIndexTelemetry>();
+        var telemetry = services.GetRequiredService<RetrievalTelemetry>();
         var time = services.GetRequiredService<TimeProvider>();
         var logger = services.GetRequiredService<ILogger<VectorIndexManager>>();
         VectorIndexLog.BackendChosen(logger, options.Backend == VectorIndexBackend.Qdrant ? VectorIndexOptions.QdrantBackendName : VectorIndexOptions.EmbeddedBackendName, options.Shards);
@@ -100,32 +97,5 @@ public static class VectorIndexExtensions
             var shards = new QdrantShardSet(collections, options);
             return (shards, new QdrantIndexLoader(shards, items, version, logger));
         });
-    }
-
-    /// <summary>Data annotations of the nested option objects (ValidateDataAnnotations checks the top level only).</summary>
-    private sealed class NestedOptionsValidator : IValidateOptions<VectorIndexOptions>
-    {
-        public ValidateOptionsResult Validate(string? name, VectorIndexOptions options)
-        {
-            var failures = new List<string>();
-            Check(options.Collaborative, "Collaborative", failures);
-            Check(options.Qdrant, "Qdrant", failures);
-            return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
-        }
-
-        private static void Check(object? nested, string section, List<string> failures)
-        {
-            if (nested is null)
-            {
-                failures.Add($"{VectorIndexOptions.SectionName}:{section} is empty.");
-                return;
-            }
-
-            var results = new List<ValidationResult>();
-            if (!Validator.TryValidateObject(nested, new ValidationContext(nested), results, validateAllProperties: true))
-            {
-                failures.AddRange(results.Select(r => $"{VectorIndexOptions.SectionName}:{section}: {r.ErrorMessage}"));
-            }
-        }
     }
 }

@@ -1,4 +1,5 @@
 using RecSys.FeatureStore.Serving;
+using RecSys.Retrieval.Diagnostics;
 using RecSys.VectorSearch;
 
 namespace RecSys.Retrieval.VectorIndex;
@@ -33,7 +34,7 @@ public sealed class VectorIndexManager : IVectorIndexReader, IDisposable
     internal VectorIndexManager(
         VectorIndexOptions options,
         ItemMetadataReader? metadata,
-        VectorIndexTelemetry telemetry,
+        RetrievalTelemetry telemetry,
         TimeProvider time,
         ILogger logger,
         Func<LocalVectorShard, IVectorShard>? decorateShard)
@@ -49,7 +50,7 @@ public sealed class VectorIndexManager : IVectorIndexReader, IDisposable
     internal VectorIndexManager(
         VectorIndexOptions options,
         ItemMetadataReader? metadata,
-        VectorIndexTelemetry telemetry,
+        RetrievalTelemetry telemetry,
         TimeProvider time,
         ILogger logger,
         Func<IndexedItems, IndexVersion, (IIndexShardSet Shards, IIndexPersistence Persistence)> backend)

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 using RecSys.VectorSearch;
 using RecSys.VectorSearch.Qdrant;
 
@@ -70,17 +71,21 @@ public sealed class VectorIndexOptions
 
     /// <summary>
     /// A shard that has not answered a search within this time is left out (partial results, coverage below 1). Below the
-    /// collaborative source's timeout (Retrieval:SourceTimeoutMs, 100 ms), so that a slow shard degrades the source instead of failing it.
+    /// collaborative source's timeout (Retrieval:SourceTimeout, 100 ms), so that a slow shard degrades the source instead of failing it.
     /// </summary>
-    [Range(1, 60_000)]
-    public int PerShardTimeoutMs { get; set; } = 80;
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:01:00")]
+    public TimeSpan PerShardTimeout { get; set; } = TimeSpan.FromMilliseconds(80);
 
     /// <summary>Directory of snapshots; bound from <see cref="DataDirectoryKey"/>. Empty: the index lives in memory only.</summary>
     public string? DataDirectory { get; set; }
 
+    [Required]
+    [ValidateObjectMembers]
     public CollaborativeOptions Collaborative { get; set; } = new();
 
     /// <summary>Settings of the Qdrant backend (ignored by the embedded one).</summary>
+    [Required]
+    [ValidateObjectMembers]
     public QdrantBackendOptions Qdrant { get; set; } = new();
 
     internal QdrantShardOptions ToQdrant() => new()
@@ -106,6 +111,10 @@ public sealed class VectorIndexOptions
         EfSearch = EfSearch,
     };
 }
+
+/// <summary>The data annotations of <see cref="VectorIndexOptions"/> and its nested sections, checked by generated code.</summary>
+[OptionsValidator]
+public sealed partial class VectorIndexOptionsValidator : IValidateOptions<VectorIndexOptions>;
 
 /// <summary>User embedding resolution of the collaborative source (the spec's two-level embedding: base + session).</summary>
 public sealed class CollaborativeOptions

@@ -7,6 +7,7 @@ using RecSys.FeatureStore.Keys;
 using RecSys.FeatureStore.Consistency;
 using RecSys.FeatureStore.OfflineStore;
 using RecSys.FeatureStore.Streaming;
+using RecSys.FeatureStore.Telemetry;
 using RecSys.FeatureStore.Tests.OfflineStore;
 using RecSys.TestSupport;
 
@@ -20,7 +21,7 @@ public sealed class ConsistencyTests(EmbeddedGarnet garnet) : IClassFixture<Embe
         garnet.Connection,
         store,
         OfflineKit.Plan,
-        new ConsistencyMetrics(Services.GetRequiredService<IMeterFactory>()),
+        new FeatureStoreTelemetry(Services.GetRequiredService<IMeterFactory>()),
         Options.Create(new ConsistencyOptions { SampleSize = 10_000 }),
         TimeProvider.System,
         NullLogger<ConsistencyChecker>.Instance);
@@ -56,7 +57,7 @@ public sealed class ConsistencyTests(EmbeddedGarnet garnet) : IClassFixture<Embe
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
         {
-            if (instrument.Meter.Name == ConsistencyMetrics.Name)
+            if (instrument.Meter.Name == FeatureStoreTelemetry.Name)
             {
                 l.EnableMeasurementEvents(instrument);
             }

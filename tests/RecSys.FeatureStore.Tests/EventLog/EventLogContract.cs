@@ -382,7 +382,7 @@ public sealed class KafkaEventLogContractTests : EventLogContract, IClassFixture
             BootstrapServers = fixture.Cluster.BootstrapServers,
             Topic = topic,
             ConsumerGroup = "group-" + topic,
-            LingerMs = 1,
+            Linger = TimeSpan.FromMilliseconds(1),
         };
     }
 

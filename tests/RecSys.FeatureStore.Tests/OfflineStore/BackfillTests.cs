@@ -161,7 +161,7 @@ public sealed class BackfillTests(EmbeddedGarnet garnet, MockKafkaFixture kafka)
             BootstrapServers = kafka.Cluster.BootstrapServers,
             Topic = topic,
             ConsumerGroup = "group-" + topic,
-            LingerMs = 1,
+            Linger = TimeSpan.FromMilliseconds(1),
         };
         using var kafkaKit = new OfflineKit();
         BackfillProgress fromKafka;

@@ -8,6 +8,7 @@ using RecSys.FeatureStore.Keys;
 using RecSys.FeatureStore.EventLog;
 using RecSys.FeatureStore.OfflineStore;
 using RecSys.FeatureStore.Streaming;
+using RecSys.FeatureStore.Telemetry;
 using RecSys.TestSupport;
 
 namespace RecSys.FeatureStore.Tests.OfflineStore;
@@ -21,7 +22,7 @@ public sealed class OfflineSinkTests(EmbeddedGarnet garnet) : IClassFixture<Embe
 
     private OfflineFeatureSink Sink(int capacity = 64) => new(
         _kit.Store,
-        new OfflineStoreMetrics(Services.GetRequiredService<IMeterFactory>()),
+        new FeatureStoreTelemetry(Services.GetRequiredService<IMeterFactory>()),
         Options.Create(new OfflineStoreOptions { SinkCapacity = capacity, RowGroupSize = 1_000, FlushInterval = TimeSpan.FromMinutes(5) }),
         TimeProvider.System,
         NullLogger<OfflineFeatureSink>.Instance);

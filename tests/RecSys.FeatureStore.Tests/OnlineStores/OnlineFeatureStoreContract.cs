@@ -7,6 +7,7 @@ using RecSys.FeatureStore.EventLog;
 using RecSys.FeatureStore.OnlineStores;
 using RecSys.FeatureStore.Registry;
 using RecSys.FeatureStore.Streaming;
+using RecSys.FeatureStore.Telemetry;
 using RecSys.TestSupport;
 using StackExchange.Redis;
 
@@ -35,7 +36,7 @@ public abstract class OnlineFeatureStoreContract
     private RedisOnlineFeatureStore Store(TimeSpan? l1 = null) => new(
         _redis,
         Options.Create(new OnlineStoreOptions { L1CacheTtl = l1 ?? TimeSpan.Zero }),
-        new OnlineStoreMetrics(Services.GetRequiredService<IMeterFactory>()),
+        new FeatureStoreTelemetry(Services.GetRequiredService<IMeterFactory>()),
         Time,
         NullLogger<RedisOnlineFeatureStore>.Instance);
 
@@ -153,7 +154,7 @@ public abstract class OnlineFeatureStoreContract
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
         {
-            if (instrument.Meter.Name == OnlineStoreMetrics.Name && instrument.Name == "recsys.features.stale")
+            if (instrument.Meter.Name == FeatureStoreTelemetry.Name && instrument.Name == "recsys.features.stale")
             {
                 l.EnableMeasurementEvents(instrument);
             }

@@ -108,7 +108,7 @@ public sealed class CollaborativeSourceTests : IDisposable
     public async Task A_stalled_shard_leaves_a_partial_answer_and_degrades_the_index()
     {
         var options = Options(dimensions: Dim);
-        options.PerShardTimeoutMs = 100;
+        options.PerShardTimeout = TimeSpan.FromMilliseconds(100);
         using var index = Manager(options, decorate: s => s.ShardId == 0 ? new StalledShard(s) : s);
         await AddClustersAsync(index, 2);
         Recent("u5", "c2-00");

@@ -254,7 +254,7 @@ public sealed class VectorIndexManagerTests
     public async Task A_stalled_shard_gives_partial_results_with_coverage_instead_of_failing()
     {
         var options = Options();
-        options.PerShardTimeoutMs = 100;
+        options.PerShardTimeout = TimeSpan.FromMilliseconds(100);
         using var manager = Manager(options, decorate: s => s.ShardId == 2 ? new StalledShard(s) : s);
         var items = RandomItems(400, 8, seed: 2);
         await manager.AddAsync(items);

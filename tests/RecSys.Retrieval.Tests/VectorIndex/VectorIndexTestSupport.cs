@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using RecSys.Core.Domain;
 using RecSys.FeatureStore.Serving;
 using RecSys.Retrieval.Apis;
+using RecSys.Retrieval.Diagnostics;
 using RecSys.Retrieval.VectorIndex;
 using RecSys.ServiceDefaults;
 using RecSys.TestSupport;
@@ -57,14 +58,14 @@ internal static class VectorIndexTestSupport
         Dimensions = dimensions,
         EfConstruction = 64,
         DataDirectory = dataDirectory,
-        PerShardTimeoutMs = 30_000,
+        PerShardTimeout = TimeSpan.FromMilliseconds(30_000),
     };
 
     public static VectorIndexManager Manager(
         VectorIndexOptions options,
         IConnectionMultiplexer? redis = null,
         Func<LocalVectorShard, IVectorShard>? decorate = null) =>
-        new(options, redis is null ? null : new ItemMetadataReader(redis), new VectorIndexTelemetry(Meters), TimeProvider.System,
+        new(options, redis is null ? null : new ItemMetadataReader(redis), new RetrievalTelemetry(Meters), TimeProvider.System,
             NullLogger.Instance, decorate);
 
     public static float[] RandomVector(Random random, int dimensions)
@@ -113,7 +114,7 @@ internal static class VectorIndexTestSupport
         builder.Configuration["Retrieval:VectorIndex:Dimensions"] = dimensions.ToString(System.Globalization.CultureInfo.InvariantCulture);
         builder.Configuration["Retrieval:VectorIndex:Shards"] = shards.ToString(System.Globalization.CultureInfo.InvariantCulture);
         builder.Configuration["Retrieval:VectorIndex:EfConstruction"] = "64";
-        builder.Configuration["Retrieval:VectorIndex:PerShardTimeoutMs"] = "30000";
+        builder.Configuration["Retrieval:VectorIndex:PerShardTimeout"] = "00:00:30";
         builder.AddServiceDefaults();
         builder.AddOnlineStoreClient();
         builder.AddVectorIndex();

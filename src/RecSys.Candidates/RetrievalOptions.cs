@@ -5,7 +5,7 @@ using RecSys.Core.Domain;
 namespace RecSys.Candidates;
 
 /// <summary>
-/// Configuration section <c>Retrieval</c>. Budgets and weights per source follow the spec's MultiSourceRetrieval for a
+/// Configuration section <c>Retrieval</c>. Budgets and weights per source follow the design's multi-source retrieval for a
 /// target of 5000 candidates; a request for fewer (or more) scales every budget by <c>count / TargetCount</c>.
 /// A source takes part when it is registered (<c>AddCandidateSource&lt;TSource&gt;</c> in the Retrieval service)
 /// and enabled here; adding one is one class plus one entry under <c>Retrieval:Sources</c>.
@@ -94,7 +94,7 @@ public sealed class CandidateSourceOptions
     [Range(1, 1_000_000)]
     public int Budget { get; set; }
 
-    /// <summary>Weight of the source in fusion (merge_candidates).</summary>
+    /// <summary>Weight of the source in fusion.</summary>
     [Range(0.0, 100.0)]
     public double Weight { get; set; }
 
@@ -106,7 +106,7 @@ public sealed class CandidateSourceOptions
 }
 
 /// <summary>
-/// handle_retrieval_failure: when <see cref="Source"/> fails or is absent, the budgets of <see cref="Boost"/> are multiplied by
+/// The fallback policy: when <see cref="Source"/> fails or is absent, the budgets of <see cref="Boost"/> are multiplied by
 /// <see cref="BudgetMultiplier"/>. The boosted sources fetch the larger budget up front (one round trip, no retry) and keep
 /// only their normal budget when the critical source succeeds.
 /// </summary>

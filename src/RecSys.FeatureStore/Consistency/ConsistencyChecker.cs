@@ -92,7 +92,7 @@ public sealed partial class ConsistencyChecker(
         return new ReconcileReport(report, newer.Count, written, newer.Count - written);
     }
 
-    /// <summary>The spec's <c>values_match</c>.</summary>
+    /// <summary>Whether an online and an offline value agree (relative tolerance for numbers, equality otherwise).</summary>
     public static bool ValuesMatch(double? online, double? offline, double tolerance) =>
         (online, offline) switch
         {

@@ -23,7 +23,7 @@ public readonly record struct FeatureValue(double? Number, IReadOnlyList<string>
     public static FeatureValue OfVector(float[] vector, DateTimeOffset? eventTime) => new(null, null, eventTime, false, false) { Vector = vector };
 }
 
-/// <summary>What to fetch: every listed feature of every listed entity of the feature's kind (the spec's pruning).</summary>
+/// <summary>What to fetch: every listed feature of every listed entity of the feature's kind (pruned to what the caller needs).</summary>
 public sealed record OnlineFeatureQuery(IReadOnlyList<EntityRef> Entities, IReadOnlyList<FeatureDefinition> Features);
 
 /// <summary>The values of one entity, in the order of the query's features of its kind.</summary>
@@ -32,7 +32,7 @@ public sealed record EntityFeatureValues(EntityRef Entity, IReadOnlyList<Feature
 /// <summary>A write of one counter field of an entity's feature hash carrying the event time of the value.</summary>
 public readonly record struct FeatureWrite(EntityRef Entity, string Field, double Value, DateTimeOffset EventTime);
 
-/// <summary>The online feature store (the spec's <c>online_store</c>).</summary>
+/// <summary>The online feature store: feature values by entity, fresh from the stream processor.</summary>
 public interface IOnlineFeatureStore
 {
     /// <summary>Fetches many entities x many features in one round trip; one result per entity, in query order.</summary>

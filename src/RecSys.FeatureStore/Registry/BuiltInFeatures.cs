@@ -4,7 +4,7 @@ using RecSys.FeatureStore.Streaming;
 
 namespace RecSys.FeatureStore.Registry;
 
-/// <summary>The built-in features (the spec's <c>define_feature</c> calls): enough for the rankers.</summary>
+/// <summary>The built-in feature definitions, one per feature, shared by serving and training.</summary>
 public static class BuiltInFeatures
 {
     private static readonly TimeSpan Month = TimeSpan.FromDays(30);

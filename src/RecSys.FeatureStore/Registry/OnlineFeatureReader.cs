@@ -6,7 +6,7 @@ using RecSys.FeatureStore.Streaming;
 namespace RecSys.FeatureStore.Registry;
 
 /// <summary>
-/// The spec's <c>get_feature_for_serving</c> for many entities: validates a request against the registry and reads it
+/// Online feature serving for many entities: validates a request against the registry and reads it
 /// through the <see cref="IOnlineFeatureStore"/> (defaults for missing values, freshness checked there).
 /// </summary>
 public sealed class OnlineFeatureReader(IOnlineFeatureStore store, FeatureRegistry registry)

@@ -110,7 +110,7 @@ public sealed class VectorIndexManager : IVectorIndexReader, IDisposable
     public IndexWriteResult EnqueueDeletes(IReadOnlyList<string> itemIds) =>
         new(_queue.EnqueueDeletes(itemIds), Applied: false, PendingWrites, [], Version);
 
-    /// <summary>Applies every queued write to the shards (the spec's incremental_update); returns how many were applied.</summary>
+    /// <summary>Applies every queued write to the shards (incremental update); returns how many were applied.</summary>
     public Task<int> ApplyPendingAsync(CancellationToken cancellationToken = default) =>
         UnderGateAsync(_applier.ApplyAsync, cancellationToken);
 

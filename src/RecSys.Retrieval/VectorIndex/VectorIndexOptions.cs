@@ -6,7 +6,7 @@ using RecSys.VectorSearch.Qdrant;
 namespace RecSys.Retrieval.VectorIndex;
 
 /// <summary>
-/// Configuration section <c>Retrieval:VectorIndex</c>: the sharded ANN index of item embeddings (the spec's ANNIndexManager)
+/// Configuration section <c>Retrieval:VectorIndex</c>: the sharded ANN index of item embeddings (the design's ANN index management)
 /// and the collaborative source that searches it. Snapshots go under <c>Retrieval:DataDirectory</c> (<see cref="DataDirectory"/>).
 /// </summary>
 public sealed class VectorIndexOptions
@@ -53,7 +53,7 @@ public sealed class VectorIndexOptions
     [Range(1, 10_000)]
     public int EfSearch { get; set; } = 100;
 
-    /// <summary>Queued adds, updates and deletes are applied this often (the spec's incremental_update), and on demand.</summary>
+    /// <summary>Queued adds, updates and deletes are applied this often (incremental update), and on demand.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
     public TimeSpan IncrementalPeriod { get; set; } = TimeSpan.FromMinutes(15);
 

@@ -13,6 +13,7 @@ public static class TrainerCli
         root.Subcommands.Add(GenerateCommands.Ingest(env));
         root.Subcommands.Add(ImportCommands.Create(env));
         root.Subcommands.Add(SeedCommand.Create(env));
+        root.Subcommands.Add(TrainCommand.Create(env));
         return root;
     }
 

@@ -14,6 +14,7 @@ public static class TrainerCli
         root.Subcommands.Add(ImportCommands.Create(env));
         root.Subcommands.Add(SeedCommand.Create(env));
         root.Subcommands.Add(TrainCommand.Create(env));
+        root.Subcommands.Add(EvaluateCommand.Create(env));
         return root;
     }
 

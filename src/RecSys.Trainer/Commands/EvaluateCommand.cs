@@ -31,6 +31,11 @@ internal static class EvaluateCommand
         var easeItems = new Option<int>("--ease-items") { Description = "EASE uses the most popular N items (its inverse is N x N)", DefaultValueFactory = _ => 5_000 };
         var easeLambda = new Option<float>("--ease-lambda") { Description = "EASE regularization", DefaultValueFactory = _ => 500f };
         var knn = new Option<int>("--knn") { Description = "Neighbours per item of item-kNN", DefaultValueFactory = _ => 100 };
+        var recommenders = new Option<string>("--recommenders")
+        {
+            Description = "Comma-separated subset of most-popular, item-knn, ease, als",
+            DefaultValueFactory = _ => string.Join(',', AllRecommenders),
+        };
         var e2e = new Option<bool>("--e2e") { Description = "Also evaluate a running system: import the training part, train and publish, ask /v1/recommendations" };
         var ranking = new Option<string?>("--ranking") { Description = "Ranking service URL (with --e2e)" };
         var featureServer = new Option<string?>("--featureserver") { Description = "FeatureServer URL of the system under test (with --e2e; a fresh system)" };
@@ -38,7 +43,7 @@ internal static class EvaluateCommand
         var command = new Command("evaluate", "Offline evaluation: baselines and ALS on per-user splits (and, with --e2e, the running system), as Markdown, JSON and SVG.");
         inputs.AddTo(command);
         als.AddTo(command);
-        foreach (var option in new Option[] { output, splitKind, holdout, splitSeed, maxK, easeItems, easeLambda, knn, e2e, ranking, featureServer, retrieval })
+        foreach (var option in new Option[] { output, recommenders, splitKind, holdout, splitSeed, maxK, easeItems, easeLambda, knn, e2e, ranking, featureServer, retrieval })
         {
             command.Options.Add(option);
         }
@@ -69,6 +74,12 @@ internal static class EvaluateCommand
             if (result.GetValue(splitSeed) < 0)
             {
                 throw new CliException("--split-seed must be 0 or more.");
+            }
+
+            var chosen = result.GetValue(recommenders)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
+            if (chosen.Count == 0 || chosen.FirstOrDefault(r => !AllRecommenders.Contains(r)) is { } unknown)
+            {
+                throw new CliException($"--recommenders takes a comma-separated subset of {string.Join(", ", AllRecommenders)}.");
             }
 
             EndToEndTargets? targets = null;
@@ -123,13 +134,29 @@ internal static class EvaluateCommand
                 }
 
                 console.MarkupLineInterpolated($"split {split.Name}: {split.Train.InteractionCount:N0} training, {split.TestInteractions:N0} held-out interactions");
-                var report = await Task.Run(() => Evaluator.Run(source.Describe(), split, [
-                    () => new MostPopularRecommender(split.Train),
-                    () => new ItemKnnRecommender(split.Train, result.GetValue(knn)),
-                    () => new EaseRecommender(split.Train, result.GetValue(easeLambda), result.GetValue(easeItems)),
-                    () => new FactorRecommender(new AlsTrainer(alsOptions, env.Time).Train(split.Train, cancellationToken: cancellationToken), split.Train,
-                        string.Create(CultureInfo.InvariantCulture, $"als(d={alsOptions.Dimension}, alpha={alsOptions.Alpha}, lambda={alsOptions.Regularization}, {alsOptions.Epochs} epochs)")),
-                ], k, env.Time), cancellationToken);
+                var fitters = new List<Func<IRecommender>>();
+                if (chosen.Contains("most-popular"))
+                {
+                    fitters.Add(() => new MostPopularRecommender(split.Train));
+                }
+
+                if (chosen.Contains("item-knn"))
+                {
+                    fitters.Add(() => new ItemKnnRecommender(split.Train, result.GetValue(knn)));
+                }
+
+                if (chosen.Contains("ease"))
+                {
+                    fitters.Add(() => new EaseRecommender(split.Train, result.GetValue(easeLambda), result.GetValue(easeItems)));
+                }
+
+                if (chosen.Contains("als"))
+                {
+                    fitters.Add(() => new FactorRecommender(new AlsTrainer(alsOptions, env.Time).Train(split.Train, cancellationToken: cancellationToken), split.Train,
+                        string.Create(CultureInfo.InvariantCulture, $"als(d={alsOptions.Dimension}, alpha={alsOptions.Alpha}, lambda={alsOptions.Regularization}, {alsOptions.Epochs} epochs)")));
+                }
+
+                var report = await Task.Run(() => Evaluator.Run(source.Describe(), split, fitters, k, env.Time), cancellationToken);
 
                 if (targets is not null && ReferenceEquals(split, splits[0]))
                 {
@@ -153,6 +180,8 @@ internal static class EvaluateCommand
         });
         return command;
     }
+
+    private static readonly string[] AllRecommenders = ["most-popular", "item-knn", "ease", "als"];
 
     private sealed record EndToEndTargets(Uri Ranking, Uri FeatureServer, Uri Retrieval);
 

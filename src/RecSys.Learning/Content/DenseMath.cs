@@ -1,3 +1,5 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
 using RecSys.Learning.Interactions;
 
 namespace RecSys.Learning.Content;
@@ -27,12 +29,7 @@ internal static class DenseMath
             var values = a.RowValues(r);
             for (var e = 0; e < columns.Length; e++)
             {
-                var v = (double)values[e];
-                var source = x.AsSpan(columns[e] * l, l);
-                for (var j = 0; j < l; j++)
-                {
-                    row[j] += v * source[j];
-                }
+                Axpy(values[e], x.AsSpan(columns[e] * l, l), row);
             }
         });
         return y;
@@ -57,11 +54,7 @@ internal static class DenseMath
                         continue;
                     }
 
-                    var gi = g.AsSpan(i * l, l);
-                    for (var j = i; j < l; j++)
-                    {
-                        gi[j] += yi * row[j];
-                    }
+                    Axpy(yi, row[i..], g.AsSpan((i * l) + i, l - i));
                 }
             }
 
@@ -110,21 +103,73 @@ internal static class DenseMath
             }
 
             CholeskyInPlace(g, l);
-            Parallel.For(0, n, r =>
+            var inverse = UpperInverseOfTransposed(g, l);
+            Parallel.For(0, n, () => new double[l], (r, _, scratch) =>
             {
-                // Solve x R = y_r (R upper triangular: R = L^T, g holds L in its lower triangle).
+                // y_r := y_r R^-1 as a sum of rows of R^-1 (R = L^T is upper triangular, so row k starts at column k).
                 var row = y.AsSpan(r * l, l);
-                for (var j = 0; j < l; j++)
+                Array.Clear(scratch);
+                for (var k = 0; k < l; k++)
                 {
-                    var s = row[j];
-                    for (var k = 0; k < j; k++)
+                    if (row[k] != 0)
                     {
-                        s -= row[k] * g[(j * l) + k];
+                        Axpy(row[k], inverse.AsSpan((k * l) + k, l - k), scratch.AsSpan(k));
                     }
-
-                    row[j] = s / g[(j * l) + j];
                 }
-            });
+
+                scratch.CopyTo(row);
+                return scratch;
+            }, _ => { });
+        }
+    }
+
+    /// <summary>R^-1 for R = L^T (upper triangular), L in the lower triangle of <paramref name="factor"/>; row-major l x l.</summary>
+    private static double[] UpperInverseOfTransposed(double[] factor, int l)
+    {
+        // Column j of R^-1 solves R x = e_j by back substitution; R[i, k] = L[k, i].
+        var inverse = new double[l * l];
+        for (var j = 0; j < l; j++)
+        {
+            for (var i = j; i >= 0; i--)
+            {
+                var s = i == j ? 1.0 : 0.0;
+                for (var k = i + 1; k <= j; k++)
+                {
+                    s -= factor[(k * l) + i] * inverse[(k * l) + j];
+                }
+
+                inverse[(i * l) + j] = s / factor[(i * l) + i];
+            }
+        }
+
+        return inverse;
+    }
+
+    /// <summary>y += a x, vectorized with <see cref="Vector{T}"/> (AVX-512, AVX2 or SSE, whichever the JIT picked).</summary>
+    public static void Axpy(double a, ReadOnlySpan<double> x, Span<double> y)
+    {
+        if (x.Length != y.Length)
+        {
+            throw new ArgumentException($"x and y differ in length ({x.Length} vs {y.Length}).");
+        }
+
+        var i = 0;
+        if (Vector.IsHardwareAccelerated && x.Length >= Vector<double>.Count)
+        {
+            var va = new Vector<double>(a);
+            var xs = MemoryMarshal.Cast<double, Vector<double>>(x);
+            var ys = MemoryMarshal.Cast<double, Vector<double>>(y);
+            for (var v = 0; v < xs.Length; v++)
+            {
+                ys[v] += va * xs[v];
+            }
+
+            i = xs.Length * Vector<double>.Count;
+        }
+
+        for (; i < x.Length; i++)
+        {
+            y[i] += a * x[i];
         }
     }
 

@@ -2,7 +2,10 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using RecSys.Core.Contracts;
+using Microsoft.Extensions.DependencyInjection;
+using RecSys.Core.Domain;
 using RecSys.FeatureServer.Apis;
+using RecSys.FeatureStore.EventLog;
 
 namespace RecSys.FeatureServer.Tests.Export;
 
@@ -98,6 +101,24 @@ public sealed class ExportApiTests : IDisposable
         Assert.Equal(["old"], items[0].Tags);
         Assert.Equal("First title", items[0].Title);
         Assert.Equal("x-c1", items[0].CreatorId);
+    }
+
+    [Fact]
+    public async Task Records_appended_after_the_end_position_are_left_out()
+    {
+        await SendAsync(50);
+        var log = _factory.Services.GetRequiredService<IEventLog>();
+        var end = await log.GetEndPositionAsync(CancellationToken.None);
+        await log.AppendAsync([new EventRecord(new InteractionEvent("x-late", "x-u1", "x-i1", null, EventType.Click, null, Base))], CancellationToken.None);
+
+        var exported = new List<string>();
+        await foreach (var e in EventLogExport.EventsAsync(log, end, ExportWindow.All))
+        {
+            exported.Add(e.EventId);
+        }
+
+        Assert.Equal(50, exported.Count);
+        Assert.DoesNotContain("x-late", exported);
     }
 
     [Fact]

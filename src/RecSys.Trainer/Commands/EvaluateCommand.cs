@@ -36,7 +36,7 @@ internal static class EvaluateCommand
             Description = "Comma-separated subset of most-popular, item-knn, ease, als",
             DefaultValueFactory = _ => string.Join(',', AllRecommenders),
         };
-        var e2e = new Option<bool>("--e2e") { Description = "Also evaluate a running system: import the training part, train and publish, ask /v1/recommendations" };
+        var e2e = new Option<bool>("--e2e") { Description = "Also evaluate a running (fresh) system on the first split (temporal unless --split random): import the training part, train and publish, ask /v1/recommendations" };
         var ranking = new Option<string?>("--ranking") { Description = "Ranking service URL (with --e2e)" };
         var featureServer = new Option<string?>("--featureserver") { Description = "FeatureServer URL of the system under test (with --e2e; a fresh system)" };
         var retrieval = new Option<string?>("--retrieval") { Description = $"Retrieval service URL (with --e2e; default: ${SeedCommand.RetrievalVariable})" };

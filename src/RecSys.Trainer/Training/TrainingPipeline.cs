@@ -107,6 +107,11 @@ public static class TrainingPipeline
         var itemVectors = model.ItemFactors;
         float[]? content = null;
         var contentDimension = 0;
+        if (settings.Content is not null && data.Catalogue.Count == 0)
+        {
+            progress.Note("--content: the input has no item metadata (no items export or items file), so no content embeddings were made");
+        }
+
         if (settings.Content is { } contentOptions && data.Catalogue.Count > 0)
         {
             var contentPhase = progress.StartPhase("content embeddings", null);

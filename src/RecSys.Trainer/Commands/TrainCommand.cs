@@ -183,7 +183,8 @@ internal static class TrainCommand
     {
         var console = env.Console;
         console.MarkupLineInterpolated($"training from {source.Describe()}");
-        var (data, outcome) = await ProgressRunner.RunAsync(env, async progress =>
+        // Two progress runs, so the data summary is printed between them rather than under live bars.
+        var data = await ProgressRunner.RunAsync(env, async progress =>
         {
             var phase = progress.StartPhase("events", null);
             var loaded = await TrainingData.LoadAsync(
@@ -195,10 +196,11 @@ internal static class TrainCommand
                 phase.Advance,
                 cancellationToken);
             phase.Complete();
-            PrintData(console, loaded.Stats);
-            var trained = await Task.Run(() => TrainingPipeline.Run(loaded, settings, progress, env.Time, cancellationToken), cancellationToken);
-            return (loaded, trained);
+            return loaded;
         });
+        PrintData(console, data.Stats);
+        var outcome = await ProgressRunner.RunAsync(env, progress =>
+            Task.Run(() => TrainingPipeline.Run(data, settings, progress, env.Time, cancellationToken), cancellationToken));
 
         var s = data.Stats;
         var range = new TrainingDataRange(source.Describe(), window.From, window.Until, s.FirstEvent, s.LastEvent, s.EventsRead, s.Duplicates, s.Interactions, s.Users, s.Items, s.CatalogueItems);

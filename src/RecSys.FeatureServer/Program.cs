@@ -18,6 +18,7 @@ app.MapDefaultEndpoints();
 app.MapIngestApi();
 app.MapFeaturesApi();
 app.MapOfflineStoreApi();
+app.MapExportApi();
 app.Run();
 
 public partial class Program;

@@ -12,8 +12,9 @@ public readonly record struct Interaction(int User, int Item, float Strength, lo
 /// </summary>
 public sealed class DataSplit
 {
-    internal DataSplit(string name, InteractionMatrix train, int[][] test, int testInteractions)
+    internal DataSplit(string name, InteractionMatrix train, int[][] test, int testInteractions, bool[] inTrain)
     {
+        InTrain = inTrain;
         Name = name;
         Train = train;
         Test = test;
@@ -28,6 +29,12 @@ public sealed class DataSplit
     public IReadOnlyList<int[]> Test { get; }
 
     public int TestInteractions { get; }
+
+    /// <summary>
+    /// Per input interaction (same order as given to the split): true when it went to the training part. Lets a caller
+    /// replay exactly the training part elsewhere (an end-to-end evaluation imports it into a running system).
+    /// </summary>
+    public IReadOnlyList<bool> InTrain { get; }
 
     /// <summary>
     /// Per-user temporal split: each user's interactions sorted by time (ties by input order), the last
@@ -85,6 +92,7 @@ public sealed class DataSplit
         var trainItems = new List<int>(interactions.Count);
         var trainStrengths = new List<float>(interactions.Count);
         var testSets = new int[userCount][];
+        var inTrain = new bool[interactions.Count];
         var testCount = 0;
         for (var u = 0; u < userCount; u++)
         {
@@ -106,6 +114,7 @@ public sealed class DataSplit
             for (var k = 0; k < trainPart; k++)
             {
                 var x = interactions[list[k]];
+                inTrain[list[k]] = true;
                 trainUsers.Add(u);
                 trainItems.Add(x.Item);
                 trainStrengths.Add(x.Strength);
@@ -127,6 +136,6 @@ public sealed class DataSplit
         }
 
         var train = InteractionMatrix.Build(userCount, itemCount, [.. trainUsers], [.. trainItems], [.. trainStrengths]);
-        return new DataSplit(name, train, testSets, testCount);
+        return new DataSplit(name, train, testSets, testCount, inTrain);
     }
 }

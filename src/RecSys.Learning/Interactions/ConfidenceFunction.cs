@@ -63,6 +63,9 @@ public sealed class ConfidenceFunction
         return (float)(weight * Math.Exp(-_decayPerSecond * ageSeconds));
     }
 
+    /// <summary>The recency factor <c>2^(-age / halfLife)</c> of an event at <paramref name="at"/> (1 when decay is off).</summary>
+    public float Decay(DateTimeOffset at) => (float)Math.Exp(-_decayPerSecond * Math.Max(0, (ReferenceTime - at).TotalSeconds));
+
     /// <summary>Confidence of a pair whose summed strength is <paramref name="strength"/>.</summary>
     public float Confidence(float strength) => Confidence(Options.Alpha, strength);
 

@@ -13,6 +13,8 @@ public static class TrainerCli
         root.Subcommands.Add(GenerateCommands.Ingest(env));
         root.Subcommands.Add(ImportCommands.Create(env));
         root.Subcommands.Add(SeedCommand.Create(env));
+        root.Subcommands.Add(TrainCommand.Create(env));
+        root.Subcommands.Add(EvaluateCommand.Create(env));
         return root;
     }
 

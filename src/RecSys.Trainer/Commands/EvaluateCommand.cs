@@ -1,0 +1,301 @@
+using System.Collections.Concurrent;
+using System.CommandLine;
+using System.Globalization;
+using System.Net.Http.Json;
+using RecSys.Core.Contracts;
+using RecSys.Learning.Als;
+using RecSys.Learning.Evaluation;
+using RecSys.Trainer.Evaluation;
+using RecSys.Trainer.Ingestion;
+using RecSys.Trainer.Training;
+using Spectre.Console;
+
+namespace RecSys.Trainer.Commands;
+
+/// <summary>
+/// <c>evaluate</c>: most-popular, item-kNN, EASE and ALS scored by the same evaluator on a per-user temporal and/or random
+/// split (model-only); with <c>--e2e</c> also the lists a running system serves after importing the training part.
+/// </summary>
+internal static class EvaluateCommand
+{
+    public static Command Create(TrainerEnvironment env)
+    {
+        var inputs = new TrainingInputOptions();
+        var als = new AlsOptionSet();
+        var output = new Option<string>("--out") { Description = "Folder for report.md, report.json and the SVG plots", Required = true };
+        var splitKind = new Option<string>("--split") { Description = "temporal, random or both", DefaultValueFactory = _ => "both" };
+        splitKind.AcceptOnlyFromAmong("temporal", "random", "both");
+        var holdout = new Option<double>("--holdout") { Description = "Share of each user's interactions held out (0..1)", DefaultValueFactory = _ => 0.2 };
+        var splitSeed = new Option<long>("--split-seed") { Description = "Seed of the random split", DefaultValueFactory = _ => 1 };
+        var maxK = new Option<int>("--max-k") { Description = "Curves are computed for k = 1..max-k (>= 20)", DefaultValueFactory = _ => 50 };
+        var easeItems = new Option<int>("--ease-items") { Description = "EASE uses the most popular N items (its inverse is N x N)", DefaultValueFactory = _ => 5_000 };
+        var easeLambda = new Option<float>("--ease-lambda") { Description = "EASE regularization", DefaultValueFactory = _ => 500f };
+        var knn = new Option<int>("--knn") { Description = "Neighbours per item of item-kNN", DefaultValueFactory = _ => 100 };
+        var recommenders = new Option<string>("--recommenders")
+        {
+            Description = "Comma-separated subset of most-popular, item-knn, ease, als",
+            DefaultValueFactory = _ => string.Join(',', AllRecommenders),
+        };
+        var e2e = new Option<bool>("--e2e") { Description = "Also evaluate a running (fresh) system on the first split (temporal unless --split random): import the training part, train and publish, ask /v1/recommendations" };
+        var ranking = new Option<string?>("--ranking") { Description = "Ranking service URL (with --e2e)" };
+        var featureServer = new Option<string?>("--featureserver") { Description = "FeatureServer URL of the system under test (with --e2e; a fresh system)" };
+        var retrieval = new Option<string?>("--retrieval") { Description = $"Retrieval service URL (with --e2e; default: ${SeedCommand.RetrievalVariable})" };
+        var command = new Command("evaluate", "Offline evaluation: baselines and ALS on per-user splits (and, with --e2e, the running system), as Markdown, JSON and SVG.");
+        inputs.AddTo(command);
+        als.AddTo(command);
+        foreach (var option in new Option[] { output, recommenders, splitKind, holdout, splitSeed, maxK, easeItems, easeLambda, knn, e2e, ranking, featureServer, retrieval })
+        {
+            command.Options.Add(option);
+        }
+
+        command.SetAction(env, async (result, cancellationToken) =>
+        {
+            var source = inputs.ReadSource(result, env);
+            var window = inputs.ReadWindow(result);
+            var interactionOptions = inputs.ReadInteractionOptions(result);
+            var alsOptions = als.Read(result);
+            var fraction = result.GetValue(holdout);
+            if (!(fraction is > 0 and < 1))
+            {
+                throw new CliException("--holdout must be between 0 and 1 (exclusive).");
+            }
+
+            var k = result.GetValue(maxK);
+            if (k is < 20 or > 1_000)
+            {
+                throw new CliException("--max-k must be between 20 and 1,000.");
+            }
+
+            if (result.GetValue(easeItems) < 1 || result.GetValue(knn) < 1 || !(result.GetValue(easeLambda) > 0))
+            {
+                throw new CliException("--ease-items and --knn must be at least 1, --ease-lambda above 0.");
+            }
+
+            if (result.GetValue(splitSeed) < 0)
+            {
+                throw new CliException("--split-seed must be 0 or more.");
+            }
+
+            var chosen = result.GetValue(recommenders)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
+            if (chosen.Count == 0 || chosen.FirstOrDefault(r => !AllRecommenders.Contains(r)) is { } unknown)
+            {
+                throw new CliException($"--recommenders takes a comma-separated subset of {string.Join(", ", AllRecommenders)}.");
+            }
+
+            EndToEndTargets? targets = null;
+            if (result.GetValue(e2e))
+            {
+                var rankingUrl = result.GetValue(ranking) ?? throw new CliException("--e2e needs --ranking <url>.");
+                var featureServerUrl = result.GetValue(featureServer) ?? throw new CliException("--e2e needs --featureserver <url>.");
+                var retrievalUrl = result.GetValue(retrieval) ?? env.GetEnvironmentVariable(SeedCommand.RetrievalVariable)
+                    ?? throw new CliException($"--e2e needs --retrieval <url> (or ${SeedCommand.RetrievalVariable}) to publish the trained vectors.");
+                targets = new EndToEndTargets(TargetResolver.Parse(rankingUrl), TargetResolver.Parse(featureServerUrl), TargetResolver.Parse(retrievalUrl));
+            }
+            else if (result.GetValue(ranking) is not null || result.GetValue(featureServer) is not null)
+            {
+                throw new CliException("--ranking and --featureserver are for --e2e.");
+            }
+
+            var outDir = result.GetValue(output)!;
+            var console = env.Console;
+            console.MarkupLineInterpolated($"evaluating on {source.Describe()}");
+            var data = await ProgressRunner.RunAsync(env, async progress =>
+            {
+                var phase = progress.StartPhase("events", null);
+                var loaded = await TrainingData.LoadAsync(
+                    TrainingReader.Events(source, window, env, cancellationToken), null, interactionOptions, window, keepEvents: targets is not null, phase.Advance, cancellationToken);
+                phase.Complete();
+                return loaded;
+            });
+            TrainCommand.PrintData(console, data.Stats);
+            if (data.Interactions.Count == 0)
+            {
+                throw new CliException("No interactions to evaluate on (no positive events in the input).");
+            }
+
+            var kind = result.GetValue(splitKind);
+            var splits = new List<DataSplit>();
+            if (kind is "temporal" or "both")
+            {
+                splits.Add(DataSplit.Temporal(data.Interactions, data.Users.Count, data.Items.Count, fraction));
+            }
+
+            if (kind is "random" or "both")
+            {
+                splits.Add(DataSplit.Random(data.Interactions, data.Users.Count, data.Items.Count, (ulong)result.GetValue(splitSeed), fraction));
+            }
+
+            var reports = new List<EvaluationReport>();
+            foreach (var split in splits)
+            {
+                if (split.TestInteractions == 0)
+                {
+                    throw new CliException($"The {split.Name} split holds nothing out: users need at least 2 interactions.");
+                }
+
+                console.MarkupLineInterpolated($"split {split.Name}: {split.Train.InteractionCount:N0} training, {split.TestInteractions:N0} held-out interactions");
+                var fitters = new List<Func<IRecommender>>();
+                if (chosen.Contains("most-popular"))
+                {
+                    fitters.Add(() => new MostPopularRecommender(split.Train));
+                }
+
+                if (chosen.Contains("item-knn"))
+                {
+                    fitters.Add(() => new ItemKnnRecommender(split.Train, result.GetValue(knn)));
+                }
+
+                if (chosen.Contains("ease"))
+                {
+                    fitters.Add(() => new EaseRecommender(split.Train, result.GetValue(easeLambda), result.GetValue(easeItems)));
+                }
+
+                if (chosen.Contains("als"))
+                {
+                    fitters.Add(() => new FactorRecommender(new AlsTrainer(alsOptions, env.Time).Train(split.Train, cancellationToken: cancellationToken), split.Train,
+                        string.Create(CultureInfo.InvariantCulture, $"als(d={alsOptions.Dimension}, alpha={alsOptions.Alpha}, lambda={alsOptions.Regularization}, {alsOptions.Epochs} epochs)")));
+                }
+
+                var report = await Task.Run(() => Evaluator.Run(source.Describe(), split, fitters, k, env.Time), cancellationToken);
+
+                if (targets is not null && ReferenceEquals(split, splits[0]))
+                {
+                    var served = await EndToEndAsync(env, source, data, split, targets, interactionOptions, alsOptions, Path.Combine(outDir, "e2e-model"), cancellationToken);
+                    report = report with { Recommenders = [.. report.Recommenders, served] };
+                }
+
+                reports.Add(report);
+                console.Write(new Markup(Markup.Escape(report.ToMarkdown(10))));
+            }
+
+            var parameters = AlsOptionSet.Describe(alsOptions, interactionOptions, null).ToDictionary();
+            parameters["holdout"] = fraction.ToString(CultureInfo.InvariantCulture);
+            parameters["maxK"] = k.ToString(CultureInfo.InvariantCulture);
+            parameters["easeItems"] = result.GetValue(easeItems).ToString(CultureInfo.InvariantCulture);
+            parameters["easeLambda"] = result.GetValue(easeLambda).ToString(CultureInfo.InvariantCulture);
+            parameters["knn"] = result.GetValue(knn).ToString(CultureInfo.InvariantCulture);
+            var files = EvaluationOutput.Write(outDir, new EvaluationRun(source.Describe(), env.Time.GetUtcNow(), parameters, reports));
+            console.MarkupLineInterpolated($"wrote {files.Count} files to {outDir} ({EvaluationOutput.MarkdownFile}, {EvaluationOutput.JsonFile}, plots)");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static readonly string[] AllRecommenders = ["most-popular", "item-knn", "ease", "als"];
+
+    private sealed record EndToEndTargets(Uri Ranking, Uri FeatureServer, Uri Retrieval);
+
+    /// <summary>
+    /// Imports the split's training part into the system (items, then the training events), waits for the stream processor,
+    /// trains from the system's own export and publishes, then asks the ranking service for every test user's 20 items.
+    /// </summary>
+    private static async Task<RecommenderScore> EndToEndAsync(
+        TrainerEnvironment env,
+        TrainingSource source,
+        TrainingData data,
+        DataSplit split,
+        EndToEndTargets targets,
+        InteractionOptions interactionOptions,
+        AlsOptions alsOptions,
+        string modelDirectory,
+        CancellationToken cancellationToken)
+    {
+        var console = env.Console;
+        var events = data.Events ?? throw new InvalidOperationException("The events were not kept.");
+        var trainEvents = events.Where((_, i) => split.InTrain[i]).ToList();
+        console.MarkupLineInterpolated($"end-to-end: importing {trainEvents.Count:N0} training events into {targets.FeatureServer}");
+        var client = env.CreateClient(targets.FeatureServer);
+        var results = await ProgressRunner.RunAsync(env, async progress =>
+        {
+            var sink = new HttpRecordSink(env.CreateClient(targets.FeatureServer, progress), new SendOptions { OnError = OnErrorMode.Stop });
+            var list = new List<SendResult>();
+            if (TrainingReader.Items(source, env, cancellationToken) is { } items)
+            {
+                var all = new List<ItemDto>();
+                await foreach (var item in items.WithCancellation(cancellationToken))
+                {
+                    all.Add(item);
+                }
+
+                list.Add(await sink.SendItemsAsync(all, progress.StartPhase("items", all.Count), cancellationToken));
+            }
+
+            list.Add(await sink.SendEventsAsync(trainEvents, progress.StartPhase("events", trainEvents.Count), cancellationToken));
+            return list;
+        });
+        if (results.Any(r => r.Stopped || r.Rejected > 0))
+        {
+            Summary.Print(console, $"import into {targets.FeatureServer}", results);
+            throw new CliException("The system refused part of the training data; the end-to-end evaluation would be meaningless.", ExitCodes.Rejected);
+        }
+
+        var deadline = env.Time.GetUtcNow() + TimeSpan.FromMinutes(10);
+        while (await client.GetStatusAsync(cancellationToken) is { } status && status.ProcessedPosition < status.LogTail)
+        {
+            if (env.Time.GetUtcNow() > deadline)
+            {
+                throw new CliException($"The FeatureServer's stream processor is still behind after 10 minutes ({status.ProcessedPosition:N0} of {status.LogTail:N0}).", ExitCodes.Timeout);
+            }
+
+            await Task.Delay(env.PollInterval, env.Time, cancellationToken);
+        }
+
+        var manifest = await TrainCommand.RunAsync(env, new FeatureServerSource(targets.FeatureServer), ExportWindowFilter.All, interactionOptions,
+            new TrainSettings { Als = alsOptions, MetricsHoldout = null }, modelDirectory,
+            new RetrievalIndexPublisher(env.CreateClient(targets.Retrieval)), cancellationToken);
+
+        var testUsers = Enumerable.Range(0, split.Test.Count).Where(u => split.Test[u].Length > 0).ToList();
+        console.MarkupLineInterpolated($"end-to-end: asking {targets.Ranking} for {testUsers.Count:N0} users' recommendations");
+        using var http = new HttpClient(env.CreateHandler(), disposeHandler: true) { BaseAddress = targets.Ranking, Timeout = env.Retry.RequestTimeout };
+        var lists = new ConcurrentDictionary<int, int[]>();
+        var failures = 0;
+        var unknown = 0;
+        string? lastFailure = null;
+        await Parallel.ForEachAsync(testUsers, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = cancellationToken }, async (user, ct) =>
+        {
+            var id = Uri.EscapeDataString(data.Users.IdAt(user));
+            try
+            {
+                var response = await http.GetFromJsonAsync<RecommendationResponse>($"/v1/recommendations/{id}?count=20", JsonDefaults.Options, ct);
+                var items = new List<int>();
+                foreach (var item in response?.Items ?? [])
+                {
+                    // An item without interactions in the data cannot be relevant and has no index in the evaluator: it is
+                    // left out (and counted), which moves later items up by one place.
+                    if (data.Items.TryGetIndex(item.ItemId, out var index))
+                    {
+                        items.Add(index);
+                    }
+                    else
+                    {
+                        Interlocked.Increment(ref unknown);
+                    }
+                }
+
+                lists[user] = [.. items];
+            }
+            catch (Exception ex) when (ex is HttpRequestException or System.Text.Json.JsonException or TaskCanceledException)
+            {
+                Interlocked.Increment(ref failures);
+                lastFailure = ex.Message;
+            }
+        });
+        if (failures == testUsers.Count)
+        {
+            throw new CliException($"GET /v1/recommendations failed for every user ({lastFailure}).", ExitCodes.Unreachable);
+        }
+
+        if (failures > 0)
+        {
+            console.MarkupLineInterpolated($"[yellow]{failures:N0} of {testUsers.Count:N0} recommendation requests failed (scored as empty lists); last: {lastFailure}[/]");
+        }
+
+        if (unknown > 0)
+        {
+            console.MarkupLineInterpolated($"{unknown:N0} served items had no interaction in the data (cold items) and were left out of the scored lists");
+        }
+
+        var recommender = new PrecomputedRecommender($"end-to-end /v1/recommendations (model {manifest?.Version})", lists);
+        return Evaluator.Evaluate(recommender, split, maxK: 20, time: env.Time);
+    }
+}

@@ -41,7 +41,7 @@ public sealed class CandidateSignalReader(IConnectionMultiplexer redis)
         return result;
     }
 
-    /// <summary>The user's recent items, follows, creator and category affinities, in one round trip.</summary>
+    /// <summary>The user's recent items, follows, creator and category affinities (and seen items if asked), in one round trip.</summary>
     public async Task<UserSignals> ReadUserSignalsAsync(string userId, UserSignalsQuery query, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
@@ -50,11 +50,15 @@ public sealed class CandidateSignalReader(IConnectionMultiplexer redis)
         var follows = batch.SetMembersAsync(OnlineKeys.UserFollows(userId));
         var creators = Top(batch, OnlineKeys.UserCreatorAffinity(userId), query.TopCreators);
         var categories = Top(batch, OnlineKeys.UserCategoryAffinity(userId), query.TopCategories);
+        var seen = query.Seen ? batch.SetMembersAsync(OnlineKeys.UserSeen(userId)) : Task.FromResult(Array.Empty<RedisValue>());
         await OnlineStoreUnavailableException.Execute(
-            batch, () => Task.WhenAll(recent, follows, creators, categories).WaitAsync(cancellationToken), "user signals");
+            batch, () => Task.WhenAll(recent, follows, creators, categories, seen).WaitAsync(cancellationToken), "user signals");
 
         var followed = follows.Result.Select(static f => (string)f!).Order(StringComparer.Ordinal).ToArray();
-        return new UserSignals(ToMembers(recent.Result), followed, ToMembers(creators.Result), ToMembers(categories.Result));
+        return new UserSignals(ToMembers(recent.Result), followed, ToMembers(creators.Result), ToMembers(categories.Result))
+        {
+            Seen = seen.Result.Length == 0 ? [] : seen.Result.Select(static s => (string)s!).ToArray(),
+        };
     }
 
     /// <summary>For each category, its most popular items (decayed popularity, best first) to the given depth.</summary>

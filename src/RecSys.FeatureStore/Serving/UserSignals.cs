@@ -7,8 +7,9 @@ public readonly record struct ScoredMember(string Member, double Score);
 /// <param name="RecentItems">Newest recent items (at most <see cref="Keys.OnlineKeys.RecentItemsKept"/> are kept).</param>
 /// <param name="TopCategories">Categories with the largest affinity.</param>
 /// <param name="TopCreators">Creators with the largest affinity.</param>
+/// <param name="Seen">Whether to read the items the user has consumed (a set; read whole).</param>
 /// <remarks>Followed creators are always read whole: the store keeps them unordered, and their number is small.</remarks>
-public sealed record UserSignalsQuery(int RecentItems, int TopCategories, int TopCreators)
+public sealed record UserSignalsQuery(int RecentItems, int TopCategories, int TopCreators, bool Seen = false)
 {
     /// <summary>Everything the store keeps of recent items, and generous prefixes of the affinities.</summary>
     public static readonly UserSignalsQuery Default = new(Keys.OnlineKeys.RecentItemsKept, 20, 50);
@@ -20,7 +21,8 @@ public sealed record UserSignalsQuery(int RecentItems, int TopCategories, int To
     public UserSignalsQuery Union(UserSignalsQuery other) => new(
         Math.Max(RecentItems, other.RecentItems),
         Math.Max(TopCategories, other.TopCategories),
-        Math.Max(TopCreators, other.TopCreators));
+        Math.Max(TopCreators, other.TopCreators),
+        Seen || other.Seen);
 }
 
 /// <summary>
@@ -38,6 +40,9 @@ public sealed record UserSignals(
     IReadOnlyList<ScoredMember> CategoryAffinity)
 {
     public static readonly UserSignals None = new([], [], [], []);
+
+    /// <summary>Items the user has consumed (never recommended again); read only when a query asks for them.</summary>
+    public IReadOnlyList<string> Seen { get; init; } = [];
 
     /// <summary>True when the store knows nothing of the user (a cold start).</summary>
     public bool IsEmpty => Recent.Count == 0 && Follows.Count == 0 && CreatorAffinity.Count == 0 && CategoryAffinity.Count == 0;

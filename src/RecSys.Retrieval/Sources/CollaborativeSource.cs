@@ -15,13 +15,18 @@ namespace RecSys.Retrieval.Sources;
 /// product, divided by the best score.
 /// </summary>
 internal sealed class CollaborativeSource(
+    CandidateSignalReader store,
     UserEmbeddingResolver embeddings,
     IVectorIndexReader index,
     IOptions<VectorIndexOptions> options) : ICandidateSource
 {
     public string Name => SourceNames.Collaborative;
 
-    public UserSignalsQuery SignalsNeeded => embeddings.SignalsNeeded;
+    /// <summary>
+    /// The resolver's recent items, and the user's seen items: a learned embedding lies closest to what the user already
+    /// consumed, so the search must skip those or most of a small budget would be filtered away after fusion.
+    /// </summary>
+    public UserSignalsQuery SignalsNeeded => embeddings.SignalsNeeded with { Seen = true };
 
     public async Task<IReadOnlyList<ScoredItem>> RetrieveAsync(RetrievalRequestContext request, int budget, CancellationToken cancellationToken)
     {
@@ -30,13 +35,20 @@ internal sealed class CollaborativeSource(
             return [];
         }
 
-        var user = await embeddings.ResolveAsync(request.UserId, request.Signals, cancellationToken);
+        var signals = request.Signals ?? store.ReadUserSignalsAsync(request.UserId, SignalsNeeded, cancellationToken);
+        var user = await embeddings.ResolveAsync(request.UserId, signals, cancellationToken);
         if (user is null)
         {
             return [];
         }
 
-        var exclude = new HashSet<long>(user.SessionItems.Count + request.Exclude.Count);
+        var seen = (await signals.WaitAsync(cancellationToken)).Seen;
+        var exclude = new HashSet<long>(user.SessionItems.Count + request.Exclude.Count + seen.Count);
+        foreach (var item in seen)
+        {
+            exclude.Add(IVectorIndexReader.KeyOf(item));
+        }
+
         foreach (var item in user.SessionItems)
         {
             exclude.Add(IVectorIndexReader.KeyOf(item));

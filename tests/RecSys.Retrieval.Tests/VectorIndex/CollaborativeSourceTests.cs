@@ -37,7 +37,7 @@ public sealed class CollaborativeSourceTests : IDisposable
     {
         var o = Microsoft.Extensions.Options.Options.Create(options);
         var resolver = new UserEmbeddingResolver(new CandidateSignalReader(_store.Garnet.Connection), new EmbeddingStore(_store.Garnet.Connection), index, o, TimeProvider.System);
-        return new CollaborativeSource(resolver, index, o);
+        return new CollaborativeSource(new CandidateSignalReader(_store.Garnet.Connection), resolver, index, o);
     }
 
     private void Recent(string user, params string[] items)
@@ -60,6 +60,24 @@ public sealed class CollaborativeSourceTests : IDisposable
         Assert.All(items, i => Assert.InRange(i.Score, 0, 1));
         Assert.True(items.Zip(items.Skip(1)).All(p => p.First.Score >= p.Second.Score));
         Assert.Equal(SourceNames.Collaborative, Source(_index, _options).Name);
+    }
+
+    [Fact]
+    public async Task Seen_items_are_skipped_in_the_search_so_the_budget_is_filled_with_unseen_ones()
+    {
+        await AddClustersAsync(_index, 0, 1);
+        var baseVector = new float[Dim];
+        baseVector[1] = 1;
+        await new EmbeddingStore(_store.Garnet.Connection).SetAsync([("u4", baseVector)], CancellationToken.None);
+        var seen = Enumerable.Range(0, 20).Select(i => $"c1-{i:D2}").ToArray();
+        _store.Db.SetAdd(OnlineKeys.UserSeen("u4"), [.. seen.Select(s => (RedisValue)s)]);
+
+        var items = await Source(_index, _options).RetrieveAsync(Store.Request("u4"), 10, CancellationToken.None);
+
+        // Cluster 1 has 30 items and 20 are seen: the 10 others fill the budget, none of them seen.
+        Assert.Equal(10, items.Count);
+        Assert.Empty(items.Select(i => i.ItemId).Intersect(seen));
+        Assert.All(items, i => Assert.StartsWith("c1-", i.ItemId));
     }
 
     [Fact]

@@ -1,17 +1,18 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Text;
 
 namespace RecSys.Bench.Common;
 
-/// <summary>A malformed, unknown or missing command-line argument; <see cref="CommandLine.Run"/> turns it into exit code 2.</summary>
-public sealed class CommandLineException(string message) : Exception(message);
+/// <summary>A malformed, unknown or missing command-line argument; <see cref="BenchCommandLine.Run"/> turns it into exit code 2.</summary>
+public sealed class BenchCommandLineException(string message) : Exception(message);
 
 /// <summary>
 /// The benches' command-line dialect: <c>--name value</c> (or <c>--name=value</c>) options and <c>--flag</c> switches,
 /// each declared once with its help line, plus positional words where a bench declares them. Unknown options, a missing
 /// value and a value that does not parse are errors with a clear message and exit code 2; <c>--help</c> prints the usage.
 /// </summary>
-public sealed class CommandLine
+public sealed class BenchCommandLine
 {
     /// <summary>Exit code of a bench run with bad arguments.</summary>
     public const int UsageExitCode = 2;
@@ -23,20 +24,20 @@ public sealed class CommandLine
     private string? _positionalHelp;
 
     /// <param name="usage">The first line of the help text, e.g. <c>dotnet run -c Release --project bench/X -- [options]</c>.</param>
-    public CommandLine(string usage)
+    public BenchCommandLine(string usage)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(usage);
         _usage = usage;
     }
 
     /// <summary>Declares <c>--name value</c>; <paramref name="description"/> should say the default.</summary>
-    public CommandLine Option(string name, string valueName, string description) => Declare(name, valueName, description);
+    public BenchCommandLine Option(string name, string valueName, string description) => Declare(name, valueName, description);
 
     /// <summary>Declares a switch without a value.</summary>
-    public CommandLine Flag(string name, string description) => Declare(name, null, description);
+    public BenchCommandLine Flag(string name, string description) => Declare(name, null, description);
 
     /// <summary>Accepts up to <paramref name="count"/> words that do not start with <c>--</c> (a mode or command).</summary>
-    public CommandLine Positionals(int count, string help)
+    public BenchCommandLine Positionals(int count, string help)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         _maxPositionals = count;
@@ -66,7 +67,7 @@ public sealed class CommandLine
         }
     }
 
-    /// <summary>Parses <paramref name="args"/>; throws <see cref="CommandLineException"/> on bad input.</summary>
+    /// <summary>Parses <paramref name="args"/>; throws <see cref="BenchCommandLineException"/> on bad input.</summary>
     public ParsedArguments Parse(IReadOnlyList<string> args)
     {
         ArgumentNullException.ThrowIfNull(args);
@@ -86,7 +87,7 @@ public sealed class CommandLine
             {
                 if (positionals.Count >= _maxPositionals)
                 {
-                    throw new CommandLineException($"Unexpected argument '{arg}'.");
+                    throw new BenchCommandLineException($"Unexpected argument '{arg}'.");
                 }
 
                 positionals.Add(arg);
@@ -97,17 +98,17 @@ public sealed class CommandLine
             var name = equals > 0 ? arg[..equals] : arg;
             if (!_takesValue.TryGetValue(name, out var takesValue))
             {
-                throw new CommandLineException($"Unknown option '{name}'.");
+                throw new BenchCommandLineException($"Unknown option '{name}'.");
             }
 
             if (values.ContainsKey(name))
             {
-                throw new CommandLineException($"Option '{name}' is given twice.");
+                throw new BenchCommandLineException($"Option '{name}' is given twice.");
             }
 
             if (!takesValue)
             {
-                values[name] = equals > 0 ? throw new CommandLineException($"'{name}' is a switch and takes no value.") : null;
+                values[name] = equals > 0 ? throw new BenchCommandLineException($"'{name}' is a switch and takes no value.") : null;
             }
             else if (equals > 0)
             {
@@ -119,7 +120,7 @@ public sealed class CommandLine
             }
             else
             {
-                throw new CommandLineException($"Option '{name}' needs a value.");
+                throw new BenchCommandLineException($"Option '{name}' needs a value.");
             }
         }
 
@@ -148,14 +149,33 @@ public sealed class CommandLine
 
             return await body(parsed).ConfigureAwait(false);
         }
-        catch (CommandLineException e)
+        catch (BenchCommandLineException e)
         {
             await Console.Error.WriteLineAsync($"error: {e.Message} (--help lists the options)").ConfigureAwait(false);
             return UsageExitCode;
         }
     }
 
-    private CommandLine Declare(string name, string? valueName, string description)
+    /// <summary>
+    /// Parses and reads the options with <paramref name="read"/> for a bench that keeps them in top-level variables. False
+    /// when the bench should stop with <paramref name="exitCode"/>: 0 after printing the help, <see cref="UsageExitCode"/>
+    /// after printing an error.
+    /// </summary>
+    public bool TryRead<T>(IReadOnlyList<string> args, Func<ParsedArguments, T> read, [NotNullWhen(true)] out T? value, out int exitCode)
+        where T : class
+    {
+        ArgumentNullException.ThrowIfNull(read);
+        T? result = null;
+        exitCode = Run(args, parsed =>
+        {
+            result = read(parsed);
+            return 0;
+        });
+        value = result;
+        return value is not null && exitCode == 0;
+    }
+
+    private BenchCommandLine Declare(string name, string? valueName, string description)
     {
         if (!name.StartsWith("--", StringComparison.Ordinal) || name.Length < 3 || name.Contains('=', StringComparison.Ordinal))
         {
@@ -224,15 +244,15 @@ public sealed class ParsedArguments
         var value = GetString(name, fallback);
         return allowed.Contains(value, StringComparer.Ordinal)
             ? value
-            : throw new CommandLineException($"Option '{name}' is one of {string.Join(", ", allowed)}, not '{value}'.");
+            : throw new BenchCommandLineException($"Option '{name}' is one of {string.Join(", ", allowed)}, not '{value}'.");
     }
 
-    /// <summary>Throws a <see cref="CommandLineException"/> when <paramref name="valid"/> is false (range checks in a bench).</summary>
+    /// <summary>Throws a <see cref="BenchCommandLineException"/> when <paramref name="valid"/> is false (range checks in a bench).</summary>
     public static void Require(bool valid, string message)
     {
         if (!valid)
         {
-            throw new CommandLineException(message);
+            throw new BenchCommandLineException(message);
         }
     }
 
@@ -245,6 +265,6 @@ public sealed class ParsedArguments
     private static int ParseInt(string name, string text) =>
         int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) ? value : throw Malformed(name, text, "an integer");
 
-    private static CommandLineException Malformed(string name, string text, string expected) =>
+    private static BenchCommandLineException Malformed(string name, string text, string expected) =>
         new($"Option '{name}' needs {expected}, not '{text}'.");
 }

@@ -65,7 +65,7 @@ public class FusionBenchmarks
     private static List<(string ItemId, double Score)> NaiveMerge(IReadOnlyList<SourceResult> results) =>
         [.. results
             .SelectMany(result => result.Items
-                .Select((item, index) => (item.ItemId, result.Source, Contribution: ((item.Score * CandidateFusion.ScoreShare) + (CandidateFusion.RankShare / (CandidateFusion.RrfK + index + 1))) * result.Weight))
+                .Select((item, index) => (item.ItemId, result.Source, Contribution: ((item.Score * CandidateFusion.ScoreShare) + (1.0 / (CandidateFusion.RrfK + index + 1) * CandidateFusion.RankShare)) * result.Weight))
                 .DistinctBy(entry => entry.ItemId))
             .GroupBy(entry => entry.ItemId, StringComparer.Ordinal)
             .Select(group =>

@@ -7,7 +7,7 @@ using RecSys.VectorSearch;
 namespace RecSys.Benchmarks;
 
 /// <summary>
-/// One launch, 3 warm-up and 6 measured iterations of ~250 ms per case: the whole suite fits in ~10 minutes on 2 cores.
+/// One launch, 3 warm-up and 10 measured iterations of ~200 ms per case: the whole suite fits in ~10 minutes on 2 cores.
 /// Allocations are exact whatever the iteration count; means carry the error column BenchmarkDotNet prints.
 /// Cases that need an instruction set this machine lacks (<see cref="RequiresKernelAttribute"/>) are left out.
 /// </summary>
@@ -16,11 +16,11 @@ public sealed class ShortRunConfig : ManualConfig
     public ShortRunConfig()
     {
         AddJob(Job.Default
-            .WithId("ShortRun6")
+            .WithId("ShortRun10")
             .WithLaunchCount(1)
             .WithWarmupCount(3)
-            .WithIterationCount(6)
-            .WithIterationTime(Perfolizer.Horology.TimeInterval.FromMilliseconds(250)));
+            .WithIterationCount(10)
+            .WithIterationTime(Perfolizer.Horology.TimeInterval.FromMilliseconds(200)));
         AddFilter(new SimpleFilter(benchmark =>
             benchmark.Descriptor.WorkloadMethod.GetCustomAttribute<RequiresKernelAttribute>() is not { } requirement
             || VectorKernels.Supported.Contains(requirement.Kernel)));

@@ -131,8 +131,19 @@ public sealed class BenchCommandLine
     /// Parses and runs <paramref name="body"/>: prints the help and returns 0 for <c>--help</c>; prints the message and the
     /// hint to stderr and returns <see cref="UsageExitCode"/> when parsing or a typed getter fails.
     /// </summary>
-    public int Run(IReadOnlyList<string> args, Func<ParsedArguments, int> body) =>
-        RunAsync(args, parsed => Task.FromResult(body(parsed))).GetAwaiter().GetResult();
+    public int Run(IReadOnlyList<string> args, Func<ParsedArguments, int> body)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        try
+        {
+            var parsed = Parse(args);
+            return parsed.HelpRequested ? PrintHelp() : body(parsed);
+        }
+        catch (BenchCommandLineException e)
+        {
+            return PrintError(e);
+        }
+    }
 
     /// <inheritdoc cref="Run"/>
     public async Task<int> RunAsync(IReadOnlyList<string> args, Func<ParsedArguments, Task<int>> body)
@@ -141,18 +152,11 @@ public sealed class BenchCommandLine
         try
         {
             var parsed = Parse(args);
-            if (parsed.HelpRequested)
-            {
-                Console.Out.Write(HelpText);
-                return 0;
-            }
-
-            return await body(parsed).ConfigureAwait(false);
+            return parsed.HelpRequested ? PrintHelp() : await body(parsed).ConfigureAwait(false);
         }
         catch (BenchCommandLineException e)
         {
-            await Console.Error.WriteLineAsync($"error: {e.Message} (--help lists the options)").ConfigureAwait(false);
-            return UsageExitCode;
+            return PrintError(e);
         }
     }
 
@@ -173,6 +177,18 @@ public sealed class BenchCommandLine
         });
         value = result;
         return value is not null && exitCode == 0;
+    }
+
+    private int PrintHelp()
+    {
+        Console.Out.Write(HelpText);
+        return 0;
+    }
+
+    private static int PrintError(BenchCommandLineException e)
+    {
+        Console.Error.WriteLine($"error: {e.Message} (--help lists the options)");
+        return UsageExitCode;
     }
 
     private BenchCommandLine Declare(string name, string? valueName, string description)

@@ -5,7 +5,8 @@ namespace RecSys.Benchmarks;
 
 /// <summary>
 /// One top-k query on an HNSW index (M=16, efConstruction=200, inner product) of 20,000 clustered unit vectors of 128
-/// dimensions, built once per process in <see cref="Setup"/>; queries rotate over 256 held-out vectors. Baseline: the exact
+/// dimensions, built once in <see cref="Setup"/> (and shared by the cases through a snapshot); queries rotate over 256
+/// held-out vectors. Baseline: the exact
 /// scan (inner product with every vector via <see cref="VectorKernels.Dot(ReadOnlySpan{float}, ReadOnlySpan{float})"/>,
 /// top k by a bounded heap). The index is searched with ef = max(k, 100) through both overloads: the one that returns a
 /// new array and the one that fills the caller's span.
@@ -36,8 +37,7 @@ public class HnswSearchBenchmarks
         var all = ClusteredUnitVectors(Vectors + QueryCount, Dimension, clusters: 64, seed: 3);
         _data = all[..(Vectors * Dimension)];
         _queries = all[(Vectors * Dimension)..];
-        _index = new HnswIndex(new HnswOptions { Dimension = Dimension, Metric = Metric.InnerProduct, M = 16, EfConstruction = 200, InitialCapacity = Vectors });
-        _index.AddBatch(Enumerable.Range(0, Vectors).Select(i => (long)i).ToArray(), _data);
+        _index = BuildOrLoad(_data);
         _destination = new SearchHit[K];
         _heap = new PriorityQueue<long, float>(K + 1);
 
@@ -50,6 +50,29 @@ public class HnswSearchBenchmarks
         }
 
         Console.WriteLine($"// HNSW {Vectors} x {Dimension}, k={K}, ef={Ef}: recall@{K} = {found / (double)(QueryCount * K):F4}");
+    }
+
+    /// <summary>
+    /// Each case runs in its own process and a parallel build is not deterministic, so the first case builds the index and
+    /// saves a snapshot that the other cases load: every case searches the same graph. The snapshot's name carries the
+    /// module versions of the engine and of this assembly (the data generator), so a change to either is built afresh.
+    /// </summary>
+    private static HnswIndex BuildOrLoad(float[] data)
+    {
+        var engine = typeof(HnswIndex).Assembly.ManifestModule.ModuleVersionId.ToString("N")[..12];
+        var generator = typeof(HnswSearchBenchmarks).Assembly.ManifestModule.ModuleVersionId.ToString("N")[..12];
+        var path = Path.Combine(Path.GetTempPath(), $"recsys-benchmarks-hnsw-{Vectors}x{Dimension}-{engine}-{generator}.snapshot");
+        if (File.Exists(path))
+        {
+            return HnswSnapshot.Load(path);
+        }
+
+        var index = new HnswIndex(new HnswOptions { Dimension = Dimension, Metric = Metric.InnerProduct, M = 16, EfConstruction = 200, InitialCapacity = Vectors });
+        index.AddBatch(Enumerable.Range(0, Vectors).Select(i => (long)i).ToArray(), data);
+        var temporary = path + "." + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        HnswSnapshot.Save(index, temporary);
+        File.Move(temporary, path, overwrite: true);
+        return index;
     }
 
     [Benchmark(Baseline = true)]

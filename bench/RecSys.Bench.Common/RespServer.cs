@@ -8,6 +8,9 @@ using StackExchange.Redis;
 
 namespace RecSys.Bench.Common;
 
+/// <summary>The server could not be started or did not answer PING in time (missing binary, port taken, crash).</summary>
+public sealed class RespServerStartException(string message, Exception? innerException = null) : Exception(message, innerException);
+
 /// <summary>Which server speaks the Redis protocol for a bench.</summary>
 public enum RespServerKind
 {
@@ -51,7 +54,8 @@ public sealed class RespServer : IDisposable
     /// <summary>
     /// Starts a server of <paramref name="kind"/>. <paramref name="binary"/> is the executable of the child-process kinds
     /// (default <c>redis-server</c> or <c>garnet-server</c> on PATH); <paramref name="extraArguments"/> are appended to the
-    /// server's own arguments (for Garnet e.g. <c>--memory 8g</c>).
+    /// server's own arguments (for Garnet e.g. <c>--memory 8g</c>). Throws <see cref="RespServerStartException"/> when the
+    /// server does not come up.
     /// </summary>
     public static RespServer Start(RespServerKind kind, string? binary = null, IReadOnlyList<string>? extraArguments = null)
     {
@@ -152,11 +156,11 @@ public sealed class RespServer : IDisposable
         Process process;
         try
         {
-            process = Process.Start(info) ?? throw new InvalidOperationException($"Could not start {binary}.");
+            process = Process.Start(info) ?? throw new RespServerStartException($"Could not start {binary}.");
         }
         catch (System.ComponentModel.Win32Exception e)
         {
-            throw new InvalidOperationException($"Could not start {binary}: {e.Message}. Install it or pass its path.", e);
+            throw new RespServerStartException($"Could not start {binary}: {e.Message}. Install it or pass its path.", e);
         }
 
         // Drained so that a chatty server never blocks on a full pipe.
@@ -176,7 +180,7 @@ public sealed class RespServer : IDisposable
         {
             if (_process is { HasExited: true })
             {
-                throw new InvalidOperationException($"The {Kind} server exited with code {_process.ExitCode} before answering PING on port {Port}.");
+                throw new RespServerStartException($"The {Kind} server exited with code {_process.ExitCode} before answering PING on port {Port}.");
             }
 
             try
@@ -200,6 +204,6 @@ public sealed class RespServer : IDisposable
             Thread.Sleep(20);
         }
 
-        throw new TimeoutException($"The {Kind} server did not answer PING on port {Port} within {StartTimeout.TotalSeconds:F0} s.");
+        throw new RespServerStartException($"The {Kind} server did not answer PING on port {Port} within {StartTimeout.TotalSeconds:F0} s.");
     }
 }

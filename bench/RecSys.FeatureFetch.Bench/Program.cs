@@ -6,7 +6,8 @@ var commandLine = new BenchCommandLine("dotnet run -c Release --project bench/Re
     .Positionals(1, "fetch (default): one ranking request's 505 feature values; apply: events/s of the stream processor's Lua")
     .Option("--iterations", "N", "fetch iterations per row (default 5000)")
     .Option("--events", "N", "events applied (default 100000)")
-    .Option("--redis-server", "PATH", "redis-server binary started on a free port (default redis-server on PATH)")
+    .Option("--store", "KIND", "server started on a free port: redis-server (default), garnet (in-process) or garnet-tool")
+    .Option("--redis-server", "PATH", "binary of redis-server or garnet-tool (default: redis-server or garnet-server on PATH)")
     .Option("--redis", "HOST:PORT", "use this running store instead of starting one");
 return await commandLine.RunAsync(args, async options =>
 {
@@ -17,7 +18,25 @@ return await commandLine.RunAsync(args, async options =>
     ParsedArguments.Require(iterations > 0 && events > 0, "--iterations and --events must be positive.");
 
     var external = options.GetStringOrNull("--redis");
-    using var server = external is null ? RespServer.Start(RespServerKind.RedisServer, options.GetString("--redis-server", "redis-server")) : null;
+    var kind = options.GetChoice("--store", "redis-server", "redis-server", "garnet", "garnet-tool") switch
+    {
+        "garnet" => RespServerKind.GarnetInProcess,
+        "garnet-tool" => RespServerKind.GarnetTool,
+        _ => RespServerKind.RedisServer,
+    };
+    ParsedArguments.Require(external is null || !options.Has("--store"), "--redis and --store exclude each other.");
+    RespServer? server = null;
+    try
+    {
+        server = external is null ? RespServer.Start(kind, options.GetStringOrNull("--redis-server")) : null;
+    }
+    catch (RespServerStartException e)
+    {
+        Console.Error.WriteLine($"error: {e.Message}");
+        return 1;
+    }
+
+    using var stopServer = server;
     var connection = external ?? server!.Endpoint;
     using var redis = await ConnectionMultiplexer.ConnectAsync(connection + ",allowAdmin=true");
     Console.WriteLine($"store: {connection} ({redis.GetServers()[0].Version})");

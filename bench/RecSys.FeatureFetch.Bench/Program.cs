@@ -1,21 +1,53 @@
+using RecSys.Bench.Common;
 using RecSys.FeatureFetch.Bench;
 using StackExchange.Redis;
 
-// Usage: dotnet run -c Release --project bench/RecSys.FeatureFetch.Bench -- [fetch|apply] [--iterations N] [--events N] [--redis-server PATH] [--redis HOST:PORT]
-var mode = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : "fetch";
-string? Option(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
-var iterations = int.Parse(Option("--iterations") ?? "5000", System.Globalization.CultureInfo.InvariantCulture);
-var events = int.Parse(Option("--events") ?? "100000", System.Globalization.CultureInfo.InvariantCulture);
+var commandLine = new BenchCommandLine("dotnet run -c Release --project bench/RecSys.FeatureFetch.Bench -- [fetch|apply] [options]")
+    .Positionals(1, "fetch (default): one ranking request's 505 feature values; apply: events/s of the stream processor's Lua")
+    .Option("--iterations", "N", "fetch iterations per row (default 5000)")
+    .Option("--events", "N", "events applied (default 100000)")
+    .Option("--store", "KIND", "server started on a free port: redis-server (default), garnet (in-process) or garnet-tool")
+    .Option("--redis-server", "PATH", "binary of redis-server or garnet-tool (default: redis-server or garnet-server on PATH)")
+    .Option("--redis", "HOST:PORT", "use this running store instead of starting one");
+return await commandLine.RunAsync(args, async options =>
+{
+    var mode = options.Positional(0, "fetch");
+    ParsedArguments.Require(mode is "fetch" or "apply", $"Unknown mode '{mode}': use 'fetch' or 'apply'.");
+    var iterations = options.GetInt("--iterations", 5000);
+    var events = options.GetInt("--events", 100_000);
+    ParsedArguments.Require(iterations > 0 && events > 0, "--iterations and --events must be positive.");
 
-using var server = Option("--redis") is null ? RedisProcess.Start(Option("--redis-server") ?? "redis-server") : null;
-var connection = Option("--redis") ?? server!.ConnectionString;
-using var redis = await ConnectionMultiplexer.ConnectAsync(connection + ",allowAdmin=true");
-Console.WriteLine($"store: {connection} ({redis.GetServers()[0].Version})");
-if (mode == "apply")
-{
-    await ApplyBench.RunAsync(redis, events, Console.Out);
-}
-else
-{
-    await FetchBench.RunAsync(redis, iterations, Console.Out);
-}
+    var external = options.GetStringOrNull("--redis");
+    var kind = options.GetChoice("--store", "redis-server", "redis-server", "garnet", "garnet-tool") switch
+    {
+        "garnet" => RespServerKind.GarnetInProcess,
+        "garnet-tool" => RespServerKind.GarnetTool,
+        _ => RespServerKind.RedisServer,
+    };
+    ParsedArguments.Require(external is null || !options.Has("--store"), "--redis and --store exclude each other.");
+    RespServer? server = null;
+    try
+    {
+        server = external is null ? RespServer.Start(kind, options.GetStringOrNull("--redis-server")) : null;
+    }
+    catch (RespServerStartException e)
+    {
+        Console.Error.WriteLine($"error: {e.Message}");
+        return 1;
+    }
+
+    using var stopServer = server;
+    var connection = external ?? server!.Endpoint;
+    using var redis = await ConnectionMultiplexer.ConnectAsync(connection + ",allowAdmin=true");
+    Console.WriteLine($"store: {connection} ({redis.GetServers()[0].Version})");
+    if (mode == "apply")
+    {
+        await ApplyBench.RunAsync(redis, events, Console.Out);
+    }
+    else
+    {
+        await FetchBench.RunAsync(redis, iterations, Console.Out);
+    }
+
+    return 0;
+});

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using DuckDB.NET.Data;
+using RecSys.Bench.Common;
 using RecSys.FeatureStore.OfflineStore;
 using RecSys.FeatureStore.Registry;
 using RecSys.FeatureStore.Streaming;
@@ -18,7 +19,7 @@ internal static class PitBenchmark
 {
     private sealed record Options(int Labels, int Rows, int Entities, int Features, int Days, int Repetitions, double LateShare, int Seed, string Directory, int Sample, bool Keep);
 
-    public static async Task<int> RunAsync(string[] args)
+    public static async Task<int> RunAsync(ParsedArguments args)
     {
         var o = Parse(args);
         var inv = CultureInfo.InvariantCulture;
@@ -281,32 +282,35 @@ internal static class PitBenchmark
         return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
     }
 
-    private static Options Parse(string[] args)
-    {
-        var o = new Options(1_000_000, 5_000_000, 200_000, 20, 30, 3, 0.005, 42, Path.Combine(Path.GetTempPath(), "recsys-pit-bench"), 2_000, false);
-        for (var i = 0; i < args.Length; i++)
-        {
-            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
-            int Int() => int.Parse(Next(), CultureInfo.InvariantCulture);
-            o = args[i] switch
-            {
-                "--labels" => o with { Labels = Int() },
-                "--rows" => o with { Rows = Int() },
-                "--entities" => o with { Entities = Int() },
-                "--features" => o with { Features = Int() },
-                "--days" => o with { Days = Int() },
-                "--reps" => o with { Repetitions = Int() },
-                "--late" => o with { LateShare = double.Parse(Next(), CultureInfo.InvariantCulture) },
-                "--seed" => o with { Seed = Int() },
-                "--dir" => o with { Directory = Path.GetFullPath(Next()) },
-                "--sample" => o with { Sample = Int() },
-                "--keep" => o with { Keep = true },
-                _ => throw new ArgumentException($"unknown option {args[i]}; options: --labels N --rows M --entities E --features F --days D --reps R --late SHARE --seed S --dir PATH --sample K --keep"),
-            };
-        }
+    /// <summary>The options of <c>pit</c>.</summary>
+    public static BenchCommandLine BenchCommandLine { get; } = new BenchCommandLine("RecSys.FeatureStore.Bench pit [options]")
+        .Option("--labels", "N", "label rows (default 1000000)")
+        .Option("--rows", "N", "feature rows (default 5000000)")
+        .Option("--entities", "N", "entities, half users and half items (default 200000)")
+        .Option("--features", "N", "features (default 20)")
+        .Option("--days", "N", "days of event time (default 30)")
+        .Option("--reps", "N", "timed repetitions of each join (default 3)")
+        .Option("--late", "SHARE", "share of rows created late, up to 2 days after their event (default 0.005)")
+        .Option("--seed", "N", "random seed (default 42)")
+        .Option("--dir", "PATH", "working folder, deleted first (default $TMPDIR/recsys-pit-bench)")
+        .Option("--sample", "N", "output rows checked against brute force (default 2000)")
+        .Flag("--keep", "keep the working folder");
 
-        return o.Labels > 0 && o.Rows > 0 && o.Entities >= 2 && o.Features > 0 && o.Days > 0 && o.Repetitions > 0
-            ? o
-            : throw new ArgumentException("counts must be positive");
+    private static Options Parse(ParsedArguments args)
+    {
+        var o = new Options(
+            args.GetInt("--labels", 1_000_000),
+            args.GetInt("--rows", 5_000_000),
+            args.GetInt("--entities", 200_000),
+            args.GetInt("--features", 20),
+            args.GetInt("--days", 30),
+            args.GetInt("--reps", 3),
+            args.GetDouble("--late", 0.005),
+            args.GetInt("--seed", 42),
+            Path.GetFullPath(args.GetString("--dir", Path.Combine(Path.GetTempPath(), "recsys-pit-bench"))),
+            args.GetInt("--sample", 2_000),
+            args.Has("--keep"));
+        ParsedArguments.Require(o.Labels > 0 && o.Rows > 0 && o.Entities >= 2 && o.Features > 0 && o.Days > 0 && o.Repetitions > 0, "counts must be positive");
+        return o;
     }
 }

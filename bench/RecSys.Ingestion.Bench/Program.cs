@@ -1,22 +1,25 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.Logging.Abstractions;
+using RecSys.Bench.Common;
 using RecSys.Core.Contracts;
 using RecSys.Core.Domain;
 using RecSys.FeatureStore.Keys;
 using RecSys.FeatureStore.EventLog;
 using RecSys.FeatureStore.Streaming;
 using RecSys.Ingestion.Bench;
-using RecSys.TestSupport;
 using StackExchange.Redis;
 
 // Ingestion end to end: HTTP POST /v1/events -> FeatureServer (separate process on loopback) -> FasterLog -> stream
 // processor -> in-process Garnet. Peers in the same run: raw FasterLog appends and raw pipelined Garnet writes of the
 // same keys. Usage: see docs/ingestion-benchmarks.md.
-var options = BenchOptions.Parse(args);
+if (!BenchOptions.BenchCommandLine.TryRead(args, BenchOptions.Parse, out var options, out var exitCode))
+{
+    return exitCode;
+}
+
 var json = new JsonSerializerOptions(JsonSerializerDefaults.Web) { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
 var workload = new Workload(options.Seed);
 Console.WriteLine($"# Ingestion benchmark ({DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores)");
@@ -34,21 +37,20 @@ Directory.Delete(peerDir, recursive: true);
 
 // Peer 2: raw pipelined Garnet writes of the keys an event touches (dedupe marker SET NX EX, user and item counter hashes).
 double rawStoreRate;
-using (var peerGarnet = new EmbeddedGarnet())
+using (var peerGarnet = RespServer.Start(RespServerKind.GarnetInProcess, extraArguments: ["--memory", "256m"]))
+using (var peerConnection = await peerGarnet.ConnectAsync())
 {
-    rawStoreRate = await Peers.PipelinedWritesAsync(peerGarnet.Connection.GetDatabase(), workload, options.PeerEvents);
+    rawStoreRate = await Peers.PipelinedWritesAsync(peerConnection.GetDatabase(), workload, options.PeerEvents);
 }
 
 Console.WriteLine($"peer raw FasterLog append (batch {options.BatchSize}, {options.Senders} writers): {rawLogRate:N0} events/s");
 Console.WriteLine($"peer raw pipelined Garnet writes (SET NX EX + 2x HINCRBY per event, 1,000 per pipeline): {rawStoreRate:N0} events/s");
 
-// The online store: in-process Garnet with room for every dedupe marker of the run (EmbeddedGarnet's 256 MB would evict).
-var garnetPort = EmbeddedGarnet.FreeTcpPort();
-using var garnetServer = new Garnet.GarnetServer(["--bind", "127.0.0.1", "--port", garnetPort.ToString(CultureInfo.InvariantCulture), "--lua", "true", "--memory", "8g", "--index", "256m"]);
-garnetServer.Start();
-using var garnet = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{garnetPort}");
+// The online store: in-process Garnet with room for every dedupe marker of the run (the peer's 256 MB would evict).
+using var garnetServer = RespServer.Start(RespServerKind.GarnetInProcess, extraArguments: ["--memory", "8g", "--index", "256m"]);
+using var garnet = await ConnectionMultiplexer.ConnectAsync(garnetServer.Endpoint);
 var dataDir = Path.Combine(Path.GetTempPath(), "recsys-ingest-bench-" + Guid.NewGuid().ToString("N"));
-using var server = await ServerProcess.StartAsync(options.ServerPath, $"127.0.0.1:{garnetPort}", dataDir);
+using var server = await ServerProcess.StartAsync(options.ServerPath, garnetServer.Endpoint, dataDir);
 using var http = new HttpClient { BaseAddress = server.BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
 var db = garnet.GetDatabase();
 
@@ -94,28 +96,37 @@ if (Directory.Exists(dataDir))
     Directory.Delete(dataDir, recursive: true);
 }
 
+return 0;
+
 namespace RecSys.Ingestion.Bench
 {
     internal sealed record BenchOptions(string ServerPath, int Seconds, IReadOnlyList<int> Rates, int FreshnessBatch, int BatchSize, int Senders, int PeerEvents, int Seed)
     {
-        public static BenchOptions Parse(string[] args)
-        {
-            var values = new Dictionary<string, string>(StringComparer.Ordinal);
-            for (var i = 0; i + 1 < args.Length; i += 2)
-            {
-                values[args[i].TrimStart('-')] = args[i + 1];
-            }
+        public static BenchCommandLine BenchCommandLine { get; } = new BenchCommandLine("dotnet run -c Release --project bench/RecSys.Ingestion.Bench -- [options]")
+            .Option("--server", "DLL", "the built FeatureServer (default src/RecSys.FeatureServer/bin/Release/net10.0/RecSys.FeatureServer.dll)")
+            .Option("--seconds", "S", "duration of each freshness rate and of the sustained run (default 20)")
+            .Option("--rates", "LIST", "offered events/s of the freshness runs (default 5000,1000)")
+            .Option("--freshness-batch", "N", "events per request in the freshness runs (default 50)")
+            .Option("--batch", "N", "events per request in the sustained run and the FasterLog peer (default 500)")
+            .Option("--senders", "N", "concurrent senders (default 4)")
+            .Option("--peer-events", "N", "events of each raw peer (default 500000)")
+            .Option("--seed", "N", "workload seed (default 1)");
 
-            int Int(string name, int fallback) => values.TryGetValue(name, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
-            return new BenchOptions(
-                values.GetValueOrDefault("server", "src/RecSys.FeatureServer/bin/Release/net10.0/RecSys.FeatureServer.dll"),
-                Int("seconds", 20),
-                [.. values.GetValueOrDefault("rates", "5000,1000").Split(',').Select(r => int.Parse(r, CultureInfo.InvariantCulture))],
-                Int("freshness-batch", 50),
-                Int("batch", 500),
-                Int("senders", 4),
-                Int("peer-events", 500_000),
-                Int("seed", 1));
+        public static BenchOptions Parse(ParsedArguments args)
+        {
+            var options = new BenchOptions(
+                args.GetString("--server", "src/RecSys.FeatureServer/bin/Release/net10.0/RecSys.FeatureServer.dll"),
+                args.GetInt("--seconds", 20),
+                args.GetIntList("--rates", [5000, 1000]),
+                args.GetInt("--freshness-batch", 50),
+                args.GetInt("--batch", 500),
+                args.GetInt("--senders", 4),
+                args.GetInt("--peer-events", 500_000),
+                args.GetInt("--seed", 1));
+            ParsedArguments.Require(
+                options.Seconds > 0 && options.Rates.All(r => r > 0) && options.FreshnessBatch > 0 && options.BatchSize > 0 && options.Senders > 0 && options.PeerEvents >= options.BatchSize,
+                "--seconds, --rates, --freshness-batch, --batch and --senders must be positive, and --peer-events at least --batch.");
+            return options;
         }
     }
 
@@ -366,7 +377,7 @@ namespace RecSys.Ingestion.Bench
             }
 
             dll = Path.GetFullPath(dll);
-            var port = EmbeddedGarnet.FreeTcpPort();
+            var port = RespServer.FreeTcpPort();
             var info = new ProcessStartInfo("dotnet", [dll, "--urls", $"http://127.0.0.1:{port}"])
             {
                 RedirectStandardOutput = true,

@@ -1,60 +1,50 @@
-using System.Globalization;
+using RecSys.Bench.Common;
 
 namespace RecSys.Learning.Bench;
 
 internal sealed record BenchArgs(int Users, int Items, long Nnz, int Dim, int Epochs, int CgSteps, int Threads, bool RunAls, string? MovieLens, string? JsonPath, int MlDim, float MlAlpha, float MlLambda, int MlEpochs, bool MlAlsOnly)
 {
-    public static BenchArgs Parse(string[] args)
+    public static BenchCommandLine BenchCommandLine { get; } = new BenchCommandLine("dotnet run -c Release --project bench/RecSys.Learning.Bench -- [options]")
+        .Option("--scale", "SIZE", "small (default: 10k users x 100k items x 1M nnz), medium (50k x 500k x 5M) or full (100k x 1M x 20M)")
+        .Option("--users", "N", "overrides the scale's users")
+        .Option("--items", "N", "overrides the scale's items")
+        .Option("--nnz", "N", "overrides the scale's interactions")
+        .Option("--dim", "N", "factors (default 64)")
+        .Option("--epochs", "N", "ALS epochs (default 3)")
+        .Option("--cg", "N", "conjugate-gradient steps (default 3)")
+        .Option("--threads", "N", "-1 (default): all cores")
+        .Option("--movielens", "PATH", "ratings.csv (default /work/shared/data/ml-latest-small/ratings.csv)")
+        .Flag("--no-movielens", "skip the MovieLens evaluation")
+        .Flag("--no-als", "skip the synthetic ALS cost run")
+        .Option("--json", "PATH", "write the MovieLens evaluation report as JSON")
+        .Option("--ml-dim", "N", "MovieLens ALS factors (default 64)")
+        .Option("--ml-epochs", "N", "MovieLens ALS epochs (default 15)")
+        .Option("--ml-alpha", "X", "MovieLens confidence alpha (default 1)")
+        .Option("--ml-lambda", "X", "MovieLens regularization (default 30)")
+        .Flag("--ml-als-only", "MovieLens: ALS without the baselines");
+
+    public static BenchArgs Parse(ParsedArguments args)
     {
-        int users = 10_000, items = 100_000, dim = 64, epochs = 3, cg = 3, threads = -1;
-        long nnz = 1_000_000;
-        var runAls = true;
-        string? movieLens = "/work/shared/data/ml-latest-small/ratings.csv";
-        string? json = null;
-        int mlDim = 64, mlEpochs = 15;
-        float mlAlpha = 1f, mlLambda = 30f;
-        var mlAlsOnly = false;
-        for (var i = 0; i < args.Length; i++)
+        var (users, items, nnz) = args.GetChoice("--scale", "small", "small", "medium", "full") switch
         {
-            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
-            int NextInt() => int.TryParse(Next(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : throw new ArgumentException($"{args[i - 1]} needs an integer.");
-            switch (args[i])
-            {
-                case "--scale":
-                    (users, items, nnz) = Next() switch
-                    {
-                        "small" => (10_000, 100_000, 1_000_000L),
-                        "medium" => (50_000, 500_000, 5_000_000L),
-                        "full" => (100_000, 1_000_000, 20_000_000L),
-                        var s => throw new ArgumentException($"Unknown scale '{s}' (small, medium, full)."),
-                    };
-                    break;
-                case "--users": users = NextInt(); break;
-                case "--items": items = NextInt(); break;
-                case "--nnz": nnz = long.TryParse(Next(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : throw new ArgumentException("--nnz needs an integer."); break;
-                case "--dim": dim = NextInt(); break;
-                case "--epochs": epochs = NextInt(); break;
-                case "--cg": cg = NextInt(); break;
-                case "--threads": threads = NextInt(); break;
-                case "--movielens": movieLens = Next(); break;
-                case "--no-movielens": movieLens = null; break;
-                case "--no-als": runAls = false; break;
-                case "--json": json = Next(); break;
-                case "--ml-dim": mlDim = NextInt(); break;
-                case "--ml-epochs": mlEpochs = NextInt(); break;
-                case "--ml-alpha": mlAlpha = float.Parse(Next(), CultureInfo.InvariantCulture); break;
-                case "--ml-lambda": mlLambda = float.Parse(Next(), CultureInfo.InvariantCulture); break;
-                case "--ml-als-only": mlAlsOnly = true; break;
-                default: throw new ArgumentException($"Unknown option '{args[i]}'.");
-            }
-        }
-
-        if (users < 1 || items < 1 || nnz < 1 || nnz > int.MaxValue / 2 || dim < 1 || epochs < 1 || cg < 1 || threads is 0 or < -1)
-        {
-            throw new ArgumentException("Sizes, dimension, epochs and CG steps must be positive (nnz below 1e9); threads -1 or >= 1.");
-        }
-
-        return new BenchArgs(users, items, nnz, dim, epochs, cg, threads, runAls, movieLens, json, mlDim, mlAlpha, mlLambda, mlEpochs, mlAlsOnly);
+            "medium" => (50_000, 500_000, 5_000_000L),
+            "full" => (100_000, 1_000_000, 20_000_000L),
+            _ => (10_000, 100_000, 1_000_000L),
+        };
+        users = args.GetInt("--users", users);
+        items = args.GetInt("--items", items);
+        nnz = args.GetLong("--nnz", nnz);
+        var dim = args.GetInt("--dim", 64);
+        var epochs = args.GetInt("--epochs", 3);
+        var cg = args.GetInt("--cg", 3);
+        var threads = args.GetInt("--threads", -1);
+        ParsedArguments.Require(
+            users >= 1 && items >= 1 && nnz >= 1 && nnz <= int.MaxValue / 2 && dim >= 1 && epochs >= 1 && cg >= 1 && threads is not (0 or < -1),
+            "Sizes, dimension, epochs and CG steps must be positive (nnz below 1e9); threads -1 or >= 1.");
+        var movieLens = args.Has("--no-movielens") ? null : args.GetString("--movielens", "/work/shared/data/ml-latest-small/ratings.csv");
+        return new BenchArgs(
+            users, items, nnz, dim, epochs, cg, threads, !args.Has("--no-als"), movieLens, args.GetStringOrNull("--json"),
+            args.GetInt("--ml-dim", 64), args.GetFloat("--ml-alpha", 1f), args.GetFloat("--ml-lambda", 30f), args.GetInt("--ml-epochs", 15), args.Has("--ml-als-only"));
     }
 
     public static string CpuModel()

@@ -7,13 +7,6 @@ using RecSys.Learning.Bench;
 using RecSys.Learning.Evaluation;
 using RecSys.Learning.Interactions;
 
-// ALS cost and quality benchmark. Usage:
-//   --scale small|medium|full   preset problem sizes (small: 10k users x 100k items x 1M nnz; medium: 50k x 500k x 5M;
-//                               full: 100k x 1M x 20M); --users/--items/--nnz override them
-//   --dim 64 --epochs 3 --cg 3 --threads -1
-//   --movielens PATH            ratings.csv (default /work/shared/data/ml-latest-small/ratings.csv); --no-movielens, --no-als
-//   --json PATH                 write the MovieLens evaluation report as JSON
-//   --ml-dim 64 --ml-alpha 1 --ml-lambda 30 --ml-epochs 15 --ml-als-only   ALS settings for MovieLens
 // Rankers (pre-ranker, teacher, student, calibration, ONNX parity and throughput): rankers [options], see RankerBench.cs.
 if (args.Length > 0 && args[0] == "rankers")
 {
@@ -28,37 +21,31 @@ if (args.Length > 0 && args[0] == "rankers")
     }
 }
 
-BenchArgs parsed;
-try
+// ALS cost and quality benchmark; --help lists the options (BenchArgs.BenchCommandLine).
+return BenchArgs.BenchCommandLine.Run(args, options =>
 {
-    parsed = BenchArgs.Parse(args);
-}
-catch (ArgumentException e)
-{
-    Console.Error.WriteLine($"error: {e.Message}");
-    return 2;
-}
+    var parsed = BenchArgs.Parse(options);
+    Console.WriteLine($"CPU: {BenchArgs.CpuModel()}; {Environment.ProcessorCount} logical cores; Vector512 {Vector512.IsHardwareAccelerated}, Vector256 {Vector256.IsHardwareAccelerated}");
 
-Console.WriteLine($"CPU: {BenchArgs.CpuModel()}; {Environment.ProcessorCount} logical cores; Vector512 {Vector512.IsHardwareAccelerated}, Vector256 {Vector256.IsHardwareAccelerated}");
-
-if (parsed.RunAls)
-{
-    var peak = MeasureGemm(parsed.Threads);
-    RunAls(parsed, peak);
-}
-
-if (parsed.MovieLens is { } path)
-{
-    if (!File.Exists(path))
+    if (parsed.RunAls)
     {
-        Console.Error.WriteLine($"error: {path} not found (pass --no-movielens to skip)");
-        return 2;
+        var peak = MeasureGemm(parsed.Threads);
+        RunAls(parsed, peak);
     }
 
-    RunMovieLens(path, parsed);
-}
+    if (parsed.MovieLens is { } path)
+    {
+        if (!File.Exists(path))
+        {
+            Console.Error.WriteLine($"error: {path} not found (pass --no-movielens to skip)");
+            return 2;
+        }
 
-return 0;
+        RunMovieLens(path, parsed);
+    }
+
+    return 0;
+});
 
 static double MeasureGemm(int threads)
 {

@@ -1,8 +1,8 @@
-using System.Globalization;
+using RecSys.Bench.Common;
 
 namespace RecSys.VectorSearch.Bench;
 
-/// <summary>Command-line settings (<c>--name value</c> pairs; <c>--no-x</c> switches a part off).</summary>
+/// <summary>Command-line settings (<c>--name value</c> pairs; <c>--no-x</c> switches a part off; <c>--help</c> lists them).</summary>
 internal sealed record BenchOptions
 {
     public int N { get; init; } = 100_000;
@@ -33,58 +33,63 @@ internal sealed record BenchOptions
 
     public string OutDir => Out ?? Path.Combine(Path.GetTempPath(), "recsys-vector-bench", $"{(BaseFile is null ? "synthetic" : Path.GetFileNameWithoutExtension(BaseFile))}-{N}x{Dim}");
 
-    public static BenchOptions Parse(string[] args)
-    {
-        var o = new BenchOptions();
-        for (var i = 0; i < args.Length; i++)
-        {
-            var a = args[i];
-            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{a} needs a value");
-            int Int() => int.Parse(Next(), CultureInfo.InvariantCulture);
-            int[] Ints() => [.. Next().Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))];
-            o = a switch
-            {
-                "--n" => o with { N = Int() },
-                "--dim" => o with { Dim = Int() },
-                "--queries" => o with { Queries = Int() },
-                "--k" => o with { K = Int() },
-                "--efs" => o with { Efs = Ints() },
-                "--m" => o with { M = Int() },
-                "--efc" => o with { EfConstruction = Int() },
-                "--seed" => o with { Seed = Int() },
-                "--rank" => o with { Rank = Int() },
-                "--noise" => o with { Noise = float.Parse(Next(), CultureInfo.InvariantCulture) },
-                "--threads" => o with { Threads = Int() },
-                "--base" => o with { BaseFile = Next() },
-                "--query" => o with { QueryFile = Next() },
-                "--out" => o with { Out = Next() },
-                "--pq-segments" => o with { PqSegments = Int() },
-                "--reranks" => o with { Reranks = Ints() },
-                "--shards" => o with { ShardCount = Int() },
-                "--shard-k" => o with { ShardK = Int() },
-                "--shard-ef" => o with { ShardEf = Int() },
-                "--shard-queries" => o with { ShardQueries = Int() },
-                "--no-peers" => o with { Peers = false },
-                "--peers" => o with { PeerList = Next().Replace(',', ' ') },
-                "--no-usearch" => o with { UsearchPeer = false },
-                "--no-pq" => o with { Pq = false },
-                "--no-shards" => o with { Shards = false },
-                "--help" or "-h" => throw new ArgumentException(Usage),
-                _ => throw new ArgumentException($"Unknown option {a}.\n{Usage}"),
-            };
-        }
-        return o;
-    }
+    public static BenchCommandLine BenchCommandLine { get; } = new BenchCommandLine("dotnet run -c Release --project bench/RecSys.VectorSearch.Bench -- [options]")
+        .Option("--n", "N", "vectors (default 100000)")
+        .Option("--dim", "D", "dimension of synthetic data (default 128)")
+        .Option("--queries", "N", "queries (default 1000)")
+        .Option("--k", "K", "neighbours per query (default 10)")
+        .Option("--efs", "LIST", "search ef values (default 16,32,64,128,256)")
+        .Option("--m", "M", "HNSW links per node (default 16)")
+        .Option("--efc", "N", "HNSW ef at construction (default 200)")
+        .Option("--seed", "N", "synthetic data seed (default 1)")
+        .Option("--rank", "R", "rank of the synthetic low-rank-plus-noise data (default 32)")
+        .Option("--noise", "X", "noise of the synthetic data (default 0.5)")
+        .Option("--threads", "N", "build threads (default: all cores)")
+        .Option("--base", "FILE", "real data, .fvecs or .npy, instead (normalized on load)")
+        .Option("--query", "FILE", "real queries, .fvecs or .npy (default: the first rows of --base)")
+        .Option("--out", "DIR", "where data and results go (default $TMPDIR/recsys-vector-bench/...)")
+        .Option("--pq-segments", "N", "product quantization segments (default 32)")
+        .Option("--reranks", "LIST", "PQ rerank depths (default 50,100,200)")
+        .Option("--shards", "N", "shards of the k=1000 run (default 4)")
+        .Option("--shard-k", "K", "k of the sharded run (default 1000)")
+        .Option("--shard-ef", "N", "ef per shard (default 0: the per-shard limit)")
+        .Option("--shard-queries", "N", "queries of the sharded run (default 300)")
+        .Option("--peers", "LIST", "external peers run by bench/peers/run.sh (default hnswlib,faiss)")
+        .Flag("--no-peers", "skip the external peers")
+        .Flag("--no-usearch", "skip the USearch peer")
+        .Flag("--no-pq", "skip product quantization")
+        .Flag("--no-shards", "skip the sharded run");
 
-    public const string Usage = """
-        dotnet run -c Release --project bench/RecSys.VectorSearch.Bench -- [options]
-          --n 100000 --dim 128 --queries 1000 --k 10 --efs 16,32,64,128,256 --m 16 --efc 200
-          --rank 32 --noise 0.5 --seed 1          synthetic low-rank-plus-noise data (normalized)
-          --base base.fvecs|.npy --query q.fvecs  real data instead (normalized on load)
-          --threads N                             build threads (default: all cores)
-          --pq-segments 32 --reranks 50,100,200   product quantization
-          --shards 4 --shard-k 1000 --shard-ef 0 (0: ef = per-shard limit) --shard-queries 300
-          --peers hnswlib,faiss                   which external peers run (bench/peers/run.sh)
-          --no-peers --no-usearch --no-pq --no-shards --out DIR (default: $TMPDIR/recsys-vector-bench/...)
-        """;
+    public static BenchOptions Parse(ParsedArguments args)
+    {
+        var d = new BenchOptions();
+        return new BenchOptions
+        {
+            N = args.GetInt("--n", d.N),
+            Dim = args.GetInt("--dim", d.Dim),
+            Queries = args.GetInt("--queries", d.Queries),
+            K = args.GetInt("--k", d.K),
+            Efs = args.GetIntList("--efs", d.Efs),
+            M = args.GetInt("--m", d.M),
+            EfConstruction = args.GetInt("--efc", d.EfConstruction),
+            Seed = args.GetInt("--seed", d.Seed),
+            Rank = args.GetInt("--rank", d.Rank),
+            Noise = args.GetFloat("--noise", d.Noise),
+            Threads = args.GetInt("--threads", d.Threads),
+            BaseFile = args.GetStringOrNull("--base"),
+            QueryFile = args.GetStringOrNull("--query"),
+            Out = args.GetStringOrNull("--out"),
+            PqSegments = args.GetInt("--pq-segments", d.PqSegments),
+            Reranks = args.GetIntList("--reranks", d.Reranks),
+            ShardCount = args.GetInt("--shards", d.ShardCount),
+            ShardK = args.GetInt("--shard-k", d.ShardK),
+            ShardEf = args.GetInt("--shard-ef", d.ShardEf),
+            ShardQueries = args.GetInt("--shard-queries", d.ShardQueries),
+            Peers = !args.Has("--no-peers"),
+            PeerList = args.GetString("--peers", d.PeerList).Replace(',', ' '),
+            UsearchPeer = !args.Has("--no-usearch"),
+            Pq = !args.Has("--no-pq"),
+            Shards = !args.Has("--no-shards"),
+        };
+    }
 }

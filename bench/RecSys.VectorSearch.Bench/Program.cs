@@ -7,15 +7,9 @@ using RecSys.VectorSearch;
 using RecSys.VectorSearch.Bench;
 using Spectre.Console;
 
-BenchOptions opt;
-try
+if (!BenchOptions.BenchCommandLine.TryRead(args, BenchOptions.Parse, out var opt, out var exitCode))
 {
-    opt = BenchOptions.Parse(args);
-}
-catch (ArgumentException e)
-{
-    Console.Error.WriteLine(e.Message);
-    return 2;
+    return exitCode;
 }
 
 var rows = new List<ResultRow>();

@@ -41,9 +41,14 @@ internal sealed record RecSysSettings(
         }
 
         var seedEnabled = config.GetValue("RecSys:Seed:Enabled", true);
-        // The demo world's latent vectors go into the Retrieval index, so the index has the world's dimension.
+        // The seed's trained embeddings go into the Retrieval index, so the index has the seed's dimension.
         var seedDimensions = config.GetValue("RecSys:Seed:Dimensions", DefaultSeedDimensions);
-        var seedArgs = new List<string> { "seed", "--if-empty", "--dimensions", seedDimensions.ToString(CultureInfo.InvariantCulture) };
+        // The seed trains embeddings of this dimension on the events it sent and publishes them; the model stays under the data root.
+        var seedArgs = new List<string>
+        {
+            "seed", "--if-empty", "--dimensions", seedDimensions.ToString(CultureInfo.InvariantCulture),
+            "--model-dir", Path.Combine(dataRoot, "models", "seed"),
+        };
         foreach (var option in new[] { "Users", "Items", "Creators", "Categories", "Seed" })
         {
             var value = config[$"RecSys:Seed:{option}"];

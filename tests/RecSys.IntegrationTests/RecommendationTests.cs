@@ -106,7 +106,8 @@ public sealed class RecommendationTests(AppHostFixture fixture) : IAsyncLifetime
         Assert.NotNull(status);
         Assert.True(status.Items >= 600, $"items: {status.Items}");
 
-        // The seed also loaded the world's item and user vectors, so the collaborative (ANN) source takes part.
+        // The seed also trained embeddings on the events it sent (ALS, content vectors for cold items) and published them,
+        // so the collaborative (ANN) source takes part with learned vectors.
         var response = await RecommendAsync("u1", 50);
         Assert.NotEmpty(response.Items);
         Assert.Contains(response.Items, i => i.Sources.Contains("collaborative"));
@@ -116,7 +117,7 @@ public sealed class RecommendationTests(AppHostFixture fixture) : IAsyncLifetime
     [Fact]
     public async Task An_engagement_moves_the_users_embedding_towards_the_item()
     {
-        // The seed published the demo world's item vectors through Retrieval, which mirrors them into the feature store.
+        // The seed published its trained item vectors through Retrieval, which mirrors them into the feature store.
         await SeededAsync();
 
         // A user without a base embedding starts from the first item engaged with, then moves 10% towards the next.

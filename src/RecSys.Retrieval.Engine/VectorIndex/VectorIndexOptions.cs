@@ -53,6 +53,13 @@ public sealed class VectorIndexOptions
     [Range(1, 10_000)]
     public int EfSearch { get; set; } = 100;
 
+    /// <summary>
+    /// Threads that insert a batch into a shard's graph (-1: all cores). Parallel inserts make the graph depend on thread
+    /// timing; 1 makes it depend on the data alone (same vectors, same graph, same answers).
+    /// </summary>
+    [Range(-1, 1024)]
+    public int BuildThreads { get; set; } = -1;
+
     /// <summary>Queued adds, updates and deletes are applied this often (incremental update), and on demand.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
     public TimeSpan IncrementalPeriod { get; set; } = TimeSpan.FromMinutes(15);
@@ -109,6 +116,7 @@ public sealed class VectorIndexOptions
         M = M,
         EfConstruction = EfConstruction,
         EfSearch = EfSearch,
+        MaxDegreeOfParallelism = BuildThreads == 0 ? -1 : BuildThreads,
     };
 }
 

@@ -1,8 +1,11 @@
 using System.CommandLine;
 using System.Diagnostics;
 using RecSys.Core.Contracts;
+using RecSys.Learning.Als;
+using RecSys.Learning.Content;
 using RecSys.Trainer.Generation;
 using RecSys.Trainer.Ingestion;
+using RecSys.Trainer.Training;
 using Spectre.Console;
 
 namespace RecSys.Trainer.Commands;
@@ -25,7 +28,15 @@ internal static class SeedCommand
         var catchUpTimeout = new Option<int>("--catch-up-timeout") { Description = "Seconds to wait for the stream processor to catch up", DefaultValueFactory = _ => 300 };
         var retrievalTarget = new Option<string?>("--retrieval")
         {
-            Description = $"Retrieval service URL to receive the world's latent vectors (default: ${RetrievalVariable}; none: skip)",
+            Description = $"Retrieval service URL to publish the trained embeddings to (default: ${RetrievalVariable}; none: skip)",
+        };
+        var latentVectors = new Option<bool>("--latent-vectors")
+        {
+            Description = "Publish the generator's own latent vectors instead of training embeddings on the seeded events",
+        };
+        var modelDirectory = new Option<string?>("--model-dir")
+        {
+            Description = "Folder for the trained model (default: a temporary folder)",
         };
         var command = new Command("seed", "Seed a FeatureServer with a demo world (for the AppHost).");
         world.AddTo(command);
@@ -33,6 +44,8 @@ internal static class SeedCommand
         command.Options.Add(waitTimeout);
         command.Options.Add(catchUpTimeout);
         command.Options.Add(retrievalTarget);
+        command.Options.Add(latentVectors);
+        command.Options.Add(modelDirectory);
         common.AddTo(command, withOnError: false);
         command.SetAction(env, async (result, cancellationToken) =>
         {
@@ -87,8 +100,25 @@ internal static class SeedCommand
             if (!string.IsNullOrWhiteSpace(retrievalUrl))
             {
                 var retrieval = env.CreateClient(TargetResolver.Parse(retrievalUrl), new NoteToConsole(console));
-                var (items, users) = await VectorIndexUploader.UploadAsync(retrieval, synthetic, cancellationToken);
-                console.MarkupLineInterpolated($"vector index at {retrievalUrl}: {items:N0} item and {users:N0} user vectors of {options.Dimensions} dimensions");
+                if (result.GetValue(latentVectors))
+                {
+                    var (items, users) = await VectorIndexUploader.UploadAsync(retrieval, synthetic, cancellationToken);
+                    console.MarkupLineInterpolated($"vector index at {retrievalUrl}: {items:N0} item and {users:N0} latent user vectors of {options.Dimensions} dimensions");
+                }
+                else
+                {
+                    // The system learns from what it was sent: the seeded events, read back through the FeatureServer's export.
+                    var settings = new TrainSettings
+                    {
+                        Als = new AlsOptions { Dimension = options.Dimensions, Seed = (ulong)options.Seed, Alpha = 1f, Regularization = 30f },
+                        Content = new ContentOptions { Seed = (ulong)options.Seed },
+                        MetricsHoldout = null,
+                    };
+                    var folder = result.GetValue(modelDirectory)
+                        ?? Path.Combine(Path.GetTempPath(), "recsys-seed-model-" + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                    await TrainCommand.RunAsync(env, new FeatureServerSource(target), ExportWindowFilter.All, new InteractionOptions(), settings,
+                        folder, new RetrievalIndexPublisher(retrieval), cancellationToken);
+                }
             }
 
             Summary.Print(console, $"seed of {target}", results);

@@ -68,11 +68,11 @@ public sealed class CollaborativeSourceTests : IDisposable
         await AddClustersAsync(_index, 0, 1);
         var baseVector = new float[Dim];
         baseVector[1] = 1;
-        await new EmbeddingStore(_store.Garnet.Connection).SetAsync([("u4", baseVector)], CancellationToken.None);
+        await new EmbeddingStore(_store.Garnet.Connection).SetAsync([("u5", baseVector)], CancellationToken.None);
         var seen = Enumerable.Range(0, 20).Select(i => $"c1-{i:D2}").ToArray();
-        _store.Db.SetAdd(OnlineKeys.UserSeen("u4"), [.. seen.Select(s => (RedisValue)s)]);
+        _store.Db.SetAdd(OnlineKeys.UserSeen("u5"), [.. seen.Select(s => (RedisValue)s)]);
 
-        var items = await Source(_index, _options).RetrieveAsync(Store.Request("u4"), 10, CancellationToken.None);
+        var items = await Source(_index, _options).RetrieveAsync(Store.Request("u5"), 10, CancellationToken.None);
 
         // Cluster 1 has 30 items and 20 are seen: the 10 others fill the budget, none of them seen.
         Assert.Equal(10, items.Count);

@@ -57,6 +57,7 @@ internal static class VectorIndexTestSupport
         Shards = shards,
         Dimensions = dimensions,
         EfConstruction = 64,
+        BuildThreads = 1,
         DataDirectory = dataDirectory,
         PerShardTimeout = TimeSpan.FromMilliseconds(30_000),
     };

@@ -22,24 +22,31 @@ public static class JsonlSource
             }
 
             report.RowRead();
-            T? record;
-            try
+            if (ParseLine<T>(text, out var error) is { } record)
             {
-                record = JsonSerializer.Deserialize<T>(text, JsonDefaults.Options);
+                yield return record;
             }
-            catch (JsonException ex)
+            else
             {
-                report.Reject(new RowError(name, line, $"not a valid {typeof(T).Name}: {ex.Message}"));
-                continue;
+                report.Reject(new RowError(name, line, $"not a valid {typeof(T).Name}: {error}"));
             }
+        }
+    }
 
-            if (record is null)
-            {
-                report.Reject(new RowError(name, line, $"not a valid {typeof(T).Name}: null"));
-                continue;
-            }
-
-            yield return record;
+    /// <summary>One non-blank line as a <typeparamref name="T"/>, or null with the reason (bad JSON, or a JSON null).</summary>
+    public static T? ParseLine<T>(string text, out string? error)
+        where T : class
+    {
+        try
+        {
+            var record = JsonSerializer.Deserialize<T>(text, JsonDefaults.Options);
+            error = record is null ? "null" : null;
+            return record;
+        }
+        catch (JsonException ex)
+        {
+            error = ex.Message;
+            return null;
         }
     }
 }

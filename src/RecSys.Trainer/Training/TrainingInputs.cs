@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using System.Net;
 using System.Runtime.CompilerServices;
-using System.Text.Json;
 using RecSys.Core.Contracts;
 using RecSys.Trainer.Commands;
 using RecSys.Trainer.Ingestion;
@@ -245,17 +244,10 @@ internal static class TrainingReader
                 continue;
             }
 
-            T? record;
-            try
-            {
-                record = JsonSerializer.Deserialize<T>(text, JsonDefaults.Options);
-            }
-            catch (JsonException ex)
-            {
-                throw new CliException($"{name}, line {line}: not a valid {typeof(T).Name.Replace("Dto", "", StringComparison.Ordinal).ToLowerInvariant()} ({ex.Message})");
-            }
-
-            yield return record ?? throw new CliException($"{name}, line {line}: null instead of a record.");
+            var record = JsonlSource.ParseLine<T>(text, out var error);
+            yield return record ?? throw new CliException(error == "null"
+                ? $"{name}, line {line}: null instead of a record."
+                : $"{name}, line {line}: not a valid {typeof(T).Name.Replace("Dto", "", StringComparison.Ordinal).ToLowerInvariant()} ({error})");
         }
     }
 }

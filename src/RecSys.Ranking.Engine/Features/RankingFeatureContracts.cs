@@ -1,0 +1,64 @@
+using System.Buffers;
+
+namespace RecSys.Ranking.Features;
+
+/// <summary>A candidate as Retrieval hands it to ranking: its fused retrieval score and the sources that found it.</summary>
+public sealed record RankingCandidate(string ItemId, double RetrievalScore, IReadOnlyList<string> Sources);
+
+/// <summary>Whom a ranking request is for, in which context, and when (the time features are computed at).</summary>
+public sealed record RankingQuery(string UserId, string? Context, DateTimeOffset RequestTime);
+
+/// <summary>
+/// Features of a set of candidates, row-major (one row per candidate, one column per feature name, in the order a model's
+/// manifest lists them), over a pooled buffer that <see cref="Dispose"/> returns.
+/// </summary>
+public sealed class FeatureMatrix : IDisposable
+{
+    private float[]? _buffer;
+
+    public FeatureMatrix(int rows, IReadOnlyList<string> columns)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(rows);
+        ArgumentNullException.ThrowIfNull(columns);
+        Rows = rows;
+        Columns = columns;
+        _buffer = ArrayPool<float>.Shared.Rent(Math.Max(1, rows * columns.Count));
+        Values.Clear();
+    }
+
+    public int Rows { get; }
+
+    public IReadOnlyList<string> Columns { get; }
+
+    public int Width => Columns.Count;
+
+    /// <summary>How many values were filled with a feature's default because the store had none (flagged in metrics).</summary>
+    public int DefaultedValues { get; set; }
+
+    /// <summary>All values, <see cref="Rows"/> x <see cref="Width"/>.</summary>
+    public Span<float> Values => (_buffer ?? throw new ObjectDisposedException(nameof(FeatureMatrix))).AsSpan(0, Rows * Width);
+
+    public Span<float> Row(int row) => Values.Slice(row * Width, Width);
+
+    public void Dispose()
+    {
+        if (_buffer is { } buffer)
+        {
+            _buffer = null;
+            ArrayPool<float>.Shared.Return(buffer);
+        }
+    }
+}
+
+/// <summary>
+/// Assembles the features the active models use for a request's candidates. Feature names are those of the model manifests;
+/// the same names mean the same computation in training (the Trainer's offline assembly) and here.
+/// </summary>
+public interface IRankingFeatureProvider
+{
+    /// <summary>Whether this provider can compute <paramref name="featureName"/> (checked when a model loads).</summary>
+    bool Supports(string featureName);
+
+    /// <summary>The features named by <paramref name="columns"/> for every candidate, in candidate order.</summary>
+    ValueTask<FeatureMatrix> FetchAsync(RankingQuery query, IReadOnlyList<RankingCandidate> candidates, IReadOnlyList<string> columns, CancellationToken cancellationToken);
+}

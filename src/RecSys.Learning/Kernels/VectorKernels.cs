@@ -365,4 +365,55 @@ internal static class VectorKernels
             }
         }
     }
+
+    /// <summary>
+    /// Copies the rows <paramref name="columns"/> of <paramref name="other"/> (row length d) into <paramref name="packed"/>
+    /// back to back, prefetching PrefetchDistance rows ahead: one pass over scattered DRAM lines, after which the CG steps of
+    /// the row read contiguous, cache-resident memory.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static unsafe void GatherRows(ReadOnlySpan<int> columns, float[] other, int d, Span<float> packed)
+    {
+        if (packed.Length < columns.Length * d)
+        {
+            throw new ArgumentException("The packed buffer is smaller than the gathered rows.", nameof(packed));
+        }
+
+        var lines = ((d * sizeof(float)) + 63) / 64;
+        fixed (float* basePointer = other)
+        {
+            for (var k = 0; k < columns.Length; k++)
+            {
+                if (Sse.IsSupported && k + PrefetchDistance < columns.Length)
+                {
+                    // SAFETY: as in SparseProjection: the address lies inside `other` (row index < its row count, times d,
+                    // plus whole lines of that row), and a prefetch never faults or writes.
+                    var ahead = (byte*)(basePointer + ((long)columns[k + PrefetchDistance] * d));
+                    for (var line = 0; line < lines; line++)
+                    {
+                        Sse.Prefetch0(ahead + (line * 64));
+                    }
+                }
+
+                new ReadOnlySpan<float>(other, columns[k] * d, d).CopyTo(packed.Slice(k * d, d));
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="SparseProjection"/> over rows already gathered by <see cref="GatherRows"/>, with the confidences
+    /// c_k = 1 + alpha * strength_k precomputed: the same operations in the same order, so the same result to the bit.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void PackedProjection(ReadOnlySpan<float> packed, ReadOnlySpan<float> confidences, ReadOnlySpan<float> v, Span<float> acc, bool residual, KernelWidth width)
+    {
+        var d = v.Length;
+        for (var k = 0; k < confidences.Length; k++)
+        {
+            var y = packed.Slice(k * d, d);
+            var c = confidences[k];
+            var s = Dot(y, v, width);
+            Axpy(residual ? c - ((c - 1f) * s) : (c - 1f) * s, y, acc, width);
+        }
+    }
 }

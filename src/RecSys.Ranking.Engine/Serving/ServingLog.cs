@@ -18,6 +18,4 @@ internal static partial class ServingLog
     [LoggerMessage(EventId = 4114, Level = LogLevel.Error, Message = "Checking for ranker releases failed; retrying at the next interval")]
     public static partial void RefreshFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(EventId = 4120, Level = LogLevel.Warning, Message = "The learned ranker failed for user {UserId}; answering with the fused score: {Reason}")]
-    public static partial void ModelScoringFailed(ILogger logger, string userId, string reason);
 }

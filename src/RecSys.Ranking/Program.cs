@@ -2,6 +2,7 @@ using RecSys.Core.Contracts;
 using RecSys.FeatureStore.Serving;
 using RecSys.Ranking;
 using RecSys.Ranking.Apis;
+using RecSys.Ranking.Serving;
 using RecSys.Ranking.Services;
 using RecSys.ServiceDefaults;
 
@@ -12,10 +13,11 @@ builder.AddOnlineStoreClient();
 builder.Services.AddOpenApi();
 builder.Services.AddOptionsWithValidateOnStart<RankingOptions, RankingOptionsValidator>().BindConfiguration(RankingOptions.SectionName);
 builder.Services.AddHttpClient<RetrievalClient>((sp, http) =>
-    http.BaseAddress = sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<RankingOptions>>().Value.RetrievalBaseAddress);
+    http.BaseAddress = sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<RankingOptions>>().Value.RetrievalBaseAddress)
+    .AddRetrievalResilience();
 builder.Services.AddSingleton<TrendingFallback>();
 builder.Services.AddSingleton<IRanker, FusedScoreRanker>();
-builder.Services.AddSingleton<RankingTelemetry>();
+builder.Services.AddRankingModelServing();
 builder.Services.AddScoped<RecommendationService>();
 
 var app = builder.Build();

@@ -139,7 +139,7 @@ public static class Extensions
             totalMs = report.TotalDuration.TotalMilliseconds,
             checks = report.Entries.ToDictionary(
                 e => e.Key,
-                e => new { status = e.Value.Status.ToString(), description = e.Value.Description, error = e.Value.Exception?.Message }),
+                e => new { status = e.Value.Status.ToString(), description = e.Value.Description, error = e.Value.Exception?.Message, data = e.Value.Data.Count > 0 ? e.Value.Data : null }),
         };
         return ctx.Response.WriteAsync(JsonSerializer.Serialize(body, HealthJson));
     }

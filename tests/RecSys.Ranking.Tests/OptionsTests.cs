@@ -27,6 +27,9 @@ public sealed class OptionsTests
     [Theory]
     [InlineData("Ranking:RetrievalTimeout", "00:05:00", "RetrievalTimeout")]
     [InlineData("Ranking:MaxCount", "0", "MaxCount")]
+    [InlineData("Ranking:Models:MainStage", "teacher", "MainStage")]
+    [InlineData("Ranking:Models:PreRankKeep", "0", "PreRankKeep")]
+    [InlineData("Ranking:Models:Batching:QueueCapacityRows", "100", "QueueCapacityRows")]
     public void A_bad_value_stops_the_service_at_start_and_names_the_setting(string key, string value, string named)
     {
         using var app = App(key, value);

@@ -47,10 +47,28 @@ public sealed class RecommendationsApiTests : IClassFixture<EmbeddedGarnet>, IDi
         Assert.Equal(["b", "c"], response.Items.Select(i => i.ItemId));
         Assert.Equal(["creator", "content"], response.Items[0].Sources);
         Assert.Equal("fused-score-v1", response.Metadata.RankerVersion);
-        Assert.Empty(response.Metadata.Degraded);
+        // No ranker release is configured: the fused score ranks and says so.
+        Assert.Equal([RecommendationService.DegradedModel], response.Metadata.Degraded);
+        Assert.Null(response.Metadata.Models);
         Assert.Equal(3, response.Metadata.CandidatesConsidered);
         Assert.Contains("retrieval", response.Metadata.StageMs.Keys);
         Assert.Contains("ranking", response.Metadata.StageMs.Keys);
+    }
+
+    [Fact]
+    public async Task Asks_retrieval_for_five_thousand_candidates_by_default()
+    {
+        int? asked = null;
+        _retrieval.Respond = r =>
+        {
+            asked = r.Count;
+            return new CandidateResponse("u1", [], [], [], 1.0);
+        };
+        using var client = _factory.CreateClient();
+
+        await client.GetFromJsonAsync<RecommendationResponse>("/v1/recommendations/u1", JsonDefaults.Options);
+
+        Assert.Equal(5000, asked);
     }
 
     [Fact]
@@ -61,7 +79,7 @@ public sealed class RecommendationsApiTests : IClassFixture<EmbeddedGarnet>, IDi
 
         var response = await client.GetFromJsonAsync<RecommendationResponse>("/v1/recommendations/u1", JsonDefaults.Options);
 
-        Assert.Equal(["creator"], response!.Metadata.Degraded);
+        Assert.Equal(["creator", RecommendationService.DegradedModel], response!.Metadata.Degraded);
     }
 
     [Fact]
@@ -106,6 +124,9 @@ public sealed class RecommendationsApiTests : IClassFixture<EmbeddedGarnet>, IDi
 
         Assert.Contains("online-store", body, StringComparison.Ordinal);
         Assert.Contains("Healthy", body, StringComparison.Ordinal);
+        Assert.Contains("\"ranking-models\"", body, StringComparison.Ordinal);
+        Assert.Contains("\"provider\":\"CPU\"", body, StringComparison.Ordinal);
+        Assert.Contains("\"degraded\":\"model\"", body, StringComparison.Ordinal);
     }
 
     /// <summary>Stands in for the Retrieval service at the HTTP boundary.</summary>

@@ -8,6 +8,13 @@ public sealed record RecommendationMetadata(
     string RankerVersion,
     IReadOnlyList<string> Degraded,
     IReadOnlyDictionary<string, double> StageMs,
-    int CandidatesConsidered);
+    int CandidatesConsidered)
+{
+    /// <summary>
+    /// The learned models that ranked (keys <c>release</c>, <c>pre-ranker</c>, <c>main-ranker</c> or <c>student</c>,
+    /// <c>provider</c>); null when the fused retrieval score ranked.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? Models { get; init; }
+}
 
 public sealed record RecommendationResponse(string UserId, IReadOnlyList<RankedItem> Items, RecommendationMetadata Metadata);

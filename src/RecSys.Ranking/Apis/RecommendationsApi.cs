@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
+using RecSys.Batching;
 using RecSys.Core.Contracts;
 using RecSys.Core.Domain;
 using RecSys.Ranking.Services;
@@ -16,16 +17,18 @@ public static class RecommendationsApi
         v1.MapGet("/recommendations/{userId}", GetRecommendations)
             .WithName("GetRecommendations")
             .WithSummary("Ranked recommendations for a user")
-            .WithDescription("Candidates from every retrieval source, fused, filtered and ranked; metadata says which ranker answered, what was degraded and how long each stage took.");
+            .WithDescription("Candidates from every retrieval source, fused, filtered and ranked by the pre-ranker and the main ranker; metadata says which models answered, what was degraded and how long each stage took. 429 with Retry-After when the main ranker's queue is full.")
+            .ProducesProblem(StatusCodes.Status429TooManyRequests);
         return app;
     }
 
-    public static async Task<Results<Ok<RecommendationResponse>, ValidationProblem>> GetRecommendations(
+    public static async Task<Results<Ok<RecommendationResponse>, ValidationProblem, ProblemHttpResult>> GetRecommendations(
         string userId,
         string? count,
         string? context,
         RecommendationService service,
         IOptions<RankingOptions> options,
+        HttpResponse httpResponse,
         CancellationToken cancellationToken)
     {
         var errors = Validate(userId, count, context, options.Value, out var n);
@@ -34,7 +37,25 @@ public static class RecommendationsApi
             return TypedResults.ValidationProblem(errors, title: "The recommendation request is not valid.");
         }
 
-        return TypedResults.Ok(await service.RecommendAsync(userId, n, context, cancellationToken));
+        try
+        {
+            return TypedResults.Ok(await service.RecommendAsync(userId, n, context, cancellationToken));
+        }
+        catch (BatchQueueFullException full)
+        {
+            return QueueFull(full, httpResponse);
+        }
+    }
+
+    /// <summary>429 with Retry-After (whole seconds, at least 1) when the main ranker cannot queue the request's rows.</summary>
+    internal static ProblemHttpResult QueueFull(BatchQueueFullException full, HttpResponse httpResponse)
+    {
+        var seconds = Math.Max(1, (int)Math.Ceiling(full.RetryAfter.TotalSeconds));
+        httpResponse.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return TypedResults.Problem(
+            title: "The ranker is at capacity.",
+            detail: $"The main ranker's queue is full ({full.QueuedRows} of {full.CapacityRows} rows); retry after {seconds} s.",
+            statusCode: StatusCodes.Status429TooManyRequests);
     }
 
     /// <summary>Checks the route and query; <c>count</c> is taken as text so that "abc" is a 400 with a message, not a binding failure.</summary>

@@ -1,23 +1,30 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Options;
+using RecSys.Batching;
 using RecSys.Core.Contracts;
+using RecSys.Ranking.Features;
+using RecSys.Ranking.Models;
+using RecSys.Ranking.Serving;
 
 namespace RecSys.Ranking.Services;
 
 /// <summary>
-/// The serving path of <c>/v1/recommendations</c>: candidates from Retrieval (or the trending fallback), ranking, top-k.
-/// Every stage is timed and reported in the response metadata and in metrics.
+/// The serving path of <c>/v1/recommendations</c>: candidates from Retrieval (or the trending fallback), the learned two
+/// stages (or the fused score when no release is served or the models fail), top-k. Every stage is timed and reported in
+/// the response metadata and in metrics. A full main-stage queue is not handled here: the API answers 429.
 /// </summary>
 public sealed partial class RecommendationService(
     RetrievalClient retrieval,
     TrendingFallback fallback,
-    IRanker ranker,
+    IRanker fusedRanker,
+    TwoStageRanker twoStage,
     RankingTelemetry telemetry,
     IOptions<RankingOptions> options,
     TimeProvider time,
     ILogger<RecommendationService> logger)
 {
     public const string DegradedRetrieval = "retrieval";
+    public const string DegradedModel = "model";
 
     public async Task<RecommendationResponse> RecommendAsync(string userId, int count, string? context, CancellationToken cancellationToken)
     {
@@ -33,6 +40,7 @@ public sealed partial class RecommendationService(
         var stageStart = time.GetTimestamp();
         try
         {
+            // The client's resilience pipeline also ends at RetrievalTimeout; this bound covers a pipeline configured otherwise.
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(o.RetrievalTimeout);
             var response = await retrieval.GetCandidatesAsync(
@@ -52,13 +60,43 @@ public sealed partial class RecommendationService(
         stages["retrieval"] = time.GetElapsedTime(stageStart).TotalMilliseconds;
 
         stageStart = time.GetTimestamp();
-        var scores = await ranker.ScoreAsync(userId, candidates, cancellationToken);
-        var order = TopK(scores, count);
-        var items = new RankedItem[order.Length];
-        for (var i = 0; i < order.Length; i++)
+        var learned = await RankWithModelsAsync(userId, context, candidates, count, degraded, cancellationToken);
+        RankedItem[] items;
+        string rankerVersion;
+        IReadOnlyDictionary<string, string>? models = null;
+        if (learned is not null)
         {
-            var c = candidates[order[i]];
-            items[i] = new RankedItem(c.ItemId, scores[order[i]], c.Sources);
+            items = new RankedItem[learned.Items.Count];
+            for (var i = 0; i < items.Length; i++)
+            {
+                var c = candidates[learned.Items[i].Index];
+                items[i] = new RankedItem(c.ItemId, learned.Items[i].Score, c.Sources);
+            }
+
+            rankerVersion = learned.Models.Release;
+            models = new Dictionary<string, string>(StringComparer.Ordinal)
+            {
+                ["release"] = learned.Models.Release,
+                [ModelKinds.PreRanker] = learned.Models.PreRankerVersion,
+                [learned.Models.MainStage] = learned.Models.MainVersion,
+                ["provider"] = learned.Models.Provider,
+            };
+            stages[TwoStageRanker.StageFeatureFetch] = learned.FeatureFetch.TotalMilliseconds;
+            stages[TwoStageRanker.StagePreRank] = learned.PreRank.TotalMilliseconds;
+            stages[TwoStageRanker.StageMainRank] = learned.MainRank.TotalMilliseconds;
+        }
+        else
+        {
+            var scores = await fusedRanker.ScoreAsync(userId, candidates, cancellationToken);
+            var order = TopK(scores, count);
+            items = new RankedItem[order.Length];
+            for (var i = 0; i < order.Length; i++)
+            {
+                var c = candidates[order[i]];
+                items[i] = new RankedItem(c.ItemId, scores[order[i]], c.Sources);
+            }
+
+            rankerVersion = fusedRanker.Version;
         }
 
         stages["ranking"] = time.GetElapsedTime(stageStart).TotalMilliseconds;
@@ -69,7 +107,41 @@ public sealed partial class RecommendationService(
         return new RecommendationResponse(
             userId,
             items,
-            new RecommendationMetadata(requestId, ranker.Version, degraded, stages, candidates.Count));
+            new RecommendationMetadata(requestId, rankerVersion, degraded, stages, candidates.Count) { Models = models });
+    }
+
+    /// <summary>The learned ranking, or null (and <see cref="DegradedModel"/>) when no release serves or it failed.</summary>
+    private async Task<TwoStageResult?> RankWithModelsAsync(
+        string userId, string? context, IReadOnlyList<CandidateDto> candidates, int count, List<string> degraded, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var rankingCandidates = new RankingCandidate[candidates.Count];
+            for (var i = 0; i < rankingCandidates.Length; i++)
+            {
+                rankingCandidates[i] = new RankingCandidate(candidates[i].ItemId, candidates[i].Score, candidates[i].Sources);
+            }
+
+            var result = await twoStage.RankAsync(new RankingQuery(userId, context, time.GetUtcNow()), rankingCandidates, count, cancellationToken);
+            if (result is null)
+            {
+                degraded.Add(DegradedModel);
+            }
+
+            return result;
+        }
+        catch (BatchQueueFullException)
+        {
+            telemetry.RecordQueueFull();
+            throw;
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // A feature provider or session failure must not fail the request: the fused score still ranks.
+            LogModelsFailed(logger, userId, ex.Message);
+            degraded.Add(DegradedModel);
+            return null;
+        }
     }
 
     /// <summary>Indices of the <paramref name="k"/> best scores, best first; ties keep candidate order (stable).</summary>
@@ -91,4 +163,7 @@ public sealed partial class RecommendationService(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Candidate generation failed for user {UserId}; answering from trending: {Reason}")]
     private static partial void LogRetrievalFailed(ILogger logger, string userId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The learned ranker failed for user {UserId}; answering with the fused score: {Reason}")]
+    private static partial void LogModelsFailed(ILogger logger, string userId, string reason);
 }

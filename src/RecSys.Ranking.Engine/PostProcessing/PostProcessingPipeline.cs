@@ -12,7 +12,6 @@ public sealed class PostProcessingPipeline
 {
     private readonly int _maxCount;
     private readonly IPostProcessingStage[] _stages;
-    private readonly string[] _stageNames;
 
     public PostProcessingPipeline(IOptions<PostProcessingOptions> options)
     {
@@ -47,11 +46,7 @@ public sealed class PostProcessingPipeline
         stages.Add(new DiversityStage(settings.Diversity));
         stages.Add(new TopNStage());
         _stages = [.. stages];
-        _stageNames = [.. stages.Select(s => s.GetType().Name)];
     }
-
-    /// <summary>The stages in the order they run (class names), for diagnostics.</summary>
-    public IReadOnlyList<string> StageNames => _stageNames;
 
     public PostProcessingResult Process(PostProcessingRequest request)
     {

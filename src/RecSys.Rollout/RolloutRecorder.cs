@@ -17,6 +17,9 @@ public sealed class RolloutRecorder
     private readonly ConcurrentDictionary<string, ClickJoin> _awaitingClicks = new(StringComparer.Ordinal);
     private volatile MetricsWindow? _window;
 
+    // ConcurrentDictionary.Count takes every bucket lock (up to 1024); the serving path reads this counter instead.
+    private int _awaitingCount;
+
     internal RolloutRecorder(RolloutOptions options, TimeProvider time)
     {
         _options = options;
@@ -93,7 +96,7 @@ public sealed class RolloutRecorder
             return;
         }
 
-        if (_awaitingClicks.Count >= _options.MaxTrackedRequests)
+        if (Volatile.Read(ref _awaitingCount) >= _options.MaxTrackedRequests)
         {
             // A request whose clicks cannot be joined would bias the CTR down: leave it out and count it.
             Interlocked.Increment(ref arm.UntrackedRequests);
@@ -102,6 +105,7 @@ public sealed class RolloutRecorder
 
         if (_awaitingClicks.TryAdd(requestId, new ClickJoin(arm, shown, _time.GetTimestamp())))
         {
+            Interlocked.Increment(ref _awaitingCount);
             arm.Ctr.AddRequest(shown);
         }
     }
@@ -137,6 +141,7 @@ public sealed class RolloutRecorder
     {
         _window = null;
         _awaitingClicks.Clear();
+        Volatile.Write(ref _awaitingCount, 0);
     }
 
     /// <summary>Forgets requests whose click attribution window is over.</summary>
@@ -147,12 +152,15 @@ public sealed class RolloutRecorder
         {
             if (_time.GetElapsedTime(join.RecordedAt, now) > _options.ClickAttributionWindow)
             {
-                _awaitingClicks.TryRemove(new KeyValuePair<string, ClickJoin>(requestId, join));
+                if (_awaitingClicks.TryRemove(new KeyValuePair<string, ClickJoin>(requestId, join)))
+                {
+                    Interlocked.Decrement(ref _awaitingCount);
+                }
             }
         }
     }
 
-    internal int AwaitingClicks => _awaitingClicks.Count;
+    internal int AwaitingClicks => Volatile.Read(ref _awaitingCount);
 
     private static ulong KeyOf(string requestId)
     {

@@ -7,10 +7,14 @@ internal sealed class FakeVersionStore : IModelVersionStore
     private readonly HashSet<string> _registered = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _failed = new(StringComparer.Ordinal);
 
-    public FakeVersionStore(string active, params string[] candidates)
+    public FakeVersionStore(string? active, params string[] candidates)
     {
         Active = active;
-        _registered.Add(active);
+        if (active is not null)
+        {
+            _registered.Add(active);
+        }
+
         foreach (var candidate in candidates)
         {
             _registered.Add(candidate);

@@ -2,10 +2,12 @@ using System.Buffers;
 using System.Globalization;
 using System.IO.Hashing;
 using System.Text;
+using System.Text.Json.Serialization;
 
 namespace RecSys.Rollout;
 
 /// <summary>Why a request went to the version it went to.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<RouteReason>))]
 public enum RouteReason
 {
     /// <summary>No rollout is running: the production version serves everyone.</summary>

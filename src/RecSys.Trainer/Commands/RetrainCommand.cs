@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using RecSys.Trainer.Retraining;
 using Spectre.Console;
 
@@ -61,6 +62,8 @@ internal static class RetrainCommand
                 builder.WebHost.UseUrls(address);
             }
 
+            // The AppHost polls /health every few seconds: request logs would drown the training output.
+            builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
             builder.Services.AddSingleton(env.Time);
             builder.Services.AddRetraining(schedule, runner.RunAsync);
             await using var app = builder.Build();

@@ -14,13 +14,14 @@ internal sealed class RetrainingHealthCheck(RetrainingScheduler scheduler) : IHe
         if (snapshot.LastRunFailed)
         {
             var last = snapshot.LastRun!;
-            var serving = snapshot.LastSuccessAt is { } success ? $"the model of {Format(success)} keeps serving" : "the seed's model keeps serving";
+            var serving = snapshot.LastSuccessAt is { } success ? $"the model of {Format(success)} keeps serving" : "the model published before keeps serving";
+            var retrying = snapshot.Current is { } running ? $"; {Training(running)}" : "";
             return Task.FromResult(HealthCheckResult.Degraded(
-                $"run {last.Number} ({Name(last.Trigger)}) failed at {Format(last.FinishedAt!.Value)}: {last.Failure}; {serving}; {next}", data: data));
+                $"run {last.Number} ({Name(last.Trigger)}) failed at {Format(last.FinishedAt!.Value)}: {last.Failure}; {serving}{retrying}; {next}", data: data));
         }
 
         var now = snapshot.Current is { } current
-            ? $"training: run {current.Number} ({Name(current.Trigger)}) since {Format(current.StartedAt)}"
+            ? Training(current)
             : snapshot.LastRun is { } lastRun
                 ? $"idle; run {lastRun.Number} {(lastRun.Outcome == RunOutcome.Succeeded ? "succeeded" : "was canceled")} at {Format(lastRun.FinishedAt!.Value)}"
                 : "idle; no run yet";
@@ -73,6 +74,8 @@ internal sealed class RetrainingHealthCheck(RetrainingScheduler scheduler) : IHe
 
         return data;
     }
+
+    private static string Training(RunRecord run) => $"training: run {run.Number} ({Name(run.Trigger)}) since {Format(run.StartedAt)}";
 
     private static string Name(RunTrigger trigger) => trigger == RunTrigger.Schedule ? "scheduled" : "manual";
 

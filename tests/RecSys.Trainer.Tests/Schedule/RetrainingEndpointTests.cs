@@ -90,10 +90,20 @@ public sealed class RetrainingEndpointTests : IAsyncLifetime
         var description = health.GetProperty("description").GetString()!;
         Assert.Contains("run 1 (manual) failed", description, StringComparison.Ordinal);
         Assert.Contains("the FeatureServer did not answer", description, StringComparison.Ordinal);
-        Assert.Contains("the seed's model keeps serving", description, StringComparison.Ordinal);
+        Assert.Contains("the model published before keeps serving", description, StringComparison.Ordinal);
         Assert.Equal("train exited with code 3: the FeatureServer did not answer", health.GetProperty("data").GetProperty("lastRunFailure").GetString());
         Assert.Equal("2026-12-03T03:00:00Z", health.GetProperty("data").GetProperty("nextRun").GetString());
         Assert.Equal(1, health.GetProperty("data").GetProperty("runsFailed").GetInt32());
+
+        // Trying again: still Degraded (nothing new is published yet), and it says a run is going.
+        using var again = await _client.PostAsync(RetrainingHost.RunPath, null);
+        Assert.Equal(HttpStatusCode.Accepted, again.StatusCode);
+        var (_, retrying) = await GetHealthAsync();
+        Assert.Equal("Degraded", retrying.GetProperty("status").GetString());
+        Assert.Contains("training: run 2 (manual)", retrying.GetProperty("description").GetString(), StringComparison.Ordinal);
+        Complete(1, RunResult.Success("/models/2"));
+        await SchedulerHarness.WaitForAsync(Scheduler, s => s.RunsSucceeded == 1);
+        Assert.Equal("Healthy", (await GetHealthAsync()).Body.GetProperty("status").GetString());
     }
 
     private Task<RunResult> RunAsync(CancellationToken cancellationToken)

@@ -61,7 +61,8 @@ internal sealed record RetrainingSettings(bool Enabled, TimeSpan Interval, TimeO
             args.Add(time.ToString("HH:mm:ss", c));
         }
 
-        // After "--": train's own options. Same dimension as the seed's (the Retrieval index's) and content vectors for cold items.
+        // After "--": train's own options. (`dotnet run` under DCP keeps the "--" for itself; retrain passes the options it does
+        // not know to train either way.) Same dimension as the seed's (the Retrieval index's) and content vectors for cold items.
         args.AddRange(["--", "--dim", dimensions.ToString(c), "--content"]);
         return new RetrainingSettings(enabled, interval, at, keep, modelDirectory, args);
     }

@@ -1,4 +1,5 @@
 using System.Net;
+using RecSys.Trainer.Commands;
 using RecSys.Trainer.Retraining;
 using RecSys.Trainer.Training;
 
@@ -66,6 +67,20 @@ public sealed class TrainCommandRunnerTests
         var runner = new TrainCommandRunner(cli.Environment, "/tmp/models", options, keep: 1, TextWriter.Null);
 
         Assert.Contains(runner.Validate(), e => e.Contains(expected, StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    // Under the AppHost `dotnet run` takes the "--" for itself; options retrain does not know still go to train.
+    [InlineData(false)]
+    public void Train_options_reach_train_with_or_without_the_separator(bool separator)
+    {
+        string[] passThrough = separator ? ["--", "--dim", "16", "--content"] : ["--dim", "16", "--content"];
+        var result = TrainerCli.Build(new CliHarness().Environment).Parse(["retrain", "--model-dir", "/tmp/models", "--every", "06:00:00", .. passThrough]);
+
+        Assert.Empty(result.Errors);
+        Assert.Equal(["--dim", "16", "--content"], result.GetValue<string[]>("train-options")!);
+        Assert.Equal("06:00:00", result.GetValue<string>("--every"));
     }
 
     [Fact]

@@ -45,7 +45,7 @@ internal static class RetrainCommand
             }
 
             var passThrough = result.GetValue(trainOptions) ?? [];
-            if (!passThrough.Contains("--retrieval") && string.IsNullOrWhiteSpace(env.GetEnvironmentVariable(SeedCommand.RetrievalVariable)))
+            if (!passThrough.Any(o => o == "--retrieval" || o.StartsWith("--retrieval=", StringComparison.Ordinal)) && string.IsNullOrWhiteSpace(env.GetEnvironmentVariable(SeedCommand.RetrievalVariable)))
             {
                 throw new CliException($"retrain publishes every model: give the Retrieval service as ${SeedCommand.RetrievalVariable} or -- --retrieval <url>.");
             }

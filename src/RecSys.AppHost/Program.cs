@@ -56,15 +56,31 @@ if (qdrant is { } q)
         .WaitFor(q.Resource);
 }
 
+IResourceBuilder<ProjectResource>? seed = null;
 if (settings.SeedEnabled)
 {
     // One-shot: loads a demo world when the store is empty, then exits.
-    builder.AddProject<Projects.RecSys_Trainer>(ServiceNames.Seed)
+    seed = builder.AddProject<Projects.RecSys_Trainer>(ServiceNames.Seed)
         .WithArgs([.. settings.SeedArguments])
         .WithReference(featureServer)
         .WithReference(retrieval)
         .WaitFor(featureServer)
         .WaitFor(retrieval);
+}
+
+if (settings.Retraining.Enabled)
+{
+    // Long-running: train --publish on a schedule (first at the next slot) and on the dashboard's "Train now".
+    var retrain = builder.AddRetraining(settings.Retraining)
+        .WithReference(featureServer)
+        .WithReference(retrieval)
+        .WaitFor(featureServer)
+        .WaitFor(retrieval);
+    if (seed is not null)
+    {
+        // The seed has just trained and published: the schedule starts after it.
+        retrain.WaitForCompletion(seed);
+    }
 }
 
 builder.Build().Run();

@@ -12,7 +12,8 @@ internal sealed record RecSysSettings(
     int SeedDimensions,
     IReadOnlyList<string> SeedArguments,
     string KafkaTopic,
-    int KafkaPartitions)
+    int KafkaPartitions,
+    RetrainingSettings Retraining)
 {
     /// <summary>The FeatureServer's default topic (FeatureServer:Kafka:Topic); passed to it explicitly.</summary>
     public const string DefaultKafkaTopic = "recsys-events";
@@ -72,7 +73,8 @@ internal sealed record RecSysSettings(
             throw new InvalidOperationException($"RecSys:Kafka:Partitions must be between 1 and 1000, not {partitions}.");
         }
 
-        return new RecSysSettings(mode, dataRoot, port, seedEnabled, seedDimensions, seedArgs, topic, partitions);
+        var retraining = RetrainingSettings.From(config, Path.Combine(dataRoot, "models", "retrain"), seedDimensions);
+        return new RecSysSettings(mode, dataRoot, port, seedEnabled, seedDimensions, seedArgs, topic, partitions, retraining);
     }
 
     public string DataFolder(string resource) => Path.Combine(DataRoot, resource);

@@ -123,6 +123,7 @@ internal static class VectorIndexTestSupport
         app.UseProblemDetailsForErrors();
         app.MapDefaultEndpoints();
         app.MapVectorIndexApi();
+        app.MapEmbeddingsApi();
         await app.StartAsync();
         return app;
     }

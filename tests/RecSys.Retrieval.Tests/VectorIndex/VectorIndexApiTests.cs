@@ -259,7 +259,7 @@ public sealed class VectorIndexApiTests(VectorStoreFixture store) : IAsyncLifeti
             await Task.Yield();
         }
 
-        using var response = await _client.GetAsync(EmbeddingKeys.Unversioned, "/health");
+        using var response = await _client.GetAsync("/health");
         using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
 
         Assert.Equal("Healthy", doc.RootElement.GetProperty("checks").GetProperty("vector-index").GetProperty("status").GetString());

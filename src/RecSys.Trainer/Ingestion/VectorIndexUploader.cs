@@ -21,6 +21,9 @@ internal static class VectorIndexUploader
     /// <summary>Vectors per request.</summary>
     public const int BatchSize = 1_000;
 
+    /// <summary>How long an activation (rebuild + recall check) may take before the publish gives up waiting.</summary>
+    public static readonly TimeSpan ActivationTimeout = TimeSpan.FromHours(1);
+
     private sealed record ItemVector(string ItemId, float[] Vector);
 
     private sealed record ItemVectors(IReadOnlyList<ItemVector> Items);
@@ -86,12 +89,20 @@ internal static class VectorIndexUploader
 
         await retrieval.SendJsonAsync<object?>(HttpMethod.Post, $"/v1/embeddings/{escaped}/activate", null, cancellationToken);
         ActivationView? activation;
+        var deadline = time.GetUtcNow() + ActivationTimeout;
         while (true)
         {
             activation = (await retrieval.GetJsonAsync<VersionView>($"/v1/embeddings/{escaped}", cancellationToken)).Activation;
             if (activation is not null && !string.Equals(activation.State, "running", StringComparison.OrdinalIgnoreCase))
             {
                 break;
+            }
+
+            if (time.GetUtcNow() > deadline)
+            {
+                throw new CliException(
+                    $"embedding version {version} was staged but its activation did not finish within {ActivationTimeout.TotalMinutes:N0} minutes; see GET /v1/embeddings/{escaped}.",
+                    ExitCodes.Timeout);
             }
 
             await Task.Delay(pollInterval, time, cancellationToken);

@@ -28,6 +28,10 @@ public sealed class UnavailableStoreTests
         ["base embedding writes"] = r => new EmbeddingStore(r).SetUsersAsync(EmbeddingKeys.Unversioned, [("u1", [1, 2, 3, 4])], CancellationToken.None),
         ["item embedding writes"] = r => new EmbeddingStore(r).SetItemsAsync(EmbeddingKeys.Unversioned, [("i1", [1, 2, 3, 4])], CancellationToken.None),
         ["item embedding deletes"] = r => new EmbeddingStore(r).DeleteItemsAsync(EmbeddingKeys.Unversioned, ["i1"], CancellationToken.None),
+        ["active embedding version"] = r => new EmbeddingStore(r).GetActiveVersionAsync(CancellationToken.None),
+        ["embedding version switch"] = r => new EmbeddingStore(r).ActivateAsync("v1", CancellationToken.None),
+        ["embedding version staging"] = r => new EmbeddingStore(r).CreateVersionAsync("v1", 4, CancellationToken.None),
+        ["versioned item embeddings"] = r => new EmbeddingStore(r).GetItemsAsync("v1", ["i1"], 4, CancellationToken.None),
     };
 
     private static async Task<ConnectionMultiplexer> DeadStoreAsync(BacklogPolicy backlog) =>

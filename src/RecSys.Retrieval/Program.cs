@@ -19,6 +19,7 @@ app.MapOpenApi();
 app.MapDefaultEndpoints();
 app.MapCandidatesApi();
 app.MapVectorIndexApi();
+app.MapEmbeddingsApi();
 app.Run();
 
 /// <summary>Visible to <c>WebApplicationFactory&lt;Program&gt;</c> in tests.</summary>

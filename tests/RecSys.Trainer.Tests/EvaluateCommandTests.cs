@@ -141,6 +141,9 @@ public sealed class EvaluateCommandTests
                     return FakeHandler.Json(HttpStatusCode.OK, string.Join('\n', receivedEvents.Select(e => JsonSerializer.Serialize(e, JsonDefaults.Options))), "application/x-ndjson");
                 case ("fs.test", "/v1/export/items"):
                     return FakeHandler.Json(HttpStatusCode.OK, string.Join('\n', receivedItems.Select(i => JsonSerializer.Serialize(i, JsonDefaults.Options))), "application/x-ndjson");
+                case ("retrieval.test", _) when request.Method == HttpMethod.Get:
+                    // The embedding version's activation, polled after the publish.
+                    return FakeHandler.Json(HttpStatusCode.OK, """{"activation":{"state":"activated","recall":1.0,"minRecall":0.95,"items":100}}""");
                 case ("retrieval.test", _):
                     Interlocked.Increment(ref published);
                     return FakeHandler.Json(HttpStatusCode.OK, "{}");

@@ -166,17 +166,23 @@ public sealed class TrainCommandTests
         Assert.True(agreement > 0.6, $"cold items' nearest warm items share the planted topic {agreement:P0} of the time");
     }
 
-    [Fact]
-    public async Task Pulls_the_export_of_a_FeatureServer_and_publishes_the_vectors_to_Retrieval()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Pulls_the_export_of_a_FeatureServer_and_publishes_the_vectors_to_Retrieval_as_a_version(bool passes)
     {
         using var temp = new TempDir();
         var world = new PlantedWorldFiles(temp.Path, users: 50, items: 100, coldItems: 0);
         var uploadedItems = 0;
         var uploadedUsers = 0;
+        var polls = 0;
         string? eventsQuery = null;
+        string? activated = null;
+        var stagedVersions = new System.Collections.Concurrent.ConcurrentBag<string>();
         var handler = new FakeHandler((request, body, _) =>
         {
             var uri = request.RequestUri!;
+            var segments = uri.AbsolutePath.Split('/', StringSplitOptions.RemoveEmptyEntries);
             switch (uri.Host, uri.AbsolutePath)
             {
                 case ("fs.test", "/v1/export/items"):
@@ -184,14 +190,23 @@ public sealed class TrainCommandTests
                 case ("fs.test", "/v1/export/events"):
                     eventsQuery = uri.Query;
                     return FakeHandler.Json(HttpStatusCode.OK, string.Join('\n', world.EventLines) + "\n", "application/x-ndjson");
-                case ("retrieval.test", "/v1/index/items"):
+                case ("retrieval.test", _) when segments is ["v1", "embeddings", var v, "items"] && request.Method == HttpMethod.Put:
+                    stagedVersions.Add(v);
                     Interlocked.Add(ref uploadedItems, JsonDocument.Parse(body).RootElement.GetProperty("items").GetArrayLength());
                     return FakeHandler.Json(HttpStatusCode.OK, "{}");
-                case ("retrieval.test", "/v1/index/users"):
+                case ("retrieval.test", _) when segments is ["v1", "embeddings", var v, "users"] && request.Method == HttpMethod.Put:
+                    stagedVersions.Add(v);
                     Interlocked.Add(ref uploadedUsers, JsonDocument.Parse(body).RootElement.GetProperty("users").GetArrayLength());
                     return FakeHandler.Json(HttpStatusCode.OK, "{}");
-                case ("retrieval.test", "/v1/index/apply"):
-                    return FakeHandler.Json(HttpStatusCode.OK, "{}");
+                case ("retrieval.test", _) when segments is ["v1", "embeddings", var v, "activate"] && request.Method == HttpMethod.Post:
+                    activated = v;
+                    return FakeHandler.Json(HttpStatusCode.Accepted, "{}");
+                case ("retrieval.test", _) when segments is ["v1", "embeddings", _] && request.Method == HttpMethod.Get:
+                    // Running at the first poll, then the outcome.
+                    var state = Interlocked.Increment(ref polls) == 1 ? "running" : passes ? "activated" : "rejected";
+                    var recall = passes ? "0.987" : "0.91";
+                    var reason = passes ? "null" : "\"recall@10 0.910 < 0.95 (on 100 queries at ef 100, 100 items)\"";
+                    return FakeHandler.Json(HttpStatusCode.OK, $$$"""{"activation":{"state":"{{{state}}}","recall":{{{recall}}},"minRecall":0.95,"items":100,"reason":{{{reason}}}}}""");
                 default:
                     return FakeHandler.Json(HttpStatusCode.NotFound, "{}");
             }
@@ -200,12 +215,25 @@ public sealed class TrainCommandTests
 
         var code = await cli.RunAsync(["train", "--target", "http://fs.test", "--from", "2026-01-01T00:00:00Z", "--out", temp.File("model"), "--publish", "--retrieval", "http://retrieval.test", .. Fast]);
 
-        Assert.True(code == ExitCodes.Ok, cli.Output);
+        var manifest = ModelManifest.Read(temp.File("model"));
         Assert.Contains("from=2026-01-01", Uri.UnescapeDataString(eventsQuery!), StringComparison.Ordinal);
         Assert.Equal(world.Items, uploadedItems);
         Assert.Equal(world.Users, uploadedUsers);
+        Assert.Equal([manifest.Version], stagedVersions.Distinct());
+        Assert.Equal(manifest.Version, activated);
+        Assert.True(polls >= 2);
         Assert.Contains("published 100 item and 50 user vectors", cli.Output, StringComparison.Ordinal);
-        Assert.StartsWith("FeatureServer http://fs.test", ModelManifest.Read(temp.File("model")).Data.Source, StringComparison.Ordinal);
+        Assert.StartsWith("FeatureServer http://fs.test", manifest.Data.Source, StringComparison.Ordinal);
+        if (passes)
+        {
+            Assert.True(code == ExitCodes.Ok, cli.Output);
+            Assert.Contains("activated (recall@10 0.987 >= 0.95)", cli.Output, StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.Equal(ExitCodes.Rejected, code);
+            Assert.Contains("rejected: recall@10 0.910 < 0.95", cli.Output, StringComparison.Ordinal);
+        }
     }
 
     [Theory]

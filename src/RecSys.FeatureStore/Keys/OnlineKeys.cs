@@ -79,6 +79,89 @@ public static class OnlineKeys
     public const int CoOccurrenceWindow = 10;
 }
 
+/// <summary>
+/// Versioned embeddings (the spec's race condition 1: "versioned embeddings with copy-on-write"). A publish writes a whole
+/// version under its own namespace <c>emb:{version}:</c>, then moves the one pointer <see cref="ActivePointer"/> with a single
+/// SET, so a reader that resolves the version once reads every vector of a request from one version. Until the first
+/// activation there is no pointer and the unversioned keys (<see cref="OnlineKeys.UserEmbedding"/>, <see cref="OnlineKeys.ItemEmbedding"/>,
+/// <see cref="OnlineKeys.UserEmbeddingEma"/>) are served as the implicit version <see cref="Unversioned"/>.
+/// </summary>
+public static class EmbeddingKeys
+{
+    /// <summary>The implicit version of stores written before versioning: the unversioned keys.</summary>
+    public const string Unversioned = "";
+
+    /// <summary>Most characters of a version name.</summary>
+    public const int MaxVersionLength = 64;
+
+    /// <summary>String: the name of the active version (absent: <see cref="Unversioned"/>).</summary>
+    public const string ActivePointer = "emb:active";
+
+    /// <summary>Sorted set: version name to its creation time (unix ms), for listing and retention.</summary>
+    public const string Versions = "emb:versions";
+
+    /// <summary>What a version name may hold: letters, digits, '.', '_', '-' (no glob or key separator characters).</summary>
+    public const string VersionDescription = "1 to 64 characters among letters, digits, '.', '_' and '-'";
+
+    public static bool IsValidVersion(string? version)
+    {
+        if (string.IsNullOrEmpty(version) || version.Length > MaxVersionLength)
+        {
+            return false;
+        }
+
+        foreach (var c in version)
+        {
+            if (!char.IsAsciiLetterOrDigit(c) && c is not ('.' or '_' or '-'))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Prefix of every key of a (named) version; retention deletes by it.</summary>
+    public static string Prefix(string version) => "emb:" + version + ":";
+
+    /// <summary>Hash: <see cref="EmbeddingVersionFields"/> of a named version.</summary>
+    public static string Meta(string version) => Prefix(version) + "meta";
+
+    /// <summary>Set: ids of the items with a vector in a named version (read back in batches by the index rebuild).</summary>
+    public static string ItemIds(string version) => Prefix(version) + "items";
+
+    /// <summary>Set: ids of the users with a base vector in a named version.</summary>
+    public static string UserIds(string version) => Prefix(version) + "users";
+
+    /// <summary>String: a user's base embedding under <paramref name="version"/> (<see cref="EmbeddingBytes"/>).</summary>
+    public static string User(string version, string userId) =>
+        version.Length == 0 ? OnlineKeys.UserEmbedding(userId) : Prefix(version) + "ue:" + userId;
+
+    /// <summary>String: an item's embedding under <paramref name="version"/>.</summary>
+    public static string Item(string version, string itemId) =>
+        version.Length == 0 ? OnlineKeys.ItemEmbedding(itemId) : Prefix(version) + "ie:" + itemId;
+
+    /// <summary>Hash (<see cref="EmaEmbeddingFields"/>): a user's embedding moved since the base of <paramref name="version"/>.</summary>
+    public static string UserEma(string version, string userId) =>
+        version.Length == 0 ? OnlineKeys.UserEmbeddingEma(userId) : Prefix(version) + "uema:" + userId;
+}
+
+/// <summary>Fields of <see cref="EmbeddingKeys.Meta"/>.</summary>
+public static class EmbeddingVersionFields
+{
+    public const string Dimension = "dim";
+    public const string CreatedMs = "created";
+
+    /// <summary>staged, active, rejected or retired (<see cref="Serving.EmbeddingVersionState"/>).</summary>
+    public const string State = "state";
+
+    /// <summary>Why the version was rejected (or the last activation's outcome).</summary>
+    public const string Reason = "reason";
+
+    /// <summary>When the state last changed (unix ms).</summary>
+    public const string ChangedMs = "changed";
+}
+
 /// <summary>Field names of the item hash <see cref="OnlineKeys.Item"/>.</summary>
 public static class ItemFields
 {

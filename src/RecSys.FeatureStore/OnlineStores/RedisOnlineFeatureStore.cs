@@ -36,6 +36,7 @@ public sealed partial class RedisOnlineFeatureStore(
         var pending = new List<PendingEntity>(query.Entities.Count);
         IBatch? batch = null;
         Task<RedisValue>? epoch = null;
+        string? embeddingVersion = null;
         long l1Hits = 0;
 
         for (var e = 0; e < query.Entities.Count; e++)
@@ -66,7 +67,14 @@ public sealed partial class RedisOnlineFeatureStore(
                 epoch ??= batch.StringGetAsync(OnlineKeys.TrendingEpoch);
             }
 
-            pending.Add(Send(batch, entity, plan, values, nowMs));
+            if (plan.NeedsEmbeddingVersion && embeddingVersion is null)
+            {
+                // Resolved once per read, so that every embedding of the answer comes from one version.
+                var active = await redis.GetDatabase().StringGetAsync(EmbeddingKeys.ActivePointer).WaitAsync(cancellationToken);
+                embeddingVersion = active.IsNullOrEmpty ? EmbeddingKeys.Unversioned : active.ToString();
+            }
+
+            pending.Add(Send(batch, entity, plan, values, nowMs, embeddingVersion ?? EmbeddingKeys.Unversioned));
         }
 
         if (batch is not null)
@@ -172,7 +180,7 @@ public sealed partial class RedisOnlineFeatureStore(
 
     private static readonly RedisValue[] EmaFields = [EmaEmbeddingFields.Vector, EmaEmbeddingFields.EventTimeMs];
 
-    private static PendingEntity Send(IBatch batch, EntityRef entity, KindPlan plan, FeatureValue[] values, long nowMs)
+    private static PendingEntity Send(IBatch batch, EntityRef entity, KindPlan plan, FeatureValue[] values, long nowMs, string embeddingVersion)
     {
         Task<RedisValue[]>? hash = plan.HashFields.Length > 0
             ? batch.HashGetAsync(OnlineKeys.Features(entity.Kind, entity.Id), plan.HashFields)
@@ -199,9 +207,9 @@ public sealed partial class RedisOnlineFeatureStore(
                 FollowsTransform => batch.SetMembersAsync(OnlineKeys.UserFollows(entity.Id)),
                 ItemAttributeTransform attribute => batch.HashGetAsync(OnlineKeys.Item(entity.Id), attribute.Field),
                 CrossAffinityTransform => cross ??= CrossRead(batch, entity),
-                StoredEmbeddingTransform { Embedding: EmbeddingKind.Item } => batch.StringGetAsync(OnlineKeys.ItemEmbedding(entity.Id)),
-                StoredEmbeddingTransform { Embedding: EmbeddingKind.UserBase } => batch.StringGetAsync(OnlineKeys.UserEmbedding(entity.Id)),
-                EmaEmbeddingTransform => batch.HashGetAsync(OnlineKeys.UserEmbeddingEma(entity.Id), EmaFields),
+                StoredEmbeddingTransform { Embedding: EmbeddingKind.Item } => batch.StringGetAsync(EmbeddingKeys.Item(embeddingVersion, entity.Id)),
+                StoredEmbeddingTransform { Embedding: EmbeddingKind.UserBase } => batch.StringGetAsync(EmbeddingKeys.User(embeddingVersion, entity.Id)),
+                EmaEmbeddingTransform => batch.HashGetAsync(EmbeddingKeys.UserEma(embeddingVersion, entity.Id), EmaFields),
                 _ => Task.CompletedTask,
             };
         }
@@ -452,6 +460,11 @@ public sealed partial class RedisOnlineFeatureStore(
         public bool NeedsEpoch { get; }
 
         public bool HasOtherReads { get; }
+
+        /// <summary>An embedding feature is asked for: its key depends on the active embedding version.</summary>
+        public bool NeedsEmbeddingVersion => _needsEmbeddingVersion ??= Features.Any(f => f.Transform is StoredEmbeddingTransform or EmaEmbeddingTransform);
+
+        private bool? _needsEmbeddingVersion;
 
         public static KindPlan Create(string kind, IReadOnlyList<FeatureDefinition> all, long nowMs)
         {

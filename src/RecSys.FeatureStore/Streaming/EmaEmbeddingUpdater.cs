@@ -12,7 +12,9 @@ namespace RecSys.FeatureStore.Streaming;
 /// reads the users' current vectors (else their base embeddings) and the engaged items' embeddings in one round trip,
 /// folds the users' new events in event-time order and writes each changed vector back with a compare-and-set on its
 /// version. Runs before the batch's other effects; the version (event time, event id) makes it idempotent, so a batch
-/// redelivered after a crash changes nothing twice.
+/// redelivered after a crash changes nothing twice. Everything is read and written under the active embedding version
+/// (<see cref="EmbeddingKeys.ActivePointer"/>, read once per batch): after a switch the moved vectors of the new version start
+/// from its base, and a batch that raced the switch only wrote into the old version, which nothing serves any more.
 /// </summary>
 internal sealed class EmaEmbeddingUpdater(IDatabase db, double alpha)
 {
@@ -43,9 +45,12 @@ internal sealed class EmaEmbeddingUpdater(IDatabase db, double alpha)
             return 0;
         }
 
+        var active = await db.StringGetAsync(EmbeddingKeys.ActivePointer);
+        var embeddingVersion = active.IsNullOrEmpty ? EmbeddingKeys.Unversioned : active.ToString();
+
         // Items first: events on items without an embedding move nothing, and a batch with none costs one round trip.
         var items = byUser.Values.SelectMany(l => l).Select(e => e.ItemId!).Distinct(StringComparer.Ordinal).ToList();
-        var itemVectors = await ReadItemsAsync(items);
+        var itemVectors = await ReadItemsAsync(embeddingVersion, items);
         foreach (var (user, list) in byUser)
         {
             list.RemoveAll(e => !itemVectors.ContainsKey(e.ItemId!));
@@ -68,7 +73,7 @@ internal sealed class EmaEmbeddingUpdater(IDatabase db, double alpha)
         {
             // Plain async calls, not an IBatch: the multiplexer pipelines them all the same, and on a closed connection they
             // fail at once instead of waiting in an unsent batch.
-            var states = users.Select(u => (User: u, State: db.HashGetAsync(OnlineKeys.UserEmbeddingEma(u), StateFields), Base: db.StringGetAsync(OnlineKeys.UserEmbedding(u)))).ToList();
+            var states = users.Select(u => (User: u, State: db.HashGetAsync(EmbeddingKeys.UserEma(embeddingVersion, u), StateFields), Base: db.StringGetAsync(EmbeddingKeys.User(embeddingVersion, u)))).ToList();
             await Task.WhenAll(states.SelectMany(s => new Task[] { s.State, s.Base }));
 
             var writes = new List<(string User, Task<RedisResult> Result)>();
@@ -88,7 +93,7 @@ internal sealed class EmaEmbeddingUpdater(IDatabase db, double alpha)
                 var expected = version is { } v ? string.Create(CultureInfo.InvariantCulture, $"{v.T}/{v.Id}") : string.Empty;
                 writes.Add((user, db.ScriptEvaluateAsync(
                     script,
-                    [OnlineKeys.UserEmbeddingEma(user), ProcessorKeys.Fence],
+                    [EmbeddingKeys.UserEma(embeddingVersion, user), ProcessorKeys.Fence],
                     [token, expected, EmbeddingBytes.ToBytes(moved), last.T, last.Id])));
             }
 
@@ -151,9 +156,9 @@ internal sealed class EmaEmbeddingUpdater(IDatabase db, double alpha)
         return moved ? vector : null;
     }
 
-    private async Task<Dictionary<string, float[]>> ReadItemsAsync(List<string> items)
+    private async Task<Dictionary<string, float[]>> ReadItemsAsync(string embeddingVersion, List<string> items)
     {
-        var reads = items.Select(i => db.StringGetAsync(OnlineKeys.ItemEmbedding(i))).ToList();
+        var reads = items.Select(i => db.StringGetAsync(EmbeddingKeys.Item(embeddingVersion, i))).ToList();
         await Task.WhenAll(reads);
         var vectors = new Dictionary<string, float[]>(items.Count, StringComparer.Ordinal);
         for (var i = 0; i < items.Count; i++)

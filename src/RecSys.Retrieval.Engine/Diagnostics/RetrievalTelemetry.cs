@@ -30,6 +30,8 @@ public sealed class RetrievalTelemetry
     private readonly Counter<long> _snapshotsRejected;
     private readonly Counter<long> _rebuilds;
     private readonly Counter<long> _writesApplied;
+    private readonly Counter<long> _activations;
+    private readonly Histogram<double> _activationRecall;
     private Func<VectorIndexManager?> _manager = () => null;
 
     public RetrievalTelemetry(IMeterFactory meterFactory)
@@ -69,6 +71,8 @@ public sealed class RetrievalTelemetry
             "recsys.vector_index.snapshots.rejected", "{snapshot}", "Snapshots rejected at load (checksum or format) and rolled back.");
         _rebuilds = meter.CreateCounter<long>("recsys.vector_index.rebuilds", "{rebuild}", "Full rebuilds by outcome.");
         _writesApplied = meter.CreateCounter<long>("recsys.vector_index.writes.applied", "{item}", "Adds, updates and deletes applied to the shards.");
+        _activations = meter.CreateCounter<long>("recsys.vector_index.activations", "{activation}", "Embedding version activations and verified rebuilds by outcome (activated, rejected, failed).");
+        _activationRecall = meter.CreateHistogram<double>("recsys.vector_index.activation.recall", "1", "Recall@10 of a rebuilt index against brute force, measured before the swap.");
         meter.CreateObservableGauge("recsys.vector_index.version", () => _manager()?.Version ?? 0, "{version}", "Live index version.");
         meter.CreateObservableGauge("recsys.vector_index.vectors", ObserveVectors, "{vector}", "Live vectors per shard.");
         meter.CreateObservableGauge("recsys.vector_index.deleted", ObserveDeleted, "{vector}", "Soft-deleted vectors per shard, dropped at the next rebuild.");
@@ -98,6 +102,15 @@ public sealed class RetrievalTelemetry
     }
 
     public void SnapshotRejected(int shard) => _snapshotsRejected.Add(1, new KeyValuePair<string, object?>("recsys.shard", shard));
+
+    public void ActivationCompleted(string outcome, double? recall)
+    {
+        _activations.Add(1, new KeyValuePair<string, object?>("recsys.outcome", outcome));
+        if (recall is { } r)
+        {
+            _activationRecall.Record(r, new KeyValuePair<string, object?>("recsys.outcome", outcome));
+        }
+    }
 
     public void RebuildCompleted(string outcome) => _rebuilds.Add(1, new KeyValuePair<string, object?>("recsys.outcome", outcome));
 

@@ -36,7 +36,9 @@ internal sealed class CollaborativeSource(
         }
 
         var signals = request.Signals ?? store.ReadUserSignalsAsync(request.UserId, SignalsNeeded, cancellationToken);
-        var user = await embeddings.ResolveAsync(request.UserId, signals, cancellationToken);
+        // One snapshot for the whole request: the user's embedding and the searched shards come from one embedding version.
+        var snapshot = index.Snapshot();
+        var user = await embeddings.ResolveAsync(request.UserId, snapshot, signals, cancellationToken);
         if (user is null)
         {
             return [];
@@ -60,7 +62,7 @@ internal sealed class CollaborativeSource(
         }
 
         var k = Math.Min(budget, VectorIndexOptions.MaxK);
-        var result = await index.SearchAsync(user.Vector, k, options.Value.Collaborative.EfSearch, filter: null, exclude, cancellationToken);
+        var result = await snapshot.SearchAsync(user.Vector, k, options.Value.Collaborative.EfSearch, filter: null, exclude, cancellationToken);
         return Normalize(result.Hits, index.Metric);
     }
 

@@ -15,7 +15,9 @@ public sealed record UserEmbedding(float[] Vector, bool HasBase, IReadOnlyList<s
 /// blended <c>BaseWeight : 1 - BaseWeight</c> (0.7 : 0.3) with a session embedding, the recency-weighted average of the
 /// indexed vectors of the user's newest recent items (<see cref="UserSignals.Recent"/>) (an item's weight halves every
 /// <see cref="CollaborativeOptions.SessionHalfLife"/> it is older than the newest one). No base: the session embedding alone;
-/// neither: null (a cold start). Under cosine both parts are normalized before blending. Results are cached briefly.
+/// neither: null (a cold start). Under cosine both parts are normalized before blending. Results are cached briefly, per
+/// embedding version. Everything is read under the request's <see cref="IndexSnapshot"/>: the base embedding under its
+/// embedding version, the session items' vectors from its shards, so the embedding matches the index it will search.
 /// </summary>
 public sealed class UserEmbeddingResolver(
     CandidateSignalReader signalReader,
@@ -24,7 +26,7 @@ public sealed class UserEmbeddingResolver(
     IOptions<VectorIndexOptions> options,
     TimeProvider time)
 {
-    private readonly ConcurrentDictionary<string, (UserEmbedding? Embedding, long ExpiresAt)> _cache = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (UserEmbedding? Embedding, string Version, long ExpiresAt)> _cache = new(StringComparer.Ordinal);
 
     /// <summary>How many recent items the session embedding reads.</summary>
     public UserSignalsQuery SignalsNeeded => new(options.Value.Collaborative.SessionItems, 0, 0);
@@ -32,16 +34,20 @@ public sealed class UserEmbeddingResolver(
     /// <summary>
     /// The user's embedding; <paramref name="signals"/> is the request's read of the user's signals (null: read them here).
     /// </summary>
-    public async Task<UserEmbedding?> ResolveAsync(string userId, Task<UserSignals>? signals, CancellationToken cancellationToken)
+    public Task<UserEmbedding?> ResolveAsync(string userId, Task<UserSignals>? signals, CancellationToken cancellationToken) =>
+        ResolveAsync(userId, index.Snapshot(), signals, cancellationToken);
+
+    /// <summary>The user's embedding as of <paramref name="snapshot"/> (the one the request will search).</summary>
+    public async Task<UserEmbedding?> ResolveAsync(string userId, IndexSnapshot snapshot, Task<UserSignals>? signals, CancellationToken cancellationToken)
     {
         var o = options.Value.Collaborative;
         var now = time.GetTimestamp();
-        if (_cache.TryGetValue(userId, out var cached) && cached.ExpiresAt > now)
+        if (_cache.TryGetValue(userId, out var cached) && cached.ExpiresAt > now && cached.Version == snapshot.EmbeddingVersion)
         {
             return cached.Embedding;
         }
 
-        var embedding = await ComputeAsync(userId, signals ?? signalReader.ReadUserSignalsAsync(userId, SignalsNeeded, cancellationToken), o, cancellationToken);
+        var embedding = await ComputeAsync(userId, snapshot, signals ?? signalReader.ReadUserSignalsAsync(userId, SignalsNeeded, cancellationToken), o, cancellationToken);
         if (o.CacheDuration > TimeSpan.Zero && o.CacheSize > 0)
         {
             if (_cache.Count >= o.CacheSize)
@@ -50,16 +56,16 @@ public sealed class UserEmbeddingResolver(
                 _cache.Clear();
             }
 
-            _cache[userId] = (embedding, now + (long)(o.CacheDuration.TotalSeconds * time.TimestampFrequency));
+            _cache[userId] = (embedding, snapshot.EmbeddingVersion, now + (long)(o.CacheDuration.TotalSeconds * time.TimestampFrequency));
         }
 
         return embedding;
     }
 
-    private async Task<UserEmbedding?> ComputeAsync(string userId, Task<UserSignals> signals, CollaborativeOptions o, CancellationToken cancellationToken)
+    private async Task<UserEmbedding?> ComputeAsync(string userId, IndexSnapshot snapshot, Task<UserSignals> signals, CollaborativeOptions o, CancellationToken cancellationToken)
     {
-        var dim = index.Dimension;
-        var baseVector = await baseEmbeddings.GetAsync(userId, dim, cancellationToken);
+        var dim = snapshot.Dimension;
+        var baseVector = await baseEmbeddings.GetAsync(snapshot.EmbeddingVersion, userId, dim, cancellationToken);
         var all = (await signals.WaitAsync(cancellationToken)).Recent;
         var recent = all.Count <= o.SessionItems ? all : all.Take(o.SessionItems).ToArray();
 
@@ -72,7 +78,7 @@ public sealed class UserEmbeddingResolver(
         foreach (var entry in recent)
         {
             var item = entry.Member;
-            if (!index.TryGetVector(item, vector))
+            if (!snapshot.TryGetVector(item, vector))
             {
                 continue;
             }
@@ -101,7 +107,7 @@ public sealed class UserEmbeddingResolver(
             }
         }
 
-        var cosine = index.Metric == Metric.Cosine;
+        var cosine = snapshot.Metric == Metric.Cosine;
         if (baseVector is not null && cosine)
         {
             Normalize(baseVector);

@@ -5,39 +5,67 @@ namespace RecSys.Retrieval.VectorIndex;
 /// <summary>
 /// In-process shards: one <see cref="LocalVectorShard"/> (HNSW) per shard, persisted by <see cref="SnapshotPersister"/>.
 /// A rebuild compacts each shard (soft deletes dropped) and swaps it in; searches read each shard's index reference once.
+/// An activation (<see cref="ReplaceAll"/>) swaps every shard and the embedding version together: one reference write of the
+/// <see cref="Current"/> generation.
 /// </summary>
 internal sealed class EmbeddedShardSet : IIndexShardSet
 {
     private readonly HnswOptions _hnsw;
-    private readonly LocalVectorShard[] _shards;
+    private readonly TimeSpan _perShardTimeout;
+    private readonly Func<LocalVectorShard, IVectorShard>? _decorateShard;
+    private State _state;
 
     /// <param name="decorateShard">Wraps the shards searches go through (tests inject slow or failing shards).</param>
     public EmbeddedShardSet(VectorIndexOptions options, Func<LocalVectorShard, IVectorShard>? decorateShard = null)
     {
         _hnsw = options.ToHnsw();
-        _shards = new LocalVectorShard[options.Shards];
-        var readShards = new IVectorShard[options.Shards];
-        for (var i = 0; i < _shards.Length; i++)
-        {
-            _shards[i] = new LocalVectorShard(i, _hnsw);
-            readShards[i] = decorateShard?.Invoke(_shards[i]) ?? _shards[i];
-        }
-
-        Reader = new ScatterGatherCoordinator(readShards, new ScatterGatherOptions
-        {
-            PerShardTimeout = options.PerShardTimeout,
-        });
+        _perShardTimeout = options.PerShardTimeout;
+        _decorateShard = decorateShard;
+        _state = CreateState([.. Enumerable.Range(0, options.Shards).Select(i => new LocalVectorShard(i, _hnsw))], string.Empty);
     }
 
     public string Backend => "embedded";
 
-    public int Count => _shards.Length;
+    public int Count => CurrentShards.Length;
 
-    public ScatterGatherCoordinator Reader { get; }
+    public ScatterGatherCoordinator Reader => Current.Reader;
 
-    public IReadOnlyList<LocalVectorShard> Shards => _shards;
+    public IndexGeneration Current => Volatile.Read(ref _state).Generation;
 
-    public int ShardOf(long key) => ShardRouter.ShardOf(key, _shards.Length);
+    public IReadOnlyList<LocalVectorShard> Shards => CurrentShards;
+
+    /// <summary>The HNSW settings every shard is built with.</summary>
+    public HnswOptions Hnsw => _hnsw;
+
+    private LocalVectorShard[] CurrentShards => Volatile.Read(ref _state).Shards;
+
+    /// <summary>
+    /// Swaps in freshly built shards (one index per shard, in shard order) labelled with <paramref name="embeddingVersion"/>,
+    /// all at once; returns the generation it replaced so that a failed activation can put it back with <see cref="Restore"/>.
+    /// Called under the manager's gate.
+    /// </summary>
+    public State ReplaceAll(IReadOnlyList<HnswIndex> built, string embeddingVersion)
+    {
+        if (built.Count != Count)
+        {
+            throw new ArgumentException($"{built.Count} shards were built for a set of {Count}.", nameof(built));
+        }
+
+        var previous = Volatile.Read(ref _state);
+        Volatile.Write(ref _state, CreateState([.. built.Select((index, i) => new LocalVectorShard(i, index))], embeddingVersion));
+        return previous;
+    }
+
+    /// <summary>Puts back what <see cref="ReplaceAll"/> returned.</summary>
+    public void Restore(State previous) => Volatile.Write(ref _state, previous);
+
+    public void SetEmbeddingVersion(string embeddingVersion)
+    {
+        var current = Volatile.Read(ref _state);
+        Volatile.Write(ref _state, current with { Generation = current.Generation with { EmbeddingVersion = embeddingVersion } });
+    }
+
+    public int ShardOf(long key) => ShardRouter.ShardOf(key, CurrentShards.Length);
 
     /// <summary>
     /// Writes each shard's rows. Workaround for the engine: an insert links only to live nodes, so rows written into a graph
@@ -78,11 +106,11 @@ internal sealed class EmbeddedShardSet : IIndexShardSet
         }
     }
 
-    public bool TryGetVector(long key, Span<float> destination) => _shards[ShardOf(key)].Index.TryGetVector(key, destination);
+    public bool TryGetVector(long key, Span<float> destination) => Current.TryGetVector(key, destination);
 
     public async Task RebuildAsync(IndexedItems items, Action shardSwapped, CancellationToken cancellationToken)
     {
-        foreach (var shard in _shards)
+        foreach (var shard in CurrentShards)
         {
             // Each shard builds a compacted copy and swaps it in; searches go on meanwhile.
             await shard.RebuildAsync(cancellationToken);
@@ -92,13 +120,25 @@ internal sealed class EmbeddedShardSet : IIndexShardSet
 
     public ShardCounts CountsOf(int shard)
     {
-        var index = _shards[shard].Index;
-        return new ShardCounts(_shards[shard].Version, index.Count, index.DeletedCount, index.MemoryBytes);
+        var local = CurrentShards[shard];
+        var index = local.Index;
+        return new ShardCounts(local.Version, index.Count, index.DeletedCount, index.MemoryBytes);
+    }
+
+    private State CreateState(LocalVectorShard[] shards, string embeddingVersion)
+    {
+        var reader = new ScatterGatherCoordinator(
+            [.. shards.Select(s => _decorateShard?.Invoke(s) ?? s)],
+            new ScatterGatherOptions { PerShardTimeout = _perShardTimeout });
+        var count = shards.Length;
+        return new State(shards, new IndexGeneration(reader, embeddingVersion, (key, destination) =>
+            shards[ShardRouter.ShardOf(key, count)].Index.TryGetVector(key, destination)));
     }
 
     private List<(LocalVectorShard Shard, List<int> Rows)> RowsPerShard(long[] keys)
     {
-        var rows = new List<int>?[_shards.Length];
+        var shards = CurrentShards;
+        var rows = new List<int>?[shards.Length];
         for (var i = 0; i < keys.Length; i++)
         {
             (rows[ShardOf(keys[i])] ??= []).Add(i);
@@ -109,7 +149,7 @@ internal sealed class EmbeddedShardSet : IIndexShardSet
         {
             if (rows[s] is { Count: > 0 } mine)
             {
-                result.Add((_shards[s], mine));
+                result.Add((shards[s], mine));
             }
         }
 
@@ -136,4 +176,7 @@ internal sealed class EmbeddedShardSet : IIndexShardSet
         fresh.AddBatch(allKeys.ToArray(), all.ToArray());
         return fresh;
     }
+
+    /// <summary>The shards and the generation searches see, replaced as one.</summary>
+    internal sealed record State(LocalVectorShard[] Shards, IndexGeneration Generation);
 }

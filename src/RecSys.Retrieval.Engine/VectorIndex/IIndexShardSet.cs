@@ -17,8 +17,14 @@ internal interface IIndexShardSet
 
     int Count { get; }
 
-    /// <summary>Fans searches out to every shard, each under the per-shard deadline.</summary>
+    /// <summary>Fans searches out to every shard, each under the per-shard deadline (the current generation's).</summary>
     ScatterGatherCoordinator Reader { get; }
+
+    /// <summary>What a request searches: read once, it pins the shards and the embedding version for the whole request.</summary>
+    IndexGeneration Current { get; }
+
+    /// <summary>Labels the current shards with the embedding version their vectors come from (at load, from the store's pointer).</summary>
+    void SetEmbeddingVersion(string embeddingVersion);
 
     int ShardOf(long key);
 

@@ -24,6 +24,9 @@ public interface IVectorIndexReader
     /// <summary>Copies the indexed vector of <paramref name="itemId"/> (normalized under cosine); false when it is not indexed.</summary>
     bool TryGetVector(string itemId, Span<float> destination);
 
+    /// <summary>Pins the serving shards and their embedding version for one request (<see cref="IndexSnapshot"/>).</summary>
+    IndexSnapshot Snapshot();
+
     /// <summary>The key an item id maps to (for exclusion sets).</summary>
     static long KeyOf(string itemId) => IndexedItems.KeyOf(itemId);
 }

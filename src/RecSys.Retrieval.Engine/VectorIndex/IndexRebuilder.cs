@@ -5,7 +5,9 @@ namespace RecSys.Retrieval.VectorIndex;
 /// <summary>
 /// Full rebuilds, one at a time, in the background: under the gate, the queue is applied, every shard is rebuilt and
 /// swapped in atomically by the shard set (searches go on and see the old or the new shard), filter metadata is re-read
-/// and the result persisted. The status of the running (or last) rebuild is kept.
+/// and the result persisted. The status of the running (or last) rebuild is kept. When <paramref name="rebuildAll"/> is
+/// given (the embedded backend) it replaces the per-shard rebuild: the whole index is built, verified and swapped at once
+/// (<see cref="IndexActivator.RebuildServingAsync"/>).
 /// </summary>
 internal sealed class IndexRebuilder(
     SemaphoreSlim gate,
@@ -18,7 +20,8 @@ internal sealed class IndexRebuilder(
     TimeProvider time,
     RetrievalTelemetry telemetry,
     ILogger logger,
-    CancellationToken stopping)
+    CancellationToken stopping,
+    Func<CancellationToken, Task>? rebuildAll = null)
 {
     private readonly Lock _lock = new();
     private RebuildStatus _status = RebuildStatus.Idle;
@@ -88,7 +91,15 @@ internal sealed class IndexRebuilder(
             try
             {
                 await applier.ApplyAsync(cancellationToken);
-                await shards.RebuildAsync(items, () => version.Increment(), cancellationToken);
+                if (rebuildAll is not null)
+                {
+                    await rebuildAll(cancellationToken);
+                }
+                else
+                {
+                    await shards.RebuildAsync(items, () => version.Increment(), cancellationToken);
+                }
+
                 await metadata.RefreshAllAsync(cancellationToken);
                 lock (_lock)
                 {
@@ -113,8 +124,8 @@ internal sealed class IndexRebuilder(
         catch (Exception ex)
         {
             VectorIndexLog.RebuildFailed(logger, ex);
-            telemetry.RebuildCompleted("failed");
-            Complete(id, RebuildState.Failed, ex.GetType().Name + ": " + ex.Message);
+            telemetry.RebuildCompleted(ex is IndexRejectedException ? "rejected" : "failed");
+            Complete(id, RebuildState.Failed, ex is IndexRejectedException ? "Rejected, the previous index keeps serving: " + ex.Message : ex.GetType().Name + ": " + ex.Message);
         }
     }
 

@@ -29,7 +29,16 @@ internal sealed class QdrantShardSet : IIndexShardSet
         Reader = new ScatterGatherCoordinator(
             [.. collections.Shards.Select(s => decorateShard?.Invoke(s) ?? s)],
             new ScatterGatherOptions { PerShardTimeout = options.PerShardTimeout });
+        _generation = new IndexGeneration(Reader, string.Empty, TryGetVector);
     }
+
+    private IndexGeneration _generation;
+
+    /// <summary>The collections behind the aliases; activations of a new embedding version are refused on this backend.</summary>
+    public IndexGeneration Current => Volatile.Read(ref _generation);
+
+    public void SetEmbeddingVersion(string embeddingVersion) =>
+        Volatile.Write(ref _generation, _generation with { EmbeddingVersion = embeddingVersion });
 
     public string Backend => VectorIndexOptions.QdrantBackendName;
 

@@ -23,7 +23,19 @@ internal sealed class ShardedSearcher(
     /// <summary>Fraction of the shards that answered the last search (1 before any).</summary>
     public double LastCoverage => Volatile.Read(ref _lastCoverage);
 
+    /// <summary>Searches the shard set's current generation.</summary>
+    public Task<IndexSearchResult> SearchAsync(
+        ReadOnlyMemory<float> query,
+        int k,
+        int efSearch,
+        ItemFilter? filter,
+        IReadOnlySet<long>? excludeKeys,
+        CancellationToken cancellationToken) =>
+        SearchAsync(shards.Current, query, k, efSearch, filter, excludeKeys, cancellationToken);
+
+    /// <summary>Searches <paramref name="generation"/> (the one a request pinned), whatever was swapped in since.</summary>
     public async Task<IndexSearchResult> SearchAsync(
+        IndexGeneration generation,
         ReadOnlyMemory<float> query,
         int k,
         int efSearch,
@@ -45,7 +57,7 @@ internal sealed class ShardedSearcher(
             engineFilter = SearchFilter.FromPredicate(key => Allowed(key, filter, excludeKeys));
         }
 
-        var result = await shards.Reader.SearchAsync(query, k, efSearch, engineFilter, cancellationToken: cancellationToken);
+        var result = await generation.Reader.SearchAsync(query, k, efSearch, engineFilter, cancellationToken: cancellationToken);
         var hits = new List<IndexHit>(result.Hits.Length);
         foreach (var hit in result.Hits)
         {
@@ -65,10 +77,15 @@ internal sealed class ShardedSearcher(
                 string.Join("; ", result.Failures.Select(f => $"shard {f.ShardId}: {f.Reason}")));
         }
 
-        return new IndexSearchResult(hits, result.ShardsAnswered, result.ShardsTotal, result.Degraded, searchedVersion, result.Elapsed, result.Failures);
+        return new IndexSearchResult(hits, result.ShardsAnswered, result.ShardsTotal, result.Degraded, searchedVersion, result.Elapsed, result.Failures)
+        {
+            EmbeddingVersion = generation.EmbeddingVersion,
+        };
     }
 
-    public bool TryGetVector(string itemId, Span<float> destination)
+    public bool TryGetVector(string itemId, Span<float> destination) => TryGetVector(shards.Current, itemId, destination);
+
+    public bool TryGetVector(IndexGeneration generation, string itemId, Span<float> destination)
     {
         var key = IndexedItems.KeyOf(itemId);
         if (!items.TryGet(key, out var item) || item.ItemId != itemId || queue.IsDeletePending(key))
@@ -76,7 +93,7 @@ internal sealed class ShardedSearcher(
             return false;
         }
 
-        return shards.TryGetVector(key, destination);
+        return generation.TryGetVector(key, destination);
     }
 
     private bool Allowed(long key, ItemFilter? filter, IReadOnlySet<long>? excludeKeys)

@@ -88,7 +88,7 @@ public static class VectorIndexExtensions
         VectorIndexLog.BackendChosen(logger, options.Backend == VectorIndexBackend.Qdrant ? VectorIndexOptions.QdrantBackendName : VectorIndexOptions.EmbeddedBackendName, options.Shards);
         if (options.Backend != VectorIndexBackend.Qdrant)
         {
-            return new VectorIndexManager(options, metadata, telemetry, time, logger, decorateShard: null);
+            return new VectorIndexManager(options, metadata, telemetry, time, logger, decorateShard: null, services.GetService<EmbeddingStore>());
         }
 
         var collections = new QdrantShardCollections(services.GetRequiredService<QdrantClient>(), options.ToQdrant(), options.Shards);
@@ -96,6 +96,6 @@ public static class VectorIndexExtensions
         {
             var shards = new QdrantShardSet(collections, options);
             return (shards, new QdrantIndexLoader(shards, items, version, logger));
-        });
+        }, services.GetService<EmbeddingStore>());
     }
 }

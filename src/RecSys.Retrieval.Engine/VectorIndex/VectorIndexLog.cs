@@ -43,4 +43,19 @@ internal static partial class VectorIndexLog
 
     [LoggerMessage(EventId = 3013, Level = LogLevel.Information, Message = "Vector index backend: {Backend}, {Shards} shards")]
     public static partial void BackendChosen(ILogger logger, string backend, int shards);
+
+    [LoggerMessage(EventId = 3020, Level = LogLevel.Information, Message = "Embedding version '{Version}' activated: {Items} items, recall@10 {Recall:0.000} on {Queries} queries (min {MinRecall}), {ElapsedMs:0} ms")]
+    public static partial void Activated(ILogger logger, string version, int items, double recall, int queries, double minRecall, double elapsedMs);
+
+    [LoggerMessage(EventId = 3021, Level = LogLevel.Warning, Message = "Embedding version '{Version}' rejected, the previous index keeps serving: {Reason}")]
+    public static partial void ActivationRejected(ILogger logger, string version, string reason);
+
+    [LoggerMessage(EventId = 3022, Level = LogLevel.Error, Message = "Activation of embedding version '{Version}' failed; the previous index keeps serving")]
+    public static partial void ActivationFailed(ILogger logger, string version, Exception exception);
+
+    [LoggerMessage(EventId = 3023, Level = LogLevel.Warning, Message = "Old embedding versions could not be pruned; retrying after the next activation")]
+    public static partial void PruneFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 3024, Level = LogLevel.Warning, Message = "The active embedding version could not be read at load; the index is labelled unversioned until the next activation")]
+    public static partial void EmbeddingVersionUnknown(ILogger logger, Exception exception);
 }

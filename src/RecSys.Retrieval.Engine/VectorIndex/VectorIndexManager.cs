@@ -24,6 +24,9 @@ public sealed class VectorIndexManager : IVectorIndexReader, IDisposable
     private readonly ShardedSearcher _searcher;
     private readonly IndexRebuilder _rebuilder;
     private readonly IndexStatusReporter _status;
+    private readonly IndexActivator _activator;
+    private readonly EmbeddingStore? _embeddings;
+    private readonly ILogger _logger;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
     private int _disposed;
@@ -37,32 +40,39 @@ public sealed class VectorIndexManager : IVectorIndexReader, IDisposable
         RetrievalTelemetry telemetry,
         TimeProvider time,
         ILogger logger,
-        Func<LocalVectorShard, IVectorShard>? decorateShard)
+        Func<LocalVectorShard, IVectorShard>? decorateShard,
+        EmbeddingStore? embeddings = null)
         : this(options, metadata, telemetry, time, logger, (items, version) =>
         {
             var shards = new EmbeddedShardSet(options, decorateShard);
             return (shards, new SnapshotPersister(shards, items, version, options, time, telemetry, logger));
-        })
+        }, embeddings)
     {
     }
 
     /// <param name="backend">Creates the shard set and its persistence over the index's item map and version.</param>
+    /// <param name="embeddings">The versioned embedding store activations read from (null: activations are refused).</param>
     internal VectorIndexManager(
         VectorIndexOptions options,
         ItemMetadataReader? metadata,
         RetrievalTelemetry telemetry,
         TimeProvider time,
         ILogger logger,
-        Func<IndexedItems, IndexVersion, (IIndexShardSet Shards, IIndexPersistence Persistence)> backend)
+        Func<IndexedItems, IndexVersion, (IIndexShardSet Shards, IIndexPersistence Persistence)> backend,
+        EmbeddingStore? embeddings = null)
     {
         _options = options;
+        _embeddings = embeddings;
+        _logger = logger;
         var items = new IndexedItems();
         (_shards, _persistence) = backend(items, _version);
         _queue = new PendingWriteQueue(items, options.Dimensions, logger);
         _metadata = new ItemMetadataRefresher(metadata, items, logger);
         _applier = new IndexWriteApplier(_queue, items, _shards, _metadata, _version, options.Dimensions, telemetry, logger);
         _searcher = new ShardedSearcher(_shards, items, _queue, _version, options.Dimensions, telemetry, logger);
-        _rebuilder = new IndexRebuilder(_gate, _applier, _shards, items, _metadata, _persistence, _version, time, telemetry, logger, _stopping.Token);
+        _activator = new IndexActivator(_gate, _applier, _shards, items, _metadata, _persistence, _version, embeddings, options, time, telemetry, logger, _stopping.Token);
+        _rebuilder = new IndexRebuilder(_gate, _applier, _shards, items, _metadata, _persistence, _version, time, telemetry, logger, _stopping.Token,
+            _shards is EmbeddedShardSet ? _activator.RebuildServingAsync : null);
         _status = new IndexStatusReporter(options, _shards, _persistence, _rebuilder, _searcher, _queue, _version);
         telemetry.Attach(this);
     }
@@ -91,6 +101,40 @@ public sealed class VectorIndexManager : IVectorIndexReader, IDisposable
 
     public bool IsRebuilding => _rebuilder.IsRunning;
 
+    /// <summary>An embedding version is being built and checked (item writes are refused meanwhile).</summary>
+    public bool IsActivating => _activator.IsRunning;
+
+    /// <summary>The embedding version the serving shards were built from (empty: the unversioned store).</summary>
+    public string EmbeddingVersion => _shards.Current.EmbeddingVersion;
+
+    /// <summary>
+    /// Pins what one request reads: the serving shards and their embedding version. Search and read item vectors through it,
+    /// and read the user's embedding under <see cref="IndexSnapshot.EmbeddingVersion"/>, so that nothing of the request
+    /// comes from another version even when an activation swaps the index meanwhile.
+    /// </summary>
+    public IndexSnapshot Snapshot() => new(_searcher, _shards.Current, Dimension, Metric);
+
+    /// <summary>
+    /// Starts activating <paramref name="embeddingVersion"/> (rebuild from its item vectors, recall check, swap, pointer switch)
+    /// in the background; while one runs, returns the running one's status (<c>Started</c> false).
+    /// </summary>
+    /// <exception cref="NotSupportedException">Qdrant backend, or no embedding store.</exception>
+    public (ActivationStatus Status, bool Started) StartActivation(string embeddingVersion)
+    {
+        var (status, _, started) = _activator.Start(embeddingVersion);
+        return (status, started);
+    }
+
+    /// <summary>Starts an activation (or joins the running one) and waits for it.</summary>
+    public async Task<ActivationStatus> ActivateAsync(string embeddingVersion, CancellationToken cancellationToken = default)
+    {
+        var (_, task, _) = _activator.Start(embeddingVersion);
+        return await task.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>The latest activation of <paramref name="embeddingVersion"/> in this process, or null.</summary>
+    public ActivationStatus? ActivationOf(string embeddingVersion) => _activator.StatusOf(embeddingVersion);
+
     public RebuildStatus Rebuild => _rebuilder.Status;
 
     /// <summary>The running (or last) rebuild.</summary>
@@ -117,7 +161,7 @@ public sealed class VectorIndexManager : IVectorIndexReader, IDisposable
     /// <summary>Applies the queue now unless a rebuild holds the shards (then the writes stay queued). True when applied.</summary>
     public async Task<bool> TryApplyNowAsync(CancellationToken cancellationToken)
     {
-        if (IsRebuilding)
+        if (IsRebuilding || IsActivating)
         {
             return false;
         }
@@ -136,6 +180,8 @@ public sealed class VectorIndexManager : IVectorIndexReader, IDisposable
         _searcher.SearchAsync(query, k, efSearch, filter, excludeKeys, cancellationToken);
 
     public bool TryGetVector(string itemId, Span<float> destination) => _searcher.TryGetVector(itemId, destination);
+
+    IndexSnapshot IVectorIndexReader.Snapshot() => Snapshot();
 
     /// <summary>The key an item id maps to (for exclusion sets).</summary>
     public static long KeyOf(string itemId) => IndexedItems.KeyOf(itemId);
@@ -172,8 +218,28 @@ public sealed class VectorIndexManager : IVectorIndexReader, IDisposable
     }
 
     /// <summary>Loads the persisted state (see the <see cref="IIndexPersistence"/> in use).</summary>
-    public Task LoadAsync(CancellationToken cancellationToken = default) =>
-        Persistent ? UnderGateAsync(_persistence.LoadAsync, cancellationToken) : _persistence.LoadAsync(cancellationToken);
+    /// <remarks>
+    /// The loaded shards are labelled with the store's active embedding version: snapshots are written after every activation,
+    /// so the newest one holds the active version's vectors (a crash between the swap and the save is the exception: the next
+    /// activation or rebuild corrects it).
+    /// </remarks>
+    public async Task LoadAsync(CancellationToken cancellationToken = default)
+    {
+        await (Persistent ? UnderGateAsync(_persistence.LoadAsync, cancellationToken) : _persistence.LoadAsync(cancellationToken));
+        if (_embeddings is null)
+        {
+            return;
+        }
+
+        try
+        {
+            _shards.SetEmbeddingVersion(await _embeddings.GetActiveVersionAsync(cancellationToken));
+        }
+        catch (OnlineStoreUnavailableException ex)
+        {
+            VectorIndexLog.EmbeddingVersionUnknown(_logger, ex);
+        }
+    }
 
     public IndexStatus GetStatus() => _status.GetStatus();
 

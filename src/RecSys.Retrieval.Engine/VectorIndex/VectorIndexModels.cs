@@ -52,6 +52,9 @@ public sealed record IndexSearchResult(
     IReadOnlyList<ShardFailure> Failures)
 {
     public double Coverage => ShardsTotal == 0 ? 0 : ShardsAnswered / (double)ShardsTotal;
+
+    /// <summary>The embedding version of the vectors searched (empty: the unversioned store of before the first activation).</summary>
+    public string EmbeddingVersion { get; init; } = string.Empty;
 }
 
 /// <summary>What became of a write batch.</summary>

@@ -90,6 +90,11 @@ public sealed class VectorIndexOptions
     [ValidateObjectMembers]
     public CollaborativeOptions Collaborative { get; set; } = new();
 
+    /// <summary>How a new embedding version (or a full rebuild) is built, checked and swapped in.</summary>
+    [Required]
+    [ValidateObjectMembers]
+    public ActivationOptions Activation { get; set; } = new();
+
     /// <summary>Settings of the Qdrant backend (ignored by the embedded one).</summary>
     [Required]
     [ValidateObjectMembers]
@@ -150,6 +155,33 @@ public sealed class CollaborativeOptions
     /// <summary>Beam width of the collaborative search (0: the index default; k is the source's budget).</summary>
     [Range(0, 10_000)]
     public int EfSearch { get; set; }
+}
+
+/// <summary>
+/// Section <c>Retrieval:VectorIndex:Activation</c>: the index is rebuilt from an embedding version's item vectors read back
+/// from the store in batches, into new shards off the query path, and swapped in only when its recall@10 on a sample of
+/// those vectors (each a query, itself excluded), against brute force at the serving ef, reaches <see cref="MinRecall"/>.
+/// </summary>
+public sealed class ActivationOptions
+{
+    /// <summary>Neighbours compared per query (recall@K).</summary>
+    public const int RecallK = 10;
+
+    /// <summary>Least recall@10 of the rebuilt index for it to be swapped in.</summary>
+    [Range(0.0, 1.0)]
+    public double MinRecall { get; set; } = 0.95;
+
+    /// <summary>Item vectors used as recall queries (fewer when the version has fewer items).</summary>
+    [Range(1, 100_000)]
+    public int RecallSampleSize { get; set; } = 200;
+
+    /// <summary>Item vectors read from the store per batch (the spec's 10,000).</summary>
+    [Range(1, 100_000)]
+    public int ReadBatchSize { get; set; } = 10_000;
+
+    /// <summary>Embedding versions kept after an activation (the active one always among them); older ones are deleted.</summary>
+    [Range(1, 100)]
+    public int VersionsRetained { get; set; } = 3;
 }
 
 /// <summary>Where the index's shards live.</summary>

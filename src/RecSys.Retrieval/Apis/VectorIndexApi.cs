@@ -75,11 +75,44 @@ public static class VectorIndexApi
         return app;
     }
 
-    public static async Task<Results<Ok<IndexWriteResult>, ValidationProblem>> PutItems(
+    public static async Task<Results<Ok<IndexWriteResult>, ValidationProblem, ProblemHttpResult>> PutItems(
         IndexItemsRequest request,
         VectorIndexManager index,
         EmbeddingStore embeddings,
         CancellationToken cancellationToken)
+    {
+        if (index.IsActivating)
+        {
+            return ActivationRunning();
+        }
+
+        var errors = ValidateItems(request, index.Dimension);
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+
+        return TypedResults.Ok(await UpsertServingAsync(request, index, embeddings, cancellationToken));
+    }
+
+    /// <summary>Writes validated items into the serving index and, under its embedding version, into the store.</summary>
+    internal static async Task<IndexWriteResult> UpsertServingAsync(IndexItemsRequest request, VectorIndexManager index, EmbeddingStore embeddings, CancellationToken cancellationToken)
+    {
+        var vectors = request.Items!.Select(i => (i.ItemId!, i.Vector!)).ToList();
+        var result = index.EnqueueUpserts(vectors);
+
+        // The feature store serves them too, and moves users' embeddings towards the items they engage with.
+        await embeddings.SetItemsAsync(index.EmbeddingVersion, vectors, cancellationToken);
+        return await ApplyIfSmallAsync(result, vectors.Count, index, cancellationToken);
+    }
+
+    /// <summary>409: item writes wait while an activation builds the next index (they would land in the version being replaced).</summary>
+    internal static ProblemHttpResult ActivationRunning() => TypedResults.Problem(
+        statusCode: StatusCodes.Status409Conflict,
+        title: "An embedding version is being activated",
+        detail: "Item writes are refused while an activation builds and checks the next index; retry when GET /v1/embeddings shows none running.");
+
+    internal static Dictionary<string, string[]> ValidateItems(IndexItemsRequest request, int dimension)
     {
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
         var items = request.Items;
@@ -106,21 +139,11 @@ public static class VectorIndexApi
                     errors[$"items[{i}].itemId"] = [$"Not a valid item id: {EntityIds.Description}."];
                 }
 
-                ValidateVector($"items[{i}].vector", items[i].Vector, index.Dimension, errors);
+                ValidateVector($"items[{i}].vector", items[i].Vector, dimension, errors);
             }
         }
 
-        if (errors.Count > 0)
-        {
-            return TypedResults.ValidationProblem(errors);
-        }
-
-        var vectors = items!.Select(i => (i.ItemId!, i.Vector!)).ToList();
-        var result = index.EnqueueUpserts(vectors);
-
-        // The feature store serves them too, and moves users' embeddings towards the items they engage with.
-        await embeddings.SetItemsAsync(vectors, cancellationToken);
-        return TypedResults.Ok(await ApplyIfSmallAsync(result, items!.Count, index, cancellationToken));
+        return errors;
     }
 
     public static async Task<Results<Ok<IndexWriteResult>, ValidationProblem>> DeleteItems(
@@ -137,7 +160,7 @@ public static class VectorIndexApi
         }
 
         var result = index.EnqueueDeletes(request.ItemIds!);
-        await embeddings.DeleteItemsAsync(request.ItemIds!, cancellationToken);
+        await embeddings.DeleteItemsAsync(index.EmbeddingVersion, request.ItemIds!, cancellationToken);
         return TypedResults.Ok(await ApplyIfSmallAsync(result, request.ItemIds!.Count, index, cancellationToken));
     }
 
@@ -197,6 +220,18 @@ public static class VectorIndexApi
         EmbeddingStore store,
         CancellationToken cancellationToken)
     {
+        var errors = ValidateUsers(request, index.Dimension);
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+
+        await store.SetUsersAsync(index.EmbeddingVersion, [.. request.Users!.Select(u => (u.UserId!, u.Vector!))], cancellationToken);
+        return TypedResults.Ok(new UserEmbeddingsResponse(request.Users!.Count));
+    }
+
+    internal static Dictionary<string, string[]> ValidateUsers(UserEmbeddingsRequest request, int dimension)
+    {
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
         var users = request.Users;
         if (users is null || users.Count == 0)
@@ -222,17 +257,11 @@ public static class VectorIndexApi
                     errors[$"users[{i}].userId"] = [$"Not a valid user id: {EntityIds.Description}."];
                 }
 
-                ValidateVector($"users[{i}].vector", users[i].Vector, index.Dimension, errors);
+                ValidateVector($"users[{i}].vector", users[i].Vector, dimension, errors);
             }
         }
 
-        if (errors.Count > 0)
-        {
-            return TypedResults.ValidationProblem(errors);
-        }
-
-        await store.SetAsync([.. users!.Select(u => (u.UserId!, u.Vector!))], cancellationToken);
-        return TypedResults.Ok(new UserEmbeddingsResponse(users!.Count));
+        return errors;
     }
 
     internal static void ValidateVector(string field, float[]? vector, int dimension, Dictionary<string, string[]> errors)

@@ -242,7 +242,7 @@ internal static class EvaluateCommand
 
         var manifest = await TrainCommand.RunAsync(env, new FeatureServerSource(targets.FeatureServer), ExportWindowFilter.All, interactionOptions,
             new TrainSettings { Als = alsOptions, MetricsHoldout = null }, modelDirectory,
-            new RetrievalIndexPublisher(env.CreateClient(targets.Retrieval)), cancellationToken);
+            new RetrievalIndexPublisher(env.CreateClient(targets.Retrieval), env.Time, env.PollInterval), cancellationToken);
 
         var testUsers = Enumerable.Range(0, split.Test.Count).Where(u => split.Test[u].Length > 0).ToList();
         console.MarkupLineInterpolated($"end-to-end: asking {targets.Ranking} for {testUsers.Count:N0} users' recommendations");

@@ -102,8 +102,9 @@ internal static class SeedCommand
                 var retrieval = env.CreateClient(TargetResolver.Parse(retrievalUrl), new NoteToConsole(console));
                 if (result.GetValue(latentVectors))
                 {
-                    var (items, users) = await VectorIndexUploader.UploadAsync(retrieval, synthetic, cancellationToken);
-                    console.MarkupLineInterpolated($"vector index at {retrievalUrl}: {items:N0} item and {users:N0} latent user vectors of {options.Dimensions} dimensions");
+                    var published = await VectorIndexUploader.UploadAsync(retrieval, synthetic, env.Time, env.PollInterval, cancellationToken);
+                    console.MarkupLineInterpolated($"vector index at {retrievalUrl}: {published.Items:N0} item and {published.Users:N0} latent user vectors of {options.Dimensions} dimensions as embedding version {published.Version}: {published.Detail}");
+                    VectorIndexUploader.ThrowIfRejected(published);
                 }
                 else
                 {
@@ -117,7 +118,7 @@ internal static class SeedCommand
                     var folder = result.GetValue(modelDirectory)
                         ?? Path.Combine(Path.GetTempPath(), "recsys-seed-model-" + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
                     await TrainCommand.RunAsync(env, new FeatureServerSource(target), ExportWindowFilter.All, new InteractionOptions(), settings,
-                        folder, new RetrievalIndexPublisher(retrieval), cancellationToken);
+                        folder, new RetrievalIndexPublisher(retrieval, env.Time, env.PollInterval), cancellationToken);
                 }
             }
 

@@ -139,7 +139,7 @@ internal static class TrainCommand
                     throw new CliException($"--publish needs the Retrieval service: --retrieval <url> or ${SeedCommand.RetrievalVariable}.");
                 }
 
-                publisher = new RetrievalIndexPublisher(env.CreateClient(TargetResolver.Parse(url)));
+                publisher = new RetrievalIndexPublisher(env.CreateClient(TargetResolver.Parse(url)), env.Time, env.PollInterval);
             }
 
             var settings = new TrainSettings
@@ -211,8 +211,9 @@ internal static class TrainCommand
         if (publisher is not null)
         {
             console.MarkupLineInterpolated($"publishing to {publisher.Destination} ...");
-            var (items, users) = await publisher.PublishAsync(outcome.Model, cancellationToken);
-            console.MarkupLineInterpolated($"published {items:N0} item and {users:N0} user vectors of {outcome.Model.Dimension} dimensions (model {manifest.Version})");
+            var published = await publisher.PublishAsync(outcome.Model, manifest.Version, cancellationToken);
+            console.MarkupLineInterpolated($"published {published.Items:N0} item and {published.Users:N0} user vectors of {outcome.Model.Dimension} dimensions as embedding version {published.Version}: {published.Detail}");
+            VectorIndexUploader.ThrowIfRejected(published);
         }
 
         return manifest;

@@ -54,6 +54,19 @@ public sealed class FeatureServerClient(HttpClient http, RetryOptions retry, Tim
         }
     }
 
+    /// <summary>GETs one JSON document with the same retry policy; any non-success answer is an error naming the endpoint.</summary>
+    public async Task<TResponse> GetJsonAsync<TResponse>(string path, CancellationToken cancellationToken)
+    {
+        using var response = await SendWithRetryAsync(() => new HttpRequestMessage(HttpMethod.Get, path), cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw await UnexpectedAsync(response, $"GET {path}", cancellationToken);
+        }
+
+        return await response.Content.ReadFromJsonAsync<TResponse>(JsonDefaults.Options, cancellationToken)
+            ?? throw new CliException($"GET {path} returned an empty body.", ExitCodes.Rejected);
+    }
+
     /// <summary>Reads the status, retrying transient failures like a batch.</summary>
     public async Task<FeatureServerStatus> GetStatusAsync(CancellationToken cancellationToken)
     {

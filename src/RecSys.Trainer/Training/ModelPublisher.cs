@@ -2,25 +2,26 @@ using RecSys.Trainer.Ingestion;
 
 namespace RecSys.Trainer.Training;
 
-/// <summary>
-/// Makes a trained model's vectors available to serving. One seam, so that versioned publishing (a new version namespace
-/// and one atomic switch) can replace the direct upload without touching training.
-/// </summary>
+/// <summary>Makes a trained model's vectors available to serving.</summary>
 public interface IModelPublisher
 {
     string Destination { get; }
 
-    Task<(int Items, int Users)> PublishAsync(TrainedModel model, CancellationToken cancellationToken);
+    /// <summary>Publishes the model's vectors as embedding version <paramref name="version"/> (the model's manifest version).</summary>
+    Task<PublishOutcome> PublishAsync(TrainedModel model, string version, CancellationToken cancellationToken);
 }
 
-/// <summary>Uploads item vectors and user embeddings to the Retrieval service's index API (<see cref="VectorIndexUploader"/>).</summary>
-public sealed class RetrievalIndexPublisher(FeatureServerClient retrieval) : IModelPublisher
+/// <summary>
+/// Publishes item vectors and user embeddings to the Retrieval service as one embedding version, activated only if the
+/// rebuilt index passes its recall check (<see cref="VectorIndexUploader"/>).
+/// </summary>
+public sealed class RetrievalIndexPublisher(FeatureServerClient retrieval, TimeProvider time, TimeSpan pollInterval) : IModelPublisher
 {
     public string Destination => retrieval.BaseAddress?.ToString() ?? "(no address)";
 
-    public Task<(int Items, int Users)> PublishAsync(TrainedModel model, CancellationToken cancellationToken)
+    public Task<PublishOutcome> PublishAsync(TrainedModel model, string version, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(model);
-        return VectorIndexUploader.UploadAsync(retrieval, model.Dimension, model.ItemIds, model.ItemVectors, model.UserIds, model.UserVectors, cancellationToken);
+        return VectorIndexUploader.PublishAsync(retrieval, version, model.Dimension, model.ItemIds, model.ItemVectors, model.UserIds, model.UserVectors, time, pollInterval, cancellationToken);
     }
 }

@@ -280,6 +280,31 @@ public abstract class OnlineFeatureStoreContract
         Assert.Null(ValuesOf(results[2])["item_embedding"].Vector);
     }
 
+    [StoreFact]
+    public async Task Embedding_features_are_read_under_the_active_version_resolved_once_per_read()
+    {
+        var embeddings = new FeatureStore.Serving.EmbeddingStore(_redis);
+        float[] oldUser = [1, 0, 0, 0], oldItem = [0, 1, 0, 0], newUser = [0, 0, 1, 0], newItem = [0, 0, 0, 1];
+        await embeddings.SetUsersAsync(Keys.EmbeddingKeys.Unversioned, [("u1", oldUser)], CancellationToken.None);
+        await embeddings.SetItemsAsync(Keys.EmbeddingKeys.Unversioned, [("i1", oldItem)], CancellationToken.None);
+        await embeddings.CreateVersionAsync("v2", 4, CancellationToken.None);
+        await embeddings.SetUsersAsync("v2", [("u1", newUser)], CancellationToken.None);
+        await embeddings.SetItemsAsync("v2", [("i1", newItem)], CancellationToken.None);
+        var query = new OnlineFeatureQuery(
+            [new EntityRef(EntityKinds.User, "u1"), new EntityRef(EntityKinds.Item, "i1")],
+            Features("user_embedding", "item_embedding"));
+
+        // Before the first activation the unversioned keys serve; staged v2 is invisible.
+        var before = await Store().GetAsync(query);
+        Assert.Equal(oldUser, ValuesOf(before[0])["user_embedding"].Vector);
+        Assert.Equal(oldItem, ValuesOf(before[1])["item_embedding"].Vector);
+
+        await embeddings.ActivateAsync("v2", CancellationToken.None);
+        var after = await Store().GetAsync(query);
+        Assert.Equal(newUser, ValuesOf(after[0])["user_embedding"].Vector);
+        Assert.Equal(newItem, ValuesOf(after[1])["item_embedding"].Vector);
+    }
+
     private async Task AssertMovedAsync(string user, float[] expected, DateTimeOffset eventTime)
     {
         var results = await Store().GetAsync(new OnlineFeatureQuery([new EntityRef(EntityKinds.User, user)], Features("user_embedding_ema")));

@@ -298,14 +298,14 @@ public abstract class ServingReadersContract
     {
         var store = new EmbeddingStore(_redis);
         float[] base1 = [0.5f, -1, 2, 0.25f];
-        await store.SetAsync([("u1", base1), ("u2", [1, 2])], CancellationToken.None);
+        await store.SetUsersAsync(EmbeddingKeys.Unversioned, [("u1", base1), ("u2", [1, 2])], CancellationToken.None);
 
-        Assert.Equal(base1, await store.GetAsync("u1", 4, CancellationToken.None));
-        var twoDimensional = await store.GetAsync("u2", 2, CancellationToken.None);
+        Assert.Equal(base1, await store.GetAsync(EmbeddingKeys.Unversioned, "u1", 4, CancellationToken.None));
+        var twoDimensional = await store.GetAsync(EmbeddingKeys.Unversioned, "u2", 2, CancellationToken.None);
         Assert.Equal(new[] { 1f, 2f }, twoDimensional);
-        Assert.Null(await store.GetAsync("u1", 8, CancellationToken.None));
-        Assert.Null(await store.GetAsync("u2", 4, CancellationToken.None));
-        Assert.Null(await store.GetAsync("nobody", 4, CancellationToken.None));
+        Assert.Null(await store.GetAsync(EmbeddingKeys.Unversioned, "u1", 8, CancellationToken.None));
+        Assert.Null(await store.GetAsync(EmbeddingKeys.Unversioned, "u2", 4, CancellationToken.None));
+        Assert.Null(await store.GetAsync(EmbeddingKeys.Unversioned, "nobody", 4, CancellationToken.None));
     }
 
     [StoreFact]
@@ -313,8 +313,8 @@ public abstract class ServingReadersContract
     {
         var store = new EmbeddingStore(_redis);
         float[] baseVector = [1, 0, 0, 0], item = [0, 1, 0, 0], newBase = [0, 0, 1, 0];
-        await store.SetItemsAsync([("i1", item)], CancellationToken.None);
-        await store.SetAsync([("u1", baseVector)], CancellationToken.None);
+        await store.SetItemsAsync(EmbeddingKeys.Unversioned, [("i1", item)], CancellationToken.None);
+        await store.SetUsersAsync(EmbeddingKeys.Unversioned, [("u1", baseVector)], CancellationToken.None);
 
         // The processor moves u1 from its base towards i1 (alpha 0.1); u2 has no base and starts from its first item.
         await ApplyAsync(
@@ -323,7 +323,7 @@ public abstract class ServingReadersContract
             TestData.Event("m2", "u2", "i1", EventType.Like, Now.AddMinutes(-1)),
         ]);
 
-        var moved = await store.GetAsync("u1", 4, CancellationToken.None);
+        var moved = await store.GetAsync(EmbeddingKeys.Unversioned, "u1", 4, CancellationToken.None);
         Assert.NotNull(moved);
         float[] expected = [0.9f, 0.1f, 0, 0];
         for (var d = 0; d < expected.Length; d++)
@@ -331,14 +331,14 @@ public abstract class ServingReadersContract
             Assert.Equal(expected[d], moved[d], 6);
         }
 
-        Assert.Equal(item, await store.GetAsync("u2", 4, CancellationToken.None));
+        Assert.Equal(item, await store.GetAsync(EmbeddingKeys.Unversioned, "u2", 4, CancellationToken.None));
 
         // A moved embedding of another dimension is no answer either.
-        Assert.Null(await store.GetAsync("u2", 3, CancellationToken.None));
+        Assert.Null(await store.GetAsync(EmbeddingKeys.Unversioned, "u2", 3, CancellationToken.None));
 
         // A new base restarts the user from it.
-        await store.SetAsync([("u1", newBase)], CancellationToken.None);
-        Assert.Equal(newBase, await store.GetAsync("u1", 4, CancellationToken.None));
+        await store.SetUsersAsync(EmbeddingKeys.Unversioned, [("u1", newBase)], CancellationToken.None);
+        Assert.Equal(newBase, await store.GetAsync(EmbeddingKeys.Unversioned, "u1", 4, CancellationToken.None));
     }
 
     [StoreFact]
@@ -347,12 +347,12 @@ public abstract class ServingReadersContract
         var store = new EmbeddingStore(_redis);
         var db = _redis.GetDatabase();
         float[] v1 = [1, 2, 3], v2 = [-1, 0.5f, 4];
-        await store.SetItemsAsync([("i1", v1), ("i2", v2)], CancellationToken.None);
+        await store.SetItemsAsync(EmbeddingKeys.Unversioned, [("i1", v1), ("i2", v2)], CancellationToken.None);
 
         Assert.Equal(v1, EmbeddingBytes.FromBytes((byte[])(await db.StringGetAsync(OnlineKeys.ItemEmbedding("i1")))!));
         Assert.Equal(v2, EmbeddingBytes.FromBytes((byte[])(await db.StringGetAsync(OnlineKeys.ItemEmbedding("i2")))!));
 
-        await store.DeleteItemsAsync(["i1", "never-stored"], CancellationToken.None);
+        await store.DeleteItemsAsync(EmbeddingKeys.Unversioned, ["i1", "never-stored"], CancellationToken.None);
         Assert.False(await db.KeyExistsAsync(OnlineKeys.ItemEmbedding("i1")));
         Assert.True(await db.KeyExistsAsync(OnlineKeys.ItemEmbedding("i2")));
     }

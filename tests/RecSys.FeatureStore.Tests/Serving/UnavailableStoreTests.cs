@@ -1,3 +1,4 @@
+using RecSys.FeatureStore.Keys;
 using System.Net;
 using RecSys.FeatureStore.Serving;
 using RecSys.TestSupport;
@@ -23,10 +24,14 @@ public sealed class UnavailableStoreTests
         ["co-engaged"] = r => new CandidateSignalReader(r).ReadCoEngagedAsync([("i1", 10)], CancellationToken.None),
         ["eligibility"] = r => new EligibilityFilter(r).CheckAsync("u1", ["i1", "i2"], CancellationToken.None),
         ["item metadata"] = r => new ItemMetadataReader(r).ReadAsync(["i1", "i2"], CancellationToken.None),
-        ["user embedding"] = r => new EmbeddingStore(r).GetAsync("u1", 4, CancellationToken.None),
-        ["base embedding writes"] = r => new EmbeddingStore(r).SetAsync([("u1", [1, 2, 3, 4])], CancellationToken.None),
-        ["item embedding writes"] = r => new EmbeddingStore(r).SetItemsAsync([("i1", [1, 2, 3, 4])], CancellationToken.None),
-        ["item embedding deletes"] = r => new EmbeddingStore(r).DeleteItemsAsync(["i1"], CancellationToken.None),
+        ["user embedding"] = r => new EmbeddingStore(r).GetAsync(EmbeddingKeys.Unversioned, "u1", 4, CancellationToken.None),
+        ["base embedding writes"] = r => new EmbeddingStore(r).SetUsersAsync(EmbeddingKeys.Unversioned, [("u1", [1, 2, 3, 4])], CancellationToken.None),
+        ["item embedding writes"] = r => new EmbeddingStore(r).SetItemsAsync(EmbeddingKeys.Unversioned, [("i1", [1, 2, 3, 4])], CancellationToken.None),
+        ["item embedding deletes"] = r => new EmbeddingStore(r).DeleteItemsAsync(EmbeddingKeys.Unversioned, ["i1"], CancellationToken.None),
+        ["active embedding version"] = r => new EmbeddingStore(r).GetActiveVersionAsync(CancellationToken.None),
+        ["embedding version switch"] = r => new EmbeddingStore(r).ActivateAsync("v1", CancellationToken.None),
+        ["embedding version staging"] = r => new EmbeddingStore(r).CreateVersionAsync("v1", 4, CancellationToken.None),
+        ["versioned item embeddings"] = r => new EmbeddingStore(r).GetItemsAsync("v1", ["i1"], 4, CancellationToken.None),
     };
 
     private static async Task<ConnectionMultiplexer> DeadStoreAsync(BacklogPolicy backlog) =>

@@ -68,7 +68,7 @@ public sealed class CollaborativeSourceTests : IDisposable
         await AddClustersAsync(_index, 0, 1);
         var baseVector = new float[Dim];
         baseVector[1] = 1;
-        await new EmbeddingStore(_store.Garnet.Connection).SetAsync([("u5", baseVector)], CancellationToken.None);
+        await new EmbeddingStore(_store.Garnet.Connection).SetUsersAsync(EmbeddingKeys.Unversioned, [("u5", baseVector)], CancellationToken.None);
         var seen = Enumerable.Range(0, 20).Select(i => $"c1-{i:D2}").ToArray();
         _store.Db.SetAdd(OnlineKeys.UserSeen("u5"), [.. seen.Select(s => (RedisValue)s)]);
 
@@ -87,7 +87,7 @@ public sealed class CollaborativeSourceTests : IDisposable
         Recent("u2", "c0-00", "c0-01");
         var baseVector = new float[Dim];
         baseVector[1] = 1;
-        await new EmbeddingStore(_store.Garnet.Connection).SetAsync([("u2", baseVector)], CancellationToken.None);
+        await new EmbeddingStore(_store.Garnet.Connection).SetUsersAsync(EmbeddingKeys.Unversioned, [("u2", baseVector)], CancellationToken.None);
 
         var items = await Source(_index, _options).RetrieveAsync(Store.Request("u2"), 10, CancellationToken.None);
 
@@ -101,7 +101,7 @@ public sealed class CollaborativeSourceTests : IDisposable
         await AddClustersAsync(_index, 0, 3);
         var baseVector = new float[Dim];
         baseVector[3] = 1;
-        await new EmbeddingStore(_store.Garnet.Connection).SetAsync([("u3", baseVector)], CancellationToken.None);
+        await new EmbeddingStore(_store.Garnet.Connection).SetUsersAsync(EmbeddingKeys.Unversioned, [("u3", baseVector)], CancellationToken.None);
         var request = Store.Request("u3") with { Exclude = new HashSet<string> { "c3-00", "c3-01" } };
 
         var items = await Source(_index, _options).RetrieveAsync(request, 30, CancellationToken.None);

@@ -212,7 +212,7 @@ public sealed class VectorIndexApiTests(VectorStoreFixture store) : IAsyncLifeti
         using var put = await _client.PutAsJsonAsync("/v1/index/users", new UserEmbeddingsRequest([new("u1", [1, 2, 3, 4, 5, 6, 7, 8])]));
 
         Assert.Equal(HttpStatusCode.OK, put.StatusCode);
-        var stored = await new EmbeddingStore(store.Garnet.Connection).GetAsync("u1", 8, CancellationToken.None);
+        var stored = await new EmbeddingStore(store.Garnet.Connection).GetAsync(EmbeddingKeys.Unversioned, "u1", 8, CancellationToken.None);
         Assert.Equal([1f, 2, 3, 4, 5, 6, 7, 8], stored!);
     }
 
@@ -230,10 +230,10 @@ public sealed class VectorIndexApiTests(VectorStoreFixture store) : IAsyncLifeti
 
         // The stream processor's moved embedding wins over the base while it exists ...
         var embeddings = new EmbeddingStore(store.Garnet.Connection);
-        await embeddings.SetAsync([("u-ema", [1, 1, 1, 1, 1, 1, 1, 1])], CancellationToken.None);
+        await embeddings.SetUsersAsync(EmbeddingKeys.Unversioned, [("u-ema", [1, 1, 1, 1, 1, 1, 1, 1])], CancellationToken.None);
         float[] moved = [2, 2, 2, 2, 2, 2, 2, 2];
         await db.HashSetAsync(OnlineKeys.UserEmbeddingEma("u-ema"), [new(EmaEmbeddingFields.Vector, EmbeddingBytes.ToBytes(moved)), new(EmaEmbeddingFields.EventTimeMs, 1)]);
-        Assert.Equal(moved, await embeddings.GetAsync("u-ema", 8, CancellationToken.None));
+        Assert.Equal(moved, await embeddings.GetAsync(EmbeddingKeys.Unversioned, "u-ema", 8, CancellationToken.None));
 
         // ... and a newly published base replaces it.
         using (var put = await _client.PutAsJsonAsync("/v1/index/users", new UserEmbeddingsRequest([new("u-ema", [3, 3, 3, 3, 3, 3, 3, 3])])))
@@ -242,7 +242,7 @@ public sealed class VectorIndexApiTests(VectorStoreFixture store) : IAsyncLifeti
         }
 
         Assert.False(await db.KeyExistsAsync(OnlineKeys.UserEmbeddingEma("u-ema")));
-        var republished = await embeddings.GetAsync("u-ema", 8, CancellationToken.None);
+        var republished = await embeddings.GetAsync(EmbeddingKeys.Unversioned, "u-ema", 8, CancellationToken.None);
         Assert.Equal([3f, 3, 3, 3, 3, 3, 3, 3], republished!);
 
         using var request = new HttpRequestMessage(HttpMethod.Delete, "/v1/index/items") { Content = JsonContent.Create(new DeleteIndexItemsRequest(["mirror-1"])) };

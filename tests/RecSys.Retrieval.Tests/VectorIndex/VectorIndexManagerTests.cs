@@ -133,7 +133,7 @@ public sealed class VectorIndexManagerTests
         var lastSeen = await Task.WhenAll(searchers);
 
         Assert.Equal(RebuildState.Completed, status.State);
-        Assert.True(manager.Version >= before + 2, "each shard swap bumps the version");
+        Assert.True(manager.Version > before, "the swap of the rebuilt index bumps the version (all shards at once)");
         Assert.All(lastSeen, v => Assert.True(v <= manager.Version));
         Assert.Equal(2700, manager.GetStatus().Vectors);
         Assert.Equal(0, manager.GetStatus().Deleted);

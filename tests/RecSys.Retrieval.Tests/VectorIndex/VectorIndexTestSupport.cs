@@ -65,9 +65,10 @@ internal static class VectorIndexTestSupport
     public static VectorIndexManager Manager(
         VectorIndexOptions options,
         IConnectionMultiplexer? redis = null,
-        Func<LocalVectorShard, IVectorShard>? decorate = null) =>
+        Func<LocalVectorShard, IVectorShard>? decorate = null,
+        bool versioned = false) =>
         new(options, redis is null ? null : new ItemMetadataReader(redis), new RetrievalTelemetry(Meters), TimeProvider.System,
-            NullLogger.Instance, decorate);
+            NullLogger.Instance, decorate, versioned && redis is not null ? new EmbeddingStore(redis) : null);
 
     public static float[] RandomVector(Random random, int dimensions)
     {
@@ -123,6 +124,7 @@ internal static class VectorIndexTestSupport
         app.UseProblemDetailsForErrors();
         app.MapDefaultEndpoints();
         app.MapVectorIndexApi();
+        app.MapEmbeddingsApi();
         await app.StartAsync();
         return app;
     }

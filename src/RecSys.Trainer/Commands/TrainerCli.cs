@@ -15,6 +15,7 @@ public static class TrainerCli
         root.Subcommands.Add(SeedCommand.Create(env));
         root.Subcommands.Add(TrainCommand.Create(env));
         root.Subcommands.Add(EvaluateCommand.Create(env));
+        root.Subcommands.Add(Ranking.TrainRankersCommand.Create(env));
         return root;
     }
 

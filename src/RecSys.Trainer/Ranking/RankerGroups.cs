@@ -31,6 +31,9 @@ public sealed record RankerTrainingOptions
     /// <summary>Share of each user's interactions (of the training part) used as labels; the rest feed features and the ALS fit.</summary>
     public double LabelFraction { get; init; } = 0.2;
 
+    /// <summary>Label windows per user, each inside the previous one's feature part (more requests from the same log).</summary>
+    public int Windows { get; init; } = 3;
+
     public AsOfMode AsOf { get; init; } = AsOfMode.UserCutoff;
 
     public LabelPolicy Labels { get; init; } = new();
@@ -44,6 +47,11 @@ public sealed record RankerTrainingOptions
             throw new ArgumentException("ALS candidates must be at least 1, popular candidates 0 or more, together at most 5,000.");
         }
 
+        if (Windows is < 1 or > 10)
+        {
+            throw new ArgumentException("Label windows must be between 1 and 10.");
+        }
+
         if (!(LabelFraction is > 0 and < 1))
         {
             throw new ArgumentException("The label fraction must be between 0 and 1 (exclusive).");
@@ -54,7 +62,7 @@ public sealed record RankerTrainingOptions
 }
 
 /// <summary>Requests (one per user) with their candidates (item indices), the feature rows and labels.</summary>
-internal sealed record RankerGroupSet(RankingDataset Data, IReadOnlyList<int> Users, IReadOnlyList<int[]> Candidates, FactorModel Model, int LabelledGroups);
+internal sealed record RankerGroupSet(RankingDataset Data, IReadOnlyList<int> Users, IReadOnlyList<int[]> Candidates, FactorModel? Model, int LabelledGroups);
 
 /// <summary>
 /// Builds ranking groups from the system's events: per user, a request just before the held-out part, its candidates from an
@@ -65,21 +73,43 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
 {
     /// <summary>
     /// Training groups from the interactions in <paramref name="scope"/> (the evaluation's training part, or everything): each
-    /// user's latest <see cref="RankerTrainingOptions.LabelFraction"/> become labels, the rest features and the ALS fit.
+    /// user's latest <see cref="RankerTrainingOptions.LabelFraction"/> become labels, the rest features and the ALS fit; then the
+    /// same again inside the feature part, <see cref="RankerTrainingOptions.Windows"/> times (each window its own ALS fit, so
+    /// that no model saw its labels), giving several requests per user. Groups are shuffled (seeded) across windows.
     /// </summary>
     public RankerGroupSet Training(IReadOnlyList<bool> scope, IReadOnlyList<string> columns, CancellationToken cancellationToken)
     {
-        var scoped = Enumerable.Range(0, data.Interactions.Count).Where(i => scope[i]).ToArray();
-        var inner = DataSplit.Temporal([.. scoped.Select(i => data.Interactions[i])], data.Users.Count, data.Items.Count, options.LabelFraction);
-        var featureMask = new bool[data.Interactions.Count];
-        var labelMask = new bool[data.Interactions.Count];
-        for (var k = 0; k < scoped.Length; k++)
+        var current = scope.ToArray();
+        var groups = new List<Group>();
+        var reference = LatestTime(current);
+        for (var w = 0; w < options.Windows; w++)
         {
-            (inner.InTrain[k] ? featureMask : labelMask)[scoped[k]] = true;
+            var scoped = Enumerable.Range(0, data.Interactions.Count).Where(i => current[i]).ToArray();
+            var inner = DataSplit.Temporal([.. scoped.Select(i => data.Interactions[i])], data.Users.Count, data.Items.Count, options.LabelFraction);
+            if (inner.TestInteractions == 0)
+            {
+                break;
+            }
+
+            var featureMask = new bool[data.Interactions.Count];
+            var labelMask = new bool[data.Interactions.Count];
+            for (var k = 0; k < scoped.Length; k++)
+            {
+                (inner.InTrain[k] ? featureMask : labelMask)[scoped[k]] = true;
+            }
+
+            var model = new AlsTrainer(als, time).Train(inner.Train, cancellationToken: cancellationToken);
+            groups.AddRange(Build(featureMask, labelMask, inner.Train, model, columns, reference, cancellationToken));
+            current = featureMask;
         }
 
-        var model = new AlsTrainer(als, time).Train(inner.Train, cancellationToken: cancellationToken);
-        return Build(featureMask, labelMask, inner.Train, model, columns, shuffle: true, cancellationToken);
+        if (groups.Count == 0)
+        {
+            throw new ArgumentException("No user has enough interactions to hold some out as labels.");
+        }
+
+        new Random(options.Seed).Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(groups));
+        return Assemble(groups, columns, null);
     }
 
     /// <summary>Groups of the evaluation: features from the split's training part, candidates from <paramref name="model"/> fitted on it.</summary>
@@ -92,11 +122,30 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
             (split.InTrain[i] ? featureMask : labelMask)[i] = true;
         }
 
-        return Build(featureMask, labelMask, split.Train, model, columns, shuffle: false, cancellationToken);
+        return Assemble(Build(featureMask, labelMask, split.Train, model, columns, LatestTime(labelMask), cancellationToken), columns, model);
     }
 
-    private RankerGroupSet Build(bool[] featureMask, bool[] labelMask, InteractionMatrix seen, FactorModel model, IReadOnlyList<string> columns,
-        bool shuffle, CancellationToken cancellationToken)
+    /// <summary>One request: the user, candidate item indices, row-major features, labels, weights, calibration segment.</summary>
+    private sealed record Group(int User, int[] Candidates, float[] Rows, float[] Labels, float[] Weights, SegmentKey Segment);
+
+    /// <summary>Latest event time (unix ms) of the interactions in <paramref name="mask"/>: the reference of the label-weight decay.</summary>
+    private long LatestTime(bool[] mask)
+    {
+        var events = data.Events ?? throw new InvalidOperationException("The training data must keep its events.");
+        var latest = 0L;
+        for (var i = 0; i < mask.Length; i++)
+        {
+            if (mask[i])
+            {
+                latest = Math.Max(latest, events[i].EventTime!.Value.ToUnixTimeMilliseconds());
+            }
+        }
+
+        return latest;
+    }
+
+    private List<Group> Build(bool[] featureMask, bool[] labelMask, InteractionMatrix seen, FactorModel model, IReadOnlyList<string> columns,
+        long reference, CancellationToken cancellationToken)
     {
         var events = data.Events ?? throw new InvalidOperationException("The training data must keep its events.");
         var userCount = data.Users.Count;
@@ -155,14 +204,8 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
             .OrderByDescending(i => popularity[i]).ThenBy(i => i).Take(options.PopularCandidates + 500).ToArray();
 
         var users = Enumerable.Range(0, userCount).Where(u => cutoff[u] != long.MaxValue && u < seen.UserCount && seen.UserItems.RowLength(u) > 0).ToList();
-        if (shuffle)
-        {
-            new Random(options.Seed).Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(users));
-        }
-
         var computer = new RankingRowComputer(columns);
-        var groups = new (int[] Candidates, float[] Rows, float[] Labels, float[] Weights, SegmentKey Segment)[users.Count];
-        var reference = labels.Where(l => l is not null).SelectMany(l => l.Values).Select(v => v.Time).DefaultIfEmpty(0).Max();
+        var groups = new Group[users.Count];
         Parallel.For(0, users.Count, new ParallelOptions { CancellationToken = cancellationToken }, g =>
         {
             var u = users[g];
@@ -188,20 +231,26 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
                 }
             }
 
-            groups[g] = (candidates, rows, y, w, RankingSegments.Of(request));
+            groups[g] = new Group(u, candidates, rows, y, w, RankingSegments.Of(request));
         });
 
+        return [.. groups];
+    }
+
+    private static RankerGroupSet Assemble(List<Group> groups, IReadOnlyList<string> columns, FactorModel? model)
+    {
+        var width = columns.Count;
         var totalRows = groups.Sum(g => g.Candidates.Length);
-        var features = new float[totalRows * computer.Width];
+        var features = new float[totalRows * width];
         var allLabels = new float[totalRows];
         var allWeights = new float[totalRows];
         var groupIds = new int[totalRows];
         var segments = new SegmentKey[totalRows];
         var at = 0;
-        for (var g = 0; g < groups.Length; g++)
+        for (var g = 0; g < groups.Count; g++)
         {
-            var (candidates, rows, y, w, segment) = groups[g];
-            rows.CopyTo(features, at * computer.Width);
+            var (_, candidates, rows, y, w, segment) = groups[g];
+            rows.CopyTo(features, at * width);
             y.CopyTo(allLabels, at);
             w.CopyTo(allWeights, at);
             groupIds.AsSpan(at, candidates.Length).Fill(g);
@@ -210,7 +259,7 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
         }
 
         var dataset = new RankingDataset(columns, features, allLabels, allWeights, groupIds, segments);
-        return new RankerGroupSet(dataset, users, [.. groups.Select(g => g.Candidates)], model, groups.Count(g => g.Labels.Any(l => l > 0)));
+        return new RankerGroupSet(dataset, [.. groups.Select(g => g.User)], [.. groups.Select(g => g.Candidates)], model, groups.Count(g => g.Labels.Any(l => l > 0)));
     }
 
     private int[] Candidates(FactorModel model, InteractionMatrix seen, int[] popular, int user)

@@ -36,7 +36,7 @@ public sealed record LabelPolicy
     public float SampledNegativeWeight { get; init; } = 1f;
 
     /// <summary>Age at which a label counts half.</summary>
-    public TimeSpan HalfLife { get; init; } = TimeSpan.FromDays(365);
+    public TimeSpan HalfLife { get; init; } = TimeSpan.Zero;
 
     /// <summary>An impression followed by an engagement with the same item within this time is not a negative.</summary>
     public TimeSpan AttributionWindow { get; init; } = TimeSpan.FromMinutes(30);

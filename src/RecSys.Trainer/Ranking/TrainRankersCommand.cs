@@ -30,9 +30,10 @@ internal static class TrainRankersCommand
         var alsCandidates = new Option<int>("--als-candidates") { Description = "Candidates per request from ALS", DefaultValueFactory = _ => 100 };
         var popularCandidates = new Option<int>("--popular-candidates") { Description = "Most popular unseen items added to the candidates", DefaultValueFactory = _ => 20 };
         var labelFraction = new Option<double>("--label-fraction") { Description = "Share of each user's latest interactions used as labels (the rest feed features and the ALS fit)", DefaultValueFactory = _ => 0.2 };
+        var windows = new Option<int>("--windows") { Description = "Label windows per user, each inside the previous one's feature part (1-10)", DefaultValueFactory = _ => 3 };
         var asOf = new Option<string>("--as-of") { Description = "When features are read: user-cutoff (just before each user's labels) or data-end (after all feature events)", DefaultValueFactory = _ => "user-cutoff" };
         asOf.AcceptOnlyFromAmong("user-cutoff", "data-end");
-        var labelHalfLife = new Option<double>("--label-half-life-days") { Description = "Sample weights halve for labels this much older than the newest (0: no decay)", DefaultValueFactory = _ => 365 };
+        var labelHalfLife = new Option<double>("--label-half-life-days") { Description = "Sample weights halve for labels this much older than the newest (0, the default: no decay; on logs spanning years a short half-life starves the older users of weight)", DefaultValueFactory = _ => 0 };
         var consumedWeight = new Option<float>("--consumed-weight") { Description = "Weight of consumption labels (views, ratings below 4); engaged labels weigh 1", DefaultValueFactory = _ => 0.5f };
         var trees = new Option<int>("--trees") { Description = "Boosting rounds of the pre-ranker", DefaultValueFactory = _ => 200 };
         var mainEpochs = new Option<int>("--main-epochs") { Description = "Epochs of the main ranker", DefaultValueFactory = _ => 6 };
@@ -43,7 +44,7 @@ internal static class TrainRankersCommand
         var command = new Command("train-rankers", "Train the pre-ranker, main ranker and student from the system's events and write the ranker release folder.");
         inputs.AddTo(command);
         als.AddTo(command);
-        foreach (var option in new Option[] { output, version, alsCandidates, popularCandidates, labelFraction, asOf, labelHalfLife, consumedWeight, trees, mainEpochs, studentEpochs, evaluate, holdout, compareEase })
+        foreach (var option in new Option[] { output, version, alsCandidates, popularCandidates, labelFraction, windows, asOf, labelHalfLife, consumedWeight, trees, mainEpochs, studentEpochs, evaluate, holdout, compareEase })
         {
             command.Options.Add(option);
         }
@@ -75,6 +76,7 @@ internal static class TrainRankersCommand
                 AlsCandidates = result.GetValue(alsCandidates),
                 PopularCandidates = result.GetValue(popularCandidates),
                 LabelFraction = result.GetValue(labelFraction),
+                Windows = result.GetValue(windows),
                 AsOf = result.GetValue(asOf) == "data-end" ? AsOfMode.DataEnd : AsOfMode.UserCutoff,
                 Labels = new LabelPolicy { HalfLife = TimeSpan.FromDays(days), ConsumedWeight = result.GetValue(consumedWeight) },
                 Seed = (int)Math.Min(int.MaxValue, alsOptions.Seed),
@@ -132,6 +134,7 @@ internal static class TrainRankersCommand
                 ["alsCandidates"] = options.AlsCandidates,
                 ["popularCandidates"] = options.PopularCandidates,
                 ["labelFraction"] = options.LabelFraction,
+                ["windows"] = options.Windows,
                 ["asOf"] = options.AsOf.ToString(),
                 ["labelHalfLifeDays"] = days,
                 ["consumedWeight"] = options.Labels.ConsumedWeight,

@@ -91,7 +91,8 @@ public static class RankingFeatureCatalog
             // User activity.
             new("user_log_events", cheap, 0, "log(1 + events of the user)", (u, _) => u.LogEvents),
             new("user_log_engagement", cheap, 0, "log(1 + engagement of the user)", (u, _) => u.LogEngagement),
-            new("user_days_since_last_event", cheap, MaxDays, "Days from the user's latest event to the request (capped)", (u, _) => u.DaysSinceLastEvent),
+            new("user_log_days_since_last_event", cheap, MathF.Log(1 + MaxDays), "log(1 + days from the user's latest event to the request), days capped at 365", (u, _) =>
+                u.DaysSinceLastEvent is { } days ? MathF.Log(1 + days) : null),
 
             // Item popularity and recency.
             new("item_log_events", cheap, 0, "log(1 + events on the item)", (_, i) => Log1p(i, ItemEventsTotal)),
@@ -117,7 +118,7 @@ public static class RankingFeatureCatalog
             new("recent_similarity_mean", cheap, 0, "Cosine of the item's embedding with the mean of the recent items' (unit) embeddings", (u, i) => u.RecentMeanSimilarity(i)),
             new("recent_similarity_max", main, 0, $"Largest cosine of the item's embedding with one of the {RecentItemsCompared} latest items'", (u, i) => u.RecentMaxSimilarity(i)),
             new("recent_similarity_top3", main, 0, "Mean of the 3 largest cosines with the latest items' embeddings", (u, i) => u.RecentTopSimilarity(i, 3)),
-            new("recent_item_count", cheap, 0, "Number of the user's recent items known", (u, _) => u.RecentCount),
+            new("recent_item_log_count", cheap, 0, "log(1 + number of the user's recent items)", (u, _) => u.RecentCount is { } n ? MathF.Log(1 + n) : null),
 
             // Session fast lane (the last 30 minutes).
             new("session_interaction_count", cheap, 0, "Positive interactions of the user in the last 30 minutes", (u, _) => u.SessionCount),

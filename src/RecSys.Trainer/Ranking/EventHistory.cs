@@ -15,7 +15,8 @@ internal readonly record struct HistoryEvent(string UserId, string? ItemId, long
 /// The semantics follow the online store's write path (src/RecSys.FeatureStore/Streaming/OnlineScripts.cs) and read path
 /// (RedisOnlineFeatureStore): all-time counters over every event, engagement = <see cref="EventTypes.EngagementWeight"/> of
 /// events with a positive weight, windows as day buckets ending in the bucket of the read time, decayed popularity with
-/// half-life <see cref="DecayedScore.HalfLife"/>, recent items = items of positive-weight events by their latest time, newest
+/// half-life <see cref="DecayedScore.HalfLife"/>, windowed values defaulted past their TTL (the window's length since the latest
+/// contributing event), catalogue items without categories as an empty list, recent items = items of positive-weight events by their latest time, newest
 /// first (50 kept), session items = those within the last 30 minutes (20 kept). The parity test checks this against Garnet.
 /// </summary>
 internal sealed class EventHistory
@@ -119,8 +120,13 @@ internal sealed class EventHistory
             {
                 values.SetNumber(RankingFeatureCatalog.ItemEventsTotal, n);
                 values.SetNumber(RankingFeatureCatalog.ItemEngagementTotal, timeline.EngagementPrefix[n]);
-                values.SetNumber(RankingFeatureCatalog.ItemEngagement7d, timeline.WindowEngagement(n, asOfMs, FeatureWindow.SevenDays));
-                values.SetNumber(RankingFeatureCatalog.ItemEngagement30d, timeline.WindowEngagement(n, asOfMs, FeatureWindow.ThirtyDays));
+                foreach (var (name, window) in new[] { (RankingFeatureCatalog.ItemEngagement7d, FeatureWindow.SevenDays), (RankingFeatureCatalog.ItemEngagement30d, FeatureWindow.ThirtyDays) })
+                {
+                    if (timeline.WindowEngagement(n, asOfMs, window) is { } engagement)
+                    {
+                        values.SetNumber(name, engagement);
+                    }
+                }
                 if (timeline.DecayedPopularity(n, asOfMs) is { } popularity)
                 {
                     values.SetNumber(RankingFeatureCatalog.ItemPopularity, popularity);
@@ -128,7 +134,8 @@ internal sealed class EventHistory
             }
         }
 
-        if (_categories.TryGetValue(itemId, out var categories) && categories.Count > 0)
+        // A catalogue item without categories is served as an empty list (not the default), as the store does.
+        if (_categories.TryGetValue(itemId, out var categories))
         {
             values.SetIds(RankingFeatureCatalog.ItemCategories, categories);
         }
@@ -208,9 +215,27 @@ internal sealed class EventHistory
             return lo;
         }
 
-        /// <summary>Engagement of the first <paramref name="n"/> events in the window's buckets ending in the bucket of <paramref name="nowMs"/>.</summary>
-        public double WindowEngagement(int n, long nowMs, FeatureWindow window)
+        /// <summary>
+        /// Engagement of the first <paramref name="n"/> events in the window's buckets ending in the bucket of <paramref name="nowMs"/>;
+        /// null (the default) when the latest positive-weight event is older than the window's length (the registry's TTL).
+        /// </summary>
+        public double? WindowEngagement(int n, long nowMs, FeatureWindow window)
         {
+            var latest = -1;
+            for (var i = n - 1; i >= 0; i--)
+            {
+                if (Events[i].Weight > 0)
+                {
+                    latest = i;
+                    break;
+                }
+            }
+
+            if (latest < 0 || nowMs - Times[latest] > (long)window.Length.TotalMilliseconds)
+            {
+                return null;
+            }
+
             var ring = window.Ring;
             var now = ring.BucketIndex(nowMs);
             double sum = 0;

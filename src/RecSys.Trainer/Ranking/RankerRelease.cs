@@ -95,7 +95,7 @@ internal static class RankerRelease
     {
         Directory.CreateDirectory(releaseDirectory);
         var metrics = new Dictionary<string, double>(rankers.Metrics);
-        var parity = new SortedDictionary<string, double>(StringComparer.Ordinal);
+        var parity = new SortedDictionary<string, (double Diff, double AtOutput)>(StringComparer.Ordinal);
 
         var preDir = Path.Combine(releaseDirectory, PreRankerFolder);
         ModelPackage.WriteTrees(preDir, rankers.PreRanker, PreRankerFolder, version, createdAt, Only(metrics, "pre_ranker"));
@@ -114,14 +114,8 @@ internal static class RankerRelease
         parity["student_onnx_max_abs_diff"] = MaxDiff(Path.Combine(studentDir, ModelPackage.OnnxFile), OnnxExport.LogitOutput, allRows,
             rankers.Student.FeatureNames.Count, (rows, scores) => rankers.Student.Score(rows, scores));
 
-        foreach (var (name, diff) in parity)
+        foreach (var (name, (diff, _)) in parity)
         {
-            if (!(diff <= options.ParityTolerance))
-            {
-                throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
-                    $"ONNX parity failed: {name} = {diff:G3} > {options.ParityTolerance:G3} on {options.ParityRows:N0} rows."));
-            }
-
             metrics[name] = diff;
         }
 
@@ -134,6 +128,17 @@ internal static class RankerRelease
             ["mainRankerFeatures"] = rankers.MainRanker.FeatureNames,
         };
         File.WriteAllText(Path.Combine(releaseDirectory, ReportFile), JsonSerializer.Serialize(full, new JsonSerializerOptions { WriteIndented = true }));
+        foreach (var (name, (diff, at)) in parity)
+        {
+            // Absolute up to outputs of magnitude 1, relative beyond: float32 logits near -9 differ by ~10 ULPs (1e-5) between
+            // the C# scorer and ONNX Runtime's kernels (different summation order), which is rounding, not a wrong graph.
+            if (!(diff <= options.ParityTolerance * Math.Max(1, Math.Abs(at))))
+            {
+                throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
+                    $"ONNX parity failed: {name} = {diff:G3} > {options.ParityTolerance:G3} x max(1, |output|) on {options.ParityRows:N0} rows, at an output of {at:G4} (report kept in {ReportFile})."));
+            }
+        }
+
         return metrics;
     }
 
@@ -167,7 +172,8 @@ internal static class RankerRelease
         return rows;
     }
 
-    private static double MaxDiff(string onnxPath, string output, float[] rows, int width, Action<float[], float[]> reference)
+    /// <summary>The largest |C# - ONNX| output difference and the C# output where it occurred.</summary>
+    private static (double Diff, double AtOutput) MaxDiff(string onnxPath, string output, float[] rows, int width, Action<float[], float[]> reference)
     {
         var n = rows.Length / width;
         var expected = new float[n];
@@ -178,12 +184,16 @@ internal static class RankerRelease
             scorer.ScoreAll(rows, actual);
         }
 
-        double max = 0;
+        double max = 0, worst = 0;
         for (var i = 0; i < n; i++)
         {
-            max = Math.Max(max, Math.Abs(expected[i] - actual[i]));
+            var diff = Math.Abs(expected[i] - actual[i]);
+            if (diff > max)
+            {
+                (max, worst) = (diff, expected[i]);
+            }
         }
 
-        return max;
+        return (max, worst);
     }
 }

@@ -4,6 +4,7 @@ using System.Text;
 using RecSys.Core.Contracts;
 using RecSys.Learning.Als;
 using RecSys.Learning.Evaluation;
+using RecSys.Learning.Ranking;
 using RecSys.Ranking.Features;
 using RecSys.Trainer.Commands;
 using RecSys.Trainer.Evaluation;
@@ -159,6 +160,18 @@ internal static class TrainRankersCommand
 
             var (groups, trained) = await ProgressRunner.RunAsync(env, progress => Task.Run(() =>
             {
+                try
+                {
+                    return TrainAll(progress);
+                }
+                catch (ArgumentException ex)
+                {
+                    throw new CliException($"Cannot train the rankers on this data: {ex.Message}");
+                }
+            }, cancellationToken));
+
+            (RankerGroupSet, TrainedRankers) TrainAll(IRunProgress progress)
+            {
                 var phase = progress.StartPhase("training set (ALS before the label window, candidates, features)", null);
                 var set = builder.Training(scope, columns, cancellationToken);
                 phase.Complete();
@@ -172,10 +185,12 @@ internal static class TrainRankersCommand
                 }, cancellationToken);
                 step?.Complete();
                 return (set, rankers);
-            }, cancellationToken));
+            }
+
             report["groups"] = groups.Data.GroupCount;
             report["rows"] = groups.Data.RowCount;
             report["positives"] = groups.Data.Labels.Count(l => l > 0);
+            report["featureStats"] = FeatureStats(groups.Data);
 
             if (split is not null)
             {
@@ -186,7 +201,15 @@ internal static class TrainRankersCommand
                 await File.WriteAllTextAsync(Path.Combine(releaseDirectory, "evaluation.md"), evaluation.Markdown, cancellationToken);
             }
 
-            var metrics = RankerRelease.Write(releaseDirectory, name, env.Time.GetUtcNow(), trained, groups.Data, models, report);
+            IReadOnlyDictionary<string, double> metrics;
+            try
+            {
+                metrics = RankerRelease.Write(releaseDirectory, name, env.Time.GetUtcNow(), trained, groups.Data, models, report);
+            }
+            catch (InvalidDataException ex)
+            {
+                throw new CliException($"The release was not completed: {ex.Message}");
+            }
             var table = new Table().AddColumns("metric", "value");
             foreach (var (key, value) in metrics.OrderBy(m => m.Key, StringComparer.Ordinal))
             {
@@ -267,6 +290,29 @@ internal static class TrainRankersCommand
         }
 
         return new PrecomputedRecommender(name, lists);
+    }
+
+    /// <summary>Mean, standard deviation, minimum and maximum of every column (how the rows looked, for audits and skew checks).</summary>
+    private static Dictionary<string, double[]> FeatureStats(RankingDataset data)
+    {
+        var stats = new Dictionary<string, double[]>(StringComparer.Ordinal);
+        for (var k = 0; k < data.FeatureCount; k++)
+        {
+            double sum = 0, squares = 0, min = double.MaxValue, max = double.MinValue;
+            for (var r = 0; r < data.RowCount; r++)
+            {
+                double v = data.Features[(r * data.FeatureCount) + k];
+                sum += v;
+                squares += v * v;
+                min = Math.Min(min, v);
+                max = Math.Max(max, v);
+            }
+
+            var mean = sum / Math.Max(1, data.RowCount);
+            stats[data.FeatureNames[k]] = [mean, Math.Sqrt(Math.Max(0, (squares / Math.Max(1, data.RowCount)) - (mean * mean))), min, max];
+        }
+
+        return stats;
     }
 
     private static async IAsyncEnumerable<T> ToAsync<T>(IEnumerable<T> items)

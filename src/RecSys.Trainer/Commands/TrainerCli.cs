@@ -16,6 +16,7 @@ public static class TrainerCli
         root.Subcommands.Add(TrainCommand.Create(env));
         root.Subcommands.Add(EvaluateCommand.Create(env));
         root.Subcommands.Add(RetrainCommand.Create(env));
+        root.Subcommands.Add(Ranking.TrainRankersCommand.Create(env));
         return root;
     }
 

@@ -1,0 +1,299 @@
+using RecSys.Core.Contracts;
+using RecSys.Core.Domain;
+using RecSys.Learning.Als;
+using RecSys.Learning.Evaluation;
+using RecSys.Learning.Interactions;
+using RecSys.Learning.Ranking;
+using RecSys.Ranking.Features;
+using RecSys.Trainer.Training;
+
+namespace RecSys.Trainer.Ranking;
+
+/// <summary>When the features of a group are read.</summary>
+public enum AsOfMode
+{
+    /// <summary>Just before the user's first held-out event (the request the labels answer), per user.</summary>
+    UserCutoff,
+
+    /// <summary>At the latest event the features may see (what a system that imported the data serves afterwards).</summary>
+    DataEnd,
+}
+
+/// <summary>Settings of the ranker training set and models.</summary>
+public sealed record RankerTrainingOptions
+{
+    /// <summary>Candidates per request from the ALS model (what Retrieval's collaborative source returns).</summary>
+    public int AlsCandidates { get; init; } = 100;
+
+    /// <summary>Most popular unseen items added to the candidates (Retrieval's popularity source).</summary>
+    public int PopularCandidates { get; init; } = 20;
+
+    /// <summary>Share of each user's interactions (of the training part) used as labels; the rest feed features and the ALS fit.</summary>
+    public double LabelFraction { get; init; } = 0.2;
+
+    /// <summary>Label windows per user, each inside the previous one's feature part (more requests from the same log).</summary>
+    public int Windows { get; init; } = 3;
+
+    public AsOfMode AsOf { get; init; } = AsOfMode.UserCutoff;
+
+    public LabelPolicy Labels { get; init; } = new();
+
+    public int Seed { get; init; } = 42;
+
+    public void Validate()
+    {
+        if (AlsCandidates < 1 || PopularCandidates < 0 || AlsCandidates + PopularCandidates > 5_000)
+        {
+            throw new ArgumentException("ALS candidates must be at least 1, popular candidates 0 or more, together at most 5,000.");
+        }
+
+        if (Windows is < 1 or > 10)
+        {
+            throw new ArgumentException("Label windows must be between 1 and 10.");
+        }
+
+        if (!(LabelFraction is > 0 and < 1))
+        {
+            throw new ArgumentException("The label fraction must be between 0 and 1 (exclusive).");
+        }
+
+        Labels.Validate();
+    }
+}
+
+/// <summary>Requests (one per user) with their candidates (item indices), the feature rows and labels.</summary>
+internal sealed record RankerGroupSet(RankingDataset Data, IReadOnlyList<int> Users, IReadOnlyList<int[]> Candidates, FactorModel? Model, int LabelledGroups);
+
+/// <summary>
+/// Builds ranking groups from the system's events: per user, a request just before the held-out part, its candidates from an
+/// ALS model fitted only on the earlier part (plus popular items), labelled by what the user engaged with afterwards; features
+/// through <see cref="RankingFeatureCatalog"/> over <see cref="EventHistory"/> values as of the request (no leakage).
+/// </summary>
+internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventDto> otherEvents, RankerTrainingOptions options, AlsOptions als, TimeProvider time)
+{
+    /// <summary>
+    /// Training groups from the interactions in <paramref name="scope"/> (the evaluation's training part, or everything): each
+    /// user's latest <see cref="RankerTrainingOptions.LabelFraction"/> become labels, the rest features and the ALS fit; then the
+    /// same again inside the feature part, <see cref="RankerTrainingOptions.Windows"/> times (each window its own ALS fit, so
+    /// that no model saw its labels), giving several requests per user. Groups are shuffled (seeded) across windows.
+    /// </summary>
+    public RankerGroupSet Training(IReadOnlyList<bool> scope, IReadOnlyList<string> columns, CancellationToken cancellationToken)
+    {
+        var current = scope.ToArray();
+        var groups = new List<Group>();
+        var reference = LatestTime(current);
+        for (var w = 0; w < options.Windows; w++)
+        {
+            var scoped = Enumerable.Range(0, data.Interactions.Count).Where(i => current[i]).ToArray();
+            var inner = DataSplit.Temporal([.. scoped.Select(i => data.Interactions[i])], data.Users.Count, data.Items.Count, options.LabelFraction);
+            if (inner.TestInteractions == 0)
+            {
+                break;
+            }
+
+            var featureMask = new bool[data.Interactions.Count];
+            var labelMask = new bool[data.Interactions.Count];
+            for (var k = 0; k < scoped.Length; k++)
+            {
+                (inner.InTrain[k] ? featureMask : labelMask)[scoped[k]] = true;
+            }
+
+            var model = new AlsTrainer(als, time).Train(inner.Train, cancellationToken: cancellationToken);
+            groups.AddRange(Build(featureMask, labelMask, inner.Train, model, columns, reference, cancellationToken));
+            current = featureMask;
+        }
+
+        if (groups.Count == 0)
+        {
+            throw new ArgumentException("No user has enough interactions to hold some out as labels.");
+        }
+
+        new Random(options.Seed).Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(groups));
+        return Assemble(groups, columns, null);
+    }
+
+    /// <summary>Groups of the evaluation: features from the split's training part, candidates from <paramref name="model"/> fitted on it.</summary>
+    public RankerGroupSet Evaluation(DataSplit split, FactorModel model, IReadOnlyList<string> columns, CancellationToken cancellationToken)
+    {
+        var featureMask = new bool[data.Interactions.Count];
+        var labelMask = new bool[data.Interactions.Count];
+        for (var i = 0; i < featureMask.Length; i++)
+        {
+            (split.InTrain[i] ? featureMask : labelMask)[i] = true;
+        }
+
+        return Assemble(Build(featureMask, labelMask, split.Train, model, columns, LatestTime(labelMask), cancellationToken), columns, model);
+    }
+
+    /// <summary>One request: the user, candidate item indices, row-major features, labels, weights, calibration segment.</summary>
+    private sealed record Group(int User, int[] Candidates, float[] Rows, float[] Labels, float[] Weights, SegmentKey Segment);
+
+    /// <summary>Latest event time (unix ms) of the interactions in <paramref name="mask"/>: the reference of the label-weight decay.</summary>
+    private long LatestTime(bool[] mask)
+    {
+        var events = data.Events ?? throw new InvalidOperationException("The training data must keep its events.");
+        var latest = 0L;
+        for (var i = 0; i < mask.Length; i++)
+        {
+            if (mask[i])
+            {
+                latest = Math.Max(latest, events[i].EventTime!.Value.ToUnixTimeMilliseconds());
+            }
+        }
+
+        return latest;
+    }
+
+    private List<Group> Build(bool[] featureMask, bool[] labelMask, InteractionMatrix seen, FactorModel model, IReadOnlyList<string> columns,
+        long reference, CancellationToken cancellationToken)
+    {
+        var events = data.Events ?? throw new InvalidOperationException("The training data must keep its events.");
+        var userCount = data.Users.Count;
+
+        // Per user: the request time (first held-out event) and the held-out items with their label kind.
+        var cutoff = new long[userCount];
+        Array.Fill(cutoff, long.MaxValue);
+        var labels = new Dictionary<int, (LabelKind Kind, long Time)>[userCount];
+        for (var i = 0; i < events.Count; i++)
+        {
+            if (!labelMask[i])
+            {
+                continue;
+            }
+
+            var e = events[i];
+            var interaction = data.Interactions[i];
+            var ms = e.EventTime!.Value.ToUnixTimeMilliseconds();
+            cutoff[interaction.User] = Math.Min(cutoff[interaction.User], ms);
+            EventTypes.TryParse(e.Type, out var type);
+            var kind = RankerLabeler.PositiveKind(type, e.Value) ?? LabelKind.Consumed;
+            labels[interaction.User] ??= [];
+            if (!labels[interaction.User].TryGetValue(interaction.Item, out var known) || Better(kind, known.Kind))
+            {
+                labels[interaction.User][interaction.Item] = (kind, ms);
+            }
+        }
+
+        // Features see the feature part's positive events and the other events (impressions, ...) before the user's request.
+        var history = new List<HistoryEvent>();
+        history.AddRange(EventHistory.FromDtos(events.Where((_, i) => featureMask[i])));
+        foreach (var e in EventHistory.FromDtos(otherEvents))
+        {
+            var before = !data.Users.TryGetIndex(e.UserId, out var u) || e.TimeMs < cutoff[u];
+            if (before)
+            {
+                history.Add(e);
+            }
+        }
+
+        var categories = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+        foreach (var (id, content) in data.Catalogue)
+        {
+            categories[id] = content.Categories;
+        }
+
+        var eventHistory = new EventHistory(history, categories)
+        {
+            UserEmbeddings = Embeddings(model.UserCount, model.Dimension, model.UserFactors, data.Users.IdAt),
+            ItemEmbeddings = Embeddings(model.ItemCount, model.Dimension, model.ItemFactors, data.Items.IdAt),
+        };
+        var dataEnd = history.Count == 0 ? 0 : history.Max(h => h.TimeMs);
+
+        var popularity = seen.ItemPopularity();
+        var popular = Enumerable.Range(0, seen.ItemCount).Where(i => popularity[i] > 0)
+            .OrderByDescending(i => popularity[i]).ThenBy(i => i).Take(options.PopularCandidates + 500).ToArray();
+
+        var users = Enumerable.Range(0, userCount).Where(u => cutoff[u] != long.MaxValue && u < seen.UserCount && seen.UserItems.RowLength(u) > 0).ToList();
+        var computer = new RankingRowComputer(columns);
+        var groups = new Group[users.Count];
+        Parallel.For(0, users.Count, new ParallelOptions { CancellationToken = cancellationToken }, g =>
+        {
+            var u = users[g];
+            var candidates = Candidates(model, seen, popular, u);
+            var asOf = options.AsOf == AsOfMode.UserCutoff ? cutoff[u] - 1 : dataEnd;
+            var request = eventHistory.Request(data.Users.IdAt(u), asOf, context: null);
+            var items = candidates.Select(i => eventHistory.ItemAsOf(data.Items.IdAt(i), asOf)).ToList();
+            var rows = new float[candidates.Length * computer.Width];
+            computer.Compute(request, items, rows);
+            var y = new float[candidates.Length];
+            var w = new float[candidates.Length];
+            var userLabels = labels[u];
+            for (var c = 0; c < candidates.Length; c++)
+            {
+                if (userLabels is not null && userLabels.TryGetValue(candidates[c], out var label))
+                {
+                    y[c] = 1;
+                    w[c] = options.Labels.BaseWeight(label.Kind) * options.Labels.Decay(label.Time, reference);
+                }
+                else
+                {
+                    w[c] = options.Labels.BaseWeight(LabelKind.SampledNegative) * options.Labels.Decay(cutoff[u], reference);
+                }
+            }
+
+            groups[g] = new Group(u, candidates, rows, y, w, RankingSegments.Of(request));
+        });
+
+        return [.. groups];
+    }
+
+    private static RankerGroupSet Assemble(List<Group> groups, IReadOnlyList<string> columns, FactorModel? model)
+    {
+        var width = columns.Count;
+        var totalRows = groups.Sum(g => g.Candidates.Length);
+        var features = new float[totalRows * width];
+        var allLabels = new float[totalRows];
+        var allWeights = new float[totalRows];
+        var groupIds = new int[totalRows];
+        var segments = new SegmentKey[totalRows];
+        var at = 0;
+        for (var g = 0; g < groups.Count; g++)
+        {
+            var (_, candidates, rows, y, w, segment) = groups[g];
+            rows.CopyTo(features, at * width);
+            y.CopyTo(allLabels, at);
+            w.CopyTo(allWeights, at);
+            groupIds.AsSpan(at, candidates.Length).Fill(g);
+            segments.AsSpan(at, candidates.Length).Fill(segment);
+            at += candidates.Length;
+        }
+
+        var dataset = new RankingDataset(columns, features, allLabels, allWeights, groupIds, segments);
+        return new RankerGroupSet(dataset, [.. groups.Select(g => g.User)], [.. groups.Select(g => g.Candidates)], model, groups.Count(g => g.Labels.Any(l => l > 0)));
+    }
+
+    private int[] Candidates(FactorModel model, InteractionMatrix seen, int[] popular, int user)
+    {
+        var list = model.Recommend(user, options.AlsCandidates, seen.UserItems).Select(s => s.Item).ToList();
+        var taken = list.ToHashSet();
+        var added = 0;
+        foreach (var item in popular)
+        {
+            if (added == options.PopularCandidates)
+            {
+                break;
+            }
+
+            if (!seen.UserItems.Contains(user, item) && taken.Add(item))
+            {
+                list.Add(item);
+                added++;
+            }
+        }
+
+        return [.. list];
+    }
+
+    private static bool Better(LabelKind candidate, LabelKind known) => candidate == LabelKind.Engaged && known != LabelKind.Engaged;
+
+    private static Dictionary<string, float[]> Embeddings(int count, int dimension, float[] factors, Func<int, string> id)
+    {
+        var map = new Dictionary<string, float[]>(count, StringComparer.Ordinal);
+        for (var i = 0; i < count; i++)
+        {
+            map[id(i)] = factors.AsSpan(i * dimension, dimension).ToArray();
+        }
+
+        return map;
+    }
+}

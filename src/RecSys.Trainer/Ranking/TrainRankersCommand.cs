@@ -1,0 +1,327 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using RecSys.Core.Contracts;
+using RecSys.Learning.Als;
+using RecSys.Learning.Evaluation;
+using RecSys.Learning.Ranking;
+using RecSys.Ranking.Features;
+using RecSys.Trainer.Commands;
+using RecSys.Trainer.Evaluation;
+using RecSys.Trainer.Training;
+using Spectre.Console;
+
+namespace RecSys.Trainer.Ranking;
+
+/// <summary>
+/// <c>train-rankers</c>: the ranking training set from the system's events (labels from event types, sampled negatives among the
+/// candidates an ALS model fitted before the label window would have retrieved, features as of each request), the GBDT
+/// pre-ranker, the MLP main ranker, the distilled student, per-segment calibration, ONNX parity, and the release folder.
+/// With <c>--evaluate</c> it first holds out each user's latest interactions (the evaluator's temporal split), trains on the
+/// rest, and scores ALS candidates re-ranked by each model against ALS alone.
+/// </summary>
+internal static class TrainRankersCommand
+{
+    public static Command Create(TrainerEnvironment env)
+    {
+        var inputs = new TrainingInputOptions();
+        var als = new AlsOptionSet();
+        var output = new Option<string>("--out") { Description = "Folder that receives the release folder <out>/<version>/ (pre-ranker, main-ranker, student)", Required = true };
+        var version = new Option<string?>("--version") { Description = "Release name (default: rankers-<UTC time>)" };
+        var alsCandidates = new Option<int>("--als-candidates") { Description = "Candidates per request from ALS", DefaultValueFactory = _ => 100 };
+        var popularCandidates = new Option<int>("--popular-candidates") { Description = "Most popular unseen items added to the candidates", DefaultValueFactory = _ => 20 };
+        var labelFraction = new Option<double>("--label-fraction") { Description = "Share of each user's latest interactions used as labels (the rest feed features and the ALS fit)", DefaultValueFactory = _ => 0.2 };
+        var windows = new Option<int>("--windows") { Description = "Label windows per user, each inside the previous one's feature part (1-10)", DefaultValueFactory = _ => 3 };
+        var asOf = new Option<string>("--as-of") { Description = "When features are read: user-cutoff (just before each user's labels) or data-end (after all feature events)", DefaultValueFactory = _ => "user-cutoff" };
+        asOf.AcceptOnlyFromAmong("user-cutoff", "data-end");
+        var labelHalfLife = new Option<double>("--label-half-life-days") { Description = "Sample weights halve for labels this much older than the newest (0, the default: no decay; on logs spanning years a short half-life starves the older users of weight)", DefaultValueFactory = _ => 0 };
+        var consumedWeight = new Option<float>("--consumed-weight") { Description = "Weight of consumption labels (views, ratings below 4); engaged labels weigh 1", DefaultValueFactory = _ => 0.5f };
+        var trees = new Option<int>("--trees") { Description = "Boosting rounds of the pre-ranker", DefaultValueFactory = _ => 200 };
+        var mainEpochs = new Option<int>("--main-epochs") { Description = "Epochs of the main ranker", DefaultValueFactory = _ => 6 };
+        var studentEpochs = new Option<int>("--student-epochs") { Description = "Epochs of the distilled student", DefaultValueFactory = _ => 10 };
+        var evaluate = new Option<bool>("--evaluate") { Description = "Hold out each user's latest interactions, train on the rest and report nDCG@10 of re-ranked ALS candidates vs ALS alone" };
+        var holdout = new Option<double>("--holdout") { Description = "Share held out per user with --evaluate", DefaultValueFactory = _ => 0.2 };
+        var compareEase = new Option<bool>("--compare-ease") { Description = "With --evaluate, also score EASE (top 5,000 items, lambda 500; about a minute)" };
+        var command = new Command("train-rankers", "Train the pre-ranker, main ranker and student from the system's events and write the ranker release folder.");
+        inputs.AddTo(command);
+        als.AddTo(command);
+        foreach (var option in new Option[] { output, version, alsCandidates, popularCandidates, labelFraction, windows, asOf, labelHalfLife, consumedWeight, trees, mainEpochs, studentEpochs, evaluate, holdout, compareEase })
+        {
+            command.Options.Add(option);
+        }
+
+        command.SetAction(env, async (result, cancellationToken) =>
+        {
+            var source = inputs.ReadSource(result, env);
+            var window = inputs.ReadWindow(result);
+            var interactionOptions = inputs.ReadInteractionOptions(result);
+            var alsOptions = als.Read(result);
+            var fraction = result.GetValue(holdout);
+            if (!(fraction is > 0 and < 1))
+            {
+                throw new CliException("--holdout must be between 0 and 1 (exclusive).");
+            }
+
+            if (result.GetValue(labelHalfLife) is var days && !(days >= 0 && days <= 36_500))
+            {
+                throw new CliException("--label-half-life-days must be between 0 and 36,500.");
+            }
+
+            if (result.GetValue(trees) < 1 || result.GetValue(mainEpochs) < 1 || result.GetValue(studentEpochs) < 1)
+            {
+                throw new CliException("--trees, --main-epochs and --student-epochs must be at least 1.");
+            }
+
+            var options = new RankerTrainingOptions
+            {
+                AlsCandidates = result.GetValue(alsCandidates),
+                PopularCandidates = result.GetValue(popularCandidates),
+                LabelFraction = result.GetValue(labelFraction),
+                Windows = result.GetValue(windows),
+                AsOf = result.GetValue(asOf) == "data-end" ? AsOfMode.DataEnd : AsOfMode.UserCutoff,
+                Labels = new LabelPolicy { HalfLife = TimeSpan.FromDays(days), ConsumedWeight = result.GetValue(consumedWeight) },
+                Seed = (int)Math.Min(int.MaxValue, alsOptions.Seed),
+            };
+            try
+            {
+                options.Validate();
+            }
+            catch (ArgumentException ex)
+            {
+                throw new CliException(ex.Message);
+            }
+
+            var models = new RankerModelOptions
+            {
+                PreRanker = new RankerModelOptions().PreRanker with { Iterations = result.GetValue(trees) },
+                MainRanker = new RankerModelOptions().MainRanker with { Epochs = result.GetValue(mainEpochs) },
+                Student = new RankerModelOptions().Student with { Epochs = result.GetValue(studentEpochs) },
+            };
+            var name = result.GetValue(version) ?? "rankers-" + env.Time.GetUtcNow().ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
+            if (name.Length == 0 || name.IndexOfAny([.. Path.GetInvalidFileNameChars(), '/', '\\']) >= 0 || name is "." or "..")
+            {
+                throw new CliException($"--version '{name}' is not a usable folder name.");
+            }
+
+            var releaseDirectory = Path.Combine(result.GetValue(output)!, name);
+            var console = env.Console;
+            console.MarkupLineInterpolated($"training rankers on {source.Describe()}");
+            var (data, others) = await ProgressRunner.RunAsync(env, async progress =>
+            {
+                var phase = progress.StartPhase("events", null);
+                var all = new List<EventDto>();
+                await foreach (var e in TrainingReader.Events(source, window, env, cancellationToken).WithCancellation(cancellationToken))
+                {
+                    all.Add(e);
+                }
+
+                IAsyncEnumerable<ItemDto>? items = TrainingReader.Items(source, env, cancellationToken);
+                var loaded = await TrainingData.LoadAsync(ToAsync(all), items, interactionOptions, window, keepEvents: true, phase.Advance, cancellationToken);
+                phase.Complete();
+                var kept = new HashSet<EventDto>(loaded.Events!, ReferenceEqualityComparer.Instance);
+                return (loaded, (IReadOnlyList<EventDto>)[.. all.Where(e => !kept.Contains(e))]);
+            });
+            TrainCommand.PrintData(console, data.Stats);
+            if (data.Interactions.Count == 0)
+            {
+                throw new CliException("No interactions to train on (no positive events in the input).");
+            }
+
+            var builder = new RankerGroupBuilder(data, others, options, alsOptions, env.Time);
+            var columns = RankingFeatureCatalog.Names;
+            var report = new Dictionary<string, object>(StringComparer.Ordinal)
+            {
+                ["source"] = source.Describe(),
+                ["alsCandidates"] = options.AlsCandidates,
+                ["popularCandidates"] = options.PopularCandidates,
+                ["labelFraction"] = options.LabelFraction,
+                ["windows"] = options.Windows,
+                ["asOf"] = options.AsOf.ToString(),
+                ["labelHalfLifeDays"] = days,
+                ["consumedWeight"] = options.Labels.ConsumedWeight,
+                ["negatives"] = "sampled: the ALS and popular candidates of the request the user did not engage with in the label window; plus impressions without engagement when the log has them",
+            };
+            var scope = new bool[data.Interactions.Count];
+            DataSplit? split = null;
+            if (result.GetValue(evaluate))
+            {
+                split = DataSplit.Temporal(data.Interactions, data.Users.Count, data.Items.Count, fraction);
+                for (var i = 0; i < scope.Length; i++)
+                {
+                    scope[i] = split.InTrain[i];
+                }
+
+                console.MarkupLineInterpolated($"evaluation split {split.Name}: rankers see {split.Train.InteractionCount:N0} interactions, {split.TestInteractions:N0} held out");
+            }
+            else
+            {
+                Array.Fill(scope, true);
+            }
+
+            var (groups, trained) = await ProgressRunner.RunAsync(env, progress => Task.Run(() =>
+            {
+                try
+                {
+                    return TrainAll(progress);
+                }
+                catch (ArgumentException ex)
+                {
+                    throw new CliException($"Cannot train the rankers on this data: {ex.Message}");
+                }
+            }, cancellationToken));
+
+            (RankerGroupSet, TrainedRankers) TrainAll(IRunProgress progress)
+            {
+                var phase = progress.StartPhase("training set (ALS before the label window, candidates, features)", null);
+                var set = builder.Training(scope, columns, cancellationToken);
+                phase.Complete();
+                progress.Note(string.Create(CultureInfo.InvariantCulture,
+                    $"{set.Data.GroupCount:N0} requests ({set.LabelledGroups:N0} with a positive), {set.Data.RowCount:N0} rows, {set.Data.Labels.Count(l => l > 0):N0} positives, {columns.Count} features"));
+                IProgressPhase? step = null;
+                var rankers = RankerRelease.Train(set.Data, models, env.Time, s =>
+                {
+                    step?.Complete();
+                    step = progress.StartPhase(s, null);
+                }, cancellationToken);
+                step?.Complete();
+                return (set, rankers);
+            }
+
+            report["groups"] = groups.Data.GroupCount;
+            report["rows"] = groups.Data.RowCount;
+            report["positives"] = groups.Data.Labels.Count(l => l > 0);
+            report["featureStats"] = FeatureStats(groups.Data);
+
+            if (split is not null)
+            {
+                var evaluation = await Task.Run(() => Evaluate(env, data, builder, split, trained, alsOptions, options, result.GetValue(compareEase), cancellationToken), cancellationToken);
+                report["evaluation"] = evaluation.Scores.ToDictionary(s => s.Name, s => s.Ndcg10);
+                console.Write(new Markup(Markup.Escape(evaluation.Markdown)));
+                Directory.CreateDirectory(releaseDirectory);
+                await File.WriteAllTextAsync(Path.Combine(releaseDirectory, "evaluation.md"), evaluation.Markdown, cancellationToken);
+            }
+
+            IReadOnlyDictionary<string, double> metrics;
+            try
+            {
+                metrics = RankerRelease.Write(releaseDirectory, name, env.Time.GetUtcNow(), trained, groups.Data, models, report);
+            }
+            catch (InvalidDataException ex)
+            {
+                throw new CliException($"The release was not completed: {ex.Message}");
+            }
+            var table = new Table().AddColumns("metric", "value");
+            foreach (var (key, value) in metrics.OrderBy(m => m.Key, StringComparer.Ordinal))
+            {
+                table.AddRow(key, value.ToString("G4", CultureInfo.InvariantCulture));
+            }
+
+            console.Write(table);
+            console.MarkupLineInterpolated($"wrote the ranker release {releaseDirectory} ({RankerRelease.PreRankerFolder}, {RankerRelease.MainRankerFolder}, {RankerRelease.StudentFolder})");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private sealed record NamedScore(string Name, double Ndcg10);
+
+    private static (IReadOnlyList<NamedScore> Scores, string Markdown) Evaluate(TrainerEnvironment env, TrainingData data, RankerGroupBuilder builder, DataSplit split,
+        TrainedRankers rankers, AlsOptions alsOptions, RankerTrainingOptions options, bool ease, CancellationToken cancellationToken)
+    {
+        var model = new AlsTrainer(alsOptions, env.Time).Train(split.Train, cancellationToken: cancellationToken);
+        var set = builder.Evaluation(split, model, RankingFeatureCatalog.Names, cancellationToken);
+        var cheap = set.Data.SelectFeatures(RankingFeatureCatalog.CheapNames);
+        var pre = new float[set.Data.RowCount];
+        rankers.PreRanker.Score(cheap.Features, pre);
+        var main = new float[set.Data.RowCount];
+        rankers.MainRanker.Score(set.Data.Features, main);
+        var student = new float[set.Data.RowCount];
+        rankers.Student.Score(set.Data.Features, student);
+        var retrievalOrder = new float[set.Data.RowCount];
+        for (var r = 0; r < retrievalOrder.Length; r++)
+        {
+            // Candidates come in retrieval order (ALS best first, then popular): a decreasing score keeps that order.
+            retrievalOrder[r] = -r;
+        }
+
+        var recommenders = new List<IRecommender>
+        {
+            new FactorRecommender(model, split.Train, "ALS alone"),
+            Lists("candidates in retrieval order (check: ALS, then popular)", set, retrievalOrder, null),
+            Lists("pre-ranker (GBDT, cheap features) over the candidates", set, pre, null),
+            Lists("main ranker (MLP, all features) over the candidates", set, main, null),
+            Lists("student (distilled MLP) over the candidates", set, student, null),
+            Lists("cascade: pre-ranker top 50, then main ranker", set, main, pre),
+        };
+        if (ease)
+        {
+            recommenders.Add(new EaseRecommender(split.Train, 500f, 5_000));
+        }
+
+        var scores = recommenders.Select(r => Evaluator.Evaluate(r, split, maxK: 20, time: env.Time)).ToList();
+        var text = new StringBuilder();
+        text.AppendLine(CultureInfo.InvariantCulture, $"Split {split.Name}: {split.Train.InteractionCount:N0} training, {split.TestInteractions:N0} held-out interactions; "
+            + $"{options.AlsCandidates} ALS + {options.PopularCandidates} popular candidates; features as of {options.AsOf}.");
+        text.AppendLine();
+        text.AppendLine("| recommender | nDCG@10 | recall@10 | hit rate@10 | nDCG@20 |");
+        text.AppendLine("|---|---:|---:|---:|---:|");
+        foreach (var s in scores)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"| {s.Name} | {s.At(10).Ndcg:F4} | {s.At(10).Recall:F4} | {s.At(10).HitRate:F4} | {s.At(20).Ndcg:F4} |");
+        }
+
+        return ([.. scores.Select(s => new NamedScore(s.Name, s.At(10).Ndcg))], text.ToString());
+    }
+
+    /// <summary>Each user's candidates sorted by <paramref name="scores"/> (after keeping the top 50 by <paramref name="firstStage"/> when given).</summary>
+    private static PrecomputedRecommender Lists(string name, RankerGroupSet set, float[] scores, float[]? firstStage)
+    {
+        var lists = new Dictionary<int, int[]>();
+        for (var g = 0; g < set.Users.Count; g++)
+        {
+            var (start, end) = set.Data.Group(g);
+            var order = Enumerable.Range(start, end - start).ToList();
+            if (firstStage is not null)
+            {
+                order = [.. order.OrderByDescending(r => firstStage[r]).ThenBy(r => r).Take(50)];
+            }
+
+            lists[set.Users[g]] = [.. order.OrderByDescending(r => scores[r]).ThenBy(r => r).Take(20).Select(r => set.Candidates[g][r - start])];
+        }
+
+        return new PrecomputedRecommender(name, lists);
+    }
+
+    /// <summary>Mean, standard deviation, minimum and maximum of every column (how the rows looked, for audits and skew checks).</summary>
+    private static Dictionary<string, double[]> FeatureStats(RankingDataset data)
+    {
+        var stats = new Dictionary<string, double[]>(StringComparer.Ordinal);
+        for (var k = 0; k < data.FeatureCount; k++)
+        {
+            double sum = 0, squares = 0, min = double.MaxValue, max = double.MinValue;
+            for (var r = 0; r < data.RowCount; r++)
+            {
+                double v = data.Features[(r * data.FeatureCount) + k];
+                sum += v;
+                squares += v * v;
+                min = Math.Min(min, v);
+                max = Math.Max(max, v);
+            }
+
+            var mean = sum / Math.Max(1, data.RowCount);
+            stats[data.FeatureNames[k]] = [mean, Math.Sqrt(Math.Max(0, (squares / Math.Max(1, data.RowCount)) - (mean * mean))), min, max];
+        }
+
+        return stats;
+    }
+
+    private static async IAsyncEnumerable<T> ToAsync<T>(IEnumerable<T> items)
+    {
+        foreach (var item in items)
+        {
+            yield return item;
+        }
+
+        await Task.CompletedTask;
+    }
+}

@@ -23,18 +23,17 @@ if (args[0] == "seed")
     return 0;
 }
 
-var scratch = new Scratch(args[0]);
-IFuzzTarget? target = args[0] switch
+Func<IFuzzTarget>? create = args[0] switch
 {
-    "csv" => new CsvImportTarget(scratch),
-    "events" => new IngestionTarget(),
-    "snapshot" => new SnapshotTarget(scratch),
-    "training-set" => new TrainingSetJsonTarget(),
-    "training-labels" => new TrainingLabelsCsvTarget(scratch),
-    "model" => new ModelTarget(scratch),
+    "csv" => () => new CsvImportTarget(new Scratch("csv")),
+    "events" => () => new IngestionTarget(),
+    "snapshot" => () => new SnapshotTarget(new Scratch("snapshot")),
+    "training-set" => () => new TrainingSetJsonTarget(),
+    "training-labels" => () => new TrainingLabelsCsvTarget(new Scratch("training-labels")),
+    "model" => () => new ModelTarget(new Scratch("model")),
     _ => null,
 };
-if (target is null)
+if (create is null)
 {
     Console.Error.WriteLine($"Unknown target '{args[0]}'.");
     Usage(Console.Error);
@@ -43,7 +42,7 @@ if (target is null)
 
 if (args.Length >= 2 && args[1] == "--replay")
 {
-    return Replay.Run(target, args[2..]);
+    return Replay.Run(create(), args[2..]);
 }
 
 if (args.Length != 1)
@@ -52,10 +51,13 @@ if (args.Length != 1)
     return 2;
 }
 
+// The target is created inside the loop: instrumented code may only run once SharpFuzz has mapped AFL's coverage memory.
+IFuzzTarget? target = null;
 Fuzzer.Run(stream =>
 {
     using var buffer = new MemoryStream();
     stream.CopyTo(buffer);
+    target ??= create();
     target.Run(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
 });
 return 0;

@@ -3,10 +3,11 @@ using System.Buffers.Binary;
 namespace RecSys.VectorSearch.Tests;
 
 /// <summary>
-/// Regression tests from fuzzing the snapshot loader (fuzz/RecSys.Fuzz, target snapshot): snapshots whose container
-/// checks all pass but whose content is hostile. Each was accepted before and then failed at search time (a read
-/// outside the node block, a null upper layer, a buffer sized by an absurd ef) or allocated without bound while
-/// loading; each must now be refused with <see cref="SnapshotCorruptedException"/> naming the problem.
+/// Regression tests for the snapshot loader, written with the snapshot fuzz target (fuzz/RecSys.Fuzz; the same inputs
+/// are in fuzz/corpus/snapshot/regression-*): snapshots whose container checks all pass but whose content is hostile.
+/// The old loader accepted them, leaving searches to read outside the node block, meet a null upper layer or size a
+/// buffer by an absurd ef, or allocated without bound while loading; each must now be refused with
+/// <see cref="SnapshotCorruptedException"/> naming the problem.
 /// </summary>
 public sealed class SnapshotHostileInputTests : IDisposable
 {

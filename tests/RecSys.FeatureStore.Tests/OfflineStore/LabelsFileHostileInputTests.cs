@@ -3,9 +3,10 @@ using RecSys.FeatureStore.OfflineStore;
 namespace RecSys.FeatureStore.Tests.OfflineStore;
 
 /// <summary>
-/// Regression tests from fuzzing the uploaded labels file (fuzz/RecSys.Fuzz, target training-labels): an event_time
-/// given as unix milliseconds beyond what a date can hold escaped as an ArgumentOutOfRangeException (a 500) instead of
-/// the <see cref="FormatException"/> that the endpoint turns into a 400.
+/// Regression tests for the uploaded labels file, written with the training-labels fuzz target (fuzz/RecSys.Fuzz; input
+/// fuzz/corpus/training-labels/regression-overflow.csv): an event_time given as unix milliseconds beyond what a date can
+/// hold escaped as an ArgumentOutOfRangeException (a 500) instead of the <see cref="FormatException"/> that the endpoint
+/// turns into a 400.
 /// </summary>
 public sealed class LabelsFileHostileInputTests : IDisposable
 {

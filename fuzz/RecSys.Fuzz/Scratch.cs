@@ -10,6 +10,9 @@ internal sealed class Scratch
     {
         Root = Path.Combine(Path.GetTempPath(), $"recsys-fuzz-{target}-{Environment.ProcessId}");
         Directory.CreateDirectory(Root);
+
+        // A replay ends normally and cleans up; afl-fuzz kills its targets, so run.sh removes the whole TMPDIR instead.
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Directory.Delete(Root, recursive: true);
     }
 
     public string Root { get; }

@@ -10,7 +10,7 @@ namespace RecSys.VectorSearch;
 /// </summary>
 public sealed unsafe partial class HnswIndex
 {
-    private const int MaxLevel = 31;
+    internal const int MaxLevel = 31;
     private readonly HnswOptions _options;
     private readonly int _dim;
     private readonly int _m;

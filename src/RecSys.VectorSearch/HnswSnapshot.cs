@@ -93,16 +93,23 @@ public static unsafe class HnswSnapshot
         }
         if (used < 0 || entry >= used || (used > 0 && entry < 0)) throw new SnapshotCorruptedException(path, "entry point out of range");
 
-        var index = new HnswIndex(options with { InitialCapacity = Math.Max(16, used) });
-        var s = index.Storage;
+        // Every size and link is checked before anything is allocated or copied: the graph is walked through raw
+        // pointers at search time, so a link to a node that does not exist would read outside the node block.
+        var stride0 = 1 + (2 * options.M);
+        var strideUpper = 1 + options.M;
         var vecs = r.Span<float>("VECS");
         var links0 = r.Span<int>("LNK0");
         var levels = r.Span<byte>("LEVL");
         var ids = r.Span<long>("IDS");
         var del = r.Span<ulong>("DELB");
         var upper = r.Span<int>("UPPR");
-        if (vecs.Length != (long)used * options.Dimension || links0.Length != used * s.Stride0 || levels.Length != used || ids.Length != used || del.Length != (used + 63) >> 6)
+        if (vecs.Length != (long)used * options.Dimension || links0.Length != (long)used * stride0 || levels.Length != used || ids.Length != used || del.Length != (used + 63) >> 6)
             throw new SnapshotCorruptedException(path, "section sizes disagree with META");
+        if (CheckGraph(used, entry, level, deleted, options.M, links0, levels, upper, del) is { } problem)
+            throw new SnapshotCorruptedException(path, problem);
+
+        var index = new HnswIndex(options with { InitialCapacity = Math.Max(16, used) });
+        var s = index.Storage;
         for (var i = 0; i < used; i++)
         {
             vecs.Slice(i * options.Dimension, options.Dimension).CopyTo(new Span<float>(s.Vector(i), options.Dimension));
@@ -118,15 +125,66 @@ public static unsafe class HnswSnapshot
             var lv = s.Levels[i];
             if (lv > 0)
             {
-                var len = lv * s.StrideUpper;
-                if (at + len > upper.Length) throw new SnapshotCorruptedException(path, "UPPR section too short");
+                var len = lv * strideUpper;
                 s.Upper[i] = upper.Slice((int)at, len).ToArray();
                 at += len;
             }
-            if (!s.IsDeleted(i)) map[s.Ids[i]] = i;
+            if (!s.IsDeleted(i) && !map.TryAdd(s.Ids[i], i)) throw new SnapshotCorruptedException(path, $"id {s.Ids[i]} is live on two nodes");
         }
-        if (at != upper.Length) throw new SnapshotCorruptedException(path, "UPPR section too long");
         index.RestoreState(used, used == 0 ? -1 : entry, used == 0 ? 0 : level, deleted, map);
         return index;
+    }
+
+    /// <summary>Null when the graph is consistent, else what is wrong: link counts, link targets, levels, entry point, deletions.</summary>
+    private static string? CheckGraph(int used, int entry, int level, int deleted, int m, ReadOnlySpan<int> links0,
+        ReadOnlySpan<byte> levels, ReadOnlySpan<int> upper, ReadOnlySpan<ulong> deletedBits)
+    {
+        var stride0 = 1 + (2 * m);
+        var strideUpper = 1 + m;
+        long upperLength = 0;
+        for (var i = 0; i < used; i++)
+        {
+            if (levels[i] > HnswIndex.MaxLevel) return $"node {i} is on level {levels[i]}, above {HnswIndex.MaxLevel}";
+            upperLength += levels[i] * strideUpper;
+        }
+
+        if (upperLength != upper.Length) return $"UPPR section has {upper.Length} links, the levels need {upperLength}";
+        if (used > 0 && levels[entry] != level) return $"entry point {entry} is on level {levels[entry]}, META says {level}";
+
+        long at = 0;
+        for (var i = 0; i < used; i++)
+        {
+            if (CheckLinks(links0.Slice(i * stride0, stride0), 0, used, levels) is { } bad0) return $"node {i}, level 0: {bad0}";
+            for (var l = 1; l <= levels[i]; l++)
+            {
+                if (CheckLinks(upper.Slice((int)at, strideUpper), l, used, levels) is { } bad) return $"node {i}, level {l}: {bad}";
+                at += strideUpper;
+            }
+        }
+
+        var marked = 0;
+        for (var i = 0; i < deletedBits.Length; i++)
+        {
+            var bits = deletedBits[i];
+            var valid = Math.Min(64, used - (i * 64));
+            if (valid < 64 && (bits >> valid) != 0) return "DELB marks nodes past the last one";
+            marked += System.Numerics.BitOperations.PopCount(bits);
+        }
+
+        return marked == deleted ? null : $"META counts {deleted} deleted nodes, DELB marks {marked}";
+    }
+
+    /// <summary>A link list is [count, targets...]: the count within the list, each target an existing node present on that level.</summary>
+    private static string? CheckLinks(ReadOnlySpan<int> list, int level, int used, ReadOnlySpan<byte> levels)
+    {
+        var count = list[0];
+        if (count < 0 || count > list.Length - 1) return $"{count} links in a list of {list.Length - 1}";
+        foreach (var target in list.Slice(1, count))
+        {
+            if (target < 0 || target >= used) return $"link to node {target}, outside 0..{used - 1}";
+            if (levels[target] < level) return $"link to node {target}, which is not on this level";
+        }
+
+        return null;
     }
 }

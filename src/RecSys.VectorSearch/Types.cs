@@ -34,13 +34,26 @@ public sealed record HnswOptions
     /// <summary>Threads used by batch inserts; -1 means all cores.</summary>
     public int MaxDegreeOfParallelism { get; init; } = -1;
 
+    /// <summary>Widest vector an index accepts (a snapshot claiming more is refused before anything is allocated).</summary>
+    public const int MaxDimension = 65_536;
+
+    /// <summary>Largest beam width: search buffers are sized by it.</summary>
+    public const int MaxEf = 1 << 20;
+
     internal void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(Dimension, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(Dimension, MaxDimension);
         ArgumentOutOfRangeException.ThrowIfLessThan(M, 2);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(M, 256);
         ArgumentOutOfRangeException.ThrowIfLessThan(EfConstruction, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(EfConstruction, MaxEf);
         ArgumentOutOfRangeException.ThrowIfLessThan(EfSearch, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(EfSearch, MaxEf);
+        if (!Enum.IsDefined(Metric))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Metric), Metric, "Unknown metric.");
+        }
     }
 }
 

@@ -19,6 +19,8 @@ public static class TrainingSetRequests
 {
     public const int MaxFeatures = 500;
     private const int MaxErrors = 20;
+    private const long MinUnixMilliseconds = -62_135_596_800_000;
+    private const long MaxUnixMilliseconds = 253_402_300_799_999;
 
     /// <summary>Column names of an uploaded labels file.</summary>
     public static readonly IReadOnlyList<string> FileColumns = ["user_id", "item_id", "creator_id", "event_time", "label"];
@@ -207,7 +209,9 @@ public static class TrainingSetRequests
 
         if (long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var ms))
         {
-            return DateTimeOffset.FromUnixTimeMilliseconds(ms);
+            return ms is >= MinUnixMilliseconds and <= MaxUnixMilliseconds
+                ? DateTimeOffset.FromUnixTimeMilliseconds(ms)
+                : throw new FormatException($"The labels file has event_time {text}, outside the unix milliseconds of years 1 to 9999.");
         }
 
         return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var time)

@@ -319,7 +319,7 @@ public sealed class ModelRegistry
     private static void CheckName(string name, string parameter)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name, parameter);
-        if (name.Length > 128 || name.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')) || name[0] == '.')
+        if (!IsValidName(name))
         {
             throw new ArgumentException($"'{name}' is not a valid name (ASCII letters, digits, '-', '_', '.'; at most 128; not starting with '.').", parameter);
         }
@@ -348,8 +348,66 @@ public sealed class ModelRegistry
             throw new InvalidDataException($"The model registry {path} has schema version {document?.SchemaVersion}; this build reads {CurrentSchemaVersion}.");
         }
 
+        var seen = new HashSet<(string, string)>();
+        for (var i = 0; i < document.Entries.Count; i++)
+        {
+            var entry = document.Entries[i];
+            var problem = entry is null ? "it is null" : CheckEntry(entry);
+            if (problem is null && !seen.Add((entry!.Kind, entry.Version)))
+            {
+                problem = $"{entry.Kind} version '{entry.Version}' is registered twice";
+            }
+
+            if (problem is not null)
+            {
+                throw new InvalidDataException($"The model registry {path} is not valid: entry {i}: {problem}.");
+            }
+        }
+
         return document;
     }
+
+    /// <summary>
+    /// Null when an entry read from registry.json is usable, else what is wrong. The file is input: its folder must be the
+    /// one <see cref="FolderFor"/> gives (so verification and pruning never reach outside the registry) and every list,
+    /// hash and state must be well formed.
+    /// </summary>
+    private static string? CheckEntry(ModelRegistryEntry entry)
+    {
+        if (!IsValidName(entry.Kind) || !IsValidName(entry.Version))
+        {
+            return "kind and version must be names of ASCII letters, digits, '-', '_', '.'";
+        }
+
+        if (entry.Folder != Path.Combine(entry.Kind, entry.Version))
+        {
+            return $"folder '{entry.Folder}' is not {Path.Combine(entry.Kind, entry.Version)}";
+        }
+
+        if (entry.Data is null || entry.Features is null || entry.OfflineMetrics is null || entry.Files is null)
+        {
+            return "data, features, offlineMetrics and files are required";
+        }
+
+        if (entry.Features.Any(f => f is null || string.IsNullOrWhiteSpace(f.Name)))
+        {
+            return "every feature needs a name";
+        }
+
+        if (entry.Files.Any(f => f is null || string.IsNullOrWhiteSpace(f.Path) || f.Bytes < 0 || !IsSha256(f.Sha256)))
+        {
+            return "every file needs a path, a size and a SHA-256 of 64 lower-case hex digits";
+        }
+
+        return Enum.IsDefined(entry.State) ? null : $"state {(int)entry.State} is unknown";
+    }
+
+    private static bool IsSha256(string? hash) =>
+        hash is { Length: 64 } && hash.All(c => c is (>= '0' and <= '9') or (>= 'a' and <= 'f'));
+
+    private static bool IsValidName(string? name) =>
+        !string.IsNullOrWhiteSpace(name) && name.Length <= 128 && name[0] != '.'
+        && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
 
     private T Update<T>(Func<RegistryDocument, (IReadOnlyList<ModelRegistryEntry> Entries, T Result)> change)
     {

@@ -67,8 +67,11 @@ public sealed class OnlineOfflineParityTests(EmbeddedGarnet garnet) : IClassFixt
         var entries = TestData.Entries(records);
         Assert.True((await applier.ApplyAsync(entries, 0, entries.Count)).Committed);
         var embeddings = new EmbeddingStore(garnet.Connection);
-        await embeddings.SetItemsAsync([.. ItemVectors.Select(p => (p.Key, p.Value))], CancellationToken.None);
-        await embeddings.SetAsync([.. UserVectors.Select(p => (p.Key, p.Value))], CancellationToken.None);
+        // Published as the serving code sees them: a version, then the active pointer.
+        await embeddings.CreateVersionAsync("v1", 4, CancellationToken.None);
+        await embeddings.SetItemsAsync("v1", [.. ItemVectors.Select(p => (p.Key, p.Value))], CancellationToken.None);
+        await embeddings.SetUsersAsync("v1", [.. UserVectors.Select(p => (p.Key, p.Value))], CancellationToken.None);
+        await embeddings.ActivateAsync("v1", CancellationToken.None);
 
         var time = new FakeTimeProvider(Now);
         var store = new RedisOnlineFeatureStore(garnet.Connection, Options.Create(new OnlineStoreOptions { L1CacheTtl = TimeSpan.Zero }), telemetry, time,

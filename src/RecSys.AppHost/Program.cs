@@ -36,6 +36,7 @@ var retrieval = builder.AddProject<Projects.RecSys_Retrieval>(ServiceNames.Retri
 
 var ranking = builder.AddProject<Projects.RecSys_Ranking>(ServiceNames.Ranking)
     .WithConnectionString(ServiceNames.OnlineStore, onlineStore)
+    .WithEnvironment("Ranking__Models__Path", Path.Combine(settings.ModelRegistry, "rankers"))
     .WithReference(retrieval)
     .WithHttpHealthCheck("/health")
     .WithExternalHttpEndpoints()

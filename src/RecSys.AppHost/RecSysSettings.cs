@@ -49,6 +49,7 @@ internal sealed record RecSysSettings(
         {
             "seed", "--if-empty", "--dimensions", seedDimensions.ToString(CultureInfo.InvariantCulture),
             "--model-dir", Path.Combine(dataRoot, "models", "seed"),
+            "--rankers-registry", Path.Combine(dataRoot, "models"),
         };
         foreach (var option in new[] { "Users", "Items", "Creators", "Categories", "Seed" })
         {
@@ -78,4 +79,7 @@ internal sealed record RecSysSettings(
     }
 
     public string DataFolder(string resource) => Path.Combine(DataRoot, resource);
+
+    /// <summary>The model registry (<c>&lt;data root&gt;/models</c>): ranker releases under <c>rankers/</c>, served by Ranking.</summary>
+    public string ModelRegistry => Path.Combine(DataRoot, "models");
 }

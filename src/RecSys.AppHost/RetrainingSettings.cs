@@ -54,7 +54,12 @@ internal sealed record RetrainingSettings(bool Enabled, TimeSpan Interval, TimeO
         }
 
         var c = CultureInfo.InvariantCulture;
-        var args = new List<string> { "retrain", "--every", interval.ToString("c", c), "--model-dir", modelDirectory, "--keep", keep.ToString(c) };
+        var args = new List<string>
+        {
+            "retrain", "--every", interval.ToString("c", c), "--model-dir", modelDirectory, "--keep", keep.ToString(c),
+            // The registry is the models folder's parent (<data root>/models): ranker releases go under its rankers/.
+            "--rankers-registry", Path.GetDirectoryName(Path.GetFullPath(modelDirectory))!,
+        };
         if (at is { } time)
         {
             args.Add("--at");

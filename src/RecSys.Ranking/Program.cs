@@ -2,6 +2,9 @@ using RecSys.Core.Contracts;
 using RecSys.FeatureStore.Serving;
 using RecSys.Ranking;
 using RecSys.Ranking.Apis;
+using RecSys.Ranking.Caching;
+using RecSys.Ranking.Features;
+using RecSys.Ranking.PostProcessing;
 using RecSys.Ranking.Serving;
 using RecSys.Ranking.Services;
 using RecSys.ServiceDefaults;
@@ -17,6 +20,10 @@ builder.Services.AddHttpClient<RetrievalClient>((sp, http) =>
     .AddRetrievalResilience();
 builder.Services.AddSingleton<TrendingFallback>();
 builder.Services.AddSingleton<IRanker, FusedScoreRanker>();
+builder.AddRankingFeatureProvider();
+builder.Services.AddScoreCache(builder.Configuration);
+builder.Services.AddRankingPostProcessing(builder.Configuration);
+builder.Services.AddSingleton<IPostProcessingInputs, StorePostProcessingInputs>();
 builder.Services.AddRankingModelServing();
 builder.Services.AddScoped<RecommendationService>();
 

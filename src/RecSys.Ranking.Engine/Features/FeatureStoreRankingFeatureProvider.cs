@@ -100,6 +100,12 @@ public sealed class FeatureStoreRankingFeatureProvider : IRankingFeatureProvider
         try
         {
             matrix.DefaultedValues = computer.Compute(request, rows, matrix.Values);
+            matrix.Segment = RankingSegments.Of(request);
+
+            // Scores may be reused until the user acts again (item values change slowly and the cache's TTL bounds them).
+            matrix.FeatureState = user.TryNumber(RankingFeatureCatalog.UserLastEventMs, out var lastEvent)
+                ? lastEvent.ToString("R", System.Globalization.CultureInfo.InvariantCulture)
+                : "none";
         }
         catch
         {

@@ -35,6 +35,15 @@ public sealed class FeatureMatrix : IDisposable
     /// <summary>How many values were filled with a feature's default because the store had none (flagged in metrics).</summary>
     public int DefaultedValues { get; set; }
 
+    /// <summary>The request's calibration segment (context and user-activity bucket), when the provider knows it.</summary>
+    public RecSys.Learning.Ranking.SegmentKey? Segment { get; set; }
+
+    /// <summary>
+    /// A token that changes when the user-side feature values change (the score cache's feature-state version); null: the
+    /// provider cannot say, and scores are not cached.
+    /// </summary>
+    public string? FeatureState { get; set; }
+
     /// <summary>All values, <see cref="Rows"/> x <see cref="Width"/>.</summary>
     public Span<float> Values => (_buffer ?? throw new ObjectDisposedException(nameof(FeatureMatrix))).AsSpan(0, Rows * Width);
 

@@ -36,10 +36,22 @@ internal sealed class DiversityStage(DiversityOptions options) : IPostProcessing
         try
         {
             var vectors = embeddings.AsSpan(0, n * dimension);
+
+            // Relevance is the candidate's place in the score order scaled to (0, 1], not the score itself: calibrated
+            // probabilities can tie over whole isotonic steps (or a clamped tail), which would leave MMR choosing on
+            // similarity alone; the place keeps the ranker's order (ties broken as everywhere) and gives lambda one scale.
+            var place = new Dictionary<WorkingCandidate, int>(ReferenceEqualityComparer.Instance);
+            var ranked = candidates.ToList();
+            ranked.Sort(WorkingCandidate.ByScore);
+            for (var r = 0; r < ranked.Count; r++)
+            {
+                place[ranked[r]] = r;
+            }
+
             for (var i = 0; i < n; i++)
             {
                 var candidate = candidates[i];
-                relevance[i] = candidate.Score;
+                relevance[i] = 1.0 - ((double)place[candidate] / n);
                 var row = vectors.Slice(i * dimension, dimension);
                 if (candidate.Source.Embedding.IsEmpty)
                 {

@@ -33,7 +33,10 @@ public static class ModelServingExtensions
             sp.GetService<IRankingFeatureProvider>(),
             sp.GetRequiredService<IOptionsMonitor<RankingModelOptions>>(),
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<RankingTelemetry>()));
+            sp.GetRequiredService<RankingTelemetry>(),
+            sp.GetService<RecSys.Ranking.Caching.ScoreCache>(),
+            sp.GetService<RecSys.Ranking.PostProcessing.PostProcessingPipeline>(),
+            sp.GetService<IPostProcessingInputs>()));
         services.AddHostedService<RankerReleaseWatcher>();
         services.AddHealthChecks().AddCheck<RankingModelsHealthCheck>(RankingModelsHealthCheck.Name);
         return services;

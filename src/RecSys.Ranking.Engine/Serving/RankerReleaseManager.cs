@@ -91,7 +91,7 @@ public sealed class RankerReleaseManager : IAsyncDisposable
                 return false;
             }
 
-            var releases = Directory.GetDirectories(options.Path)
+            var releases = RegistryOrder(options.Path) ?? Directory.GetDirectories(options.Path)
                 .Select(d => Path.GetFileName(d)!)
                 .Where(name => !name.StartsWith('.'))
                 .OrderDescending(VersionNameComparer.Instance)
@@ -130,6 +130,37 @@ public sealed class RankerReleaseManager : IAsyncDisposable
             }
 
             return false;
+        }
+    }
+
+    /// <summary>
+    /// When the release folder is a model registry's <c>rankers</c> folder, the registry decides: its active release first,
+    /// then the previous ones, most recently active first (a rollback in the registry is served at the next refresh);
+    /// failed releases never. Null when there is no registry (the newest folder name wins) or it cannot be read.
+    /// </summary>
+    private string[]? RegistryOrder(string path)
+    {
+        var full = Path.GetFullPath(path).TrimEnd(Path.DirectorySeparatorChar);
+        var root = Path.GetDirectoryName(full);
+        if (root is null || Path.GetFileName(full) != RecSys.Learning.Registry.ModelKinds.Rankers
+            || !File.Exists(Path.Combine(root, RecSys.Learning.Registry.ModelRegistry.FileName)))
+        {
+            return null;
+        }
+
+        try
+        {
+            var entries = new RecSys.Learning.Registry.ModelRegistry(root).List(RecSys.Learning.Registry.ModelKinds.Rankers);
+            return
+            [
+                .. entries.Where(e => e.State == RecSys.Learning.Registry.ModelState.Active).Select(e => e.Version),
+                .. entries.Where(e => e.State == RecSys.Learning.Registry.ModelState.Previous).OrderByDescending(e => e.ActivatedAt).Select(e => e.Version),
+            ];
+        }
+        catch (Exception ex) when (ex is InvalidDataException or IOException or UnauthorizedAccessException)
+        {
+            Volatile.Write(ref _lastError, $"model registry: {ex.Message}");
+            return null;
         }
     }
 

@@ -1,6 +1,10 @@
 using System.Buffers;
+using System.Collections.Concurrent;
+using RecSys.Learning.Ranking;
+using RecSys.Ranking.Caching;
 using RecSys.Ranking.Features;
 using RecSys.Ranking.Models;
+using RecSys.Ranking.PostProcessing;
 
 namespace RecSys.Ranking.Serving;
 
@@ -15,7 +19,24 @@ public sealed record TwoStageResult(
     TimeSpan PreRank,
     TimeSpan MainRank,
     int PreRanked,
-    int MainRanked);
+    int MainRanked)
+{
+    /// <summary>Calibration, rules, diversity and top N: what each stage did (empty when post-processing is not configured).</summary>
+    public IReadOnlyList<PostProcessingStageReport> PostProcessing { get; init; } = [];
+
+    public TimeSpan PostProcess { get; init; }
+
+    /// <summary>Main-stage scores served from the score cache.</summary>
+    public int CacheHits { get; init; }
+}
+
+/// <summary>What post-processing reads of each candidate besides its score: item metadata and the item embedding.</summary>
+public interface IPostProcessingInputs
+{
+    /// <summary>Metadata and embeddings of <paramref name="itemIds"/>, in order; entries may be null / empty when unknown.</summary>
+    Task<(IReadOnlyList<RecSys.FeatureStore.Serving.ItemMetadata?> Metadata, IReadOnlyList<float[]?> Embeddings)> ReadAsync(
+        IReadOnlyList<string> itemIds, CancellationToken cancellationToken);
+}
 
 /// <summary>
 /// Ranks a request's candidates with the served release: the features of every candidate are fetched once for the union
@@ -27,8 +48,16 @@ public sealed class TwoStageRanker(
     IRankingFeatureProvider? features,
     Microsoft.Extensions.Options.IOptionsMonitor<RankingModelOptions> options,
     TimeProvider time,
-    RankingTelemetry? telemetry = null)
+    RankingTelemetry? telemetry = null,
+    ScoreCache? scoreCache = null,
+    PostProcessingPipeline? postProcessing = null,
+    IPostProcessingInputs? postProcessingInputs = null)
 {
+    public const string StagePostProcess = "post_process";
+
+    // One parsed calibration per release folder (null: the release has none or it does not parse).
+    private readonly ConcurrentDictionary<string, SegmentCalibration?> _calibrations = new(StringComparer.Ordinal);
+
     public const string StageFeatureFetch = "feature_fetch";
     public const string StagePreRank = "pre_rank";
     public const string StageMainRank = "main_rank";
@@ -87,22 +116,38 @@ public sealed class TwoStageRanker(
                     RankerRelease.Project(matrix.Row(order[r]), release.MainStageColumns, mainRows.AsSpan(r * mainWidth, mainWidth));
                 }
 
-                await ScoreMainStageAsync(release, query, candidates, order.AsMemory(0, keep), mainRows, mainScores.AsMemory(0, keep), cancellationToken).ConfigureAwait(false);
+                var cacheHits = await ScoreMainStageAsync(release, query, candidates, matrix.FeatureState, order.AsMemory(0, keep), mainRows, mainScores.AsMemory(0, keep), cancellationToken).ConfigureAwait(false);
                 TopIndices.Sort(mainScores, keep, mainOrder);
-                var returned = Math.Min(count, keep);
-                var items = new RankedCandidate[returned];
-                for (var k = 0; k < returned; k++)
+                var mainRanked = time.GetTimestamp();
+                RankedCandidate[] items;
+                IReadOnlyList<PostProcessingStageReport> reports = [];
+                if (postProcessing is not null)
                 {
-                    var r = mainOrder[k];
-                    items[k] = new RankedCandidate(order[r], mainScores[r], preScores[order[r]]);
+                    (items, reports) = await PostProcessAsync(release, query, candidates, matrix.Segment, order, mainOrder, mainScores, preScores, keep, count, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    var returned = Math.Min(count, keep);
+                    items = new RankedCandidate[returned];
+                    for (var k = 0; k < returned; k++)
+                    {
+                        var r = mainOrder[k];
+                        items[k] = new RankedCandidate(order[r], mainScores[r], preScores[order[r]]);
+                    }
                 }
 
                 var end = time.GetTimestamp();
                 var result = new TwoStageResult(items, models, time.GetElapsedTime(start, fetched), time.GetElapsedTime(fetched, preRanked),
-                    time.GetElapsedTime(preRanked, end), n, keep);
+                    time.GetElapsedTime(preRanked, mainRanked), n, keep)
+                {
+                    PostProcessing = reports,
+                    PostProcess = time.GetElapsedTime(mainRanked, end),
+                    CacheHits = cacheHits,
+                };
                 telemetry?.RecordStage(StageFeatureFetch, result.FeatureFetch);
                 telemetry?.RecordStage(StagePreRank, result.PreRank);
                 telemetry?.RecordStage(StageMainRank, result.MainRank);
+                telemetry?.RecordStage(StagePostProcess, result.PostProcess);
                 return result;
             }
             finally
@@ -118,24 +163,149 @@ public sealed class TwoStageRanker(
     }
 
     /// <summary>
-    /// THE SEAM where the main stage's per-item scores are produced: <paramref name="scores"/>[r] for the candidate
+    /// The main stage's per-item scores: <paramref name="scores"/>[r] for the candidate
     /// <paramref name="candidates"/>[<paramref name="selected"/>[r]], whose features are row r of <paramref name="rows"/>.
-    /// Today: the raw main-stage score (the MLP logit) from the batched session. A score cache (look up before, store after)
-    /// and post-processing (calibration.json of the release, business rules, diversity) go here; nothing of those is applied yet.
+    /// Scores cached for this user, model and feature state are reused; only the misses go through the batched session.
+    /// Returns how many came from the cache.
     /// </summary>
-    private static ValueTask ScoreMainStageAsync(
+    private async ValueTask<int> ScoreMainStageAsync(
         RankerRelease release,
         RankingQuery query,
         IReadOnlyList<RankingCandidate> candidates,
+        string? featureState,
         ReadOnlyMemory<int> selected,
         float[] rows,
         Memory<float> scores,
         CancellationToken cancellationToken)
     {
-        _ = query;
-        _ = candidates;
-        return release.Batcher.ScoreAsync(rows, selected.Length, scores, cancellationToken);
+        var count = selected.Length;
+        if (scoreCache is null || featureState is null || count == 0)
+        {
+            await release.Batcher.ScoreAsync(rows, count, scores, cancellationToken).ConfigureAwait(false);
+            return 0;
+        }
+
+        var scope = new ScoreCacheScope(query.UserId, release.Version + "/" + release.MainStage.Version, featureState);
+        var ids = new string[count];
+        for (var r = 0; r < count; r++)
+        {
+            ids[r] = candidates[selected.Span[r]].ItemId;
+        }
+
+        var misses = ArrayPool<int>.Shared.Rent(count);
+        try
+        {
+            var missCount = scoreCache.Lookup(scope, ids, scores.Span, misses);
+            if (missCount == 0)
+            {
+                return count;
+            }
+
+            var width = release.MainStage.Width;
+            var missRows = missCount == count ? rows : ArrayPool<float>.Shared.Rent(missCount * width);
+            var missScores = ArrayPool<float>.Shared.Rent(missCount);
+            try
+            {
+                if (missCount != count)
+                {
+                    for (var k = 0; k < missCount; k++)
+                    {
+                        rows.AsSpan(misses[k] * width, width).CopyTo(missRows.AsSpan(k * width, width));
+                    }
+                }
+
+                await release.Batcher.ScoreAsync(missRows, missCount, missScores.AsMemory(0, missCount), cancellationToken).ConfigureAwait(false);
+                for (var k = 0; k < missCount; k++)
+                {
+                    scores.Span[misses[k]] = missScores[k];
+                }
+
+                scoreCache.Store(scope, ids, misses.AsSpan(0, missCount), missScores.AsSpan(0, missCount));
+                return count - missCount;
+            }
+            finally
+            {
+                if (!ReferenceEquals(missRows, rows))
+                {
+                    ArrayPool<float>.Shared.Return(missRows);
+                }
+
+                ArrayPool<float>.Shared.Return(missScores);
+            }
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(misses);
+        }
     }
+
+    /// <summary>
+    /// Calibration per segment, business rules, diversity and top N over the main stage's candidates (best first), with the
+    /// release's calibration and the items' metadata and embeddings.
+    /// </summary>
+    private async Task<(RankedCandidate[] Items, IReadOnlyList<PostProcessingStageReport> Reports)> PostProcessAsync(
+        RankerRelease release,
+        RankingQuery query,
+        IReadOnlyList<RankingCandidate> candidates,
+        SegmentKey? segment,
+        int[] order,
+        int[] mainOrder,
+        float[] mainScores,
+        float[] preScores,
+        int keep,
+        int count,
+        CancellationToken cancellationToken)
+    {
+        var ids = new string[keep];
+        for (var k = 0; k < keep; k++)
+        {
+            ids[k] = candidates[order[mainOrder[k]]].ItemId;
+        }
+
+        IReadOnlyList<RecSys.FeatureStore.Serving.ItemMetadata?>? metadata = null;
+        IReadOnlyList<float[]?>? embeddings = null;
+        if (postProcessingInputs is not null)
+        {
+            (metadata, embeddings) = await postProcessingInputs.ReadAsync(ids, cancellationToken).ConfigureAwait(false);
+        }
+
+        var input = new PostProcessingCandidate[keep];
+        for (var k = 0; k < keep; k++)
+        {
+            input[k] = new PostProcessingCandidate(ids[k], mainScores[mainOrder[k]], metadata?[k], null, embeddings?[k] is { } e ? e : ReadOnlyMemory<float>.Empty);
+        }
+
+        var result = postProcessing!.Process(new PostProcessingRequest(
+            input, count, segment ?? new SegmentKey(RankingSegments.ContextCode(query.Context), 0), query.Context, query.RequestTime, CalibrationOf(release)));
+        var items = new RankedCandidate[result.Items.Count];
+        for (var i = 0; i < items.Length; i++)
+        {
+            var item = result.Items[i];
+            var r = mainOrder[item.CandidateIndex];
+            items[i] = new RankedCandidate(order[r], (float)item.Score, preScores[order[r]]);
+        }
+
+        return (items, result.Stages);
+    }
+
+    private SegmentCalibration? CalibrationOf(RankerRelease release) =>
+        _calibrations.GetOrAdd(release.MainStage.Directory, _ =>
+        {
+            if (release.CalibrationPath is not { } path)
+            {
+                return null;
+            }
+
+            try
+            {
+                return SegmentCalibration.FromJson(File.ReadAllText(path));
+            }
+            catch (Exception ex) when (ex is IOException or InvalidDataException or System.Text.Json.JsonException or ArgumentException)
+            {
+                // Post-processing then applies a sigmoid and flags the response uncalibrated.
+                return null;
+            }
+        });
 }
 
 /// <summary>Orders indices by score, best first; equal scores keep candidate order, NaN sorts last.</summary>

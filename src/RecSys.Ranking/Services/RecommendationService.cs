@@ -74,16 +74,25 @@ public sealed partial class RecommendationService(
             }
 
             rankerVersion = learned.Models.Release;
-            models = new Dictionary<string, string>(StringComparer.Ordinal)
+            var described = new Dictionary<string, string>(StringComparer.Ordinal)
             {
                 ["release"] = learned.Models.Release,
                 [ModelKinds.PreRanker] = learned.Models.PreRankerVersion,
                 [learned.Models.MainStage] = learned.Models.MainVersion,
                 ["provider"] = learned.Models.Provider,
+                ["scoreCacheHits"] = learned.CacheHits.ToString(System.Globalization.CultureInfo.InvariantCulture),
             };
+            foreach (var report in learned.PostProcessing)
+            {
+                // What each post-processing stage did to this response.
+                described["post." + report.Stage] = $"removed {report.Removed}, changed {report.Changed}, pinned {report.Pinned}{(report.Note is null ? "" : "; " + report.Note)}";
+            }
+
+            models = described;
             stages[TwoStageRanker.StageFeatureFetch] = learned.FeatureFetch.TotalMilliseconds;
             stages[TwoStageRanker.StagePreRank] = learned.PreRank.TotalMilliseconds;
             stages[TwoStageRanker.StageMainRank] = learned.MainRank.TotalMilliseconds;
+            stages[TwoStageRanker.StagePostProcess] = learned.PostProcess.TotalMilliseconds;
         }
         else
         {

@@ -27,10 +27,11 @@ internal static class RetrainCommand
         var at = new Option<string?>("--at") { Description = "UTC time of day (HH:mm) the runs are aligned to; default: counted from the start" };
         var modelDirectory = new Option<string>("--model-dir") { Description = "Folder for the models; each run writes a sub-folder named by its UTC start", Required = true };
         var keep = new Option<int>("--keep") { Description = "Model folders to keep (the oldest beyond this are deleted after a successful run)", DefaultValueFactory = _ => 7 };
+        var rankersRegistry = new Option<string?>("--rankers-registry") { Description = "Model registry folder: after each train, train-rankers writes, registers and activates a ranker release there" };
         var urls = new Option<string?>("--urls") { Description = "Address of the HTTP endpoint (/health, POST /run); default: $ASPNETCORE_URLS, then http://localhost:5000" };
         var trainOptions = new Argument<string[]>("train-options") { Description = "Options for train, after --", Arity = ArgumentArity.ZeroOrMore };
         var command = new Command("retrain", "Retrain and publish on a schedule (train --publish), with /health and POST /run to train now.");
-        foreach (var option in new Option[] { every, at, modelDirectory, keep, urls })
+        foreach (var option in new Option[] { every, at, modelDirectory, keep, rankersRegistry, urls })
         {
             command.Options.Add(option);
         }
@@ -50,7 +51,7 @@ internal static class RetrainCommand
                 throw new CliException($"retrain publishes every model: give the Retrieval service as ${SeedCommand.RetrievalVariable} or -- --retrieval <url>.");
             }
 
-            var runner = new TrainCommandRunner(env, result.GetValue(modelDirectory)!, passThrough, result.GetValue(keep), Console.Out);
+            var runner = new TrainCommandRunner(env, result.GetValue(modelDirectory)!, passThrough, result.GetValue(keep), Console.Out, result.GetValue(rankersRegistry));
             if (runner.Validate() is { Count: > 0 } errors)
             {
                 throw new CliException("train options after --: " + string.Join(" ", errors));

@@ -38,6 +38,10 @@ internal static class SeedCommand
         {
             Description = "Folder for the trained model (default: a temporary folder)",
         };
+        var rankersRegistry = new Option<string?>("--rankers-registry")
+        {
+            Description = "Model registry folder: after the embeddings, train the ranker release on the seeded events (train-rankers) and activate it there",
+        };
         var command = new Command("seed", "Seed a FeatureServer with a demo world (for the AppHost).");
         world.AddTo(command);
         command.Options.Add(ifEmpty);
@@ -46,6 +50,7 @@ internal static class SeedCommand
         command.Options.Add(retrievalTarget);
         command.Options.Add(latentVectors);
         command.Options.Add(modelDirectory);
+        command.Options.Add(rankersRegistry);
         common.AddTo(command, withOnError: false);
         command.SetAction(env, async (result, cancellationToken) =>
         {
@@ -119,6 +124,17 @@ internal static class SeedCommand
                         ?? Path.Combine(Path.GetTempPath(), "recsys-seed-model-" + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
                     await TrainCommand.RunAsync(env, new FeatureServerSource(target), ExportWindowFilter.All, new InteractionOptions(), settings,
                         folder, new RetrievalIndexPublisher(retrieval, env.Time, env.PollInterval), cancellationToken);
+                }
+            }
+
+            if (result.GetValue(rankersRegistry) is { } registry)
+            {
+                // The learned ranking stages, trained on the same events through the same command as by hand.
+                string[] line = ["train-rankers", "--target", target.ToString(), "--registry", registry, "--windows", "1", "--dim", options.Dimensions.ToString(System.Globalization.CultureInfo.InvariantCulture)];
+                var code = await TrainerCli.Build(env).Parse(line).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null }, cancellationToken);
+                if (code != ExitCodes.Ok)
+                {
+                    throw new CliException($"train-rankers exited with code {code}; the embeddings are published, ranking stays on the fused score.", code);
                 }
             }
 

@@ -5,6 +5,7 @@ using RecSys.Core.Contracts;
 using RecSys.Learning.Als;
 using RecSys.Learning.Evaluation;
 using RecSys.Learning.Ranking;
+using RecSys.Learning.Registry;
 using RecSys.Ranking.Features;
 using RecSys.Trainer.Commands;
 using RecSys.Trainer.Evaluation;
@@ -26,7 +27,9 @@ internal static class TrainRankersCommand
     {
         var inputs = new TrainingInputOptions();
         var als = new AlsOptionSet();
-        var output = new Option<string>("--out") { Description = "Folder that receives the release folder <out>/<version>/ (pre-ranker, main-ranker, student)", Required = true };
+        var output = new Option<string?>("--out") { Description = "Folder that receives the release folder <out>/<version>/ (pre-ranker, main-ranker, student); with --registry: <registry>/rankers" };
+        var registryRoot = new Option<string?>("--registry") { Description = "Model registry folder (<data root>/models): the release is written under <registry>/rankers/<version>, registered with its features, metrics and file hashes, and made the active ranker release" };
+        var keep = new Option<int>("--keep") { Description = "With --registry: ranker releases kept besides the active one (older ones are deleted)", DefaultValueFactory = _ => 5 };
         var version = new Option<string?>("--version") { Description = "Release name (default: rankers-<UTC time>)" };
         var alsCandidates = new Option<int>("--als-candidates") { Description = "Candidates per request from ALS", DefaultValueFactory = _ => 100 };
         var popularCandidates = new Option<int>("--popular-candidates") { Description = "Most popular unseen items added to the candidates", DefaultValueFactory = _ => 20 };
@@ -45,7 +48,7 @@ internal static class TrainRankersCommand
         var command = new Command("train-rankers", "Train the pre-ranker, main ranker and student from the system's events and write the ranker release folder.");
         inputs.AddTo(command);
         als.AddTo(command);
-        foreach (var option in new Option[] { output, version, alsCandidates, popularCandidates, labelFraction, windows, asOf, labelHalfLife, consumedWeight, trees, mainEpochs, studentEpochs, evaluate, holdout, compareEase })
+        foreach (var option in new Option[] { output, registryRoot, keep, version, alsCandidates, popularCandidates, labelFraction, windows, asOf, labelHalfLife, consumedWeight, trees, mainEpochs, studentEpochs, evaluate, holdout, compareEase })
         {
             command.Options.Add(option);
         }
@@ -103,7 +106,32 @@ internal static class TrainRankersCommand
                 throw new CliException($"--version '{name}' is not a usable folder name.");
             }
 
-            var releaseDirectory = Path.Combine(result.GetValue(output)!, name);
+            var registry = result.GetValue(registryRoot) is { } root ? new ModelRegistry(root, env.Time) : null;
+            if (registry is null && result.GetValue(output) is null)
+            {
+                throw new CliException("Give --out <folder> or --registry <models folder>.");
+            }
+
+            if (result.GetValue(keep) < 0)
+            {
+                throw new CliException("--keep must be 0 or more.");
+            }
+
+            string releaseDirectory;
+            try
+            {
+                releaseDirectory = registry is not null && result.GetValue(output) is null
+                    ? registry.FolderFor(ModelKinds.Rankers, name)
+                    : Path.Combine(result.GetValue(output)!, name);
+                if (registry is not null && registry.Get(ModelKinds.Rankers, name) is not null)
+                {
+                    throw new CliException($"Ranker release '{name}' is already registered; choose another --version.");
+                }
+            }
+            catch (ArgumentException ex)
+            {
+                throw new CliException(ex.Message);
+            }
             var console = env.Console;
             console.MarkupLineInterpolated($"training rankers on {source.Describe()}");
             var (data, others) = await ProgressRunner.RunAsync(env, async progress =>
@@ -218,12 +246,40 @@ internal static class TrainRankersCommand
 
             console.Write(table);
             console.MarkupLineInterpolated($"wrote the ranker release {releaseDirectory} ({RankerRelease.PreRankerFolder}, {RankerRelease.MainRankerFolder}, {RankerRelease.StudentFolder})");
+            if (registry is not null)
+            {
+                Register(registry, name, releaseDirectory, env.Time.GetUtcNow(), data, groups.Data.RowCount, metrics, result.GetValue(keep), console);
+            }
+
             return ExitCodes.Ok;
         });
         return command;
     }
 
     private sealed record NamedScore(string Name, double Ndcg10);
+
+    /// <summary>Registers the release (features with the main ranker's importance, metrics, hashes), activates it, prunes old ones.</summary>
+    private static void Register(ModelRegistry registry, string name, string releaseDirectory, DateTimeOffset createdAt, TrainingData data, long rows,
+        IReadOnlyDictionary<string, double> metrics, int keep, IAnsiConsole console)
+    {
+        if (!string.Equals(Path.GetFullPath(releaseDirectory), registry.FolderFor(ModelKinds.Rankers, name), StringComparison.Ordinal))
+        {
+            throw new CliException($"With --registry the release must be written under {Path.Combine(registry.Root, ModelKinds.Rankers)}; drop --out.");
+        }
+
+        var main = RecSys.Learning.Ranking.ModelManifest.Read(Path.Combine(releaseDirectory, RankerRelease.MainRankerFolder));
+        var (first, last) = data.Stats.FirstEvent is { } f && data.Stats.LastEvent is { } l ? (f, l) : ((DateTimeOffset?)null, (DateTimeOffset?)null);
+        registry.Register(new ModelRegistration(
+            ModelKinds.Rankers,
+            name,
+            createdAt,
+            new TrainingRange(first, last, rows),
+            [.. main.Features.Select(x => new RegistryFeature(x.Name, x.Importance))],
+            metrics));
+        registry.Activate(ModelKinds.Rankers, name);
+        var pruned = registry.Prune(ModelKinds.Rankers, keep);
+        console.MarkupLineInterpolated($"registered and activated ranker release {name} in {registry.Root}{(pruned.Count > 0 ? $"; removed {string.Join(", ", pruned)}" : "")}");
+    }
 
     private static (IReadOnlyList<NamedScore> Scores, string Markdown) Evaluate(TrainerEnvironment env, TrainingData data, RankerGroupBuilder builder, DataSplit split,
         TrainedRankers rankers, AlsOptions alsOptions, RankerTrainingOptions options, bool ease, CancellationToken cancellationToken)

@@ -22,8 +22,11 @@ internal sealed partial class TrainCommandRunner
     private readonly int _keep;
     private readonly TextWriter _output;
 
-    public TrainCommandRunner(TrainerEnvironment env, string modelRoot, IReadOnlyList<string> trainOptions, int keep, TextWriter output)
+    private readonly string? _rankersRegistry;
+
+    public TrainCommandRunner(TrainerEnvironment env, string modelRoot, IReadOnlyList<string> trainOptions, int keep, TextWriter output, string? rankersRegistry = null)
     {
+        _rankersRegistry = rankersRegistry is null ? null : Path.GetFullPath(rankersRegistry);
         ArgumentOutOfRangeException.ThrowIfLessThan(keep, 1);
         _env = env;
         _modelRoot = Path.GetFullPath(modelRoot);
@@ -34,6 +37,22 @@ internal sealed partial class TrainCommandRunner
 
     /// <summary>The <c>train</c> command line of a run writing to <paramref name="modelDirectory"/>.</summary>
     public string[] CommandLine(string modelDirectory) => ["train", "--out", modelDirectory, "--publish", .. _trainOptions];
+
+    /// <summary>The <c>train-rankers</c> command line of a run (the embedding dimension and seed as <c>train</c>'s).</summary>
+    public string[] RankersCommandLine()
+    {
+        List<string> line = ["train-rankers", "--registry", _rankersRegistry!, "--windows", "1"];
+        for (var i = 0; i + 1 < _trainOptions.Count; i++)
+        {
+            if (_trainOptions[i] is "--dim" or "--seed" or "--alpha" or "--lambda" or "--target")
+            {
+                line.Add(_trainOptions[i]);
+                line.Add(_trainOptions[i + 1]);
+            }
+        }
+
+        return [.. line];
+    }
 
     /// <summary>Parse errors of the pass-through options, found at start rather than at the first slot.</summary>
     public IReadOnlyList<string> Validate()
@@ -76,6 +95,17 @@ internal sealed partial class TrainCommandRunner
         if (exitCode != ExitCodes.Ok)
         {
             return RunResult.Fail($"train exited with code {exitCode}: {recorder.LastError ?? "no error line, see the log"}");
+        }
+
+        if (_rankersRegistry is not null)
+        {
+            // Then the ranking stages on the same events; a failure leaves the active ranker release serving.
+            exitCode = await TrainerCli.Build(env).Parse(RankersCommandLine()).InvokeAsync(invocation, cancellationToken).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            if (exitCode != ExitCodes.Ok)
+            {
+                return RunResult.Fail($"train-rankers exited with code {exitCode}: {recorder.LastError ?? "no error line, see the log"} (the embeddings were published)");
+            }
         }
 
         Prune();

@@ -1,5 +1,7 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
+using RecSys.FeatureStore.Deletion;
 
 namespace RecSys.FeatureStore.EventLog;
 
@@ -9,14 +11,21 @@ public static class EventLogExtensions
     /// <summary>
     /// Registers <see cref="KafkaEventLog"/> (options <see cref="KafkaEventLogOptions.SectionName"/>, with a <c>kafka</c>
     /// health check) when the connection string <c>ConnectionStrings:kafka</c> is present, else <see cref="FasterEventLog"/>.
+    /// Either is served as <see cref="IEventLog"/> through <see cref="DeletedUserFilteringEventLog"/>, so every reader of the
+    /// log in the process skips the events of deleted users; the deletion services (<see cref="DeletedUsers"/>,
+    /// <see cref="UserDeletion"/>, <see cref="DeletedUsersSync"/>) are registered with it.
     /// </summary>
     public static IHostApplicationBuilder AddEventLog(this IHostApplicationBuilder builder)
     {
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<DeletedUsers>();
+        builder.Services.AddSingleton<UserDeletion>();
+        builder.Services.AddHostedService<DeletedUsersSync>();
         var bootstrap = builder.Configuration.GetConnectionString(KafkaEventLogOptions.ConnectionStringName);
         if (string.IsNullOrWhiteSpace(bootstrap))
         {
             builder.Services.AddSingleton<FasterEventLog>();
-            builder.Services.AddSingleton<IEventLog>(sp => sp.GetRequiredService<FasterEventLog>());
+            builder.Services.AddSingleton<IEventLog>(sp => new DeletedUserFilteringEventLog(sp.GetRequiredService<FasterEventLog>(), sp.GetRequiredService<DeletedUsers>()));
             return builder;
         }
 
@@ -24,7 +33,7 @@ public static class EventLogExtensions
             .Bind(builder.Configuration.GetSection(KafkaEventLogOptions.SectionName))
             .Configure(o => o.BootstrapServers = bootstrap);
         builder.Services.AddSingleton<KafkaEventLog>();
-        builder.Services.AddSingleton<IEventLog>(sp => sp.GetRequiredService<KafkaEventLog>());
+        builder.Services.AddSingleton<IEventLog>(sp => new DeletedUserFilteringEventLog(sp.GetRequiredService<KafkaEventLog>(), sp.GetRequiredService<DeletedUsers>()));
         builder.Services.AddHealthChecks().AddCheck<KafkaHealthCheck>("kafka", tags: ["ready"]);
         return builder;
     }

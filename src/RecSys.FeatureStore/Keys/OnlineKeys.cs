@@ -66,6 +66,12 @@ public static class OnlineKeys
     /// <summary>Marker that an event id has been applied; written atomically with the event's effects.</summary>
     public static string AppliedEvent(string eventId) => "ev:" + eventId;
 
+    /// <summary>
+    /// Set of deleted user ids (the online copy of the durable tombstone list, <see cref="Deletion.DeletedUsers"/>): the
+    /// stream processor's scripts and the embedding writes check it atomically, so no state of a deleted user is re-created.
+    /// </summary>
+    public const string DeletedUsers = "users:deleted";
+
     /// <summary>String: log position up to which the stream processor has applied events.</summary>
     public const string ProcessorPosition = "proc:position";
 

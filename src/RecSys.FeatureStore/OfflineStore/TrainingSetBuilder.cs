@@ -14,6 +14,9 @@ public sealed record TrainingSetStats(int Labels, int Features, long LateRowsExc
 {
     /// <summary>The build's statements in order with their durations (where the time goes).</summary>
     public IReadOnlyList<TrainingSetStep> Steps { get; init; } = [];
+
+    /// <summary>Labels left out because they name a deleted user (<see cref="Deletion.DeletedUsers"/>); not in <see cref="Labels"/>.</summary>
+    public int LabelsOfDeletedUsers { get; init; }
 }
 
 /// <summary>One step of a build and how long it took.</summary>
@@ -34,8 +37,10 @@ public sealed record TrainingSetStep(string Name, TimeSpan Elapsed);
 /// to the greatest value, and the narrow results are joined back on the label index. A match created after the label's
 /// time is flagged; one statement then finds, for all flagged label-lookup pairs at once, the latest row visible at the
 /// label's time.
+/// Deleted users (<paramref name="deletedUsers"/>) are the offline store's tombstones: their labels are left out (the other
+/// labels keep their <see cref="LabelIndexColumn"/>), so none of their rows is ever read into a training set.
 /// </remarks>
-public sealed class TrainingSetBuilder(IOfflineFeatureStore store)
+public sealed class TrainingSetBuilder(IOfflineFeatureStore store, Deletion.DeletedUsers? deletedUsers = null)
 {
     public const string LabelIndexColumn = "label_index";
 
@@ -64,6 +69,7 @@ public sealed class TrainingSetBuilder(IOfflineFeatureStore store)
         ArgumentOutOfRangeException.ThrowIfZero(labels.Count);
         ArgumentOutOfRangeException.ThrowIfZero(features.Count);
         var started = Stopwatch.GetTimestamp();
+        var kept = KeptLabels(labels);
         var steps = new List<TrainingSetStep>();
         await using var connection = new DuckDBConnection("DataSource=:memory:");
         await connection.OpenAsync(cancellationToken);
@@ -82,7 +88,7 @@ public sealed class TrainingSetBuilder(IOfflineFeatureStore store)
 
         var appending = Stopwatch.GetTimestamp();
         await ExecuteAsync(connection, "CREATE TABLE labels (idx BIGINT, user_id VARCHAR, item_id VARCHAR, creator_id VARCHAR, ts BIGINT, label DOUBLE)", cancellationToken);
-        AppendLabels(connection, labels);
+        AppendLabels(connection, labels, kept);
         steps.Add(new TrainingSetStep("labels", Stopwatch.GetElapsedTime(appending)));
 
         var lookups = features.SelectMany(f => f.Lookups).Distinct().ToList();
@@ -110,7 +116,8 @@ public sealed class TrainingSetBuilder(IOfflineFeatureStore store)
         await StepAsync("entity numbers", l.ToString());
 
         // The offline rows once, as (stored feature, entity number, event time, created time, value).
-        var maxDate = OfflineLayout.DateOf(labels.Max(r => r.EventTimeMs));
+        var maxDate = kept is null ? OfflineLayout.DateOf(labels.Max(r => r.EventTimeMs))
+            : kept.Count > 0 ? OfflineLayout.DateOf(kept.Max(i => labels[i].EventTimeMs)) : DateOnly.MinValue;
         var storedValues = string.Join(", ", stored.Select((s, i) => $"({OfflineLayout.SqlString(s.EntityKind)}, {OfflineLayout.SqlString(s.Name)}, {Int(i)})"));
         await StepAsync("read offline rows", store.HasData()
             ? $"""
@@ -216,7 +223,12 @@ public sealed class TrainingSetBuilder(IOfflineFeatureStore store)
         }
 
         await StepAsync("write", $"COPY (SELECT {columns} FROM {from} ORDER BY j0.idx) TO {OfflineLayout.SqlString(outputPath)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE {OutputRowGroupSize})");
-        return new TrainingSetStats(labels.Count, features.Count, late, Stopwatch.GetElapsedTime(started)) { Steps = steps };
+        var excluded = kept is null ? 0 : labels.Count - kept.Count;
+        return new TrainingSetStats(labels.Count - excluded, features.Count, late, Stopwatch.GetElapsedTime(started))
+        {
+            Steps = steps,
+            LabelsOfDeletedUsers = excluded,
+        };
     }
 
     /// <summary>The column a kind's entity id is in.</summary>
@@ -261,11 +273,37 @@ public sealed class TrainingSetBuilder(IOfflineFeatureStore store)
 
     private static string Identifier(string name) => "\"" + name.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 
-    private static void AppendLabels(DuckDBConnection connection, IReadOnlyList<LabelRow> labels)
+    /// <summary>The indexes of the labels that name no deleted user; null when that is all of them.</summary>
+    private List<int>? KeptLabels(IReadOnlyList<LabelRow> labels)
     {
-        using var appender = connection.CreateAppender("labels");
+        if (deletedUsers is not { Count: > 0 } deleted)
+        {
+            return null;
+        }
+
+        List<int>? kept = null;
         for (var i = 0; i < labels.Count; i++)
         {
+            if (deleted.Contains(labels[i].UserId))
+            {
+                kept ??= [.. Enumerable.Range(0, i)];
+            }
+            else
+            {
+                kept?.Add(i);
+            }
+        }
+
+        return kept;
+    }
+
+    private static void AppendLabels(DuckDBConnection connection, IReadOnlyList<LabelRow> labels, List<int>? kept)
+    {
+        using var appender = connection.CreateAppender("labels");
+        var count = kept?.Count ?? labels.Count;
+        for (var k = 0; k < count; k++)
+        {
+            var i = kept?[k] ?? k;
             var label = labels[i];
             appender.CreateRow()
                 .AppendValue((long?)i)

@@ -97,9 +97,14 @@ public sealed class EmbeddingStore(IConnectionMultiplexer redis, TimeProvider? t
         return (await GetVersionAsync(version, cancellationToken))!;
     }
 
-    /// <summary>Stores base user embeddings under <paramref name="version"/>; each restarts the user's moved embedding of that version.</summary>
+    /// <summary>
+    /// Stores base user embeddings under <paramref name="version"/>; each restarts the user's moved embedding of that version.
+    /// Deleted users (<see cref="OnlineKeys.DeletedUsers"/>) are skipped: a model trained before a deletion does not bring
+    /// the user's embedding back.
+    /// </summary>
     public async Task SetUsersAsync(string version, IReadOnlyList<(string UserId, float[] Vector)> users, CancellationToken cancellationToken)
     {
+        users = await WithoutDeletedUsersAsync(users, cancellationToken).ConfigureAwait(false);
         var batch = redis.GetDatabase().CreateBatch();
         var writes = new List<Task>((users.Count * 2) + 1);
         foreach (var (userId, vector) in users)
@@ -114,6 +119,28 @@ public sealed class EmbeddingStore(IConnectionMultiplexer redis, TimeProvider? t
         }
 
         await OnlineStoreUnavailableException.Execute(batch, () => Task.WhenAll(writes).WaitAsync(cancellationToken), "embedding writes");
+    }
+
+    private async Task<IReadOnlyList<(string UserId, float[] Vector)>> WithoutDeletedUsersAsync(
+        IReadOnlyList<(string UserId, float[] Vector)> users, CancellationToken cancellationToken)
+    {
+        if (users.Count == 0)
+        {
+            return users;
+        }
+
+        var db = redis.GetDatabase();
+        var deleted = await OnlineStoreUnavailableException.Guard(
+            async () => await db.KeyExistsAsync(OnlineKeys.DeletedUsers).ConfigureAwait(false)
+                ? await db.SetContainsAsync(OnlineKeys.DeletedUsers, [.. users.Select(u => (RedisValue)u.UserId)]).WaitAsync(cancellationToken).ConfigureAwait(false)
+                : null,
+            "deleted users").ConfigureAwait(false);
+        if (deleted is null || !deleted.Contains(true))
+        {
+            return users;
+        }
+
+        return [.. users.Where((_, i) => !deleted[i])];
     }
 
     /// <summary>Stores item embeddings under <paramref name="version"/> (and, for a named version, in its item-id set).</summary>

@@ -93,8 +93,8 @@ internal sealed class EmaEmbeddingUpdater(IDatabase db, double alpha)
                 var expected = version is { } v ? string.Create(CultureInfo.InvariantCulture, $"{v.T}/{v.Id}") : string.Empty;
                 writes.Add((user, db.ScriptEvaluateAsync(
                     script,
-                    [EmbeddingKeys.UserEma(embeddingVersion, user), ProcessorKeys.Fence],
-                    [token, expected, EmbeddingBytes.ToBytes(moved), last.T, last.Id])));
+                    [EmbeddingKeys.UserEma(embeddingVersion, user), ProcessorKeys.Fence, OnlineKeys.DeletedUsers],
+                    [token, expected, EmbeddingBytes.ToBytes(moved), last.T, last.Id, user])));
             }
 
             await Task.WhenAll(writes.Select(w => w.Result));
@@ -107,7 +107,7 @@ internal sealed class EmaEmbeddingUpdater(IDatabase db, double alpha)
                 {
                     written++;
                 }
-                else
+                else if (reply != OnlineScripts.DeletedUser)
                 {
                     users.Add(user);
                 }

@@ -64,11 +64,14 @@ public static class FeatureFields
 /// <summary>Keys of the stream processor's own bookkeeping (beside <see cref="Keys.OnlineKeys.ProcessorPosition"/>).</summary>
 public static class ProcessorKeys
 {
-    /// <summary>Hash of running totals: <see cref="EventsApplied"/>, <see cref="DuplicatesSkipped"/>, <see cref="RecordsApplied"/>.</summary>
+    /// <summary>Hash of running totals: <see cref="EventsApplied"/>, <see cref="DuplicatesSkipped"/>, <see cref="RecordsApplied"/>, <see cref="DeletedUserSkipped"/>.</summary>
     public const string Stats = "proc:stats";
     public const string EventsApplied = "events_applied";
     public const string DuplicatesSkipped = "duplicates_skipped";
     public const string RecordsApplied = "records_applied";
+
+    /// <summary>Events not applied because their user was deleted (<see cref="Keys.OnlineKeys.DeletedUsers"/>).</summary>
+    public const string DeletedUserSkipped = "deleted_user_skipped";
 
     /// <summary>
     /// String counter: the fencing token of the current writer. Every applier takes a new one when it starts, and every

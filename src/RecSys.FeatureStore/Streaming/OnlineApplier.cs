@@ -248,8 +248,13 @@ public sealed class OnlineApplier(IConnectionMultiplexer redis, FeatureStoreTele
         {
             foreach (var result in (RedisResult[])task.Result!)
             {
-                events++;
-                applied += (int)result;
+                // A deleted user's event is neither applied nor a duplicate (the script counts it apart).
+                var reply = (int)result;
+                if (reply != OnlineScripts.DeletedUser)
+                {
+                    events++;
+                    applied += reply;
+                }
             }
         }
 

@@ -37,7 +37,8 @@ internal static class OnlineScripts
     /// same script as its effects, and the processor totals count it as applied or duplicate. Keys are computed inside
     /// (Garnet's per-key cost of KEYS is higher than building them here); KEYS holds only the fence. ARGV: fencing token, marker ttl s, then per
     /// event <see cref="EventArgCount"/> values: event id, user id, item id or '', creator id or '', type, event time ms,
-    /// engagement, decayed weight, marks seen 1/0. Returns per event 1 when applied, 0 when a duplicate; the integer
+    /// engagement, decayed weight, marks seen 1/0. Returns per event 1 when applied, 0 when a duplicate, <see cref="DeletedUser"/>
+    /// when its user is deleted (<see cref="OnlineKeys.DeletedUsers"/>: nothing written, not even the marker); the integer
     /// <see cref="Fenced"/> (and changes nothing) when the token is no longer the current one.
     /// </summary>
     public static readonly string ApplyEvents = Prelude + $$"""
@@ -55,6 +56,7 @@ internal static class OnlineScripts
         {{KeyFunction("ufollows", OnlineKeys.UserFollows)}}
         local TRENDING = {{Lua(OnlineKeys.Trending)}}
         local STATS = {{Lua(ProcessorKeys.Stats)}}
+        local DELETED = {{Lua(OnlineKeys.DeletedUsers)}}
         if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {{Fenced}} end
         local ttl = ARGV[2]
 
@@ -137,6 +139,9 @@ internal static class OnlineScripts
         local function apply(b)
           local user, item, creator, typ = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
           local ts, ws, decayed, seen = ARGV[b + 5], ARGV[b + 6], ARGV[b + 7], ARGV[b + 8]
+          -- A deleted user's event is never applied (not even marked: it changes nothing), checked in the same script
+          -- as the writes so that a deletion cannot fall between the check and them.
+          if redis.call('SISMEMBER', DELETED, user) == 1 then return {{DeletedUser}} end
           if not redis.call('SET', evkey(ARGV[b]), '1', 'NX', 'EX', ttl) then return 0 end
           local t = tonumber(ts)
           local w = tonumber(ws)
@@ -218,13 +223,15 @@ internal static class OnlineScripts
 
         local results = {}
         local applied = 0
+        local deleted = 0
         for b = 3, #ARGV, {{EventArgCount}} do
           local r = apply(b)
-          applied = applied + r
+          if r == {{DeletedUser}} then deleted = deleted + 1 else applied = applied + r end
           results[#results + 1] = r
         end
         redis.call('HINCRBY', STATS, '{{ProcessorKeys.EventsApplied}}', applied)
-        redis.call('HINCRBY', STATS, '{{ProcessorKeys.DuplicatesSkipped}}', #results - applied)
+        redis.call('HINCRBY', STATS, '{{ProcessorKeys.DuplicatesSkipped}}', #results - applied - deleted)
+        if deleted > 0 then redis.call('HINCRBY', STATS, '{{ProcessorKeys.DeletedUserSkipped}}', deleted) end
         return results
         """;
 
@@ -333,11 +340,13 @@ internal static class OnlineScripts
     /// <summary>
     /// Stores a user's moved embedding if its version (<c>t/e</c>: event time and event id folded in last, '' when there
     /// is none) is still ARGV[2]: a new base embedding removed it, or nothing changed it since it was read.
-    /// KEYS: the user's EMA hash, fence. ARGV: fencing token, expected version, vector bytes, event time ms, event id.
-    /// Returns 1 when stored, 0 when the version moved, <see cref="Fenced"/> when the token is not the current one.
+    /// KEYS: the user's EMA hash, fence, deleted users. ARGV: fencing token, expected version, vector bytes, event time ms,
+    /// event id, user id. Returns 1 when stored, 0 when the version moved, <see cref="DeletedUser"/> (nothing stored) when the
+    /// user is deleted, <see cref="Fenced"/> when the token is not the current one.
     /// </summary>
     public static readonly string SetEmaEmbedding = $$"""
         if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {{Fenced}} end
+        if redis.call('SISMEMBER', KEYS[3], ARGV[6]) == 1 then return {{DeletedUser}} end
         local cur = redis.call('HMGET', KEYS[1], '{{EmaEmbeddingFields.EventTimeMs}}', '{{EmaEmbeddingFields.EventId}}')
         local version = ''
         if cur[1] then version = cur[1] .. '/' .. (cur[2] or '') end
@@ -354,6 +363,9 @@ internal static class OnlineScripts
 
     /// <summary>What a write script returns, instead of writing, when its fencing token is no longer the current one.</summary>
     public const int Fenced = -1;
+
+    /// <summary>What a per-user write returns, instead of writing, when the user is deleted.</summary>
+    public const int DeletedUser = 2;
 
     private static string RingTable() => string.Join(", ", FeatureFields.Rings.Select(r =>
         string.Create(CultureInfo.InvariantCulture, $"{{ {Lua(r.Prefix)}, {r.BucketMs}, {r.Slots} }}")));

@@ -40,10 +40,12 @@ internal static class EvaluateCommand
         var ranking = new Option<string?>("--ranking") { Description = "Ranking service URL (with --e2e)" };
         var featureServer = new Option<string?>("--featureserver") { Description = "FeatureServer URL of the system under test (with --e2e; a fresh system)" };
         var retrieval = new Option<string?>("--retrieval") { Description = $"Retrieval service URL (with --e2e; default: ${SeedCommand.RetrievalVariable})" };
+        var rankersRegistry = new Option<string?>("--rankers-registry") { Description = "With --e2e: the system's model registry (<data root>/models); the ranker release is trained on the imported events (train-rankers), activated there, and the test users are asked once Ranking serves it" };
+        var rankersOptions = new Option<string?>("--rankers-options") { Description = "With --rankers-registry: extra train-rankers options, space separated (e.g. \"--as-of data-end --windows 3\")" };
         var command = new Command("evaluate", "Offline evaluation: baselines and ALS on per-user splits (and, with --e2e, the running system), as Markdown, JSON and SVG.");
         inputs.AddTo(command);
         als.AddTo(command);
-        foreach (var option in new Option[] { output, recommenders, splitKind, holdout, splitSeed, maxK, easeItems, easeLambda, knn, e2e, ranking, featureServer, retrieval })
+        foreach (var option in new Option[] { output, recommenders, splitKind, holdout, splitSeed, maxK, easeItems, easeLambda, knn, e2e, ranking, featureServer, retrieval, rankersRegistry, rankersOptions })
         {
             command.Options.Add(option);
         }
@@ -89,7 +91,11 @@ internal static class EvaluateCommand
                 var featureServerUrl = result.GetValue(featureServer) ?? throw new CliException("--e2e needs --featureserver <url>.");
                 var retrievalUrl = result.GetValue(retrieval) ?? env.GetEnvironmentVariable(SeedCommand.RetrievalVariable)
                     ?? throw new CliException($"--e2e needs --retrieval <url> (or ${SeedCommand.RetrievalVariable}) to publish the trained vectors.");
-                targets = new EndToEndTargets(TargetResolver.Parse(rankingUrl), TargetResolver.Parse(featureServerUrl), TargetResolver.Parse(retrievalUrl));
+                targets = new EndToEndTargets(TargetResolver.Parse(rankingUrl), TargetResolver.Parse(featureServerUrl), TargetResolver.Parse(retrievalUrl))
+                {
+                    RankersRegistry = result.GetValue(rankersRegistry),
+                    RankersOptions = result.GetValue(rankersOptions)?.Split(' ', StringSplitOptions.RemoveEmptyEntries) ?? [],
+                };
             }
             else if (result.GetValue(ranking) is not null || result.GetValue(featureServer) is not null)
             {
@@ -183,7 +189,41 @@ internal static class EvaluateCommand
 
     private static readonly string[] AllRecommenders = ["most-popular", "item-knn", "ease", "als"];
 
-    private sealed record EndToEndTargets(Uri Ranking, Uri FeatureServer, Uri Retrieval);
+    /// <summary>Waits (up to 5 minutes) until Ranking answers with <paramref name="release"/> as its ranker version.</summary>
+    private static async Task WaitForReleaseAsync(TrainerEnvironment env, Uri ranking, string release, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient(env.CreateHandler(), disposeHandler: true) { BaseAddress = ranking, Timeout = env.Retry.RequestTimeout };
+        var deadline = env.Time.GetUtcNow() + TimeSpan.FromMinutes(5);
+        string? serving = null;
+        while (env.Time.GetUtcNow() < deadline)
+        {
+            try
+            {
+                var response = await http.GetFromJsonAsync<RecommendationResponse>("/v1/recommendations/e2e-probe?count=1", JsonDefaults.Options, cancellationToken);
+                serving = response?.Metadata.RankerVersion;
+                if (serving == release)
+                {
+                    env.Console.MarkupLineInterpolated($"end-to-end: Ranking serves ranker release {release}");
+                    return;
+                }
+            }
+            catch (Exception ex) when (ex is HttpRequestException or System.Text.Json.JsonException or TaskCanceledException)
+            {
+                serving = ex.Message;
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(2), env.Time, cancellationToken);
+        }
+
+        throw new CliException($"Ranking did not serve ranker release {release} within 5 minutes (last: {serving}); is its Ranking:Models:Path the registry's rankers folder?", ExitCodes.Timeout);
+    }
+
+    private sealed record EndToEndTargets(Uri Ranking, Uri FeatureServer, Uri Retrieval)
+    {
+        public string? RankersRegistry { get; init; }
+
+        public IReadOnlyList<string> RankersOptions { get; init; } = [];
+    }
 
     /// <summary>
     /// Imports the split's training part into the system (items, then the training events), waits for the stream processor,
@@ -244,6 +284,21 @@ internal static class EvaluateCommand
             new TrainSettings { Als = alsOptions, MetricsHoldout = null }, modelDirectory,
             new RetrievalIndexPublisher(env.CreateClient(targets.Retrieval), env.Time, env.PollInterval), cancellationToken);
 
+        string? rankers = null;
+        if (targets.RankersRegistry is { } registry)
+        {
+            rankers = "e2e-rankers-" + env.Time.GetUtcNow().ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture);
+            string[] line = ["train-rankers", "--target", targets.FeatureServer.ToString(), "--registry", registry, "--version", rankers,
+                "--dim", alsOptions.Dimension.ToString(System.Globalization.CultureInfo.InvariantCulture), .. targets.RankersOptions];
+            var code = await TrainerCli.Build(env).Parse(line).InvokeAsync(new System.CommandLine.InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null }, cancellationToken);
+            if (code != ExitCodes.Ok)
+            {
+                throw new CliException($"train-rankers exited with code {code}.", code);
+            }
+
+            await WaitForReleaseAsync(env, targets.Ranking, rankers, cancellationToken);
+        }
+
         var testUsers = Enumerable.Range(0, split.Test.Count).Where(u => split.Test[u].Length > 0).ToList();
         console.MarkupLineInterpolated($"end-to-end: asking {targets.Ranking} for {testUsers.Count:N0} users' recommendations");
         using var http = new HttpClient(env.CreateHandler(), disposeHandler: true) { BaseAddress = targets.Ranking, Timeout = env.Retry.RequestTimeout };
@@ -295,7 +350,7 @@ internal static class EvaluateCommand
             console.MarkupLineInterpolated($"{unknown:N0} served items had no interaction in the data (cold items) and were left out of the scored lists");
         }
 
-        var recommender = new PrecomputedRecommender($"end-to-end /v1/recommendations (model {manifest?.Version})", lists);
+        var recommender = new PrecomputedRecommender($"end-to-end /v1/recommendations (embeddings {manifest?.Version}{(rankers is null ? "" : ", rankers " + rankers)})", lists);
         return Evaluator.Evaluate(recommender, split, maxK: 20, time: env.Time);
     }
 }

@@ -37,9 +37,11 @@ internal sealed class DiversityStage(DiversityOptions options) : IPostProcessing
         {
             var vectors = embeddings.AsSpan(0, n * dimension);
 
-            // Relevance is the candidate's place in the score order scaled to (0, 1], not the score itself: calibrated
-            // probabilities can tie over whole isotonic steps (or a clamped tail), which would leave MMR choosing on
-            // similarity alone; the place keeps the ranker's order (ties broken as everywhere) and gives lambda one scale.
+            // Relevance is the candidate's place in the score order, not the score itself: calibrated probabilities can tie
+            // over whole isotonic steps (or a clamped tail), which would leave MMR choosing on similarity alone. The place is
+            // scaled over a window of four times the items wanted (1 for the best, 0 from the window's end on), so lambda
+            // trades relevance against similarity on one scale whatever the candidate count.
+            var window = Math.Max(1, 4 * context.Request.Count);
             var place = new Dictionary<WorkingCandidate, int>(ReferenceEqualityComparer.Instance);
             var ranked = candidates.ToList();
             ranked.Sort(WorkingCandidate.ByScore);
@@ -51,7 +53,7 @@ internal sealed class DiversityStage(DiversityOptions options) : IPostProcessing
             for (var i = 0; i < n; i++)
             {
                 var candidate = candidates[i];
-                relevance[i] = 1.0 - ((double)place[candidate] / n);
+                relevance[i] = Math.Max(0, 1.0 - ((double)place[candidate] / window));
                 var row = vectors.Slice(i * dimension, dimension);
                 if (candidate.Source.Embedding.IsEmpty)
                 {

@@ -54,20 +54,29 @@ internal static class RecallCheck
         {
             var self = order[q];
             var query = all.AsSpan(self * dim, dim).ToArray();
-            var exact = ExactTop(all, dim, n, query, self, wanted).Select(i => ids[i]).ToHashSet();
+            var (top, kth) = ExactTop(all, dim, n, query, self, wanted);
+            var exact = top.Select(i => ids[i]).ToHashSet();
             var approximate = shards
                 .SelectMany(shard => shard.Search(query, wanted + 1, Math.Max(efSearch, wanted + 1)))
                 .Where(hit => hit.Id != ids[self])
                 .OrderByDescending(hit => hit.Score)
                 .Take(wanted);
-            found[q] = approximate.Count(hit => exact.Contains(hit.Id));
+            // A hit as similar as the k-th exact answer counts (ties): items with one interaction from the same user have
+            // equal directions, and which of them the brute force keeps is arbitrary.
+            found[q] = approximate.Count(hit => exact.Contains(hit.Id) || hit.Score >= kth - TieTolerance);
         });
 
         return new RecallResult(found.Sum() / (double)(queries * wanted), queries);
     }
 
-    /// <summary>Row indices of the <paramref name="k"/> rows most similar to <paramref name="query"/>, <paramref name="self"/> excluded.</summary>
-    private static int[] ExactTop(float[] all, int dim, int n, float[] query, int self, int k)
+    /// <summary>Similarity within which an approximate answer ties with the k-th exact one (float rounding of one dot product).</summary>
+    private const float TieTolerance = 1e-5f;
+
+    /// <summary>
+    /// Row indices of the <paramref name="k"/> rows most similar to <paramref name="query"/>, <paramref name="self"/> excluded,
+    /// and the k-th best similarity.
+    /// </summary>
+    private static (int[] Top, float Kth) ExactTop(float[] all, int dim, int n, float[] query, int self, int k)
     {
         // A small min-heap of the best k so far.
         var heap = new PriorityQueue<int, float>(k + 1);
@@ -89,6 +98,7 @@ internal static class RecallCheck
             }
         }
 
-        return [.. heap.UnorderedItems.Select(e => e.Element)];
+        heap.TryPeek(out _, out var kth);
+        return ([.. heap.UnorderedItems.Select(e => e.Element)], kth);
     }
 }

@@ -74,8 +74,10 @@ public class ShardTests
         var data = TestData.Embeddings(500, Dim, seed: 32);
         var good = new LocalVectorShard(0, Options);
         await good.UpsertAsync(Enumerable.Range(0, 500).Select(i => (long)i).ToArray(), data);
+        // The deadline must let the good shard answer on a loaded CI machine (its first search also JITs); the hung one
+        // is cut at the deadline whatever it is.
         var coord = new ScatterGatherCoordinator([good, new FaultyShard(1, hang: true), new FaultyShard(2, hang: false)],
-            new ScatterGatherOptions { PerShardTimeout = TimeSpan.FromMilliseconds(200) });
+            new ScatterGatherOptions { PerShardTimeout = TimeSpan.FromSeconds(2) });
         var r = await coord.SearchAsync(data.AsMemory(0, Dim), 5);
         Assert.True(r.Degraded);
         Assert.Equal(1, r.ShardsAnswered);

@@ -3,6 +3,7 @@ using RecSys.Core.Domain;
 
 var builder = DistributedApplication.CreateBuilder(args);
 var settings = RecSysSettings.From(builder);
+var keys = ApiKeys.Add(builder);
 
 IResource storeResource;
 ReferenceExpression onlineStore;
@@ -84,4 +85,5 @@ if (settings.Retraining.Enabled)
     }
 }
 
+keys.Wire(builder);
 builder.Build().Run();

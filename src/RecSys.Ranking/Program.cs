@@ -8,15 +8,24 @@ using RecSys.Ranking.PostProcessing;
 using RecSys.Ranking.Serving;
 using RecSys.Ranking.Services;
 using RecSys.ServiceDefaults;
+using RecSys.ServiceDefaults.Security;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
+builder.AddRecSysSecurity();
 builder.Services.ConfigureHttpJsonOptions(o => JsonDefaults.Apply(o.SerializerOptions));
 builder.AddOnlineStoreClient();
 builder.Services.AddOpenApi();
 builder.Services.AddOptionsWithValidateOnStart<RankingOptions, RankingOptionsValidator>().BindConfiguration(RankingOptions.SectionName);
 builder.Services.AddHttpClient<RetrievalClient>((sp, http) =>
-    http.BaseAddress = sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<RankingOptions>>().Value.RetrievalBaseAddress)
+    {
+        var ranking = sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<RankingOptions>>().Value;
+        http.BaseAddress = ranking.RetrievalBaseAddress;
+        if (!string.IsNullOrEmpty(ranking.RetrievalApiKey))
+        {
+            http.DefaultRequestHeaders.Add(ApiKeyAuthenticationHandler.HeaderName, ranking.RetrievalApiKey);
+        }
+    })
     .AddRetrievalResilience();
 builder.Services.AddSingleton<TrendingFallback>();
 builder.Services.AddSingleton<IRanker, FusedScoreRanker>();
@@ -29,7 +38,10 @@ builder.Services.AddScoped<RecommendationService>();
 
 var app = builder.Build();
 app.UseProblemDetailsForErrors();
-app.MapOpenApi();
+app.UseRecSysSecurity();
+
+// The API description is public: it lists routes and shapes, never data.
+app.MapOpenApi().AllowAnonymous();
 app.MapDefaultEndpoints();
 app.MapRecommendationsApi();
 app.Run();

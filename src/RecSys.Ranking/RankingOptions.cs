@@ -45,6 +45,9 @@ public sealed class RankingOptions
     /// <summary>Base address of the Retrieval service; service discovery resolves the default.</summary>
     [Required]
     public Uri RetrievalBaseAddress { get; set; } = new("http://retrieval");
+
+    /// <summary>API key sent as <c>X-Api-Key</c> to Retrieval (a key with the public-read role); none when unset.</summary>
+    public string? RetrievalApiKey { get; set; }
 }
 
 /// <summary>The data annotations of <see cref="RankingOptions"/>, checked by generated code.</summary>

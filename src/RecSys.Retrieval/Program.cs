@@ -4,9 +4,11 @@ using RecSys.Retrieval.Apis;
 using RecSys.Retrieval.Extensions;
 using RecSys.Retrieval.VectorIndex;
 using RecSys.ServiceDefaults;
+using RecSys.ServiceDefaults.Security;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
+builder.AddRecSysSecurity();
 builder.Services.ConfigureHttpJsonOptions(o => JsonDefaults.Apply(o.SerializerOptions));
 builder.AddOnlineStoreClient();
 builder.AddRetrieval();
@@ -15,7 +17,10 @@ builder.Services.AddOpenApi();
 
 var app = builder.Build();
 app.UseProblemDetailsForErrors();
-app.MapOpenApi();
+app.UseRecSysSecurity();
+
+// The API description is public: it lists routes and shapes, never data.
+app.MapOpenApi().AllowAnonymous();
 app.MapDefaultEndpoints();
 app.MapCandidatesApi();
 app.MapVectorIndexApi();

@@ -14,6 +14,11 @@ public sealed class AppHostFixture : IAsyncLifetime
 {
     public static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(4);
 
+    /// <summary>The keys given to the AppHost (RecSys:Keys:*), so that the test clients can send them.</summary>
+    public const string AdminKey = "it-admin-key-3b9f1e7c5a2d4f6e8c0b";
+    public const string ProducerKey = "it-producer-key-7d1a3c5e9b2f4a6c8e0d";
+    public const string ReaderKey = "it-reader-key-0f2e4d6c8b1a3f5e7d9c";
+
     private readonly string _dataRoot = Path.Combine(Path.GetTempPath(), "recsys-it-" + Guid.NewGuid().ToString("N")[..8]);
 
     private FileLoggerProvider? _log;
@@ -37,6 +42,9 @@ public sealed class AppHostFixture : IAsyncLifetime
                 "RecSys:Seed:Users=150",
                 "RecSys:Seed:Items=600",
                 "RecSys:Seed:Seed=7",
+                $"RecSys:Keys:Admin={AdminKey}",
+                $"RecSys:Keys:Producer={ProducerKey}",
+                $"RecSys:Keys:Reader={ReaderKey}",
             ],
             cts.Token);
         Directory.CreateDirectory(_dataRoot);
@@ -61,9 +69,22 @@ public sealed class AppHostFixture : IAsyncLifetime
             throw new TimeoutException($"The AppHost did not become healthy within {StartTimeout} (waiting for {waitingFor}). Last log lines:\n{tail}", ex);
         }
 
-        Ranking = App.CreateHttpClient(ServiceNames.Ranking);
-        Retrieval = App.CreateHttpClient(ServiceNames.Retrieval);
-        FeatureServer = App.CreateHttpClient(ServiceNames.FeatureServer);
+        // Ranking is called as a public reader; the other two serve admin routes the tests use (status, index).
+        Ranking = CreateClient(ServiceNames.Ranking, ReaderKey);
+        Retrieval = CreateClient(ServiceNames.Retrieval, AdminKey);
+        FeatureServer = CreateClient(ServiceNames.FeatureServer, AdminKey);
+    }
+
+    /// <summary>A client of <paramref name="service"/> that sends <paramref name="apiKey"/>, or no key when null.</summary>
+    public HttpClient CreateClient(string service, string? apiKey)
+    {
+        var client = App.CreateHttpClient(service);
+        if (apiKey is not null)
+        {
+            client.DefaultRequestHeaders.Add("X-Api-Key", apiKey);
+        }
+
+        return client;
     }
 
     public async Task DisposeAsync()

@@ -154,7 +154,7 @@ public sealed class AppModelTests
     }
 
     /// <summary>Environment of a resource as the manifest would write it: references stay symbolic ({redis.connectionString}).</summary>
-    private static async Task<Dictionary<string, string>> EnvironmentOf(IDistributedApplicationTestingBuilder builder, string name)
+    internal static async Task<Dictionary<string, string>> EnvironmentOf(IDistributedApplicationTestingBuilder builder, string name)
     {
         var resource = (IResourceWithEnvironment)builder.Resources.Single(r => r.Name == name);
         // Obsolete in favour of ExecutionConfigurationBuilder, but still the one call that evaluates a resource's environment in publish mode.

@@ -31,6 +31,7 @@ public sealed class ModelServingApiTests : IClassFixture<EmbeddedGarnet>, IDispo
         {
             web.UseSetting("ConnectionStrings:online-store", garnet.ConnectionString);
             web.UseSetting("Ranking:RetrievalBaseAddress", "http://retrieval.test");
+            web.UseSetting("RecSys:Security:Mode", "Open");
             web.UseSetting("Ranking:Models:Path", _releases.Root);
             web.UseSetting("Ranking:Models:PreRankKeep", "50");
             web.ConfigureServices(services =>

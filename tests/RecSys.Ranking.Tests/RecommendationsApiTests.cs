@@ -23,6 +23,7 @@ public sealed class RecommendationsApiTests : IClassFixture<EmbeddedGarnet>, IDi
         {
             web.UseSetting("ConnectionStrings:online-store", garnet.ConnectionString);
             web.UseSetting("Ranking:RetrievalBaseAddress", "http://retrieval.test");
+            web.UseSetting("RecSys:Security:Mode", "Open");
             web.ConfigureServices(services =>
                 services.AddHttpClient<RetrievalClient>().ConfigurePrimaryHttpMessageHandler(() => _retrieval));
         });

@@ -24,6 +24,7 @@ public sealed class RetrievalResilienceTests : IClassFixture<EmbeddedGarnet>, ID
         {
             web.UseSetting("ConnectionStrings:online-store", garnet.ConnectionString);
             web.UseSetting("Ranking:RetrievalBaseAddress", "http://retrieval.test");
+            web.UseSetting("RecSys:Security:Mode", "Open");
             web.UseSetting("Ranking:RetrievalAttemptTimeout", "00:00:00.300");
             web.ConfigureServices(services =>
                 services.AddHttpClient<RetrievalClient>().ConfigurePrimaryHttpMessageHandler(() => _retrieval));

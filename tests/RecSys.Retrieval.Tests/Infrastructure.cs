@@ -34,7 +34,8 @@ public sealed class StoreFixture : IDisposable
             .WithWebHostBuilder(b => b
                 .UseSetting("ConnectionStrings:" + ServiceNames.OnlineStore, Garnet.ConnectionString)
                 .UseSetting("Retrieval:SourceTimeout", "00:00:10")
-                .UseSetting("Retrieval:FilterTimeout", "00:00:10")));
+                .UseSetting("Retrieval:FilterTimeout", "00:00:10")
+                .UseSetting("RecSys:Security:Mode", "Open")));
     }
 
     public EmbeddedGarnet Garnet { get; }

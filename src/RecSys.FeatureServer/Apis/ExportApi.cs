@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using RecSys.Core.Contracts;
 using RecSys.FeatureStore.EventLog;
+using RecSys.ServiceDefaults.Security;
 
 namespace RecSys.FeatureServer.Apis;
 
@@ -24,7 +25,7 @@ public static class ExportApi
 
     public static IEndpointRouteBuilder MapExportApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/v1/export").WithTags("Export");
+        var api = app.MapGroup("/v1/export").WithTags("Export").RequireAdmin();
         api.MapGet("/events", ExportEventsAsync)
             .WithName("ExportEvents")
             .WithSummary("Streams the logged events up to the current end of the log as NDJSON, optionally only event times in [from, until)")

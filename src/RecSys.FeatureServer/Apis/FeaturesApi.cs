@@ -4,6 +4,7 @@ using RecSys.FeatureStore.Keys;
 using RecSys.FeatureStore.EventLog;
 using RecSys.FeatureStore.Registry;
 using RecSys.FeatureStore.Streaming;
+using RecSys.ServiceDefaults.Security;
 using StackExchange.Redis;
 
 namespace RecSys.FeatureServer.Apis;
@@ -13,7 +14,7 @@ public static class FeaturesApi
 {
     public static IEndpointRouteBuilder MapFeaturesApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/v1").WithTags("Features");
+        var api = app.MapGroup("/v1").WithTags("Features").RequireAdmin();
         api.MapGet("/registry", (FeatureRegistry registry) => TypedResults.Ok(registry.Describe()))
             .WithName("GetRegistry")
             .WithSummary("The feature definitions and the registry version (a hash of them)");

@@ -4,6 +4,7 @@ using RecSys.FeatureStore.EventLog;
 using RecSys.FeatureStore.Telemetry;
 using RecSys.FeatureStore.Validation;
 using RecSys.ServiceDefaults;
+using RecSys.ServiceDefaults.Security;
 
 namespace RecSys.FeatureServer.Apis;
 
@@ -29,7 +30,7 @@ public static class IngestApi
 
     public static IEndpointRouteBuilder MapIngestApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/v1").WithTags("Ingestion");
+        var api = app.MapGroup("/v1").WithTags("Ingestion").RequireProducer();
         api.MapPost("/events", PostEventsAsync)
             .WithName("PostEvents")
             .WithSummary("Append a batch of interaction events to the event log")

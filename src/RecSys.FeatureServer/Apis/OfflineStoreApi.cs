@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using RecSys.FeatureStore.Consistency;
 using RecSys.FeatureStore.OfflineStore;
 using RecSys.ServiceDefaults;
+using RecSys.ServiceDefaults.Security;
 
 namespace RecSys.FeatureServer.Apis;
 
@@ -19,7 +20,7 @@ public static class OfflineStoreApi
     public static IEndpointRouteBuilder MapOfflineStoreApi(this IEndpointRouteBuilder app)
     {
         var maxBody = app.ServiceProvider.GetRequiredService<IOptions<OfflineStoreOptions>>().Value.MaxRequestBodyBytes;
-        var api = app.MapGroup("/v1").WithTags("Offline store");
+        var api = app.MapGroup("/v1").WithTags("Offline store").RequireAdmin();
         api.MapPost("/training-sets", CreateTrainingSetAsync)
             .WithName("CreateTrainingSet")
             .WithSummary("Point-in-time training set (Parquet) of labels and features; labels as JSON, or a CSV/Parquet body or multipart file with ?features=a,b")

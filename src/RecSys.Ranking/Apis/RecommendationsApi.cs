@@ -4,6 +4,7 @@ using RecSys.Batching;
 using RecSys.Core.Contracts;
 using RecSys.Core.Domain;
 using RecSys.Ranking.Services;
+using RecSys.ServiceDefaults.Security;
 
 namespace RecSys.Ranking.Apis;
 
@@ -18,7 +19,8 @@ public static class RecommendationsApi
             .WithName("GetRecommendations")
             .WithSummary("Ranked recommendations for a user")
             .WithDescription("Candidates from every retrieval source, fused, filtered and ranked by the pre-ranker and the main ranker; metadata says which models answered, what was degraded and how long each stage took. 429 with Retry-After when the main ranker's queue is full.")
-            .ProducesProblem(StatusCodes.Status429TooManyRequests);
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
+            .RequirePublicRead();
         return app;
     }
 

@@ -5,6 +5,7 @@ using RecSys.Core.Contracts;
 using RecSys.Core.Domain;
 using RecSys.FeatureStore.Serving;
 using RecSys.Retrieval.Services;
+using RecSys.ServiceDefaults.Security;
 
 namespace RecSys.Retrieval.Apis;
 
@@ -24,7 +25,8 @@ public static class CandidatesApi
         api.MapPost("/candidates", GetCandidates)
             .WithName("GetCandidates")
             .WithSummary("Candidate generation: multi-source retrieval, fusion and eligibility filtering for one user.")
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
+            .RequirePublicRead();
         return app;
     }
 

@@ -4,6 +4,7 @@ using RecSys.FeatureStore.Keys;
 using RecSys.FeatureStore.Serving;
 using RecSys.Retrieval.VectorIndex;
 using RecSys.ServiceDefaults;
+using RecSys.ServiceDefaults.Security;
 
 namespace RecSys.Retrieval.Apis;
 
@@ -31,7 +32,7 @@ public static class EmbeddingsApi
 
     public static IEndpointRouteBuilder MapEmbeddingsApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/v1/embeddings").WithTags("Embedding versions");
+        var api = app.MapGroup("/v1/embeddings").WithTags("Embedding versions").RequireAdmin();
         api.MapGet("/", List)
             .WithName("ListEmbeddingVersions")
             .WithSummary("The stored embedding versions, the active one and the one this index serves.");

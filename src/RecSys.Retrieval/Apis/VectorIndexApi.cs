@@ -5,6 +5,7 @@ using RecSys.Core.Domain;
 using RecSys.FeatureStore.Serving;
 using RecSys.Retrieval.VectorIndex;
 using RecSys.ServiceDefaults;
+using RecSys.ServiceDefaults.Security;
 
 namespace RecSys.Retrieval.Apis;
 
@@ -48,7 +49,7 @@ public static class VectorIndexApi
 
     public static IEndpointRouteBuilder MapVectorIndexApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/v1/index").WithTags("Vector index");
+        var api = app.MapGroup("/v1/index").WithTags("Vector index").RequireAdmin();
         api.MapPut("/items", PutItems)
             .WithName("UpsertIndexItems")
             .WithSummary("Adds or updates item vectors (at most 10,000); small batches are applied at once, larger ones at the next incremental update.")

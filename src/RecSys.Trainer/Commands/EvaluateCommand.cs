@@ -301,7 +301,7 @@ internal static class EvaluateCommand
 
         var testUsers = Enumerable.Range(0, split.Test.Count).Where(u => split.Test[u].Length > 0).ToList();
         console.MarkupLineInterpolated($"end-to-end: asking {targets.Ranking} for {testUsers.Count:N0} users' recommendations");
-        using var http = new HttpClient(env.CreateHandler(), disposeHandler: true) { BaseAddress = targets.Ranking, Timeout = env.Retry.RequestTimeout };
+        using var http = env.CreateHttpClient(targets.Ranking, env.Retry.RequestTimeout);
         var lists = new ConcurrentDictionary<int, int[]>();
         var failures = 0;
         var unknown = 0;

@@ -9,6 +9,7 @@ public static class TrainerCli
     public static RootCommand Build(TrainerEnvironment env)
     {
         var root = new RootCommand("RecSys trainer: generate synthetic data, import data sets and feed the FeatureServer.");
+        root.Options.Add(ApiKeyOption());
         root.Subcommands.Add(GenerateCommands.Generate(env));
         root.Subcommands.Add(GenerateCommands.Ingest(env));
         root.Subcommands.Add(ImportCommands.Create(env));
@@ -20,8 +21,30 @@ public static class TrainerCli
         return root;
     }
 
-    public static Task<int> RunAsync(string[] args, TrainerEnvironment env, CancellationToken cancellationToken = default) =>
-        Build(env).Parse(args).InvokeAsync(cancellationToken: cancellationToken);
+    /// <summary>
+    /// Parses once to read <c>--api-key</c> (an option of every command), then runs the command with the key in its
+    /// environment, so that every client the command builds sends it.
+    /// </summary>
+    public static async Task<int> RunAsync(string[] args, TrainerEnvironment env, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(env);
+        var parsed = Build(env).Parse(args);
+        if (parsed.Errors.Count == 0 && parsed.GetValue<string?>(ApiKeyOptionName) is { } key)
+        {
+            env = env with { ApiKey = key };
+            parsed = Build(env).Parse(args);
+        }
+
+        return await parsed.InvokeAsync(cancellationToken: cancellationToken);
+    }
+
+    private const string ApiKeyOptionName = "--api-key";
+
+    private static Option<string?> ApiKeyOption() => new(ApiKeyOptionName)
+    {
+        Description = $"API key sent as {TrainerEnvironment.ApiKeyHeader} to the RecSys services (default: ${TrainerEnvironment.ApiKeyVariable})",
+        Recursive = true,
+    };
 
     /// <summary>Runs a command body, turning known failures into one clear line and an exit code.</summary>
     internal static void SetAction(this Command command, TrainerEnvironment env, Func<ParseResult, CancellationToken, Task<int>> body) =>

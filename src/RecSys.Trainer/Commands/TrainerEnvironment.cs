@@ -25,6 +25,49 @@ public sealed record TrainerEnvironment
 
     public Func<string, string?> GetEnvironmentVariable { get; init; } = Environment.GetEnvironmentVariable;
 
+    /// <summary>The environment variable that holds the API key when <c>--api-key</c> is not given.</summary>
+    public const string ApiKeyVariable = "RECSYS_API_KEY";
+
+    /// <summary>The header the RecSys services read API keys from.</summary>
+    public const string ApiKeyHeader = "X-Api-Key";
+
+    /// <summary>The key given with <c>--api-key</c>; it wins over <see cref="ApiKeyVariable"/>.</summary>
+    public string? ApiKey { get; init; }
+
+    /// <summary>
+    /// The key every request to a RecSys service carries: <see cref="ApiKey"/>, else <see cref="ApiKeyVariable"/>; none when
+    /// both are empty. A key that cannot travel in a header (spaces, control characters) is an error naming where it came from.
+    /// </summary>
+    public string? ResolveApiKey()
+    {
+        var (key, source) = !string.IsNullOrWhiteSpace(ApiKey) ? (ApiKey, "--api-key") : (GetEnvironmentVariable(ApiKeyVariable), "$" + ApiKeyVariable);
+        if (string.IsNullOrWhiteSpace(key))
+        {
+            return null;
+        }
+
+        key = key.Trim();
+        if (key.Any(c => char.IsWhiteSpace(c) || char.IsControl(c) || c > '\u007e'))
+        {
+            throw new CliException($"{source}: an API key is printable ASCII without spaces.");
+        }
+
+        return key;
+    }
+
+    /// <summary>An HttpClient for a RecSys service that sends the API key, if any.</summary>
+    public HttpClient CreateHttpClient(Uri baseAddress, TimeSpan timeout)
+    {
+        var key = ResolveApiKey();
+        var http = new HttpClient(CreateHandler(), disposeHandler: true) { BaseAddress = baseAddress, Timeout = timeout };
+        if (key is not null)
+        {
+            http.DefaultRequestHeaders.Add(ApiKeyHeader, key);
+        }
+
+        return http;
+    }
+
     /// <summary>The process console; when redirected, wide enough that log lines are not wrapped at 80 columns.</summary>
     private static IAnsiConsole DefaultConsole()
     {
@@ -39,11 +82,7 @@ public sealed record TrainerEnvironment
 
     public FeatureServerClient CreateClient(Uri target, IRunProgress? progress = null)
     {
-        var http = new HttpClient(CreateHandler(), disposeHandler: true)
-        {
-            BaseAddress = target,
-            Timeout = Timeout.InfiniteTimeSpan,
-        };
+        var http = CreateHttpClient(target, Timeout.InfiniteTimeSpan);
         return new FeatureServerClient(http, Retry, Time, progress is null ? null : progress.Note);
     }
 }

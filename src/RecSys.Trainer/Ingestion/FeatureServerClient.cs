@@ -204,6 +204,12 @@ public sealed class FeatureServerClient(HttpClient http, RetryOptions retry, Tim
             text = text[..300] + "...";
         }
 
-        return new CliException($"{what} answered HTTP {(int)response.StatusCode} {response.ReasonPhrase}: {text}", ExitCodes.Rejected);
+        var hint = response.StatusCode switch
+        {
+            HttpStatusCode.Unauthorized => $" (send a key with --api-key or ${TrainerEnvironment.ApiKeyVariable})",
+            HttpStatusCode.Forbidden => " (the API key lacks the role this route needs)",
+            _ => "",
+        };
+        return new CliException($"{what} answered HTTP {(int)response.StatusCode} {response.ReasonPhrase}{hint}: {text}", ExitCodes.Rejected);
     }
 }

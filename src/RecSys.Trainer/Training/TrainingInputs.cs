@@ -186,7 +186,7 @@ internal static class TrainingReader
     private static async IAsyncEnumerable<T> ReadExportAsync<T>(TrainerEnvironment env, Uri target, string path, [EnumeratorCancellation] CancellationToken cancellationToken)
         where T : class
     {
-        using var http = new HttpClient(env.CreateHandler(), disposeHandler: true) { BaseAddress = target, Timeout = Timeout.InfiniteTimeSpan };
+        using var http = env.CreateHttpClient(target, Timeout.InfiniteTimeSpan);
         var url = new Uri(target, path);
         HttpResponseMessage? response = null;
         for (var attempt = 1; response is null; attempt++)

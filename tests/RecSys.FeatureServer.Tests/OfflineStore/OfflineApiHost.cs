@@ -8,6 +8,7 @@ using RecSys.FeatureServer.Apis;
 using RecSys.FeatureServer.Extensions;
 using RecSys.FeatureStore.OfflineStore;
 using RecSys.ServiceDefaults;
+using RecSys.ServiceDefaults.Security;
 using RecSys.TestSupport;
 
 namespace RecSys.FeatureServer.Tests.OfflineStore;
@@ -44,11 +45,14 @@ public sealed class OfflineApiHost : IAsyncLifetime
         // with the processor running, a backfill would read only as new records arrive (see the report to integrate).
         builder.Configuration["FeatureServer:RunProcessor"] = "false";
         builder.Configuration["FeatureServer:OfflineStore:MaxLabels"] = MaxLabels.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        builder.Configuration["RecSys:Security:Mode"] = "Open";
         builder.AddServiceDefaults();
+        builder.AddRecSysSecurity();
         builder.AddFeatureServer();
         builder.AddOfflineStore();
         _app = builder.Build();
         _app.UseProblemDetailsForErrors();
+        _app.UseRecSysSecurity();
         _app.MapOfflineStoreApi();
         await _app.StartAsync();
         Client = _app.GetTestClient();

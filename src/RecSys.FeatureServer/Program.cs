@@ -23,6 +23,7 @@ app.MapDefaultEndpoints();
 app.MapIngestApi();
 app.MapFeaturesApi();
 app.MapOfflineStoreApi();
+app.MapUsersApi();
 app.MapExportApi();
 app.Run();
 

@@ -10,8 +10,12 @@ public sealed class TrainCommandRunnerTests
 {
     private static readonly string[] Fast = ["--dim", "8", "--epochs", "2", "--lambda", "5", "--no-metrics", "--threads", "1"];
 
+    // Retrieval's publish flow: stage items and users, activate, then the version's status says it was activated.
     private static FakeHandler Retrieval(HttpStatusCode status) => new((request, _, _) =>
-        request.RequestUri!.Host == "retrieval.test" ? FakeHandler.Json(status, "{}") : FakeHandler.Json(HttpStatusCode.NotFound, "{}"));
+        request.RequestUri!.Host != "retrieval.test" ? FakeHandler.Json(HttpStatusCode.NotFound, "{}")
+        : status == HttpStatusCode.OK && request.Method == HttpMethod.Get && request.RequestUri.AbsolutePath.StartsWith("/v1/embeddings/", StringComparison.Ordinal)
+            ? FakeHandler.Json(HttpStatusCode.OK, """{"activation":{"state":"activated","recall":1.0,"minRecall":0.95,"items":60}}""")
+            : FakeHandler.Json(status, "{}"));
 
     [Fact]
     public async Task A_run_trains_publishes_writes_a_stamped_model_folder_and_keeps_only_the_newest()
@@ -33,7 +37,7 @@ public sealed class TrainCommandRunnerTests
         Assert.True(result.Succeeded, output.ToString());
         Assert.Matches(@"\d{8}T\d{6}Z$", result.ModelDirectory);
         Assert.Equal(8, ModelManifest.Read(result.ModelDirectory!).Dimension);
-        Assert.Contains(handler.Requests, r => r.Path == "/v1/index/items");
+        Assert.Contains(handler.Requests, r => r.Path.StartsWith("/v1/embeddings/", StringComparison.Ordinal) && r.Path.EndsWith("/items", StringComparison.Ordinal));
         Assert.Contains("published", output.ToString(), StringComparison.Ordinal);
         var left = Directory.GetDirectories(models).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray();
         Assert.Equal(new[] { "20200102T000000Z", Path.GetFileName(result.ModelDirectory), "notes" }.Order(StringComparer.Ordinal), left);

@@ -60,7 +60,8 @@ public sealed class ModelServingApiTests : IClassFixture<EmbeddedGarnet>, IDispo
         var expected = TwoStageRankerTests.Expected(_releases, "v1", ModelKinds.MainRanker, _candidates, 50, 10);
         Assert.NotNull(response);
         Assert.Equal(expected.Select(e => _candidates[e.Index].ItemId), response.Items.Select(i => i.ItemId));
-        Assert.Equal(expected[0].Main, response.Items[0].Score, 1e-5);
+        // Post-processing reports the calibrated probability; the test release has no calibrator, so it is sigmoid(logit).
+        Assert.Equal(1 / (1 + Math.Exp(-expected[0].Main)), response.Items[0].Score, 1e-5);
         Assert.Empty(response.Metadata.Degraded);
         Assert.Equal("v1", response.Metadata.RankerVersion);
         Assert.Equal("v1-pre", response.Metadata.Models![ModelKinds.PreRanker]);

@@ -40,8 +40,9 @@ public sealed class StorePostProcessingInputs(ItemMetadataReader metadata, Embed
         }
 
         var version = await embeddings.GetActiveVersionAsync(cancellationToken).ConfigureAwait(false);
-        var info = await embeddings.GetVersionAsync(version, cancellationToken).ConfigureAwait(false);
-        var dimension = info?.Dimension ?? 0;
+
+        // Before the first activation the store holds only unversioned vectors of unknown dimension: no diversity input.
+        var dimension = version.Length == 0 ? 0 : (await embeddings.GetVersionAsync(version, cancellationToken).ConfigureAwait(false))?.Dimension ?? 0;
         _version = (version, dimension, now);
         return (version, dimension);
     }

@@ -156,7 +156,11 @@ public sealed class UsersApiTests : IAsyncLifetime
         await WaitForProcessorAsync();
         Assert.False(await AnyKeyOfAsync("u1"));
 
-        var export = await _client.GetStringAsync("/v1/export/events");
+        using var exportRequest = new HttpRequestMessage(HttpMethod.Get, "/v1/export/events");
+        exportRequest.Headers.Add("X-Api-Key", AdminKey);
+        using var exportResponse = await _client.SendAsync(exportRequest);
+        exportResponse.EnsureSuccessStatusCode();
+        var export = await exportResponse.Content.ReadAsStringAsync();
         var users = export.Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Select(line => JsonDocument.Parse(line).RootElement.GetProperty("userId").GetString())
             .ToList();

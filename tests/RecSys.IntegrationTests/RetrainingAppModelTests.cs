@@ -19,7 +19,8 @@ public sealed class RetrainingAppModelTests
         var retrain = Assert.IsType<ProjectResource>(Resource(builder, RetrainingResource.Name));
         var args = await ArgumentsOf(retrain);
         Assert.Equal(
-            ["retrain", "--every", "1.00:00:00", "--model-dir", Path.Combine(DataRoot, "models", "retrain"), "--keep", "7", "--", "--dim", "16", "--content"],
+            ["retrain", "--every", "1.00:00:00", "--model-dir", Path.Combine(DataRoot, "models", "retrain"), "--keep", "7",
+                "--rankers-registry", Path.Combine(DataRoot, "models"), "--", "--dim", "16", "--content"],
             args);
 
         // After the seed (which has just trained), with both services it reads from and publishes to.
@@ -50,7 +51,7 @@ public sealed class RetrainingAppModelTests
         var args = await ArgumentsOf(retrain);
 
         Assert.Equal(["--every", "06:00:00"], args[1..3]);
-        Assert.Equal(["--keep", "3", "--at", "03:30:00"], args[5..9]);
+        Assert.Equal(["--keep", "3", "--rankers-registry", Path.Combine(DataRoot, "models"), "--at", "03:30:00"], args[5..11]);
         // Without a seed it starts with the services.
         Assert.DoesNotContain(retrain.Annotations.OfType<WaitAnnotation>(), w => w.WaitType == WaitType.WaitForCompletion);
     }

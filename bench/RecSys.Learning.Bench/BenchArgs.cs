@@ -2,7 +2,7 @@ using RecSys.Bench.Common;
 
 namespace RecSys.Learning.Bench;
 
-internal sealed record BenchArgs(int Users, int Items, long Nnz, int Dim, int Epochs, int CgSteps, int Threads, bool RunAls, string? MovieLens, string? JsonPath, int MlDim, float MlAlpha, float MlLambda, int MlEpochs, bool MlAlsOnly, bool CompareGather = false)
+internal sealed record BenchArgs(int Users, int Items, long Nnz, int Dim, int Epochs, int CgSteps, int Threads, bool RunAls, string? MovieLens, string? JsonPath, int MlDim, float MlAlpha, float MlLambda, int MlEpochs, bool MlAlsOnly)
 {
     public static BenchCommandLine BenchCommandLine { get; } = new BenchCommandLine("dotnet run -c Release --project bench/RecSys.Learning.Bench -- [options]")
         .Option("--scale", "SIZE", "small (default: 10k users x 100k items x 1M nnz), medium (50k x 500k x 5M) or full (100k x 1M x 20M)")
@@ -16,7 +16,6 @@ internal sealed record BenchArgs(int Users, int Items, long Nnz, int Dim, int Ep
         .Option("--movielens", "PATH", "ratings.csv (default /work/shared/data/ml-latest-small/ratings.csv)")
         .Flag("--no-movielens", "skip the MovieLens evaluation")
         .Flag("--no-als", "skip the synthetic ALS cost run")
-        .Flag("--compare-gather", "run the ALS cost twice in one process: rows read in place, then gathered once per solve")
         .Option("--json", "PATH", "write the MovieLens evaluation report as JSON")
         .Option("--ml-dim", "N", "MovieLens ALS factors (default 64)")
         .Option("--ml-epochs", "N", "MovieLens ALS epochs (default 15)")
@@ -45,8 +44,7 @@ internal sealed record BenchArgs(int Users, int Items, long Nnz, int Dim, int Ep
         var movieLens = args.Has("--no-movielens") ? null : args.GetString("--movielens", "/work/shared/data/ml-latest-small/ratings.csv");
         return new BenchArgs(
             users, items, nnz, dim, epochs, cg, threads, !args.Has("--no-als"), movieLens, args.GetStringOrNull("--json"),
-            args.GetInt("--ml-dim", 64), args.GetFloat("--ml-alpha", 1f), args.GetFloat("--ml-lambda", 30f), args.GetInt("--ml-epochs", 15), args.Has("--ml-als-only"),
-            args.Has("--compare-gather"));
+            args.GetInt("--ml-dim", 64), args.GetFloat("--ml-alpha", 1f), args.GetFloat("--ml-lambda", 30f), args.GetInt("--ml-epochs", 15), args.Has("--ml-als-only"));
     }
 
     public static string CpuModel()

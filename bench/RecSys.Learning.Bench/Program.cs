@@ -98,17 +98,7 @@ static void RunAls(BenchArgs p, double gemmPeak)
     strengths = null!;
     GC.Collect();
 
-    // With --compare-gather the same problem is trained twice in this process, rows read in place first, then gathered.
-    foreach (var gather in p.CompareGather ? new[] { false, true } : [true])
-    {
-        TrainAndReport(p, gemmPeak, matrix, gather);
-    }
-}
-
-static void TrainAndReport(BenchArgs p, double gemmPeak, InteractionMatrix matrix, bool gather)
-{
-    Console.WriteLine(gather ? "ALS, other side gathered once per row solve:" : "ALS, other side read in place on every CG pass:");
-    var options = new AlsOptions { Dimension = p.Dim, Epochs = p.Epochs, ConjugateGradientSteps = p.CgSteps, MaxDegreeOfParallelism = p.Threads, Alpha = 10f, Regularization = 0.1f, GatherRowsOnce = gather };
+    var options = new AlsOptions { Dimension = p.Dim, Epochs = p.Epochs, ConjugateGradientSteps = p.CgSteps, MaxDegreeOfParallelism = p.Threads, Alpha = 10f, Regularization = 0.1f };
     var trainer = new AlsTrainer(options);
     var d = (double)p.Dim;
     var nnz = (double)matrix.InteractionCount;
@@ -132,7 +122,7 @@ static void TrainAndReport(BenchArgs p, double gemmPeak, InteractionMatrix matri
     var gramRate = gramFlops / steady.Average(r => r.GramTime.TotalSeconds) / 1e9;
     var overall = (solveFlops + gramFlops) / epochSeconds / 1e9;
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"ALS summary ({(gather ? "gathered" : "in place")}): {epochSeconds:F2} s/epoch (mean of epochs 2..); CG solve {solveRate:F1} GFLOP/s = {solveRate / gemmPeak:F2}x SGEMM; "
+        $"ALS summary: {epochSeconds:F2} s/epoch (mean of epochs 2..); CG solve {solveRate:F1} GFLOP/s = {solveRate / gemmPeak:F2}x SGEMM; "
         + $"Gram {gramRate:F1} GFLOP/s = {gramRate / gemmPeak:F2}x SGEMM; whole epoch {overall:F1} GFLOP/s = {overall / gemmPeak:F2}x SGEMM ({gemmPeak:F1} GFLOP/s)"));
 }
 

@@ -76,17 +76,6 @@ public sealed class AlsTests
     }
 
     [Fact]
-    public void Gathering_rows_once_gives_the_same_factors_as_reading_them_in_place()
-    {
-        var matrix = World.Matrix();
-        var gathered = new AlsTrainer(Options(threads: 2, epochs: 2)).Train(matrix);
-        var inPlace = new AlsTrainer(Options(threads: 2, epochs: 2) with { GatherRowsOnce = false }).Train(matrix);
-
-        Assert.Equal(inPlace.UserFactors, gathered.UserFactors);
-        Assert.Equal(inPlace.ItemFactors, gathered.ItemFactors);
-    }
-
-    [Fact]
     public void Loss_decreases_and_progress_is_reported_every_epoch()
     {
         var reports = new List<AlsEpochReport>();

@@ -25,12 +25,6 @@ public sealed record AlsOptions
     /// <summary>Threads; -1 uses every core. The result does not depend on it.</summary>
     public int MaxDegreeOfParallelism { get; init; } = -1;
 
-    /// <summary>
-    /// Gathers each row's other-side vectors once per solve into a per-thread buffer (up to 1 MiB), so the CG passes read
-    /// cache instead of scattered DRAM lines; false reads them in place on every pass. The result is the same to the bit.
-    /// </summary>
-    public bool GatherRowsOnce { get; init; } = true;
-
     /// <summary>Computes the weighted loss after each epoch (one more pass over the data).</summary>
     public bool ComputeLoss { get; init; }
 

@@ -20,9 +20,6 @@ public sealed class AlsTrainer
     private const int GramChunks = 32;
     private const int RowsPerTask = 256;
 
-    /// <summary>Largest gathered row block (floats): 1 MiB, about L2, so the CG passes over it stay in cache.</summary>
-    internal const int PackedFloatsLimit = 1 << 18;
-
     private readonly AlsOptions _options;
     private readonly TimeProvider _time;
 
@@ -236,24 +233,6 @@ public sealed class AlsTrainer
     {
         var d = x.Length;
         var alpha = _options.Alpha;
-        var nnz = columns.Length;
-
-        // Each CG step re-reads the row's other-side vectors; gathered once into a contiguous buffer, the later passes hit
-        // cache instead of DRAM. Very long rows (beyond PackedFloatsLimit) stay scattered rather than grow the buffer.
-        var packed = _options.GatherRowsOnce && nnz >= 2 && (long)nnz * d <= PackedFloatsLimit;
-        Span<float> rows = default;
-        Span<float> confidences = default;
-        if (packed)
-        {
-            rows = scratch.PackedRows(nnz * d);
-            confidences = scratch.Confidences(nnz);
-            VectorKernels.GatherRows(columns, other, d, rows);
-            for (var k = 0; k < nnz; k++)
-            {
-                confidences[k] = 1f + (alpha * strengths[k]);
-            }
-        }
-
         var r = scratch.Residual;
         var p = scratch.Direction;
         var ap = scratch.Product;
@@ -265,14 +244,7 @@ public sealed class AlsTrainer
             r[k] = -ap[k];
         }
 
-        if (packed)
-        {
-            VectorKernels.PackedProjection(rows, confidences, x, r, residual: true, KernelDispatch.Best);
-        }
-        else
-        {
-            VectorKernels.SparseProjection(columns, strengths, alpha, other, x, r, residual: true, KernelDispatch.Best);
-        }
+        VectorKernels.SparseProjection(columns, strengths, alpha, other, x, r, residual: true, KernelDispatch.Best);
 
         r.CopyTo(p);
         var rsOld = VectorKernels.Dot(r, r);
@@ -284,14 +256,7 @@ public sealed class AlsTrainer
             }
 
             VectorKernels.SymmetricMatVec(gram, p, ap);
-            if (packed)
-            {
-                VectorKernels.PackedProjection(rows, confidences, p, ap, residual: false, KernelDispatch.Best);
-            }
-            else
-            {
-                VectorKernels.SparseProjection(columns, strengths, alpha, other, p, ap, residual: false, KernelDispatch.Best);
-            }
+            VectorKernels.SparseProjection(columns, strengths, alpha, other, p, ap, residual: false, KernelDispatch.Best);
 
             var pAp = VectorKernels.Dot(p, ap);
             if (!(pAp > 0))
@@ -342,29 +307,6 @@ public sealed class AlsTrainer
         public float[] Direction { get; } = new float[d];
 
         public float[] Product { get; } = new float[d];
-
-        private float[] _packed = [];
-        private float[] _confidences = [];
-
-        public Span<float> PackedRows(int floats)
-        {
-            if (_packed.Length < floats)
-            {
-                _packed = new float[Math.Max(floats, _packed.Length * 2)];
-            }
-
-            return _packed.AsSpan(0, floats);
-        }
-
-        public Span<float> Confidences(int count)
-        {
-            if (_confidences.Length < count)
-            {
-                _confidences = new float[Math.Max(count, _confidences.Length * 2)];
-            }
-
-            return _confidences.AsSpan(0, count);
-        }
     }
 }
 

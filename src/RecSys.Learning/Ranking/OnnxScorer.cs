@@ -12,7 +12,7 @@ public sealed class OnnxScorer : IDisposable
     private readonly InferenceSession _session;
     private readonly SessionOptions _sessionOptions;
     private readonly RunOptions _runOptions = new();
-    private readonly Dictionary<int, BatchBinding> _bindings = [];
+    private readonly Dictionary<int, OnnxIoBuffers> _bindings = [];
     private readonly string _outputName;
     private bool _disposed;
 
@@ -56,7 +56,7 @@ public sealed class OnnxScorer : IDisposable
 
         if (!_bindings.TryGetValue(n, out var binding))
         {
-            binding = new BatchBinding(_session, _outputName, n, FeatureCount);
+            binding = new OnnxIoBuffers(_session, _outputName, n, FeatureCount);
             _bindings.Add(n, binding);
         }
 
@@ -92,35 +92,5 @@ public sealed class OnnxScorer : IDisposable
         _session.Dispose();
         _sessionOptions.Dispose();
         _runOptions.Dispose();
-    }
-
-    private sealed class BatchBinding : IDisposable
-    {
-        private readonly OrtValue _inputValue;
-        private readonly OrtValue _outputValue;
-
-        public BatchBinding(InferenceSession session, string outputName, int rows, int features)
-        {
-            Input = new float[rows * features];
-            Output = new float[rows];
-            _inputValue = OrtValue.CreateTensorValueFromMemory(Input, [rows, features]);
-            _outputValue = OrtValue.CreateTensorValueFromMemory(Output, [rows, 1]);
-            Binding = session.CreateIoBinding();
-            Binding.BindInput(OnnxExport.InputName, _inputValue);
-            Binding.BindOutput(outputName, _outputValue);
-        }
-
-        public float[] Input { get; }
-
-        public float[] Output { get; }
-
-        public OrtIoBinding Binding { get; }
-
-        public void Dispose()
-        {
-            Binding.Dispose();
-            _inputValue.Dispose();
-            _outputValue.Dispose();
-        }
     }
 }

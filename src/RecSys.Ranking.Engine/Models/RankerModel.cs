@@ -16,8 +16,8 @@ public sealed class RankerModel : IDisposable
 
     private readonly InferenceSession _session;
     private readonly RunOptions _runOptions = new();
-    private readonly ConcurrentDictionary<int, ConcurrentBag<RunBuffers>> _buffers = new();
-    private readonly Func<int, ConcurrentBag<RunBuffers>> _newBag = static _ => [];
+    private readonly ConcurrentDictionary<int, ConcurrentBag<OnnxIoBuffers>> _buffers = new();
+    private readonly Func<int, ConcurrentBag<OnnxIoBuffers>> _newBag = static _ => [];
     private int _disposed;
 
     private RankerModel(ModelManifest manifest, string directory, InferenceSession session, string outputName, string provider, int maxRowsPerRun)
@@ -154,7 +154,7 @@ public sealed class RankerModel : IDisposable
         var bag = _buffers.GetOrAdd(shape, _newBag);
         if (!bag.TryTake(out var buffers))
         {
-            buffers = new RunBuffers(_session, OutputName, shape, Width);
+            buffers = new OnnxIoBuffers(_session, OutputName, shape, Width);
         }
 
         try
@@ -174,37 +174,6 @@ public sealed class RankerModel : IDisposable
             {
                 buffers.Dispose();
             }
-        }
-    }
-
-    /// <summary>The arrays of one run shape and the OrtValues and binding over them.</summary>
-    private sealed class RunBuffers : IDisposable
-    {
-        private readonly OrtValue _inputValue;
-        private readonly OrtValue _outputValue;
-
-        public RunBuffers(InferenceSession session, string outputName, int rows, int width)
-        {
-            Input = new float[rows * width];
-            Output = new float[rows];
-            _inputValue = OrtValue.CreateTensorValueFromMemory(Input, [rows, width]);
-            _outputValue = OrtValue.CreateTensorValueFromMemory(Output, [rows, 1]);
-            Binding = session.CreateIoBinding();
-            Binding.BindInput(OnnxExport.InputName, _inputValue);
-            Binding.BindOutput(outputName, _outputValue);
-        }
-
-        public float[] Input { get; }
-
-        public float[] Output { get; }
-
-        public OrtIoBinding Binding { get; }
-
-        public void Dispose()
-        {
-            Binding.Dispose();
-            _inputValue.Dispose();
-            _outputValue.Dispose();
         }
     }
 }

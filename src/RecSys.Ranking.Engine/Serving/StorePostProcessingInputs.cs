@@ -11,7 +11,8 @@ namespace RecSys.Ranking.Serving;
 public sealed class StorePostProcessingInputs(ItemMetadataReader metadata, EmbeddingStore embeddings, TimeProvider time) : IPostProcessingInputs
 {
     private static readonly TimeSpan VersionRefresh = TimeSpan.FromSeconds(5);
-    private (string Version, int Dimension, long ReadAt)? _version;
+    // One immutable reference, replaced whole: concurrent requests never read half of an update.
+    private ActiveVersion? _version;
 
     public async Task<(IReadOnlyList<ItemMetadata?> Metadata, IReadOnlyList<float[]?> Embeddings)> ReadAsync(
         IReadOnlyList<string> itemIds, CancellationToken cancellationToken)
@@ -34,7 +35,7 @@ public sealed class StorePostProcessingInputs(ItemMetadataReader metadata, Embed
     private async Task<(string Version, int Dimension)> ActiveVersionAsync(CancellationToken cancellationToken)
     {
         var now = time.GetTimestamp();
-        if (_version is { } cached && time.GetElapsedTime(cached.ReadAt, now) < VersionRefresh)
+        if (Volatile.Read(ref _version) is { } cached && time.GetElapsedTime(cached.ReadAt, now) < VersionRefresh)
         {
             return (cached.Version, cached.Dimension);
         }
@@ -43,7 +44,9 @@ public sealed class StorePostProcessingInputs(ItemMetadataReader metadata, Embed
 
         // Before the first activation the store holds only unversioned vectors of unknown dimension: no diversity input.
         var dimension = version.Length == 0 ? 0 : (await embeddings.GetVersionAsync(version, cancellationToken).ConfigureAwait(false))?.Dimension ?? 0;
-        _version = (version, dimension, now);
+        Volatile.Write(ref _version, new ActiveVersion(version, dimension, now));
         return (version, dimension);
     }
+
+    private sealed record ActiveVersion(string Version, int Dimension, long ReadAt);
 }

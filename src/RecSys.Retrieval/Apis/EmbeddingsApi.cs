@@ -119,9 +119,7 @@ public static class EmbeddingsApi
         EmbeddingStore store,
         CancellationToken cancellationToken)
     {
-        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
-        ValidateVersion(version, errors);
-        if (errors.Count > 0)
+        if (InvalidVersion(version) is { } errors)
         {
             return TypedResults.ValidationProblem(errors);
         }
@@ -156,9 +154,7 @@ public static class EmbeddingsApi
         EmbeddingStore store,
         CancellationToken cancellationToken)
     {
-        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
-        ValidateVersion(version, errors);
-        if (errors.Count > 0)
+        if (InvalidVersion(version) is { } errors)
         {
             return TypedResults.ValidationProblem(errors);
         }
@@ -175,9 +171,7 @@ public static class EmbeddingsApi
         EmbeddingStore store,
         CancellationToken cancellationToken)
     {
-        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
-        ValidateVersion(version, errors);
-        if (errors.Count > 0)
+        if (InvalidVersion(version) is { } errors)
         {
             return TypedResults.ValidationProblem(errors);
         }
@@ -203,6 +197,14 @@ public static class EmbeddingsApi
         }
 
         return TypedResults.NoContent();
+    }
+
+    /// <summary>The validation errors of a version name alone, or null when it is valid.</summary>
+    private static Dictionary<string, string[]>? InvalidVersion(string version)
+    {
+        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        ValidateVersion(version, errors);
+        return errors.Count > 0 ? errors : null;
     }
 
     private static void ValidateVersion(string version, Dictionary<string, string[]> errors)

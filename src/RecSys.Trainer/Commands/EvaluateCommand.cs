@@ -290,7 +290,7 @@ internal static class EvaluateCommand
             rankers = "e2e-rankers-" + env.Time.GetUtcNow().ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture);
             string[] line = ["train-rankers", "--target", targets.FeatureServer.ToString(), "--registry", registry, "--version", rankers,
                 "--dim", alsOptions.Dimension.ToString(System.Globalization.CultureInfo.InvariantCulture), .. targets.RankersOptions];
-            var code = await TrainerCli.Build(env).Parse(line).InvokeAsync(new System.CommandLine.InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null }, cancellationToken);
+            var code = await TrainerCli.InvokeNestedAsync(env, line, cancellationToken);
             if (code != ExitCodes.Ok)
             {
                 throw new CliException($"train-rankers exited with code {code}.", code);

@@ -131,7 +131,7 @@ internal static class SeedCommand
             {
                 // The learned ranking stages, trained on the same events through the same command as by hand.
                 string[] line = ["train-rankers", "--target", target.ToString(), "--registry", registry, "--windows", "1", "--dim", options.Dimensions.ToString(System.Globalization.CultureInfo.InvariantCulture)];
-                var code = await TrainerCli.Build(env).Parse(line).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null }, cancellationToken);
+                var code = await TrainerCli.InvokeNestedAsync(env, line, cancellationToken);
                 if (code != ExitCodes.Ok)
                 {
                     throw new CliException($"train-rankers exited with code {code}; the embeddings are published, ranking stays on the fused score.", code);

@@ -25,6 +25,13 @@ public static class TrainerCli
     /// Parses once to read <c>--api-key</c> (an option of every command), then runs the command with the key in its
     /// environment, so that every client the command builds sends it.
     /// </summary>
+    /// <summary>
+    /// Runs one command line from inside another command (seed, evaluate, retrain) on the same environment: errors come back
+    /// as the exit code and the caller's process keeps its own termination handling.
+    /// </summary>
+    public static Task<int> InvokeNestedAsync(TrainerEnvironment env, string[] line, CancellationToken cancellationToken) =>
+        Build(env).Parse(line).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null }, cancellationToken);
+
     public static async Task<int> RunAsync(string[] args, TrainerEnvironment env, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(env);

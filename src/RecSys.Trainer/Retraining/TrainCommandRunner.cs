@@ -1,4 +1,3 @@
-using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
@@ -89,8 +88,7 @@ internal sealed partial class TrainCommandRunner
         console.Profile.Width = 240;
         var env = _env with { Console = console, Interactive = false };
         // Unexpected exceptions propagate (the scheduler records their message); termination signals belong to the host.
-        var invocation = new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null };
-        var exitCode = await TrainerCli.Build(env).Parse(CommandLine(folder)).InvokeAsync(invocation, cancellationToken).ConfigureAwait(false);
+        var exitCode = await TrainerCli.InvokeNestedAsync(env, CommandLine(folder), cancellationToken).ConfigureAwait(false);
         cancellationToken.ThrowIfCancellationRequested();
         if (exitCode != ExitCodes.Ok)
         {
@@ -100,7 +98,7 @@ internal sealed partial class TrainCommandRunner
         if (_rankersRegistry is not null)
         {
             // Then the ranking stages on the same events; a failure leaves the active ranker release serving.
-            exitCode = await TrainerCli.Build(env).Parse(RankersCommandLine()).InvokeAsync(invocation, cancellationToken).ConfigureAwait(false);
+            exitCode = await TrainerCli.InvokeNestedAsync(env, RankersCommandLine(), cancellationToken).ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
             if (exitCode != ExitCodes.Ok)
             {

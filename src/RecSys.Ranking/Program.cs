@@ -5,6 +5,7 @@ using RecSys.Ranking.Apis;
 using RecSys.Ranking.Caching;
 using RecSys.Ranking.Features;
 using RecSys.Ranking.PostProcessing;
+using RecSys.Ranking.Rollout;
 using RecSys.Ranking.Serving;
 using RecSys.Ranking.Services;
 using RecSys.ServiceDefaults;
@@ -34,6 +35,7 @@ builder.Services.AddScoreCache(builder.Configuration);
 builder.Services.AddRankingPostProcessing(builder.Configuration);
 builder.Services.AddSingleton<IPostProcessingInputs, StorePostProcessingInputs>();
 builder.Services.AddRankingModelServing();
+builder.Services.AddRankingRollout(builder.Configuration);
 builder.Services.AddScoped<RecommendationService>();
 
 var app = builder.Build();
@@ -44,6 +46,7 @@ app.UseRecSysSecurity();
 app.MapOpenApi().AllowAnonymous();
 app.MapDefaultEndpoints();
 app.MapRecommendationsApi();
+app.MapRolloutApi();
 app.Run();
 
 public partial class Program;

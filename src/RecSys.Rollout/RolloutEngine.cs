@@ -184,6 +184,30 @@ public sealed class RolloutEngine : IDisposable
         return status;
     }
 
+    /// <summary>
+    /// An automatic rollback decided by the host outside the gates (e.g. gate <see cref="RolloutGates.Load"/>: the candidate's
+    /// files do not load): traffic reverts at once and the candidate is marked failed. Returns false when no rollout runs.
+    /// </summary>
+    public bool Fail(string gate, string reason)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(gate);
+        ArgumentException.ThrowIfNullOrWhiteSpace(reason);
+        RolloutStatus status;
+        lock (_lock)
+        {
+            if (_current is not { Outcome: RolloutOutcome.Running } running)
+            {
+                return false;
+            }
+
+            RollBack(running, gate, $"{gate}: {reason}");
+            status = StatusCore();
+        }
+
+        StatusChanged?.Invoke(status);
+        return true;
+    }
+
     /// <summary>One gate interval: evaluates the gates; rolls back on a failure, advances when ready (with automatic advance on).</summary>
     public RolloutStatus Evaluate()
     {

@@ -38,6 +38,9 @@ public static class RolloutGates
     /// <summary>Reason tag of a rollback because the candidate could not be activated in the registry.</summary>
     public const string Activation = "activation";
 
+    /// <summary>The host could not load the candidate's files (a rollback outside the timed gates).</summary>
+    public const string Load = "load";
+
     internal static IReadOnlyList<GateResult> Evaluate(RolloutOptions options, MetricsWindow window) =>
     [
         ScoreValidityGate(options, window.Candidate),

@@ -13,7 +13,17 @@ public sealed record EventDto(
     string? CreatorId,
     string? Type,
     double? Value,
-    DateTimeOffset? EventTime);
+    DateTimeOffset? EventTime)
+{
+    /// <summary>
+    /// The recommendation request that showed the item (optional): impressions logged by Ranking carry it, and a client that
+    /// echoes it on a click lets the click be joined to the list and the model version that served it.
+    /// </summary>
+    public string? RequestId { get; init; }
+
+    /// <summary>The ranker release that served the list (optional; set on Ranking's impressions).</summary>
+    public string? ModelVersion { get; init; }
+}
 
 /// <summary>Why one event of a batch was refused.</summary>
 public sealed record EventError(int Index, string? EventId, string Error);
@@ -61,7 +71,7 @@ public sealed record FeatureServerStatus(long Items, long LogTail, long Processe
 public static class EventDtoMapping
 {
     public static EventDto ToDto(this InteractionEvent e) =>
-        new(e.EventId, e.UserId, e.ItemId, e.CreatorId, e.Type.WireName(), e.Value, e.EventTime);
+        new(e.EventId, e.UserId, e.ItemId, e.CreatorId, e.Type.WireName(), e.Value, e.EventTime) { RequestId = e.RequestId, ModelVersion = e.ModelVersion };
 
     public static ItemDto ToDto(this CatalogItem i) =>
         new(i.Id, i.CreatorId, i.Categories, i.Tags, i.CreatedAt, i.Available, i.Title);

@@ -15,4 +15,11 @@ public sealed record InteractionEvent(
     string? CreatorId,
     EventType Type,
     double? Value,
-    DateTimeOffset EventTime);
+    DateTimeOffset EventTime)
+{
+    /// <summary>The recommendation request that showed the item, when known (absent in records logged before it existed).</summary>
+    public string? RequestId { get; init; }
+
+    /// <summary>The ranker release that served the list, on Ranking's impressions.</summary>
+    public string? ModelVersion { get; init; }
+}

@@ -28,7 +28,8 @@ public static class ExportApi
         var api = app.MapGroup("/v1/export").WithTags("Export").RequireAdmin();
         api.MapGet("/events", ExportEventsAsync)
             .WithName("ExportEvents")
-            .WithSummary("Streams the logged events up to the current end of the log as NDJSON, optionally only event times in [from, until)")
+            .WithSummary("Streams the logged events up to the current end of the log as NDJSON, optionally only event times in [from, until), optionally only after a position an earlier export returned")
+            .WithDescription("Poll with after=<the X-Log-End-Position of the previous answer> to read only new events; after=end returns none and just the current end position, to start polling from now.")
             .Produces(StatusCodes.Status200OK, contentType: NdjsonContentType);
         api.MapGet("/items", ExportItemsAsync)
             .WithName("ExportItems")
@@ -38,7 +39,7 @@ public static class ExportApi
     }
 
     public static async Task<Results<PushStreamHttpResult, ValidationProblem>> ExportEventsAsync(
-        HttpContext context, IEventLog log, DateTimeOffset? from, DateTimeOffset? until, CancellationToken cancellationToken)
+        HttpContext context, IEventLog log, DateTimeOffset? from, DateTimeOffset? until, string? after, CancellationToken cancellationToken)
     {
         var window = new ExportWindow(from, until);
         if (window.Validate() is { } error)
@@ -46,10 +47,32 @@ public static class ExportApi
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["until"] = [error] });
         }
 
+        var start = LogPosition.Start;
+        var fromEnd = string.Equals(after, "end", StringComparison.Ordinal);
+        if (!fromEnd && after is not null)
+        {
+            try
+            {
+                start = LogPosition.Parse(after);
+            }
+            catch (FormatException)
+            {
+                return TypedResults.ValidationProblem(new Dictionary<string, string[]>
+                {
+                    ["after"] = ["after must be a log position returned in X-Log-End-Position (comma-separated offsets) or 'end'."],
+                });
+            }
+        }
+
         var end = await log.GetEndPositionAsync(cancellationToken);
         context.Response.Headers[EndPositionHeader] = end.ToString();
+        if (fromEnd)
+        {
+            start = end;
+        }
+
         return TypedResults.Stream(
-            stream => WriteLinesAsync(stream, EventLogExport.EventsAsync(log, end, window, cancellationToken), e => e.ToDto(), cancellationToken),
+            stream => WriteLinesAsync(stream, EventLogExport.EventsAsync(log, start, end, window, cancellationToken), e => e.ToDto(), cancellationToken),
             NdjsonContentType);
     }
 

@@ -32,12 +32,17 @@ public static class EventLogExport
     public const int DefaultBatchSize = 4_096;
 
     /// <summary>Every record before <paramref name="end"/>, in log order within each partition.</summary>
-    public static async IAsyncEnumerable<LogRecord> ReadToAsync(
-        IEventLog log, LogPosition end, int batchSize = DefaultBatchSize, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public static IAsyncEnumerable<LogRecord> ReadToAsync(
+        IEventLog log, LogPosition end, int batchSize = DefaultBatchSize, CancellationToken cancellationToken = default) =>
+        ReadRangeAsync(log, LogPosition.Start, end, batchSize, cancellationToken);
+
+    /// <summary>Every record from <paramref name="start"/> (a position an earlier export returned) up to <paramref name="end"/>.</summary>
+    public static async IAsyncEnumerable<LogRecord> ReadRangeAsync(
+        IEventLog log, LogPosition start, LogPosition end, int batchSize = DefaultBatchSize, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(log);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
-        var position = LogPosition.Start;
+        var position = start;
         using var reader = log.OpenReader();
 
         // Compared per partition: a reader at the end would otherwise wait for records that may never come.
@@ -58,11 +63,16 @@ public static class EventLogExport
     }
 
     /// <summary>The interaction events before <paramref name="end"/> whose event time is in <paramref name="window"/>.</summary>
+    public static IAsyncEnumerable<InteractionEvent> EventsAsync(
+        IEventLog log, LogPosition end, ExportWindow window, CancellationToken cancellationToken = default) =>
+        EventsAsync(log, LogPosition.Start, end, window, cancellationToken);
+
+    /// <summary>The interaction events from <paramref name="start"/> up to <paramref name="end"/> whose event time is in <paramref name="window"/>.</summary>
     public static async IAsyncEnumerable<InteractionEvent> EventsAsync(
-        IEventLog log, LogPosition end, ExportWindow window, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+        IEventLog log, LogPosition start, LogPosition end, ExportWindow window, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(window);
-        await foreach (var record in ReadToAsync(log, end, DefaultBatchSize, cancellationToken))
+        await foreach (var record in ReadRangeAsync(log, start, end, DefaultBatchSize, cancellationToken))
         {
             if (record is EventRecord { Event: var e } && window.Contains(e.EventTime))
             {

@@ -104,7 +104,21 @@ public static class BatchValidator
             return "value must be a finite number when present.";
         }
 
-        valid = new InteractionEvent(dto.EventId!, dto.UserId!, dto.ItemId, dto.CreatorId, type, dto.Value, time);
+        if (dto.RequestId is not null && !IsValidEventId(dto.RequestId))
+        {
+            return $"requestId must be 1 to {MaxEventIdLength} characters without whitespace or control characters when present.";
+        }
+
+        if (dto.ModelVersion is not null && !IsValidEventId(dto.ModelVersion))
+        {
+            return $"modelVersion must be 1 to {MaxEventIdLength} characters without whitespace or control characters when present.";
+        }
+
+        valid = new InteractionEvent(dto.EventId!, dto.UserId!, dto.ItemId, dto.CreatorId, type, dto.Value, time)
+        {
+            RequestId = dto.RequestId,
+            ModelVersion = dto.ModelVersion,
+        };
         return null;
     }
 

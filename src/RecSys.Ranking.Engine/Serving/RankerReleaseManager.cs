@@ -21,6 +21,10 @@ public sealed class RankerReleaseManager : IAsyncDisposable
     private readonly RankingTelemetry? _telemetry;
     private readonly ILogger _logger;
     private readonly Dictionary<string, string> _failed = new(StringComparer.Ordinal);
+
+    // Releases held next to the served one (a rollout's candidate, or production while the candidate is served): copy on
+    // write, so the request path reads it without a lock.
+    private volatile Dictionary<string, RankerRelease> _pinned = new(StringComparer.Ordinal);
     private readonly Lock _refreshGate = new();
     private RankerRelease? _current;
     private string? _lastError;
@@ -71,6 +75,110 @@ public sealed class RankerReleaseManager : IAsyncDisposable
     }
 
     /// <summary>
+    /// Holds the release <paramref name="version"/> for one request: the served one when it is that version, else a pinned
+    /// one. False when that version is not loaded.
+    /// </summary>
+    public bool TryAcquire(string version, out ReleaseLease lease)
+    {
+        ArgumentNullException.ThrowIfNull(version);
+        while (true)
+        {
+            var release = Volatile.Read(ref _current) is { } current && string.Equals(current.Version, version, StringComparison.Ordinal)
+                ? current
+                : _pinned.GetValueOrDefault(version);
+            if (release is null)
+            {
+                lease = default;
+                return false;
+            }
+
+            if (release.TryAcquire())
+            {
+                lease = new ReleaseLease(release);
+                return true;
+            }
+
+            Thread.Yield();
+        }
+    }
+
+    /// <summary>Versions loaded besides the served one.</summary>
+    public IReadOnlyCollection<string> PinnedVersions => _pinned.Keys;
+
+    /// <summary>
+    /// Loads release <paramref name="version"/> from <c>Ranking:Models:Path</c> and keeps it loaded next to the served one
+    /// until <see cref="Unpin"/> (a rollout serves both). Returns null when it is loaded (or already was), else why not.
+    /// </summary>
+    public string? Pin(string version)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(version);
+        lock (_refreshGate)
+        {
+            if (_pinned.ContainsKey(version) || (Volatile.Read(ref _current) is { } current && current.Version == version && PinCurrent(current)))
+            {
+                return null;
+            }
+
+            var options = _options.CurrentValue;
+            if (string.IsNullOrWhiteSpace(options.Path))
+            {
+                return "Ranking:Models:Path is not set";
+            }
+
+            var directory = Path.Combine(options.Path, version);
+            if (version.IndexOfAny(['/', '\\']) >= 0 || version is "." or ".." || !Directory.Exists(directory))
+            {
+                return $"release folder {directory} does not exist";
+            }
+
+            try
+            {
+                var release = _loader.Load(directory, options);
+                _pinned = new Dictionary<string, RankerRelease>(_pinned, StringComparer.Ordinal) { [version] = release };
+                ServingLog.ReleasePinned(_logger, version);
+                return null;
+            }
+            catch (Exception ex) when (ex is InvalidDataException or IOException or UnauthorizedAccessException)
+            {
+                _telemetry?.RecordLoadFailure();
+                ServingLog.ReleaseRejected(_logger, version, "the served release", ex.Message);
+                return ex.Message;
+            }
+        }
+    }
+
+    /// <summary>Lets go of a pinned release; it closes when its last request is done. Nothing happens when it is not pinned.</summary>
+    public void Unpin(string version)
+    {
+        ArgumentNullException.ThrowIfNull(version);
+        lock (_refreshGate)
+        {
+            if (!_pinned.TryGetValue(version, out var release))
+            {
+                return;
+            }
+
+            var next = new Dictionary<string, RankerRelease>(_pinned, StringComparer.Ordinal);
+            next.Remove(version);
+            _pinned = next;
+            release.Release();
+        }
+    }
+
+    // The served release is also held as pinned, so a refresh that moves off it (the registry activated the candidate)
+    // keeps it loaded for the requests the rollout still routes to it.
+    private bool PinCurrent(RankerRelease current)
+    {
+        if (!current.TryAcquire())
+        {
+            return false;
+        }
+
+        _pinned = new Dictionary<string, RankerRelease>(_pinned, StringComparer.Ordinal) { [current.Version] = current };
+        return true;
+    }
+
+    /// <summary>
     /// Looks for the newest valid release (newest first by folder name, digits compared as numbers) and serves it if it is
     /// not already served. Returns true when the served release changed.
     /// </summary>
@@ -111,6 +219,14 @@ public sealed class RankerReleaseManager : IAsyncDisposable
                 if (_failed.TryGetValue(key, out var seen) && seen == fingerprint)
                 {
                     continue;
+                }
+
+                if (_pinned.TryGetValue(name, out var pinned) && string.Equals(pinned.MainStage.Kind, options.MainStage, StringComparison.Ordinal)
+                    && pinned.TryAcquire())
+                {
+                    // Already loaded for a rollout: serve the same instance (one more reference for the served slot).
+                    Publish(pinned);
+                    return true;
                 }
 
                 try
@@ -170,6 +286,11 @@ public sealed class RankerReleaseManager : IAsyncDisposable
         if (last is not null)
         {
             last.Release();
+        }
+
+        foreach (var pinned in Interlocked.Exchange(ref _pinned, new Dictionary<string, RankerRelease>(StringComparer.Ordinal)).Values)
+        {
+            pinned.Release();
         }
 
         await ValueTask.CompletedTask.ConfigureAwait(false);

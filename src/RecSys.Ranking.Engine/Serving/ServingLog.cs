@@ -18,4 +18,7 @@ internal static partial class ServingLog
     [LoggerMessage(EventId = 4114, Level = LogLevel.Error, Message = "Checking for ranker releases failed; retrying at the next interval")]
     public static partial void RefreshFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(EventId = 4115, Level = LogLevel.Information, Message = "Ranker release {Release} is loaded next to the served one (rollout)")]
+    public static partial void ReleasePinned(ILogger logger, string release);
+
 }

@@ -28,6 +28,9 @@ public sealed record TwoStageResult(
 
     /// <summary>Main-stage scores served from the score cache.</summary>
     public int CacheHits { get; init; }
+
+    /// <summary>Why this release served, when a rollout routed the request (e.g. "v2: candidate, stage Canary (1 %), bucket 42 &lt; 100").</summary>
+    public string? Routing { get; init; }
 }
 
 /// <summary>What post-processing reads of each candidate besides its score: item metadata and the item embedding.</summary>
@@ -66,12 +69,17 @@ public sealed class TwoStageRanker(
     /// Null when no release is served (the caller ranks by the fused score). Failures of the provider or a model propagate;
     /// a full main-stage queue is a <see cref="RecSys.Batching.BatchQueueFullException"/>.
     /// </summary>
-    public async Task<TwoStageResult?> RankAsync(RankingQuery query, IReadOnlyList<RankingCandidate> candidates, int count, CancellationToken cancellationToken)
+    public Task<TwoStageResult?> RankAsync(RankingQuery query, IReadOnlyList<RankingCandidate> candidates, int count, CancellationToken cancellationToken) =>
+        RankAsync(query, candidates, count, version: null, cancellationToken);
+
+    /// <summary>Ranks with release <paramref name="version"/> (null: the served one); null when that release is not loaded.</summary>
+    public async Task<TwoStageResult?> RankAsync(RankingQuery query, IReadOnlyList<RankingCandidate> candidates, int count, string? version, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
         ArgumentNullException.ThrowIfNull(candidates);
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
-        if (features is null || !releases.TryAcquire(out var lease))
+        ReleaseLease lease = default;
+        if (features is null || !(version is null ? releases.TryAcquire(out lease) : releases.TryAcquire(version, out lease)))
         {
             return null;
         }

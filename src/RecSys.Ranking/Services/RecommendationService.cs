@@ -3,7 +3,9 @@ using Microsoft.Extensions.Options;
 using RecSys.Batching;
 using RecSys.Core.Contracts;
 using RecSys.Ranking.Features;
+using RecSys.Ranking.Feedback;
 using RecSys.Ranking.Models;
+using RecSys.Ranking.Rollout;
 using RecSys.Ranking.Serving;
 
 namespace RecSys.Ranking.Services;
@@ -17,7 +19,8 @@ public sealed partial class RecommendationService(
     RetrievalClient retrieval,
     TrendingFallback fallback,
     IRanker fusedRanker,
-    TwoStageRanker twoStage,
+    RolloutServing rollout,
+    ImpressionLogger impressions,
     RankingTelemetry telemetry,
     IOptions<RankingOptions> options,
     TimeProvider time,
@@ -30,7 +33,8 @@ public sealed partial class RecommendationService(
     {
         using var activity = RankingTelemetry.ActivitySource.StartActivity("recommend");
         activity?.SetTag("recsys.user", userId);
-        var requestId = Activity.Current?.TraceId.ToString() ?? Guid.NewGuid().ToString("N");
+        // Trace and span: one trace may hold several requests (a page asking twice), and impressions are joined per request.
+        var requestId = Activity.Current is { } current ? $"{current.TraceId}-{current.SpanId}" : Guid.NewGuid().ToString("N");
         var o = options.Value;
         var stages = new Dictionary<string, double>(StringComparer.Ordinal);
         var degraded = new List<string>();
@@ -60,7 +64,7 @@ public sealed partial class RecommendationService(
         stages["retrieval"] = time.GetElapsedTime(stageStart).TotalMilliseconds;
 
         stageStart = time.GetTimestamp();
-        var learned = await RankWithModelsAsync(userId, context, candidates, count, degraded, cancellationToken);
+        var learned = await RankWithModelsAsync(userId, context, candidates, count, requestId, degraded, cancellationToken);
         RankedItem[] items;
         string rankerVersion;
         IReadOnlyDictionary<string, string>? models = null;
@@ -82,6 +86,11 @@ public sealed partial class RecommendationService(
                 ["provider"] = learned.Models.Provider,
                 ["scoreCacheHits"] = learned.CacheHits.ToString(System.Globalization.CultureInfo.InvariantCulture),
             };
+            if (learned.Routing is { } routing)
+            {
+                described["rollout"] = routing;
+            }
+
             foreach (var report in learned.PostProcessing)
             {
                 // What each post-processing stage did to this response.
@@ -113,6 +122,7 @@ public sealed partial class RecommendationService(
         stages["total"] = total.TotalMilliseconds;
 
         telemetry.RecordRequest(total, items.Length, degraded.Count > 0);
+        impressions.Log(userId, requestId, rankerVersion, items);
         return new RecommendationResponse(
             userId,
             items,
@@ -121,7 +131,7 @@ public sealed partial class RecommendationService(
 
     /// <summary>The learned ranking, or null (and <see cref="DegradedModel"/>) when no release serves or it failed.</summary>
     private async Task<TwoStageResult?> RankWithModelsAsync(
-        string userId, string? context, IReadOnlyList<CandidateDto> candidates, int count, List<string> degraded, CancellationToken cancellationToken)
+        string userId, string? context, IReadOnlyList<CandidateDto> candidates, int count, string requestId, List<string> degraded, CancellationToken cancellationToken)
     {
         try
         {
@@ -131,7 +141,7 @@ public sealed partial class RecommendationService(
                 rankingCandidates[i] = new RankingCandidate(candidates[i].ItemId, candidates[i].Score, candidates[i].Sources);
             }
 
-            var result = await twoStage.RankAsync(new RankingQuery(userId, context, time.GetUtcNow()), rankingCandidates, count, cancellationToken);
+            var result = await rollout.RankAsync(new RankingQuery(userId, context, time.GetUtcNow()), rankingCandidates, count, requestId, cancellationToken);
             if (result is null)
             {
                 degraded.Add(DegradedModel);

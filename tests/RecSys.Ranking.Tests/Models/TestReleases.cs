@@ -17,8 +17,14 @@ public sealed class TestReleases : IDisposable
     private static readonly DateTimeOffset CreatedAt = new(2026, 12, 1, 12, 0, 0, TimeSpan.Zero);
 
     public TestReleases()
+        : this(Path.Combine(Path.GetTempPath(), "recsys-ranking-tests", Guid.NewGuid().ToString("N")))
     {
-        Root = Path.Combine(Path.GetTempPath(), "recsys-ranking-tests", Guid.NewGuid().ToString("N"));
+    }
+
+    /// <summary>Releases written under <paramref name="root"/> (e.g. a model registry's <c>rankers</c> folder).</summary>
+    public TestReleases(string root)
+    {
+        Root = root;
         Directory.CreateDirectory(Root);
     }
 
@@ -27,11 +33,12 @@ public sealed class TestReleases : IDisposable
     public string PathOf(string release, string stage = "") => Path.Combine(Root, release, stage);
 
     /// <summary>Writes release <paramref name="name"/>: pre-ranker, main ranker and student, models seeded by <paramref name="seed"/>.</summary>
-    public string Write(string name, int seed = 1, string[]? mainFeatures = null)
+    public string Write(string name, int seed = 1, string[]? mainFeatures = null, float? outputBias = null)
     {
         var dir = Path.Combine(Root, name);
         ModelPackage.WriteTrees(Path.Combine(dir, ModelKinds.PreRanker), Trees(PreFeatures, seed), ModelKinds.PreRanker, $"{name}-pre", CreatedAt, Metrics);
-        var main = Mlp(mainFeatures ?? MainFeatures, [8], seed + 100);
+        // An output bias shifts every logit (float.NaN: a main ranker whose every score is NaN).
+        var main = Mlp(mainFeatures ?? MainFeatures, [8], seed + 100, outputBias);
         ModelPackage.WriteMlp(Path.Combine(dir, ModelKinds.MainRanker), main, ModelKinds.MainRanker, $"{name}-main", CreatedAt,
             [.. main.FeatureNames.Select(_ => 0.1)], Metrics);
         var student = Mlp(StudentFeatures, [4], seed + 200);
@@ -87,7 +94,7 @@ public sealed class TestReleases : IDisposable
         return new GbdtModel(features, trees, [.. features.Select((_, i) => (double)(i + 1))], "hand-built test trees");
     }
 
-    private static MlpModel Mlp(IReadOnlyList<string> features, int[] hidden, int seed)
+    private static MlpModel Mlp(IReadOnlyList<string> features, int[] hidden, int seed, float? outputBias = null)
     {
         var random = new Random(seed);
         int[] sizes = [features.Count, .. hidden, 1];
@@ -97,6 +104,11 @@ public sealed class TestReleases : IDisposable
         {
             weights[l] = [.. Enumerable.Range(0, sizes[l] * sizes[l + 1]).Select(_ => (float)(random.NextDouble() - 0.5))];
             biases[l] = [.. Enumerable.Range(0, sizes[l + 1]).Select(_ => (float)(random.NextDouble() - 0.5) * 0.1f)];
+        }
+
+        if (outputBias is { } bias)
+        {
+            biases[^1][0] = bias;
         }
 
         return new MlpModel(features, sizes, weights, biases);

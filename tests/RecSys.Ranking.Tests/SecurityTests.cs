@@ -70,6 +70,30 @@ public sealed class SecurityTests(EmbeddedGarnet garnet) : IClassFixture<Embedde
         Assert.Equal(0, _retrieval.Calls);
     }
 
+    [Theory]
+    [InlineData("GET", "/v1/models")]
+    [InlineData("GET", "/v1/rollout")]
+    [InlineData("POST", "/v1/rollout")]
+    [InlineData("POST", "/v1/rollout/promote")]
+    [InlineData("POST", "/v1/rollout/rollback")]
+    public async Task The_model_registry_and_rollout_routes_refuse_no_key_401_and_a_reader_key_403(string method, string path)
+    {
+        using var app = Start();
+        using var client = app.CreateClient();
+        var routes = SecurityProbe.PoliciesByRoute(app.Services.GetRequiredService<EndpointDataSource>());
+        Assert.Equal([RecSysPolicies.Admin], routes[$"{method} {path}"]);
+
+        using var anonymous = await client.SendAsync(SecurityProbe.Request(new HttpMethod(method), path, null));
+        using var reader = await client.SendAsync(SecurityProbe.Request(new HttpMethod(method), path, SecurityProbe.ReaderKey));
+        using var admin = await client.SendAsync(SecurityProbe.Request(new HttpMethod(method), path, SecurityProbe.AdminKey));
+
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        Assert.Equal("application/problem+json", anonymous.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(HttpStatusCode.Forbidden, reader.StatusCode);
+        // Past authorization: no registry is configured here, so the admin gets the API's own problem (404), or 400 for a bodiless POST.
+        Assert.Contains(admin.StatusCode, new[] { HttpStatusCode.NotFound, HttpStatusCode.BadRequest });
+    }
+
     [Fact]
     public async Task A_reader_key_gets_recommendations_and_ranking_sends_its_own_key_to_retrieval()
     {

@@ -36,7 +36,8 @@ public sealed partial class ImpressionLogger : BackgroundService
         {
             _queue = Channel.CreateBounded<ServedList>(new BoundedChannelOptions(_options.QueueCapacity)
             {
-                FullMode = BoundedChannelFullMode.DropWrite,
+                // Wait: TryWrite then answers false when full (with DropWrite it answers true and loses the item uncounted).
+                FullMode = BoundedChannelFullMode.Wait,
                 SingleReader = true,
             });
         }

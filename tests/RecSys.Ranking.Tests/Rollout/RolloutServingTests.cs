@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using RecSys.Core.Contracts;
 using RecSys.Learning.Registry;
+using RecSys.Ranking.Feedback;
 using RecSys.Ranking.Features;
 using RecSys.Ranking.Rollout;
 using RecSys.Ranking.Serving;
@@ -211,6 +212,70 @@ public sealed class RolloutServingTests : IClassFixture<EmbeddedGarnet>, IDispos
         Assert.Equal(HttpStatusCode.BadRequest, noReason.StatusCode);
     }
 
+    [Fact]
+    public async Task Impressions_and_clicks_read_from_the_event_log_are_joined_by_request_id_per_version()
+    {
+        Register("v2");
+        var log = new ExportStub();
+        using var app = Start(shadowMinutes: 0, featureServer: log);
+        using var client = app.CreateClient();
+        var poller = app.Services.GetRequiredService<FeedbackPoller>();
+        await StartRolloutAsync(client, "v2");
+
+        await poller.PollOnceAsync(CancellationToken.None); // after=end: only the position
+        log.Lines =
+        [
+            .. Impressions("r1", "v1", 3), Click("r1"), Click("r1"),
+            .. Impressions("r2", "v2", 2), Click("r2"),
+            Click("r-unknown"),
+            .. Impressions("r3", "v9", 4), // a version outside the rollout is ignored
+        ];
+        await poller.PollOnceAsync(CancellationToken.None);
+
+        Assert.Equal(["end", "40"], log.Cursors);
+        var status = (await client.GetFromJsonAsync<RolloutStatus>("/v1/rollout", JsonDefaults.Options))!;
+        Assert.Equal((3, 2), (status.Production!.Impressions, status.Production.Clicks));
+        Assert.Equal((2, 1), (status.Candidate!.Impressions, status.Candidate.Clicks));
+    }
+
+    private static IEnumerable<string> Impressions(string requestId, string version, int count) =>
+        Enumerable.Range(0, count).Select(i => Line(new EventDto($"{requestId}:{i}", "u1", $"item{i}", null, "impression", null, DateTimeOffset.UnixEpoch)
+        {
+            RequestId = requestId,
+            ModelVersion = version,
+        }));
+
+    private static string Click(string requestId) =>
+        Line(new EventDto(Guid.NewGuid().ToString("N"), "u1", "item0", null, "click", null, DateTimeOffset.UnixEpoch) { RequestId = requestId });
+
+    private static string Line(EventDto e) => System.Text.Json.JsonSerializer.Serialize(e, JsonDefaults.Options);
+
+    /// <summary>The FeatureServer's event export: the lines given, end position 40, and the cursors asked for.</summary>
+    private sealed class ExportStub : HttpMessageHandler
+    {
+        public IReadOnlyList<string> Lines { get; set; } = [];
+
+        public List<string> Cursors { get; } = [];
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (request.RequestUri!.AbsolutePath != "/v1/export/events")
+            {
+                // Impressions Ranking logs itself are accepted and not echoed: the test feeds the log's content.
+                return Task.FromResult(new HttpResponseMessage(HttpStatusCode.OK) { Content = JsonContent.Create(new EventBatchResponse(0, 0, [], 0)) });
+            }
+
+            var after = System.Web.HttpUtility.ParseQueryString(request.RequestUri.Query)["after"]!;
+            Cursors.Add(after);
+            var response = new HttpResponseMessage(HttpStatusCode.OK)
+            {
+                Content = new StringContent(after == "end" ? "" : string.Join("\n", Lines) + "\n", System.Text.Encoding.UTF8, "application/x-ndjson"),
+            };
+            response.Headers.Add(FeedbackPoller.EndPositionHeader, "40");
+            return Task.FromResult(response);
+        }
+    }
+
     private void Register(string version, string[]? mainFeatures = null, float? outputBias = null)
     {
         _releases.Write(version, seed: 1, mainFeatures, outputBias);
@@ -218,7 +283,7 @@ public sealed class RolloutServingTests : IClassFixture<EmbeddedGarnet>, IDispos
             new Dictionary<string, double>(StringComparer.Ordinal) { ["ndcg@10"] = 0.5 }));
     }
 
-    private WebApplicationFactory<Program> Start(int shadowMinutes = 10)
+    private WebApplicationFactory<Program> Start(int shadowMinutes = 10, HttpMessageHandler? featureServer = null)
     {
         var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
         {
@@ -237,9 +302,20 @@ public sealed class RolloutServingTests : IClassFixture<EmbeddedGarnet>, IDispos
             web.UseSetting("Ranking:Rollout:LatencyQuantile", "0.95");
             web.UseSetting("Ranking:Rollout:MinScoreSamples", "200");
             web.UseSetting("Ranking:Rollout:MaxShadowInFlight", "1024");
+            if (featureServer is not null)
+            {
+                web.UseSetting("Ranking:Feedback:FeatureServerBaseAddress", "http://featureserver.test");
+                web.UseSetting("Ranking:Feedback:ExportApiKey", "admin-key-for-the-export");
+            }
+
             web.ConfigureServices(services =>
             {
                 services.AddHttpClient<RetrievalClient>().ConfigurePrimaryHttpMessageHandler(() => _retrieval);
+                if (featureServer is not null)
+                {
+                    services.AddHttpClient(ImpressionLogger.HttpClientName).ConfigurePrimaryHttpMessageHandler(() => featureServer);
+                }
+
                 services.AddSingleton<IRankingFeatureProvider>(_features);
                 services.AddKeyedSingleton<TimeProvider>(RolloutExtensions.ClockKey, _clock);
             });

@@ -17,6 +17,26 @@ public sealed class ValidationTests
         Assert.Equal(new InteractionEvent("ev-1", "u1", "i1", null, EventType.Click, 1.5, Now.AddMinutes(-1)), e);
     }
 
+    [Fact]
+    public void Request_id_and_model_version_are_optional_and_carried_to_the_domain_event()
+    {
+        Assert.Null(BatchValidator.Validate(Valid() with { RequestId = "0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331", ModelVersion = "v12" }, Now, out var e));
+        Assert.Equal(("0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331", "v12"), (e!.RequestId, e.ModelVersion));
+        Assert.Null(BatchValidator.Validate(Valid(), Now, out var plain));
+        Assert.Null(plain!.RequestId);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("has space")]
+    [InlineData("ctrl\u0001")]
+    public void A_request_id_or_model_version_present_must_be_a_clean_id(string value)
+    {
+        AssertRejected(Valid() with { RequestId = value }, "requestId");
+        AssertRejected(Valid() with { ModelVersion = value }, "modelVersion");
+        AssertRejected(Valid() with { RequestId = new string('r', 129) }, "requestId");
+    }
+
     [Theory]
     [InlineData(null)]
     [InlineData("")]

@@ -89,6 +89,57 @@ public sealed class ExportApiTests : IDisposable
     }
 
     [Fact]
+    public async Task Polling_after_the_returned_end_position_reads_only_new_events_and_after_end_starts_from_now()
+    {
+        await SendAsync(30);
+        using var atEnd = await _client.GetAsync("/v1/export/events?after=end");
+        Assert.Empty(await ReadLinesAsync<EventDto>(atEnd));
+        var cursor = atEnd.Headers.GetValues(ExportApi.EndPositionHeader).Single();
+
+        var batch = Enumerable.Range(0, 3).Select(e => new EventDto($"x-new{e}", "x-u1", "x-i1", null, "impression", null, Base)
+        {
+            RequestId = "req-1",
+            ModelVersion = "v7",
+        }).Append(new EventDto("x-click", "x-u1", "x-i1", null, "click", null, Base) { RequestId = "req-1" }).ToList();
+        using (var posted = await _client.PostAsJsonAsync("/v1/events", new EventBatchRequest(batch), FeatureServerFactory.Json))
+        {
+            Assert.Equal(HttpStatusCode.OK, posted.StatusCode);
+        }
+
+        using var next = await _client.GetAsync($"/v1/export/events?after={Uri.EscapeDataString(cursor)}");
+        var events = await ReadLinesAsync<EventDto>(next);
+
+        Assert.Equal(["x-new0", "x-new1", "x-new2", "x-click"], events.Select(e => e.EventId));
+        Assert.All(events, e => Assert.Equal("req-1", e.RequestId));
+        Assert.Equal(["v7", "v7", "v7", null], events.Select(e => e.ModelVersion));
+        using var empty = await _client.GetAsync($"/v1/export/events?after={Uri.EscapeDataString(next.Headers.GetValues(ExportApi.EndPositionHeader).Single())}");
+        Assert.Empty(await ReadLinesAsync<EventDto>(empty));
+    }
+
+    [Fact]
+    public async Task A_bad_cursor_is_a_400_problem()
+    {
+        using var response = await _client.GetAsync("/v1/export/events?after=yesterday");
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public void A_log_record_written_before_request_ids_existed_still_reads()
+    {
+        var old = "{\"k\":\"e\",\"event\":{\"eventId\":\"e1\",\"userId\":\"u1\",\"itemId\":\"i1\",\"type\":\"click\",\"eventTime\":\"2026-01-01T00:00:00+00:00\"}}"u8;
+
+        var record = Assert.IsType<EventRecord>(LogRecordSerializer.Deserialize(old));
+
+        Assert.Equal("e1", record.Event.EventId);
+        Assert.Null(record.Event.RequestId);
+        Assert.Null(record.Event.ModelVersion);
+        var withId = record.Event with { RequestId = "r1" };
+        Assert.Equal("r1", Assert.IsType<EventRecord>(LogRecordSerializer.Deserialize(LogRecordSerializer.Serialize(new EventRecord(withId)))).Event.RequestId);
+    }
+
+    [Fact]
     public async Task Items_are_exported_with_their_metadata()
     {
         await SendAsync(10);

@@ -53,7 +53,10 @@ internal sealed class ApiKeys
                     Authorize(resource);
                     break;
                 case ServiceNames.Ranking:
-                    Authorize(resource).WithEnvironment("Ranking__RetrievalApiKey", Reader);
+                    // Producer to log impressions; admin to read clicks back from the event export (an admin-only route).
+                    Authorize(resource).WithEnvironment("Ranking__RetrievalApiKey", Reader)
+                        .WithEnvironment("Ranking__Feedback__ApiKey", Producer)
+                        .WithEnvironment("Ranking__Feedback__ExportApiKey", Admin);
                     break;
                 case ServiceNames.Seed or RetrainingResource.Name:
                     resource.WithEnvironment(TrainerApiKeyVariable, Admin);

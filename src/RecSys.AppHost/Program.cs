@@ -39,9 +39,15 @@ var ranking = builder.AddProject<Projects.RecSys_Ranking>(ServiceNames.Ranking)
     .WithConnectionString(ServiceNames.OnlineStore, onlineStore)
     .WithEnvironment("Ranking__Models__Path", Path.Combine(settings.ModelRegistry, "rankers"))
     .WithReference(retrieval)
+    .WithReference(featureServer)
+    // The feedback loop: served lists go to the event log as impressions; clicks are read back for the rollout's CTR gate.
+    .WithEnvironment("Ranking__Feedback__FeatureServerBaseAddress", "http://" + ServiceNames.FeatureServer)
     .WithHttpHealthCheck("/health")
     .WithExternalHttpEndpoints()
     .WaitFor(retrieval);
+
+// The ranker rollout as a resource: state, gates and per-version metrics, with start / promote / roll back commands.
+builder.AddRollout(ranking, keys.Admin);
 
 // Containers mode only: the optional containers are waited for only when they exist (embedded mode has none).
 if (kafka is not null)

@@ -18,6 +18,7 @@ public static class TrainerCli
         root.Subcommands.Add(EvaluateCommand.Create(env));
         root.Subcommands.Add(RetrainCommand.Create(env));
         root.Subcommands.Add(Ranking.TrainRankersCommand.Create(env));
+        root.Subcommands.Add(PublishCommand.Create(env));
         return root;
     }
 

@@ -48,7 +48,7 @@ internal static partial class RolloutResourceExtensions
                     }
 
                     var candidate = list.EnumerateArray()
-                        .Where(m => m.GetProperty("state").GetString() is "registered" or "previous")
+                        .Where(m => m.GetProperty("state").GetString()?.ToLowerInvariant() is "available" or "previous")
                         .OrderByDescending(m => m.GetProperty("registeredAt").GetDateTimeOffset())
                         .Select(m => m.GetProperty("version").GetString())
                         .FirstOrDefault();
@@ -77,7 +77,8 @@ internal static partial class RolloutResourceExtensions
     /// <summary>The dashboard state of a <c>GET /v1/rollout</c> answer: text, style and properties.</summary>
     internal static (string State, string Style, List<ResourcePropertySnapshot> Properties) Describe(JsonElement status)
     {
-        var state = status.GetProperty("state").GetString() ?? "idle";
+        // Ranking writes the state's enum names (Running, RolledBack...); compared without case.
+        var state = status.GetProperty("state").GetString()?.ToLowerInvariant() ?? "idle";
         var rollout = status.TryGetProperty("rollout", out var r) && r.ValueKind == JsonValueKind.Object ? r : (JsonElement?)null;
         var stage = rollout?.GetProperty("stage").GetString();
         var percent = status.GetProperty("candidatePercent").GetDouble();
@@ -115,9 +116,9 @@ internal static partial class RolloutResourceExtensions
 
         return state switch
         {
-            "rolledBack" => ($"Rolled back: {(rollout is { } rb ? Text(rb, "reason") : "")}", KnownResourceStateStyles.Error, properties),
+            "rolledback" => ($"Rolled back: {(rollout is { } rb ? Text(rb, "reason") : "")}", KnownResourceStateStyles.Error, properties),
             "completed" => ($"Completed: {Text(status, "productionVersion")} serves", KnownResourceStateStyles.Success, properties),
-            "running" or "readyToPromote" => (string.Create(CultureInfo.InvariantCulture, $"{stage} ({percent:0.##} %){(state == "readyToPromote" ? ", ready to promote" : "")}"), KnownResourceStateStyles.Info, properties),
+            "running" or "readytopromote" => (string.Create(CultureInfo.InvariantCulture, $"{stage} ({percent:0.##} %){(state == "readytopromote" ? ", ready to promote" : "")}"), KnownResourceStateStyles.Info, properties),
             _ => ("Idle", KnownResourceStateStyles.Info, properties),
         };
     }

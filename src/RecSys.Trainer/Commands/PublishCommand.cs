@@ -110,7 +110,7 @@ public static class PublishCommand
                 ? $": {alert.GetProperty("reason").GetString()}"
                 : "";
             console.MarkupLineInterpolated($"rollout of {name}: {state}{detail}");
-            return state == "rolledBack" ? ExitCodes.Rejected : ExitCodes.Ok;
+            return string.Equals(state, "RolledBack", StringComparison.OrdinalIgnoreCase) ? ExitCodes.Rejected : ExitCodes.Ok;
         });
         return command;
     }

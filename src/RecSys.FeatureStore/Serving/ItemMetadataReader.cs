@@ -62,6 +62,31 @@ public sealed class ItemMetadataReader(IConnectionMultiplexer redis)
         return result;
     }
 
+    /// <summary>
+    /// Per id, in order, whether it is in <c>items:unavailable</c>: one command per 1,000 ids. The item upsert keeps that set
+    /// in step with the hash's <c>avail</c>, so this is the availability of <see cref="ReadAsync"/> without reading the hashes.
+    /// </summary>
+    public async Task<bool[]> ReadUnavailableAsync(IReadOnlyList<string> itemIds, CancellationToken cancellationToken)
+    {
+        var result = new bool[itemIds.Count];
+        var db = redis.GetDatabase();
+        for (var start = 0; start < itemIds.Count; start += ChunkSize)
+        {
+            var n = Math.Min(ChunkSize, itemIds.Count - start);
+            var members = new RedisValue[n];
+            for (var i = 0; i < n; i++)
+            {
+                members[i] = itemIds[start + i];
+            }
+
+            var flags = await OnlineStoreUnavailableException.Guard(
+                () => db.SetContainsAsync(OnlineKeys.UnavailableItems, members).WaitAsync(cancellationToken), "item availability").ConfigureAwait(false);
+            flags.CopyTo(result, start);
+        }
+
+        return result;
+    }
+
     /// <summary>The <c>created</c> field (unix ms, as the stream processor writes it); null when absent or not a plausible time.</summary>
     private static DateTimeOffset? CreatedAt(RedisValue value) =>
         value.TryParse(out long ms) && ms > 0 && ms <= DateTimeOffset.MaxValue.ToUnixTimeMilliseconds() ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;

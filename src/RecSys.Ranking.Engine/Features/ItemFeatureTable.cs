@@ -14,12 +14,14 @@ namespace RecSys.Ranking.Features;
 /// (windows of days, popularity with a 3-day half-life, embeddings published in versions), so they are read in bulk in the
 /// background and a request only looks them up. A refresh reads the catalog in pipelined chunks into a new snapshot and
 /// swaps it in whole: a request sees one snapshot, never a half-built one. Items the snapshot lacks (created since) are
-/// read per request by the provider.
+/// read per request by the provider. With an <see cref="ItemMetadataReader"/>, the items' filter metadata is read along, for
+/// post-processing.
 /// </summary>
 public sealed class ItemFeatureTable
 {
     private readonly IOnlineFeatureStore _store;
     private readonly ItemCatalogReader _catalog;
+    private readonly ItemMetadataReader? _metadata;
     private readonly RankingFeatureProviderOptions _options;
     private readonly TimeProvider _time;
     private readonly FeatureDefinition[] _definitions;
@@ -28,7 +30,7 @@ public sealed class ItemFeatureTable
     private long _version;
 
     public ItemFeatureTable(IOnlineFeatureStore store, ItemCatalogReader catalog, FeatureRegistry registry, IOptions<RankingFeatureProviderOptions> options,
-        TimeProvider time, IMeterFactory? meters = null)
+        TimeProvider time, IMeterFactory? meters = null, ItemMetadataReader? metadata = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(catalog);
@@ -37,6 +39,7 @@ public sealed class ItemFeatureTable
         ArgumentNullException.ThrowIfNull(time);
         _store = store;
         _catalog = catalog;
+        _metadata = metadata;
         _options = options.Value;
         _time = time;
         _definitions = [.. RankingFeatureCatalog.ItemFeatures.Select(name => registry.TryGet(name, out var definition)
@@ -66,61 +69,105 @@ public sealed class ItemFeatureTable
     {
         var started = _time.GetTimestamp();
         var ids = await _catalog.ReadAllAsync(cancellationToken).ConfigureAwait(false);
-        var items = new Dictionary<string, EntityValues>(ids.Length, StringComparer.Ordinal);
+        var items = new Dictionary<string, ItemEntry>(ids.Length, StringComparer.Ordinal);
         var chunk = _options.ItemTableChunk;
-        var inFlight = new List<Task<IReadOnlyList<EntityFeatureValues>>>(_options.ItemTableChunksInFlight);
+        var inFlight = new List<(Task<IReadOnlyList<EntityFeatureValues>> Values, string[] Ids, Task<ItemMetadata?[]>? Metadata)>(_options.ItemTableChunksInFlight);
         for (var start = 0; start < ids.Length; start += chunk)
         {
-            var n = Math.Min(chunk, ids.Length - start);
-            var entities = new EntityRef[n];
-            for (var i = 0; i < n; i++)
+            var chunkIds = ids.AsSpan(start, Math.Min(chunk, ids.Length - start)).ToArray();
+            var entities = new EntityRef[chunkIds.Length];
+            for (var i = 0; i < chunkIds.Length; i++)
             {
-                entities[i] = new EntityRef(EntityKinds.Item, ids[start + i]);
+                entities[i] = new EntityRef(EntityKinds.Item, chunkIds[i]);
             }
 
-            inFlight.Add(_store.GetAsync(new OnlineFeatureQuery(entities, _definitions) { UseL1Cache = false }, cancellationToken));
+            inFlight.Add((_store.GetAsync(new OnlineFeatureQuery(entities, _definitions) { UseL1Cache = false }, cancellationToken), chunkIds,
+                _metadata?.ReadAsync(chunkIds, cancellationToken)));
             if (inFlight.Count == _options.ItemTableChunksInFlight)
             {
-                Collect(await inFlight[0].ConfigureAwait(false), items);
+                await CollectAsync(inFlight[0], items).ConfigureAwait(false);
                 inFlight.RemoveAt(0);
             }
         }
 
         foreach (var pending in inFlight)
         {
-            Collect(await pending.ConfigureAwait(false), items);
+            await CollectAsync(pending, items).ConfigureAwait(false);
         }
 
-        var snapshot = new ItemFeatureSnapshot(Interlocked.Increment(ref _version), items, started);
+        var snapshot = new ItemFeatureSnapshot(Interlocked.Increment(ref _version), items, started, _metadata is not null);
         Volatile.Write(ref _current, snapshot);
         _refreshSeconds?.Record(_time.GetElapsedTime(started).TotalSeconds);
         return snapshot;
     }
 
-    private static void Collect(IReadOnlyList<EntityFeatureValues> results, Dictionary<string, EntityValues> items)
+    private static async Task CollectAsync((Task<IReadOnlyList<EntityFeatureValues>> Values, string[] Ids, Task<ItemMetadata?[]>? Metadata) read,
+        Dictionary<string, ItemEntry> items)
     {
-        foreach (var result in results)
+        var results = await read.Values.ConfigureAwait(false);
+        var metadata = read.Metadata is null ? null : await read.Metadata.ConfigureAwait(false);
+        for (var e = 0; e < results.Count; e++)
         {
+            var result = results[e];
             var values = new EntityValues();
             for (var i = 0; i < result.Values.Length; i++)
             {
                 values.Set(result.Features[i].Name, result.Values[i]);
             }
 
-            items[result.Entity.Id] = values;
+            items[result.Entity.Id] = new ItemEntry(values, metadata?[e]);
         }
     }
 }
 
-/// <summary>One complete read of the catalog's item values; never modified once published.</summary>
-public sealed class ItemFeatureSnapshot(long version, IReadOnlyDictionary<string, EntityValues> items, long loadedAt)
+/// <summary>An item's values and filter metadata (null: the metadata was not read or the item hash is gone).</summary>
+internal readonly record struct ItemEntry(EntityValues Values, ItemMetadata? Metadata);
+
+/// <summary>One complete read of the catalog's item values (and filter metadata); never modified once published.</summary>
+public sealed class ItemFeatureSnapshot
 {
-    public long Version { get; } = version;
+    private readonly Dictionary<string, ItemEntry> _items;
+
+    internal ItemFeatureSnapshot(long version, Dictionary<string, ItemEntry> items, long loadedAt, bool hasMetadata)
+    {
+        Version = version;
+        _items = items;
+        LoadedAt = loadedAt;
+        HasMetadata = hasMetadata;
+    }
+
+    public long Version { get; }
 
     /// <summary>Timestamp (<see cref="TimeProvider.GetTimestamp"/>) at which the read began: values are at least this fresh.</summary>
-    public long LoadedAt { get; } = loadedAt;
+    public long LoadedAt { get; }
 
-    public int Count => items.Count;
+    /// <summary>Whether the items' filter metadata was read with their values.</summary>
+    public bool HasMetadata { get; }
 
-    public bool TryGet(string itemId, out EntityValues values) => items.TryGetValue(itemId, out values!);
+    public int Count => _items.Count;
+
+    public bool TryGet(string itemId, out EntityValues values)
+    {
+        if (_items.TryGetValue(itemId, out var entry))
+        {
+            values = entry.Values;
+            return true;
+        }
+
+        values = EntityValues.Empty;
+        return false;
+    }
+
+    /// <summary>The item's creator, categories and creation time as of the read (availability is not kept fresh here: read it per request).</summary>
+    public bool TryGetMetadata(string itemId, out ItemMetadata metadata)
+    {
+        if (_items.TryGetValue(itemId, out var entry) && entry.Metadata is { } known)
+        {
+            metadata = known;
+            return true;
+        }
+
+        metadata = ItemMetadata.Unknown;
+        return false;
+    }
 }

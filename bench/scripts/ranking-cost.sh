@@ -10,6 +10,8 @@
 # With BASELINE_ROOT=<another checkout, built in Release>, a third Ranking instance ("base", port 7103) runs that checkout's
 # Ranking on the same store, Retrieval and release: before/after in one run.
 # Usage: bench/scripts/ranking-cost.sh DATA_DIR [items=100000] [rate=100] [seconds=60] [saturation rates, e.g. "150 200 300"]
+#   SOURCE_TIMEOUT / SHARD_TIMEOUT (TimeSpan, default 100 ms / 80 ms: Retrieval's defaults) raise Retrieval's per-source
+#   budgets on a machine too loaded to meet them, so that every request carries its ~5,000 candidates through ranking.
 #   The first run seeds DATA_DIR with a generated world (1,000 users, `items` items, 100 events per user) and trains the
 #   embeddings and the ranker release; later runs reuse it. Ports: 6471 (Garnet), 7101/7102 (Ranking), 7120, 7130.
 set -euo pipefail
@@ -51,7 +53,8 @@ wait_http http://127.0.0.1:7140/health
 launch featureserver "${common[@]}" ASPNETCORE_URLS=http://127.0.0.1:$fs_port FeatureServer__DataDirectory="$data/featureserver" \
   dotnet "$(bin RecSys.FeatureServer)"
 launch retrieval "${common[@]}" ASPNETCORE_URLS=http://127.0.0.1:$retrieval_port Retrieval__DataDirectory="$data/retrieval" \
-  Retrieval__VectorIndex__Dimensions=16 dotnet "$(bin RecSys.Retrieval)"
+  Retrieval__VectorIndex__Dimensions=16 Retrieval__SourceTimeout="${SOURCE_TIMEOUT:-00:00:00.100}" \
+  Retrieval__VectorIndex__PerShardTimeout="${SHARD_TIMEOUT:-00:00:00.080}" dotnet "$(bin RecSys.Retrieval)"
 wait_http http://127.0.0.1:$fs_port/health; wait_http http://127.0.0.1:$retrieval_port/health
 
 if [[ ! -f "$data/seeded" ]]; then
@@ -85,6 +88,9 @@ while true; do
   sleep 2; waited=$((waited + 2)); (( waited < 900 )) || { echo "the learned ranker does not serve; last body: ${body:0:300}"; exit 1; }
 done
 
+# The learned instance's item table: its first catalog read must be done before it is measured.
+until grep -q "Item feature table refreshed" "$data/logs/learned.log"; do sleep 2; done
+grep -m1 "Item feature table refreshed" "$data/logs/learned.log"
 lscpu | grep -m1 'Model name'; nproc
 services=(garnet featureserver retrieval)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -115,7 +121,7 @@ measure() {
 # Warm every instance (caches, JIT, connection pools, the item table's first read), then the measured passes, alternating.
 port_of() { case "$1" in learned) echo $learned_port ;; fused) echo $fused_port ;; base) echo 7103 ;; esac; }
 for name in "${instances[@]}"; do
-  dotnet "$loadgen" --rate 50 --seconds 10 --users 1000 --url "http://127.0.0.1:$(port_of "$name")" > /dev/null || true
+  dotnet "$loadgen" --rate 20 --seconds 10 --users 1000 --url "http://127.0.0.1:$(port_of "$name")" > /dev/null || true
 done
 curl -s "http://127.0.0.1:$learned_port/v1/recommendations/u7?count=20" | head -c 1500; echo
 for name in "${instances[@]}"; do measure "$name" "$(port_of "$name")" "$rate" "$seconds"; done

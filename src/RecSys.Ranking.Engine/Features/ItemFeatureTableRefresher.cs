@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Options;
-using RecSys.FeatureStore.Serving;
 
 namespace RecSys.Ranking.Features;
 
@@ -37,8 +36,9 @@ public sealed partial class ItemFeatureTableRefresher(
             {
                 return;
             }
-            catch (Exception ex) when (ex is OnlineStoreUnavailableException or TimeoutException)
+            catch (Exception ex)
             {
+                // Whatever the failure (the store's client throws its own types from bulk reads), the host must keep serving.
                 LogRefreshFailed(logger, ex.Message);
                 wait = interval < RetryAfterFailure ? interval : RetryAfterFailure;
             }

@@ -24,7 +24,14 @@ public readonly record struct FeatureValue(double? Number, IReadOnlyList<string>
 }
 
 /// <summary>What to fetch: every listed feature of every listed entity of the feature's kind (pruned to what the caller needs).</summary>
-public sealed record OnlineFeatureQuery(IReadOnlyList<EntityRef> Entities, IReadOnlyList<FeatureDefinition> Features);
+public sealed record OnlineFeatureQuery(IReadOnlyList<EntityRef> Entities, IReadOnlyList<FeatureDefinition> Features)
+{
+    /// <summary>
+    /// Whether the store's L1 cache may answer and keeps what is read (true by default). Bulk readers that keep their own
+    /// copy (a catalog-wide table) switch it off: their reads would only evict the entries requests reuse.
+    /// </summary>
+    public bool UseL1Cache { get; init; } = true;
+}
 
 /// <summary>The values of one entity, in the order of the query's features of its kind.</summary>
 public sealed record EntityFeatureValues(EntityRef Entity, IReadOnlyList<FeatureDefinition> Features, FeatureValue[] Values);

@@ -38,6 +38,7 @@ public sealed partial class RedisOnlineFeatureStore(
         Task<RedisValue>? epoch = null;
         string? embeddingVersion = null;
         long l1Hits = 0;
+        var useL1 = _cache.Enabled && query.UseL1Cache;
 
         for (var e = 0; e < query.Entities.Count; e++)
         {
@@ -55,7 +56,7 @@ public sealed partial class RedisOnlineFeatureStore(
                 continue;
             }
 
-            if (_cache.Enabled && TryFromCache(entity, plan, values))
+            if (useL1 && TryFromCache(entity, plan, values))
             {
                 l1Hits += values.Length;
                 continue;
@@ -119,7 +120,7 @@ public sealed partial class RedisOnlineFeatureStore(
             }
         }
 
-        if (_cache.Enabled)
+        if (useL1)
         {
             foreach (var p in pending)
             {

@@ -15,7 +15,7 @@ public static class OnlineStoreClientExtensions
     /// <c>Aspire:StackExchange:Redis</c>, tracing) with a health check named <c>online-store</c>, keyed by and read from the
     /// connection string <c>ConnectionStrings:online-store</c> (Garnet when embedded, Redis in containers mode), and makes it
     /// the default <see cref="IConnectionMultiplexer"/>; then the serving readers: <see cref="CandidateSignalReader"/>,
-    /// <see cref="EligibilityFilter"/>, <see cref="ItemMetadataReader"/> and <see cref="EmbeddingStore"/>.
+    /// <see cref="EligibilityFilter"/>, <see cref="ItemMetadataReader"/>, <see cref="ItemCatalogReader"/> and <see cref="EmbeddingStore"/>.
     /// </summary>
     /// <param name="builder">The host builder.</param>
     /// <param name="allowAdmin">Only for a service that runs admin commands (none of ours does today).</param>
@@ -49,6 +49,7 @@ public static class OnlineStoreClientExtensions
         builder.Services.TryAddSingleton<CandidateSignalReader>();
         builder.Services.TryAddSingleton<EligibilityFilter>();
         builder.Services.TryAddSingleton<ItemMetadataReader>();
+        builder.Services.TryAddSingleton<ItemCatalogReader>();
         builder.Services.TryAddSingleton<EmbeddingStore>();
         return builder;
     }

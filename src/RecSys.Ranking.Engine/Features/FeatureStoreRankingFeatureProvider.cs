@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Options;
 using RecSys.FeatureStore.OnlineStores;
@@ -7,16 +8,20 @@ using RecSys.FeatureStore.Streaming;
 namespace RecSys.Ranking.Features;
 
 /// <summary>
-/// <see cref="IRankingFeatureProvider"/> over the online feature store: the user's and the candidates' registry values in one
-/// pipelined read, then the values of the user's recent and session items in a second one (which items depends on the first),
-/// item values through a short-TTL bounded cache; rows computed by <see cref="RankingRowComputer"/>, as in training. Values the
-/// store does not have take the ranking feature's default and are counted in <see cref="FeatureMatrix.DefaultedValues"/>.
+/// <see cref="IRankingFeatureProvider"/> over the online feature store. Item values come from the in-process
+/// <see cref="ItemFeatureTable"/> (the whole catalog, refreshed in the background) when one is given; the user's values, and
+/// those of items the table lacks, are read in one pipelined read, then the values of the user's recent and session items the
+/// table lacks in a second one (which items depends on the first); item values read per request go through a short-TTL
+/// bounded cache. Rows are computed by <see cref="RankingRowComputer"/>, as in training: the leading
+/// <see cref="RankingQuery.EagerColumns"/> for every candidate, the others when <see cref="FeatureMatrix.CompleteRows"/> asks.
+/// Values the store does not have take the ranking feature's default and are counted in <see cref="FeatureMatrix.DefaultedValues"/>.
 /// </summary>
 public sealed class FeatureStoreRankingFeatureProvider : IRankingFeatureProvider
 {
     private readonly IOnlineFeatureStore _store;
     private readonly RankingFeatureProviderOptions _options;
     private readonly FeatureL1Cache _itemCache;
+    private readonly ItemFeatureTable? _table;
     private readonly FeatureDefinition[] _userDefinitions;
     private readonly FeatureDefinition[] _itemDefinitions;
     private readonly FeatureDefinition[] _contextDefinitions;
@@ -25,9 +30,10 @@ public sealed class FeatureStoreRankingFeatureProvider : IRankingFeatureProvider
     private readonly Counter<long> _defaulted;
     private readonly Counter<long> _cacheHits;
     private readonly Counter<long> _cacheMisses;
+    private readonly Counter<long> _tableHits;
 
     public FeatureStoreRankingFeatureProvider(IOnlineFeatureStore store, FeatureRegistry registry, IOptions<RankingFeatureProviderOptions> options,
-        TimeProvider time, IMeterFactory meters)
+        TimeProvider time, IMeterFactory meters, ItemFeatureTable? itemTable = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(registry);
@@ -35,6 +41,7 @@ public sealed class FeatureStoreRankingFeatureProvider : IRankingFeatureProvider
         ArgumentNullException.ThrowIfNull(meters);
         _store = store;
         _options = options.Value;
+        _table = itemTable;
         _itemCache = new FeatureL1Cache(_options.ItemCacheTtl, _options.ItemCacheMaxEntries, time);
         _userDefinitions = Definitions(registry, RankingFeatureCatalog.UserFeatures);
         _itemDefinitions = Definitions(registry, RankingFeatureCatalog.ItemFeatures);
@@ -43,6 +50,7 @@ public sealed class FeatureStoreRankingFeatureProvider : IRankingFeatureProvider
         _defaulted = meter.CreateCounter<long>("recsys.ranking.features.defaulted", "{value}", "Feature values filled with their default because the store had none");
         _cacheHits = meter.CreateCounter<long>("recsys.ranking.features.item_cache.hits", "{value}", "Item feature values served from the provider's cache");
         _cacheMisses = meter.CreateCounter<long>("recsys.ranking.features.item_cache.misses", "{value}", "Item feature values read from the store");
+        _tableHits = meter.CreateCounter<long>("recsys.ranking.features.item_table.hits", "{item}", "Candidates whose values came from the in-process item table");
     }
 
     public bool Supports(string featureName) => RankingFeatureCatalog.TryGet(featureName, out _);
@@ -60,65 +68,153 @@ public sealed class FeatureStoreRankingFeatureProvider : IRankingFeatureProvider
         }
 
         var computer = Computer(columns);
-        var itemValues = new Dictionary<string, EntityValues>(StringComparer.Ordinal);
-        var candidateIds = candidates.Select(c => c.ItemId).Distinct(StringComparer.Ordinal).ToList();
-
-        // Round trip 1: the user, and the candidates the cache does not hold.
-        var user = new EntityValues();
-        var userEntity = new EntityRef(EntityKinds.User, query.UserId);
-        var missing = FromCache(candidateIds, _itemDefinitions, itemValues);
-        await ReadAsync([userEntity, .. missing.Select(Item)], [.. _userDefinitions, .. _itemDefinitions], user, itemValues, cancellationToken);
-
-        // Round trip 2: the user's recent and session items (their categories, popularity, embeddings).
-        var contextIds = (user.Ids(RankingFeatureCatalog.UserRecentItems) ?? [])
-            .Concat(user.Ids(RankingFeatureCatalog.UserSessionItems) ?? [])
-            .Distinct(StringComparer.Ordinal)
-            .ToList();
-        var contextValues = new Dictionary<string, EntityValues>(StringComparer.Ordinal);
-        foreach (var id in contextIds)
-        {
-            if (itemValues.TryGetValue(id, out var known))
-            {
-                contextValues[id] = known;
-            }
-        }
-
-        var contextMissing = FromCache([.. contextIds.Where(id => !contextValues.ContainsKey(id))], _contextDefinitions, contextValues);
-        if (contextMissing.Count > 0)
-        {
-            await ReadAsync([.. contextMissing.Select(Item)], _contextDefinitions, null, contextValues, cancellationToken);
-        }
-
-        var request = new RankingRequestValues(user, contextValues, query.RequestTime.ToUnixTimeMilliseconds(), query.Context);
-        var rows = new EntityValues[candidates.Count];
-        for (var i = 0; i < rows.Length; i++)
-        {
-            rows[i] = itemValues.TryGetValue(candidates[i].ItemId, out var values) ? values : EntityValues.Empty;
-        }
-
-        var matrix = new FeatureMatrix(candidates.Count, computer.Columns);
+        var n = candidates.Count;
+        var table = _table?.Current;
+        var rows = ArrayPool<EntityValues>.Shared.Rent(Math.Max(1, n));
+        var rowsOwned = true;
         try
         {
-            matrix.DefaultedValues = computer.Compute(request, rows, matrix.Values);
-            matrix.Segment = RankingSegments.Of(request);
+            // Candidates from the in-process item table; only those it lacks (and the user) go to the store.
+            List<string>? absent = null;
+            for (var i = 0; i < n; i++)
+            {
+                if (table is not null && table.TryGet(candidates[i].ItemId, out var known))
+                {
+                    rows[i] = known;
+                }
+                else
+                {
+                    rows[i] = null!;
+                    (absent ??= []).Add(candidates[i].ItemId);
+                }
+            }
 
-            // Scores may be reused until the user acts again (item values change slowly and the cache's TTL bounds them).
-            matrix.FeatureState = user.TryNumber(RankingFeatureCatalog.UserLastEventMs, out var lastEvent)
-                ? lastEvent.ToString("R", System.Globalization.CultureInfo.InvariantCulture)
-                : "none";
+            if (table is not null)
+            {
+                _tableHits.Add(n - (absent?.Count ?? 0));
+            }
+
+            // Round trip 1: the user, and the candidates neither the table nor the cache hold.
+            var itemValues = new Dictionary<string, EntityValues>(StringComparer.Ordinal);
+            var user = new EntityValues();
+            var userEntity = new EntityRef(EntityKinds.User, query.UserId);
+            var missing = absent is null ? [] : FromCache([.. absent.Distinct(StringComparer.Ordinal)], _itemDefinitions, itemValues);
+            await ReadAsync([userEntity, .. missing.Select(Item)], [.. _userDefinitions, .. _itemDefinitions], user, itemValues, cancellationToken);
+            if (absent is not null)
+            {
+                for (var i = 0; i < n; i++)
+                {
+                    rows[i] ??= itemValues.TryGetValue(candidates[i].ItemId, out var values) ? values : EntityValues.Empty;
+                }
+            }
+
+            // Round trip 2 (when the table lacks some): the user's recent and session items (their categories, popularity, embeddings).
+            var contextValues = new Dictionary<string, EntityValues>(StringComparer.Ordinal);
+            List<string>? contextAbsent = null;
+            foreach (var id in (user.Ids(RankingFeatureCatalog.UserRecentItems) ?? []).Concat(user.Ids(RankingFeatureCatalog.UserSessionItems) ?? []))
+            {
+                if (contextValues.ContainsKey(id))
+                {
+                    continue;
+                }
+
+                if (table is not null && table.TryGet(id, out var known))
+                {
+                    contextValues[id] = known;
+                }
+                else if (itemValues.TryGetValue(id, out known))
+                {
+                    contextValues[id] = known;
+                }
+                else if (contextAbsent is null || !contextAbsent.Contains(id, StringComparer.Ordinal))
+                {
+                    (contextAbsent ??= []).Add(id);
+                }
+            }
+
+            var contextMissing = contextAbsent is null ? [] : FromCache(contextAbsent, _contextDefinitions, contextValues);
+            if (contextMissing.Count > 0)
+            {
+                await ReadAsync([.. contextMissing.Select(Item)], _contextDefinitions, null, contextValues, cancellationToken);
+            }
+
+            var request = new RankingRequestValues(user, contextValues, query.RequestTime.ToUnixTimeMilliseconds(), query.Context);
+            var side = new RequestSide(request);
+            var eager = Math.Clamp(query.EagerColumns, 0, computer.Width);
+            var matrix = new FeatureMatrix(n, computer.Columns);
+            try
+            {
+                var defaulted = 0;
+                for (var i = 0; i < n; i++)
+                {
+                    defaulted += computer.ComputeRow(side, rows[i], matrix.Row(i), 0, eager);
+                }
+
+                matrix.DefaultedValues = defaulted;
+                matrix.Segment = RankingSegments.Of(request);
+
+                // Scores may be reused until the user acts again (item values change slowly and the cache's TTL bounds them).
+                matrix.FeatureState = user.TryNumber(RankingFeatureCatalog.UserLastEventMs, out var lastEvent)
+                    ? lastEvent.ToString("R", System.Globalization.CultureInfo.InvariantCulture)
+                    : "none";
+                if (eager < computer.Width)
+                {
+                    // The main stage's other columns are computed only for the rows the pre-ranker keeps.
+                    matrix.Defer(new DeferredColumns(computer, side, rows, eager, _defaulted));
+                    rowsOwned = false;
+                }
+            }
+            catch
+            {
+                matrix.Dispose();
+                throw;
+            }
+
+            if (matrix.DefaultedValues > 0)
+            {
+                _defaulted.Add(matrix.DefaultedValues);
+            }
+
+            return matrix;
         }
-        catch
+        finally
         {
-            matrix.Dispose();
-            throw;
+            if (rowsOwned)
+            {
+                ArrayPool<EntityValues>.Shared.Return(rows, clearArray: true);
+            }
         }
+    }
 
-        if (matrix.DefaultedValues > 0)
+    /// <summary>The later columns of a request's rows, over the request side and item values the eager pass used.</summary>
+    private sealed class DeferredColumns(RankingRowComputer computer, RequestSide side, EntityValues[] items, int from, Counter<long> defaultedCounter) : IDeferredColumns
+    {
+        private EntityValues[]? _items = items;
+
+        public int Complete(FeatureMatrix matrix, ReadOnlySpan<int> rows)
         {
-            _defaulted.Add(matrix.DefaultedValues);
+            var items = _items ?? throw new ObjectDisposedException(nameof(FeatureMatrix));
+            var defaulted = 0;
+            foreach (var r in rows)
+            {
+                defaulted += computer.ComputeRow(side, items[r], matrix.Row(r), from, computer.Width);
+            }
+
+            if (defaulted > 0)
+            {
+                defaultedCounter.Add(defaulted);
+            }
+
+            return defaulted;
         }
 
-        return matrix;
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _items, null) is { } items)
+            {
+                ArrayPool<EntityValues>.Shared.Return(items, clearArray: true);
+            }
+        }
     }
 
     private static EntityRef Item(string id) => new(EntityKinds.Item, id);

@@ -6,7 +6,14 @@ namespace RecSys.Ranking.Features;
 public sealed record RankingCandidate(string ItemId, double RetrievalScore, IReadOnlyList<string> Sources);
 
 /// <summary>Whom a ranking request is for, in which context, and when (the time features are computed at).</summary>
-public sealed record RankingQuery(string UserId, string? Context, DateTimeOffset RequestTime);
+public sealed record RankingQuery(string UserId, string? Context, DateTimeOffset RequestTime)
+{
+    /// <summary>
+    /// How many leading columns every candidate needs (the pre-ranker's); a provider may leave the others to
+    /// <see cref="FeatureMatrix.CompleteRows"/>, called for the rows that go on to the main stage. All columns by default.
+    /// </summary>
+    public int EagerColumns { get; init; } = int.MaxValue;
+}
 
 /// <summary>
 /// Features of a set of candidates, row-major (one row per candidate, one column per feature name, in the order a model's
@@ -15,6 +22,7 @@ public sealed record RankingQuery(string UserId, string? Context, DateTimeOffset
 public sealed class FeatureMatrix : IDisposable
 {
     private float[]? _buffer;
+    private IDeferredColumns? _deferred;
 
     public FeatureMatrix(int rows, IReadOnlyList<string> columns)
     {
@@ -49,14 +57,39 @@ public sealed class FeatureMatrix : IDisposable
 
     public Span<float> Row(int row) => Values.Slice(row * Width, Width);
 
+    /// <summary>
+    /// Computes the columns the provider deferred (beyond <see cref="RankingQuery.EagerColumns"/>) for <paramref name="rows"/>;
+    /// nothing when none were deferred. Call it once, for the rows whose later columns are read.
+    /// </summary>
+    public void CompleteRows(ReadOnlySpan<int> rows)
+    {
+        ObjectDisposedException.ThrowIf(_buffer is null, this);
+        if (_deferred is { } deferred)
+        {
+            DefaultedValues += deferred.Complete(this, rows);
+        }
+    }
+
+    /// <summary>Hands the matrix what computes its deferred columns; it is disposed with the matrix.</summary>
+    internal void Defer(IDeferredColumns deferred) => _deferred = deferred;
+
     public void Dispose()
     {
         if (_buffer is { } buffer)
         {
             _buffer = null;
             ArrayPool<float>.Shared.Return(buffer);
+            _deferred?.Dispose();
+            _deferred = null;
         }
     }
+}
+
+/// <summary>Computes the columns of a <see cref="FeatureMatrix"/> that its provider left for later.</summary>
+internal interface IDeferredColumns : IDisposable
+{
+    /// <summary>Fills the deferred columns of <paramref name="rows"/>; returns how many values were defaulted.</summary>
+    int Complete(FeatureMatrix matrix, ReadOnlySpan<int> rows);
 }
 
 /// <summary>

@@ -1,5 +1,9 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Options;
 using RecSys.FeatureStore.OnlineStores;
+using RecSys.FeatureStore.Registry;
+using RecSys.FeatureStore.Serving;
 
 namespace RecSys.Ranking.Features;
 
@@ -7,7 +11,8 @@ namespace RecSys.Ranking.Features;
 public static class RankingFeatureExtensions
 {
     /// <summary>
-    /// Registers <see cref="IRankingFeatureProvider"/> (options <c>Ranking:Features</c>, validated at start); adds the online
+    /// Registers <see cref="IRankingFeatureProvider"/> (options <c>Ranking:Features</c>, validated at start) with the in-process
+    /// <see cref="ItemFeatureTable"/> and its background refresher (unless the refresh interval is zero); adds the online
     /// feature store when none is registered (it needs an <c>IConnectionMultiplexer</c>).
     /// </summary>
     public static IHostApplicationBuilder AddRankingFeatureProvider(this IHostApplicationBuilder builder)
@@ -22,7 +27,13 @@ public static class RankingFeatureExtensions
 
         builder.Services.AddMetrics();
         builder.Services.TryAddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton<IRankingFeatureProvider, FeatureStoreRankingFeatureProvider>();
+        builder.Services.TryAddSingleton<ItemCatalogReader>();
+        builder.Services.AddSingleton<ItemFeatureTable>();
+        builder.Services.AddHostedService<ItemFeatureTableRefresher>();
+        builder.Services.AddSingleton<IRankingFeatureProvider>(sp => new FeatureStoreRankingFeatureProvider(
+            sp.GetRequiredService<IOnlineFeatureStore>(), sp.GetRequiredService<FeatureRegistry>(), sp.GetRequiredService<IOptions<RankingFeatureProviderOptions>>(),
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IMeterFactory>(),
+            sp.GetRequiredService<IOptions<RankingFeatureProviderOptions>>().Value.ItemTableRefresh > TimeSpan.Zero ? sp.GetRequiredService<ItemFeatureTable>() : null));
         return builder;
     }
 }

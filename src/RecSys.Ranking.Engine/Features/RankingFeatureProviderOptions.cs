@@ -20,6 +20,22 @@ public sealed class RankingFeatureProviderOptions
     [Range(1, 10_000_000)]
     public int ItemCacheMaxEntries { get; set; } = 500_000;
 
+    /// <summary>
+    /// How often the in-process <see cref="ItemFeatureTable"/> re-reads the whole catalog's item values; zero: no table, item
+    /// values are read per request through the item cache. Item values are aggregates over days (popularity has a 3-day
+    /// half-life), so a minute of age changes no ranking measurably, while each refresh costs a full catalog read.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan ItemTableRefresh { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Items per pipelined batch of a table refresh.</summary>
+    [Range(10, 100_000)]
+    public int ItemTableChunk { get; set; } = 1_000;
+
+    /// <summary>Batches of a table refresh in flight at once.</summary>
+    [Range(1, 64)]
+    public int ItemTableChunksInFlight { get; set; } = 4;
+
     /// <summary>Most candidates one request may carry.</summary>
     [Range(1, 100_000)]
     public int MaxCandidates { get; set; } = 5_000;

@@ -32,20 +32,34 @@ public sealed class RankingRowComputer
         var defaulted = 0;
         for (var r = 0; r < candidates.Count; r++)
         {
-            var row = rows.Slice(r * Width, Width);
-            var item = candidates[r] ?? EntityValues.Empty;
-            for (var c = 0; c < _features.Length; c++)
+            defaulted += ComputeRow(side, candidates[r], rows.Slice(r * Width, Width), 0, Width);
+        }
+
+        return defaulted;
+    }
+
+    /// <summary>
+    /// Writes columns [<paramref name="from"/>, <paramref name="to"/>) of one candidate's row; returns how many were defaulted.
+    /// Allocates nothing: the request side is shared by every row.
+    /// </summary>
+    public int ComputeRow(RequestSide side, EntityValues? item, Span<float> row, int from, int to)
+    {
+        ArgumentNullException.ThrowIfNull(side);
+        ArgumentOutOfRangeException.ThrowIfNegative(from);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(to, _features.Length);
+        item ??= EntityValues.Empty;
+        var defaulted = 0;
+        for (var c = from; c < to; c++)
+        {
+            var feature = _features[c];
+            if (feature.Compute(side, item) is { } value && float.IsFinite(value))
             {
-                var feature = _features[c];
-                if (feature.Compute(side, item) is { } value && float.IsFinite(value))
-                {
-                    row[c] = value;
-                }
-                else
-                {
-                    row[c] = feature.Default;
-                    defaulted++;
-                }
+                row[c] = value;
+            }
+            else
+            {
+                row[c] = feature.Default;
+                defaulted++;
             }
         }
 

@@ -168,12 +168,13 @@ public sealed class RequestSide
             return null;
         }
 
+        // Indexed loops: a foreach over the IReadOnlyList would allocate an enumerator per candidate.
         var matches = 0;
         foreach (var set in consumed)
         {
-            foreach (var category in categories)
+            for (var k = 0; k < categories.Count; k++)
             {
-                if (set.Contains(category))
+                if (set.Contains(categories[k]))
                 {
                     matches++;
                     break;

@@ -13,18 +13,30 @@ public sealed class RankerRelease
     private readonly Action<Exception> _onDisposeFailure;
     private int _references = 1;
 
-    internal RankerRelease(string version, RankerModel preRanker, RankerModel mainStage, MainStageBatcher batcher, Action<Exception> onDisposeFailure)
+    internal RankerRelease(string version, RankerModel preRanker, RankerModel mainStage, MainStageBatcher batcher, Action<Exception> onDisposeFailure,
+        int maxFetchedFeatures = FeaturePlan.DefaultMaxFetched)
     {
         Version = version;
         PreRanker = preRanker;
         MainStage = mainStage;
         Batcher = batcher;
         _onDisposeFailure = onDisposeFailure;
-        Columns = [.. preRanker.Features.Concat(mainStage.Features).Distinct(StringComparer.Ordinal)];
-        var position = Columns.Select((name, i) => (name, i)).ToDictionary(p => p.name, p => p.i, StringComparer.Ordinal);
-        PreRankerColumns = [.. preRanker.Features.Select(f => position[f])];
-        MainStageColumns = [.. mainStage.Features.Select(f => position[f])];
+        Plan = FeaturePlan.Create(preRanker.Manifest.Features, mainStage.Manifest.Features, maxFetchedFeatures);
+        Columns = Plan.Columns;
+        PreRankerColumns = Plan.PreRanker;
+        MainStageColumns = Plan.MainStage;
+        _preRankerDefaults = FeaturePlan.Defaults(preRanker.Manifest.Features);
+        _mainStageDefaults = FeaturePlan.Defaults(mainStage.Manifest.Features);
     }
+
+    private readonly float[] _preRankerDefaults;
+    private readonly float[] _mainStageDefaults;
+
+    /// <summary>What is fetched and where each input reads it (at most the configured number of features, by importance).</summary>
+    public FeaturePlan Plan { get; }
+
+    /// <summary>How many leading <see cref="Columns"/> the pre-ranker reads: the ones every candidate needs.</summary>
+    public int EagerColumns => Plan.EagerColumns;
 
     /// <summary>The release folder's name.</summary>
     public string Version { get; }
@@ -33,13 +45,13 @@ public sealed class RankerRelease
 
     public RankerModel MainStage { get; }
 
-    /// <summary>Features fetched per request: the pre-ranker's, then the main stage's that the pre-ranker lacks.</summary>
+    /// <summary>Features fetched per request: the pre-ranker's, then the main stage's that the pre-ranker lacks (pruned to the cap).</summary>
     public IReadOnlyList<string> Columns { get; }
 
-    /// <summary>For each pre-ranker input, its column in <see cref="Columns"/>.</summary>
+    /// <summary>For each pre-ranker input, its column in <see cref="Columns"/> (-1: pruned, fed its default).</summary>
     public int[] PreRankerColumns { get; }
 
-    /// <summary>For each main-stage input, its column in <see cref="Columns"/>.</summary>
+    /// <summary>For each main-stage input, its column in <see cref="Columns"/> (-1: pruned, fed its default).</summary>
     public int[] MainStageColumns { get; }
 
     /// <summary>The main stage's calibration file when the release has one (read by post-processing, not applied here).</summary>
@@ -49,11 +61,20 @@ public sealed class RankerRelease
     internal MainStageBatcher Batcher { get; }
 
     /// <summary>Copies the columns <paramref name="columns"/> of one row of the union matrix into a model's input row.</summary>
-    public static void Project(ReadOnlySpan<float> unionRow, ReadOnlySpan<int> columns, Span<float> modelRow)
+    public static void Project(ReadOnlySpan<float> unionRow, ReadOnlySpan<int> columns, Span<float> modelRow) => Project(unionRow, columns, default, modelRow);
+
+    /// <summary>The pre-ranker's input row from a row of the fetched matrix (pruned inputs get their default).</summary>
+    public void ProjectPreRanker(ReadOnlySpan<float> unionRow, Span<float> modelRow) => Project(unionRow, PreRankerColumns, _preRankerDefaults, modelRow);
+
+    /// <summary>The main stage's input row from a row of the fetched matrix (pruned inputs get their default).</summary>
+    public void ProjectMainStage(ReadOnlySpan<float> unionRow, Span<float> modelRow) => Project(unionRow, MainStageColumns, _mainStageDefaults, modelRow);
+
+    private static void Project(ReadOnlySpan<float> unionRow, ReadOnlySpan<int> columns, ReadOnlySpan<float> defaults, Span<float> modelRow)
     {
         for (var k = 0; k < columns.Length; k++)
         {
-            modelRow[k] = unionRow[columns[k]];
+            var c = columns[k];
+            modelRow[k] = c >= 0 ? unionRow[c] : defaults[k];
         }
     }
 

@@ -31,7 +31,7 @@ public sealed class RankerReleaseLoader(
             mainStage = OpenStage(releaseDirectory, options.MainStage, options);
             var batcher = new MainStageBatcher(
                 mainStage, options.Batching.ToBatcherOptions(mainStage.Width), timeProvider, logger, meterFactory, telemetry is null ? null : telemetry.RecordMainBatch);
-            return new RankerRelease(version, preRanker, mainStage, batcher, ex => ServingLog.ReleaseCloseFailed(logger, version, ex));
+            return new RankerRelease(version, preRanker, mainStage, batcher, ex => ServingLog.ReleaseCloseFailed(logger, version, ex), options.MaxFetchedFeatures);
         }
         catch
         {

@@ -15,7 +15,8 @@ internal sealed class FreshnessBoostRule(FreshnessBoostOptions options) : IPostP
         var boosted = 0;
         foreach (var candidate in context.Candidates)
         {
-            if (candidate.Source.CreatedAt is { } created && Multiplier(context.Request.RequestTime - created) is var factor && factor > 1)
+            // The candidate's own time when the caller set one, else the item hash's `created` (what serving reads).
+            if ((candidate.Source.CreatedAt ?? candidate.Metadata.CreatedAt) is { } created && Multiplier(context.Request.RequestTime - created) is var factor && factor > 1)
             {
                 candidate.Score *= factor;
                 boosted++;

@@ -9,7 +9,7 @@ namespace RecSys.Ranking.PostProcessing;
 /// the store does not know, reads as <see cref="ItemMetadata.Unknown"/>); <paramref name="Embedding"/> is the item's vector
 /// from the <see cref="EmbeddingStore"/> (empty when it has none: it is then dissimilar to everything).
 /// </summary>
-/// <param name="CreatedAt">When the item was created (the item hash's <c>created</c> field), null when unknown (never boosted).</param>
+/// <param name="CreatedAt">When the item was created; null: <see cref="ItemMetadata.CreatedAt"/> (the item hash's <c>created</c> field) is used, and an item with neither is never boosted.</param>
 public sealed record PostProcessingCandidate(
     string ItemId,
     float Logit,

@@ -39,6 +39,13 @@ public sealed class RankingModelOptions
     [Range(1, 10_000)]
     public int PreRankKeep { get; set; } = 500;
 
+    /// <summary>
+    /// Most features a release fetches per request: the union of the two models' features, pruned to the most important by
+    /// the importances their manifests record; pruned inputs are fed their default.
+    /// </summary>
+    [Range(1, 10_000)]
+    public int MaxFetchedFeatures { get; set; } = FeaturePlan.DefaultMaxFetched;
+
     public ExecutionProviderPreference ExecutionProvider { get; set; } = ExecutionProviderPreference.Auto;
 
     [Range(0, 64)]

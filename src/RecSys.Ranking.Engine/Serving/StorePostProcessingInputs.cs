@@ -1,14 +1,17 @@
 using RecSys.FeatureStore.Serving;
+using RecSys.Ranking.Features;
 
 namespace RecSys.Ranking.Serving;
 
 /// <summary>
-/// Post-processing's item inputs from the online store: metadata (creator, categories, availability) through
+/// Post-processing's item inputs from the online store: metadata (creator, categories, availability, creation time) from the
+/// in-process <see cref="ItemFeatureTable"/> when it holds them (availability still read per request) or through
 /// <see cref="ItemMetadataReader"/>, and the item embeddings of the active embedding version for diversity. The active
 /// version and its dimension are re-read at most every few seconds. Without embeddings (none published, or a store failure
 /// on that read) diversity sees every item as dissimilar, and the rules still apply.
 /// </summary>
-public sealed class StorePostProcessingInputs(ItemMetadataReader metadata, EmbeddingStore embeddings, TimeProvider time) : IPostProcessingInputs
+public sealed class StorePostProcessingInputs(ItemMetadataReader metadata, EmbeddingStore embeddings, TimeProvider time, ItemFeatureTable? itemTable = null)
+    : IPostProcessingInputs
 {
     private static readonly TimeSpan VersionRefresh = TimeSpan.FromSeconds(5);
     // One immutable reference, replaced whole: concurrent requests never read half of an update.
@@ -17,7 +20,9 @@ public sealed class StorePostProcessingInputs(ItemMetadataReader metadata, Embed
     public async Task<(IReadOnlyList<ItemMetadata?> Metadata, IReadOnlyList<float[]?> Embeddings)> ReadAsync(
         IReadOnlyList<string> itemIds, CancellationToken cancellationToken)
     {
-        var metadataRead = metadata.ReadAsync(itemIds, cancellationToken);
+        var metadataRead = itemTable?.Current is { HasMetadata: true } table
+            ? FromTableAsync(table, itemIds, cancellationToken)
+            : metadata.ReadAsync(itemIds, cancellationToken);
         float[]?[] vectors;
         try
         {
@@ -30,6 +35,39 @@ public sealed class StorePostProcessingInputs(ItemMetadataReader metadata, Embed
         }
 
         return (await metadataRead.ConfigureAwait(false), vectors);
+    }
+
+    /// <summary>
+    /// Creator, categories and creation time from the item table (one hash read per item saved), availability from one
+    /// read of the unavailable set so that it is as fresh as the store; items the table lacks are read from the store.
+    /// </summary>
+    private async Task<ItemMetadata?[]> FromTableAsync(ItemFeatureSnapshot table, IReadOnlyList<string> itemIds, CancellationToken cancellationToken)
+    {
+        var unavailable = await metadata.ReadUnavailableAsync(itemIds, cancellationToken).ConfigureAwait(false);
+        var result = new ItemMetadata?[itemIds.Count];
+        List<int>? absent = null;
+        for (var i = 0; i < result.Length; i++)
+        {
+            if (table.TryGetMetadata(itemIds[i], out var known))
+            {
+                result[i] = known.Available == !unavailable[i] ? known : known with { Available = !unavailable[i] };
+            }
+            else
+            {
+                (absent ??= []).Add(i);
+            }
+        }
+
+        if (absent is not null)
+        {
+            var read = await metadata.ReadAsync([.. absent.Select(i => itemIds[i])], cancellationToken).ConfigureAwait(false);
+            for (var k = 0; k < absent.Count; k++)
+            {
+                result[absent[k]] = read[k];
+            }
+        }
+
+        return result;
     }
 
     private async Task<(string Version, int Dimension)> ActiveVersionAsync(CancellationToken cancellationToken)

@@ -95,7 +95,7 @@ public sealed class TwoStageRanker(
             }
 
             var start = time.GetTimestamp();
-            using var matrix = await features.FetchAsync(query, candidates, release.Columns, cancellationToken).ConfigureAwait(false);
+            using var matrix = await features.FetchAsync(query with { EagerColumns = release.EagerColumns }, candidates, release.Columns, cancellationToken).ConfigureAwait(false);
             release.CheckMatrix(matrix, n);
             var fetched = time.GetTimestamp();
 
@@ -112,16 +112,18 @@ public sealed class TwoStageRanker(
             {
                 for (var i = 0; i < n; i++)
                 {
-                    RankerRelease.Project(matrix.Row(i), release.PreRankerColumns, preRows.AsSpan(i * preWidth, preWidth));
+                    release.ProjectPreRanker(matrix.Row(i), preRows.AsSpan(i * preWidth, preWidth));
                 }
 
                 release.PreRanker.Score(preRows.AsSpan(0, n * preWidth), preScores.AsSpan(0, n));
                 TopIndices.Sort(preScores, n, order);
                 var preRanked = time.GetTimestamp();
 
+                // The main stage's other features, for the kept rows only.
+                matrix.CompleteRows(order.AsSpan(0, keep));
                 for (var r = 0; r < keep; r++)
                 {
-                    RankerRelease.Project(matrix.Row(order[r]), release.MainStageColumns, mainRows.AsSpan(r * mainWidth, mainWidth));
+                    release.ProjectMainStage(matrix.Row(order[r]), mainRows.AsSpan(r * mainWidth, mainWidth));
                 }
 
                 var cacheHits = await ScoreMainStageAsync(release, query, candidates, matrix.FeatureState, order.AsMemory(0, keep), mainRows, mainScores.AsMemory(0, keep), cancellationToken).ConfigureAwait(false);

@@ -146,5 +146,81 @@ public sealed class OnlineOfflineParityTests(EmbeddedGarnet garnet) : IClassFixt
             await provider.FetchAsync(new RankingQuery("u1", null, Now), [new RankingCandidate("a", 0, [])], ["als_score", "no_such_feature"], CancellationToken.None));
     }
 
+    [Fact]
+    public async Task The_in_process_item_table_and_deferred_columns_give_the_rows_of_the_offline_assembly()
+    {
+        garnet.Flush();
+        var telemetry = new FeatureStoreTelemetry(Services.GetRequiredService<IMeterFactory>(), new ProcessorState());
+        var applier = new OnlineApplier(garnet.Connection, telemetry);
+        await applier.InitializeAsync();
+        var records = new List<LogRecord>();
+        records.AddRange(Items.Select(i => (LogRecord)TestData.Item(i.Id, null, i.Categories, Now.AddDays(-60))));
+        records.AddRange(Events.Select((e, n) => (LogRecord)TestData.Event($"e{n}", e.User, e.Item, e.Type, Now - e.Ago, e.Value)));
+        var entries = TestData.Entries(records);
+        Assert.True((await applier.ApplyAsync(entries, 0, entries.Count)).Committed);
+        var embeddings = new EmbeddingStore(garnet.Connection);
+        await embeddings.CreateVersionAsync("v1", 4, CancellationToken.None);
+        await embeddings.SetItemsAsync("v1", [.. ItemVectors.Select(p => (p.Key, p.Value))], CancellationToken.None);
+        await embeddings.SetUsersAsync("v1", [.. UserVectors.Select(p => (p.Key, p.Value))], CancellationToken.None);
+        await embeddings.ActivateAsync("v1", CancellationToken.None);
+
+        var time = new FakeTimeProvider(Now);
+        var store = new RedisOnlineFeatureStore(garnet.Connection, Options.Create(new OnlineStoreOptions()), telemetry, time,
+            NullLogger<RedisOnlineFeatureStore>.Instance);
+        var options = Options.Create(new RankingFeatureProviderOptions { ItemTableChunk = 2, ItemTableChunksInFlight = 2 });
+        var table = new ItemFeatureTable(store, new ItemCatalogReader(garnet.Connection), new FeatureRegistry(), options, time, Services.GetRequiredService<IMeterFactory>());
+        Assert.Null(table.Current);
+        var snapshot = await table.RefreshAsync(CancellationToken.None);
+        Assert.Same(snapshot, table.Current);
+        Assert.Equal(Items.Length, snapshot.Count);
+
+        // The item cache is off, so a value the table lacks could only come from a per-request store read.
+        var provider = new FeatureStoreRankingFeatureProvider(store, new FeatureRegistry(), Options.Create(new RankingFeatureProviderOptions { ItemCacheTtl = TimeSpan.Zero }),
+            time, Services.GetRequiredService<IMeterFactory>(), table);
+        var history = new EventHistory(
+            Events.Select(e => new HistoryEvent(e.User, e.Item, (Now - e.Ago).ToUnixTimeMilliseconds(), e.Type, EventTypes.EngagementWeight(e.Type, e.Value))),
+            Items.ToDictionary(i => i.Id, i => (IReadOnlyList<string>)i.Categories))
+        {
+            UserEmbeddings = UserVectors,
+            ItemEmbeddings = ItemVectors,
+        };
+
+        // "unknown" is not in the table: read from the store in the request, as before.
+        string[] candidates = ["a", "b", "c", "d", "e", "f", "unknown"];
+        var columns = RankingFeatureCatalog.Names;
+        const int eager = 10;
+        int[] completed = [1, 4, 6];
+        foreach (var user in new[] { "u1", "u2", "nobody" })
+        {
+            using var online = await provider.FetchAsync(new RankingQuery(user, "home", Now) { EagerColumns = eager },
+                [.. candidates.Select(c => new RankingCandidate(c, 0, ["als"]))], columns, CancellationToken.None);
+            online.CompleteRows(completed);
+
+            var request = history.Request(user, Now.ToUnixTimeMilliseconds(), "home");
+            var offline = new float[candidates.Length * columns.Count];
+            _ = new RankingRowComputer(columns).Compute(request, [.. candidates.Select(c => history.ItemAsOf(c, Now.ToUnixTimeMilliseconds()))], offline);
+            for (var r = 0; r < candidates.Length; r++)
+            {
+                // Rows not completed hold only the eager columns; the others are left at zero until asked for.
+                var width = completed.Contains(r) ? columns.Count : eager;
+                for (var c = 0; c < columns.Count; c++)
+                {
+                    var expected = c < width ? offline[(r * columns.Count) + c] : 0f;
+                    var actual = online.Row(r)[c];
+                    Assert.True(Math.Abs(expected - actual) <= 1e-5 * Math.Max(1, Math.Abs(expected)),
+                        $"{user}/{candidates[r]}/{columns[c]}: offline {expected}, online {actual}");
+                }
+            }
+        }
+
+        // A refresh swaps in a new snapshot with the store's current values; the old one is left as it was.
+        List<LogEntry> late = [new(entries.Count, entries.Count + 1, TestData.Event("late", "u2", "f", EventType.Purchase, Now.AddMinutes(-1)))];
+        Assert.True((await applier.ApplyAsync(late, entries.Count, entries.Count + 1)).Committed);
+        Assert.False(snapshot.TryGet("f", out var before) && before.TryNumber(RankingFeatureCatalog.ItemEventsTotal, out _));
+        var next = await table.RefreshAsync(CancellationToken.None);
+        Assert.True(next.Version > snapshot.Version);
+        Assert.True(next.TryGet("f", out var after) && after.TryNumber(RankingFeatureCatalog.ItemEventsTotal, out var events) && events == 1);
+    }
+
     private static int Column(string name) => RankingFeatureCatalog.Names.ToList().IndexOf(name);
 }

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# CPU-ms per request across all services, p99 at a fixed rate, and the saturation rate of /v1/recommendations, with the
+# learned two-stage ranker and the fused-score ranker side by side in the same run.
+#
+# Runs the services directly (Release builds, no AppHost, so that each one is a process whose CPU time can be read from
+# /proc and the ports do not clash with an AppHost): Garnet, FeatureServer, Retrieval, and two Ranking instances on the
+# same store and Retrieval: "learned" serves the ranker release the seed trained, "fused" is given an empty model folder
+# and ranks by the fused retrieval score (the baseline). Security is open (isolated loopback benchmark).
+#
+# With BASELINE_ROOT=<another checkout, built in Release>, a third Ranking instance ("base", port 7103) runs that checkout's
+# Ranking on the same store, Retrieval and release: before/after in one run.
+# Usage: bench/scripts/ranking-cost.sh DATA_DIR [items=100000] [rate=100] [seconds=60] [saturation rates, e.g. "150 200 300"]
+#   SOURCE_TIMEOUT / SHARD_TIMEOUT (TimeSpan, default 100 ms / 80 ms: Retrieval's defaults) raise Retrieval's per-source
+#   budgets on a machine too loaded to meet them, so that every request carries its ~5,000 candidates through ranking.
+#   The first run seeds DATA_DIR with a generated world (1,000 users, `items` items, 100 events per user) and trains the
+#   embeddings and the ranker release; later runs reuse it. Ports: 6471 (Garnet), 7101/7102 (Ranking), 7120, 7130.
+set -euo pipefail
+data="$(realpath -m "${1:?data folder}")"; items="${2:-100000}"; rate="${3:-100}"; seconds="${4:-60}"; saturation="${5:-}"
+root="$(git -C "$(dirname "$0")/../.." rev-parse --show-toplevel)"
+garnet_port=6471; learned_port=7101; fused_port=7102; retrieval_port=7120; fs_port=7130
+mkdir -p "$data/logs" "$data/empty-models"
+
+bin() { echo "$root/src/$1/bin/Release/net10.0/$1.dll"; }
+if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
+  for p in RecSys.OnlineStore RecSys.FeatureServer RecSys.Retrieval RecSys.Ranking RecSys.Trainer; do
+    dotnet build -c Release "$root/src/$p" > "$data/logs/build-$p.log" 2>&1 || { echo "build of $p failed: $data/logs/build-$p.log"; exit 1; }
+  done
+  dotnet build -c Release "$root/bench/RecSys.LoadGen" > "$data/logs/build-loadgen.log" 2>&1
+fi
+loadgen="$root/bench/RecSys.LoadGen/bin/Release/net10.0/RecSys.LoadGen.dll"
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+common=(env ASPNETCORE_ENVIRONMENT=Production DOTNET_ENVIRONMENT=Production RecSys__Security__Mode=Open
+  "ConnectionStrings__online-store=127.0.0.1:$garnet_port" OTEL_SDK_DISABLED=true)
+launch() {
+  local name="$1"; shift
+  "$@" > "$data/logs/$name.log" 2>&1 &
+  pids+=("$!"); eval "pid_$name=$!"
+}
+wait_http() {
+  local url="$1" waited=0
+  until curl -sf -m 5 "$url" > /dev/null; do
+    sleep 1; waited=$((waited + 1)); (( waited < 300 )) || { echo "$url did not answer; logs in $data/logs"; exit 1; }
+  done
+}
+
+launch garnet env OnlineStore__Port=$garnet_port OnlineStore__DataDirectory="$data/garnet" ASPNETCORE_URLS=http://127.0.0.1:7140 \
+  dotnet "$(bin RecSys.OnlineStore)"
+wait_http http://127.0.0.1:7140/health
+launch featureserver "${common[@]}" ASPNETCORE_URLS=http://127.0.0.1:$fs_port FeatureServer__DataDirectory="$data/featureserver" \
+  dotnet "$(bin RecSys.FeatureServer)"
+launch retrieval "${common[@]}" ASPNETCORE_URLS=http://127.0.0.1:$retrieval_port Retrieval__DataDirectory="$data/retrieval" \
+  Retrieval__VectorIndex__Dimensions=16 Retrieval__SourceTimeout="${SOURCE_TIMEOUT:-00:00:00.100}" \
+  Retrieval__VectorIndex__PerShardTimeout="${SHARD_TIMEOUT:-00:00:00.080}" dotnet "$(bin RecSys.Retrieval)"
+wait_http http://127.0.0.1:$fs_port/health; wait_http http://127.0.0.1:$retrieval_port/health
+
+if [[ ! -f "$data/seeded" ]]; then
+  echo "seeding $items items (log: $data/logs/seed.log)"
+  env services__featureserver__http__0=http://127.0.0.1:$fs_port services__retrieval__http__0=http://127.0.0.1:$retrieval_port \
+    dotnet "$(bin RecSys.Trainer)" seed --if-empty --dimensions 16 --items "$items" --model-dir "$data/models/seed" \
+    --rankers-registry "$data/models" > "$data/logs/seed.log" 2>&1
+  touch "$data/seeded"
+fi
+
+ranking_env=("${common[@]}" Ranking__RetrievalBaseAddress=http://127.0.0.1:$retrieval_port)
+launch learned "${ranking_env[@]}" ASPNETCORE_URLS=http://127.0.0.1:$learned_port Ranking__Models__Path="$data/models/rankers" \
+  dotnet "$(bin RecSys.Ranking)"
+launch fused "${ranking_env[@]}" ASPNETCORE_URLS=http://127.0.0.1:$fused_port Ranking__Models__Path="$data/empty-models" Ranking__Features__ItemTableRefresh=00:00:00 \
+  dotnet "$(bin RecSys.Ranking)"
+instances=(learned fused)
+if [[ -n "${BASELINE_ROOT:-}" ]]; then
+  launch base "${ranking_env[@]}" ASPNETCORE_URLS=http://127.0.0.1:7103 Ranking__Models__Path="$data/models/rankers" \
+    dotnet "$BASELINE_ROOT/src/RecSys.Ranking/bin/Release/net10.0/RecSys.Ranking.dll"
+  wait_http http://127.0.0.1:7103/health; instances+=(base)
+fi
+wait_http http://127.0.0.1:$learned_port/health; wait_http http://127.0.0.1:$fused_port/health
+# Wait until the stream processor has applied the whole log and the learned ranker serves a release.
+waited=0
+while true; do
+  status=$(curl -s -m 5 http://127.0.0.1:$fs_port/v1/status || true)
+  body=$(curl -s -m 30 "http://127.0.0.1:$learned_port/v1/recommendations/u1?count=10" || true)
+  if [[ "$status" =~ \"processedPosition\":([0-9]+) ]]; then pos=${BASH_REMATCH[1]}; else pos=-1; fi
+  if [[ "$status" =~ \"logTail\":([0-9]+) ]]; then tail=${BASH_REMATCH[1]}; else tail=0; fi
+  if (( pos >= tail )) && [[ "$body" == *'"pre-ranker"'* ]]; then break; fi
+  sleep 2; waited=$((waited + 2)); (( waited < 900 )) || { echo "the learned ranker does not serve; last body: ${body:0:300}"; exit 1; }
+done
+
+# The learned instance's item table: its first catalog read must be done before it is measured.
+until grep -q "Item feature table refreshed" "$data/logs/learned.log"; do sleep 2; done
+grep -m1 "Item feature table refreshed" "$data/logs/learned.log"
+lscpu | grep -m1 'Model name'; nproc
+services=(garnet featureserver retrieval)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+
+# One measured pass against one Ranking instance: LoadGen's summary, then CPU-ms per request of the shared services plus
+# that instance (the other Ranking instance idles: its few ms of timers are not counted).
+measure() {
+  local name="$1" port="$2" r="$3" s="$4" ranking_pid
+  eval "ranking_pid=\$pid_$name"
+  local before=() after=() total=0 i=0 p
+  for svc in "${services[@]}"; do eval "p=\$pid_$svc"; before+=("$(cpu_ticks "$p")"); done
+  local rb; rb=$(cpu_ticks "$ranking_pid")
+  local out; out=$(dotnet "$loadgen" --rate "$r" --seconds "$s" --users 1000 --url "http://127.0.0.1:$port" || true)
+  local ra; ra=$(cpu_ticks "$ranking_pid")
+  local detail="ranking $(( (ra - rb) * 1000 / hz )) ms"
+  total=$(( (ra - rb) * 1000 / hz ))
+  for svc in "${services[@]}"; do
+    eval "p=\$pid_$svc"; local a; a=$(cpu_ticks "$p"); local d=$(( (a - before[i]) * 1000 / hz ))
+    detail+=", $svc $d ms"; total=$((total + d)); i=$((i + 1))
+  done
+  local requests; requests=$(sed -nE 's/^requests ([0-9]+).*/\1/p' <<<"$out")
+  echo "== $name at $r req/s for $s s  (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
+  echo "$out" | head -n 3
+  echo "CPU: $detail; total $total ms over $requests requests = $(awk -v t="$total" -v n="$requests" 'BEGIN { printf "%.2f", t / n }') CPU-ms per request"
+}
+
+# Warm every instance (caches, JIT, connection pools, the item table's first read), then the measured passes, alternating.
+port_of() { case "$1" in learned) echo $learned_port ;; fused) echo $fused_port ;; base) echo 7103 ;; esac; }
+for name in "${instances[@]}"; do
+  dotnet "$loadgen" --rate 20 --seconds 10 --users 1000 --url "http://127.0.0.1:$(port_of "$name")" > /dev/null || true
+done
+curl -s "http://127.0.0.1:$learned_port/v1/recommendations/u7?count=20" | head -c 1500; echo
+for name in "${instances[@]}"; do measure "$name" "$(port_of "$name")" "$rate" "$seconds"; done
+for r in $saturation; do
+  for name in "${instances[@]}"; do measure "$name" "$(port_of "$name")" "$r" 30; done
+done

@@ -1,0 +1,173 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Options;
+using RecSys.FeatureStore.OnlineStores;
+using RecSys.FeatureStore.Registry;
+using RecSys.FeatureStore.Serving;
+using RecSys.FeatureStore.Streaming;
+
+namespace RecSys.Ranking.Features;
+
+/// <summary>
+/// The item side of ranking features for the whole catalog, held in process: every item of <c>items:all</c> with the
+/// registry values the ranking features read of a candidate (<see cref="RankingFeatureCatalog.ItemFeatures"/>). With ~5,000
+/// candidates per request, item values are nearly all of a request's feature fetch; they are aggregates that move slowly
+/// (windows of days, popularity with a 3-day half-life, embeddings published in versions), so they are read in bulk in the
+/// background and a request only looks them up. A refresh reads the catalog in pipelined chunks into a new snapshot and
+/// swaps it in whole: a request sees one snapshot, never a half-built one. Items the snapshot lacks (created since) are
+/// read per request by the provider. With an <see cref="ItemMetadataReader"/>, the items' filter metadata is read along, for
+/// post-processing.
+/// </summary>
+public sealed class ItemFeatureTable
+{
+    private readonly IOnlineFeatureStore _store;
+    private readonly ItemCatalogReader _catalog;
+    private readonly ItemMetadataReader? _metadata;
+    private readonly RankingFeatureProviderOptions _options;
+    private readonly TimeProvider _time;
+    private readonly FeatureDefinition[] _definitions;
+    private readonly Histogram<double>? _refreshSeconds;
+    private ItemFeatureSnapshot? _current;
+    private long _version;
+
+    public ItemFeatureTable(IOnlineFeatureStore store, ItemCatalogReader catalog, FeatureRegistry registry, IOptions<RankingFeatureProviderOptions> options,
+        TimeProvider time, IMeterFactory? meters = null, ItemMetadataReader? metadata = null)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(registry);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(time);
+        _store = store;
+        _catalog = catalog;
+        _metadata = metadata;
+        _options = options.Value;
+        _time = time;
+        _definitions = [.. RankingFeatureCatalog.ItemFeatures.Select(name => registry.TryGet(name, out var definition)
+            ? definition
+            : throw new InvalidOperationException($"The feature registry has no '{name}', which the ranking features read."))];
+        if (meters is not null)
+        {
+            var meter = meters.Create("RecSys.Ranking.Features");
+            _refreshSeconds = meter.CreateHistogram<double>("recsys.ranking.features.item_table.refresh", "s", "Time to read the whole catalog's item values");
+            meter.CreateObservableGauge("recsys.ranking.features.item_table.items", () => (long)(Current?.Count ?? 0), "{item}", "Items in the in-process item feature table");
+            meter.CreateObservableGauge("recsys.ranking.features.item_table.age", () => Current is { } s ? _time.GetElapsedTime(s.LoadedAt).TotalSeconds : 0,
+                "s", "Age of the in-process item feature table");
+        }
+    }
+
+    /// <summary>The registry features each item holds (the provider's item read, in the same order).</summary>
+    public IReadOnlyList<FeatureDefinition> Definitions => _definitions;
+
+    /// <summary>The snapshot requests read; null until the first refresh has completed.</summary>
+    public ItemFeatureSnapshot? Current => Volatile.Read(ref _current);
+
+    /// <summary>
+    /// Reads every item's values and swaps the snapshot in. Chunks of <see cref="RankingFeatureProviderOptions.ItemTableChunk"/>
+    /// items go out as pipelined batches, a few at a time; a store failure leaves the previous snapshot in place.
+    /// </summary>
+    public async Task<ItemFeatureSnapshot> RefreshAsync(CancellationToken cancellationToken)
+    {
+        var started = _time.GetTimestamp();
+        var ids = await _catalog.ReadAllAsync(cancellationToken).ConfigureAwait(false);
+        var items = new Dictionary<string, ItemEntry>(ids.Length, StringComparer.Ordinal);
+        var chunk = _options.ItemTableChunk;
+        var inFlight = new List<(Task<IReadOnlyList<EntityFeatureValues>> Values, string[] Ids, Task<ItemMetadata?[]>? Metadata)>(_options.ItemTableChunksInFlight);
+        for (var start = 0; start < ids.Length; start += chunk)
+        {
+            var chunkIds = ids.AsSpan(start, Math.Min(chunk, ids.Length - start)).ToArray();
+            var entities = new EntityRef[chunkIds.Length];
+            for (var i = 0; i < chunkIds.Length; i++)
+            {
+                entities[i] = new EntityRef(EntityKinds.Item, chunkIds[i]);
+            }
+
+            inFlight.Add((_store.GetAsync(new OnlineFeatureQuery(entities, _definitions) { UseL1Cache = false }, cancellationToken), chunkIds,
+                _metadata?.ReadAsync(chunkIds, cancellationToken)));
+            if (inFlight.Count == _options.ItemTableChunksInFlight)
+            {
+                await CollectAsync(inFlight[0], items).ConfigureAwait(false);
+                inFlight.RemoveAt(0);
+            }
+        }
+
+        foreach (var pending in inFlight)
+        {
+            await CollectAsync(pending, items).ConfigureAwait(false);
+        }
+
+        var snapshot = new ItemFeatureSnapshot(Interlocked.Increment(ref _version), items, started, _metadata is not null);
+        Volatile.Write(ref _current, snapshot);
+        _refreshSeconds?.Record(_time.GetElapsedTime(started).TotalSeconds);
+        return snapshot;
+    }
+
+    private static async Task CollectAsync((Task<IReadOnlyList<EntityFeatureValues>> Values, string[] Ids, Task<ItemMetadata?[]>? Metadata) read,
+        Dictionary<string, ItemEntry> items)
+    {
+        var results = await read.Values.ConfigureAwait(false);
+        var metadata = read.Metadata is null ? null : await read.Metadata.ConfigureAwait(false);
+        for (var e = 0; e < results.Count; e++)
+        {
+            var result = results[e];
+            var values = new EntityValues();
+            for (var i = 0; i < result.Values.Length; i++)
+            {
+                values.Set(result.Features[i].Name, result.Values[i]);
+            }
+
+            items[result.Entity.Id] = new ItemEntry(values, metadata?[e]);
+        }
+    }
+}
+
+/// <summary>An item's values and filter metadata (null: the metadata was not read or the item hash is gone).</summary>
+internal readonly record struct ItemEntry(EntityValues Values, ItemMetadata? Metadata);
+
+/// <summary>One complete read of the catalog's item values (and filter metadata); never modified once published.</summary>
+public sealed class ItemFeatureSnapshot
+{
+    private readonly Dictionary<string, ItemEntry> _items;
+
+    internal ItemFeatureSnapshot(long version, Dictionary<string, ItemEntry> items, long loadedAt, bool hasMetadata)
+    {
+        Version = version;
+        _items = items;
+        LoadedAt = loadedAt;
+        HasMetadata = hasMetadata;
+    }
+
+    public long Version { get; }
+
+    /// <summary>Timestamp (<see cref="TimeProvider.GetTimestamp"/>) at which the read began: values are at least this fresh.</summary>
+    public long LoadedAt { get; }
+
+    /// <summary>Whether the items' filter metadata was read with their values.</summary>
+    public bool HasMetadata { get; }
+
+    public int Count => _items.Count;
+
+    public bool TryGet(string itemId, out EntityValues values)
+    {
+        if (_items.TryGetValue(itemId, out var entry))
+        {
+            values = entry.Values;
+            return true;
+        }
+
+        values = EntityValues.Empty;
+        return false;
+    }
+
+    /// <summary>The item's creator, categories and creation time as of the read (availability is not kept fresh here: read it per request).</summary>
+    public bool TryGetMetadata(string itemId, out ItemMetadata metadata)
+    {
+        if (_items.TryGetValue(itemId, out var entry) && entry.Metadata is { } known)
+        {
+            metadata = known;
+            return true;
+        }
+
+        metadata = ItemMetadata.Unknown;
+        return false;
+    }
+}

@@ -1,0 +1,68 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using RecSys.FeatureStore.EventLog;
+using RecSys.FeatureStore.OnlineStores;
+using RecSys.FeatureStore.Registry;
+using RecSys.FeatureStore.Serving;
+using RecSys.FeatureStore.Streaming;
+using RecSys.FeatureStore.Telemetry;
+using RecSys.Ranking.Features;
+using RecSys.Ranking.Serving;
+using RecSys.TestSupport;
+
+namespace RecSys.Ranking.Tests.Features;
+
+public sealed class ItemFeatureTableTests(EmbeddedGarnet garnet) : IClassFixture<EmbeddedGarnet>
+{
+    private static readonly DateTimeOffset Now = new(2026, 12, 1, 12, 0, 0, TimeSpan.Zero);
+
+    [Fact]
+    public async Task Post_processing_takes_metadata_from_the_table_and_availability_from_the_store()
+    {
+        garnet.Flush();
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var meters = services.GetRequiredService<IMeterFactory>();
+        var telemetry = new FeatureStoreTelemetry(meters, new ProcessorState());
+        var applier = new OnlineApplier(garnet.Connection, telemetry);
+        await applier.InitializeAsync();
+        List<LogRecord> records = [TestData.Item("a", "c1", ["news"], Now.AddHours(-2)), TestData.Item("b", "c2", ["film"], Now.AddDays(-9))];
+        var entries = TestData.Entries(records);
+        Assert.True((await applier.ApplyAsync(entries, 0, entries.Count)).Committed);
+
+        var time = new FakeTimeProvider(Now);
+        var store = new RedisOnlineFeatureStore(garnet.Connection, Options.Create(new OnlineStoreOptions()), telemetry, time, NullLogger<RedisOnlineFeatureStore>.Instance);
+        var reader = new ItemMetadataReader(garnet.Connection);
+        var table = new ItemFeatureTable(store, new ItemCatalogReader(garnet.Connection), new FeatureRegistry(), Options.Create(new RankingFeatureProviderOptions()),
+            time, meters, reader);
+        var snapshot = await table.RefreshAsync(CancellationToken.None);
+        Assert.True(snapshot.HasMetadata);
+        Assert.Equal(2, snapshot.Count);
+        Assert.True(snapshot.TryGetMetadata("a", out var a) && a.Creator == "c1" && a.CreatedAt == Now.AddHours(-2));
+
+        // After the read: b is made unavailable and c is created; the table knows neither change.
+        List<LogEntry> later =
+        [
+            new(entries.Count, entries.Count + 1, TestData.Item("b", "c2", ["film"], Now.AddDays(-9), available: false)),
+            new(entries.Count + 1, entries.Count + 2, TestData.Item("c", "c3", ["music"], Now.AddMinutes(-1))),
+        ];
+        Assert.True((await applier.ApplyAsync(later, entries.Count, entries.Count + 2)).Committed);
+
+        var inputs = new StorePostProcessingInputs(reader, new EmbeddingStore(garnet.Connection), time, table);
+        var (metadata, _) = await inputs.ReadAsync(["a", "b", "c", "gone"], CancellationToken.None);
+
+        Assert.Equal(("c1", true, Now.AddHours(-2)), (metadata[0]!.Creator, metadata[0]!.Available, metadata[0]!.CreatedAt));
+        Assert.Equal(["news"], metadata[0]!.Categories);
+        Assert.False(metadata[1]!.Available);
+        Assert.Equal("c3", metadata[2]!.Creator);
+        Assert.Equal(Now.AddMinutes(-1), metadata[2]!.CreatedAt);
+        Assert.Null(metadata[3]);
+
+        // The same answer as reading every hash.
+        var direct = await reader.ReadAsync(["a", "b", "c", "gone"], CancellationToken.None);
+        Assert.Equal(direct.Select(m => m?.Available), metadata.Select(m => m?.Available));
+        Assert.Equal(direct.Select(m => m?.CreatedAt), metadata.Select(m => m?.CreatedAt));
+    }
+}

@@ -323,7 +323,8 @@ internal static class EvaluateCommand
         if (targets.RankersRegistry is { } registry)
         {
             rankers = "e2e-rankers-" + env.Time.GetUtcNow().ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture);
-            string[] line = ["train-rankers", "--target", targets.FeatureServer.ToString(), "--registry", registry, "--version", rankers,
+            // The log was imported at once: a backfill makes its values known from their own times (see train-rankers --backfill).
+            string[] line = ["train-rankers", "--target", targets.FeatureServer.ToString(), "--registry", registry, "--version", rankers, "--backfill",
                 "--dim", alsOptions.Dimension.ToString(System.Globalization.CultureInfo.InvariantCulture), .. targets.RankersOptions];
             var code = await TrainerCli.InvokeNestedAsync(env, line, cancellationToken);
             if (code != ExitCodes.Ok)

@@ -52,15 +52,16 @@ internal static class TrainRankersCommand
             DefaultValueFactory = _ => "auto",
         };
         featuresFrom.AcceptOnlyFromAmong("auto", "featureserver", "replay");
-        var noBackfill = new Option<bool>("--no-backfill")
+        var backfill = new Option<bool>("--backfill")
         {
-            Description = "With --features-from featureserver: skip the offline-store backfill run before the training set. Rows the stream processor captured "
-                + "are known from when they were written, so a log imported at once is invisible at its own times until a backfill recomputes it",
+            Description = "With --features-from featureserver: run an offline-store backfill first. Rows the stream processor captured are known from when they "
+                + "were written, so a log imported at once (a seed, a historic import) is invisible at its own times until a backfill recomputes it with the "
+                + "log's watermark; a live system's captured rows need none (each backfill adds a full copy of the rows)",
         };
         var command = new Command("train-rankers", "Train the pre-ranker, main ranker and student from the system's events and write the ranker release folder.");
         inputs.AddTo(command);
         als.AddTo(command);
-        foreach (var option in new Option[] { output, registryRoot, keep, version, alsCandidates, popularCandidates, labelFraction, windows, asOf, labelHalfLife, consumedWeight, trees, mainEpochs, studentEpochs, evaluate, holdout, compareEase, featuresFrom, noBackfill })
+        foreach (var option in new Option[] { output, registryRoot, keep, version, alsCandidates, popularCandidates, labelFraction, windows, asOf, labelHalfLife, consumedWeight, trees, mainEpochs, studentEpochs, evaluate, holdout, compareEase, featuresFrom, backfill })
         {
             command.Options.Add(option);
         }
@@ -162,7 +163,7 @@ internal static class TrainRankersCommand
             if (useApi && source is FeatureServerSource server)
             {
                 var client = env.CreateClient(server.Target);
-                if (!result.GetValue(noBackfill))
+                if (result.GetValue(backfill))
                 {
                     console.MarkupLine("backfilling the offline store (POST /v1/offline/backfill), so that every event's values are known from its ingestion watermark");
                     await client.RunBackfillAsync(env.PollInterval, cancellationToken);

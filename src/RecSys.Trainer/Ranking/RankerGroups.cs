@@ -80,9 +80,6 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
     /// <summary>Folder for the training-set API's answers (deleted as they are read).</summary>
     public string WorkDirectory { get; init; } = Path.Combine(Path.GetTempPath(), "recsys-train-rankers");
 
-    /// <summary>Reports rows answered by the training-set API.</summary>
-    public Action<int>? OnTrainingSetRows { get; init; }
-
     /// <summary>
     /// Training groups from the interactions in <paramref name="scope"/> (the evaluation's training part, or everything): each
     /// user's latest <see cref="RankerTrainingOptions.LabelFraction"/> become labels, the rest features and the ALS fit; then the
@@ -265,7 +262,7 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
                 }
             }
 
-            answer = await api.FetchAsync(rows, WorkDirectory, OnTrainingSetRows, cancellationToken);
+            answer = await api.FetchAsync(rows, WorkDirectory, cancellationToken);
         }
 
         var computer = new RankingRowComputer(columns);

@@ -65,7 +65,7 @@ internal sealed class TrainingSetFeatures(FeatureServerClient client)
 
     public static bool HasOfflineForm(string feature) => Plan.TryGet(feature, out _);
 
-    public async Task<TrainingSetAnswer> FetchAsync(IReadOnlyList<TrainingSetRow> rows, string workDirectory, Action<int>? onRows, CancellationToken cancellationToken)
+    public async Task<TrainingSetAnswer> FetchAsync(IReadOnlyList<TrainingSetRow> rows, string workDirectory, CancellationToken cancellationToken)
     {
         var features = UserFeatures.Concat(ItemFeatures).ToList();
         var width = features.Count;
@@ -94,8 +94,6 @@ internal sealed class TrainingSetFeatures(FeatureServerClient client)
             {
                 File.Delete(path);
             }
-
-            onRows?.Invoke(count);
         }
 
         return new TrainingSetAnswer(UserFeatures, ItemFeatures, values, labels, weights, present);

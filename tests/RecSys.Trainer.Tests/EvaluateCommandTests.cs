@@ -9,6 +9,23 @@ namespace RecSys.Trainer.Tests;
 
 public sealed class EvaluateCommandTests
 {
+    [Fact]
+    public void Shifting_to_now_moves_every_timed_event_by_one_whole_second_constant()
+    {
+        var now = new DateTimeOffset(2026, 12, 2, 13, 0, 0, 250, TimeSpan.Zero);
+        var first = new DateTimeOffset(2001, 5, 1, 10, 0, 0, TimeSpan.Zero);
+        var last = new DateTimeOffset(2018, 9, 24, 14, 27, 30, TimeSpan.Zero);
+        EventDto[] events = [new("e1", "u1", "m1", null, "rating", 4, last), new("e2", "u1", "m2", null, "rating", 3, first), new("e3", "u2", "m1", null, "view", null, null)];
+
+        var (shifted, shift) = EvaluateCommand.ShiftedToNow(events, now);
+
+        Assert.Equal(TimeSpan.FromSeconds(Math.Floor((now - last).TotalSeconds)), shift);
+        Assert.Equal(now.AddMilliseconds(-250), shifted[0].EventTime);
+        Assert.Equal(last - first, shifted[0].EventTime - shifted[1].EventTime);
+        Assert.Null(shifted[2].EventTime);
+        Assert.Equal(events.Select(e => e.EventId), shifted.Select(e => e.EventId));
+    }
+
     private static readonly string[] Fast = ["--dim", "16", "--epochs", "6", "--lambda", "5", "--ease-items", "300"];
 
     [Fact]

@@ -6,8 +6,8 @@ using RecSys.FeatureStore.Registry;
 
 namespace RecSys.FeatureStore.OfflineStore;
 
-/// <summary>One label of a training set: a user, an item, a creator or a combination at an event time (unix ms), with its label.</summary>
-public readonly record struct LabelRow(string? UserId, string? ItemId, string? CreatorId, long EventTimeMs, double Label);
+/// <summary>One label of a training set: a user, an item, a creator or a combination at an event time (unix ms), with its label and sample weight.</summary>
+public readonly record struct LabelRow(string? UserId, string? ItemId, string? CreatorId, long EventTimeMs, double Label, double Weight = 1);
 
 /// <summary>What a build did.</summary>
 public sealed record TrainingSetStats(int Labels, int Features, long LateRowsExcluded, TimeSpan Elapsed)
@@ -28,7 +28,8 @@ public sealed record TrainingSetStep(string Name, TimeSpan Elapsed);
 /// among the rows created at or before it (so that nothing written after the label's time leaks into it); ties on event
 /// time go to the latest created row, then the greatest value, so the choice is total and the output reproducible.
 /// Missing values take the feature's default, as serving does. Output: Parquet, rows in label order, columns
-/// <c>label_index, user_id, item_id, creator_id, event_time, label</c> then one column per feature in request order.
+/// <c>label_index, user_id, item_id, creator_id, event_time, label, weight</c> then one column per feature in request order
+/// (the weight is the label's, passed through untouched).
 /// </summary>
 /// <remarks>
 /// How: the offline rows of the requested features and of the labels' entities are read once into a table keyed by small
@@ -87,7 +88,7 @@ public sealed class TrainingSetBuilder(IOfflineFeatureStore store, Deletion.Dele
         }
 
         var appending = Stopwatch.GetTimestamp();
-        await ExecuteAsync(connection, "CREATE TABLE labels (idx BIGINT, user_id VARCHAR, item_id VARCHAR, creator_id VARCHAR, ts BIGINT, label DOUBLE)", cancellationToken);
+        await ExecuteAsync(connection, "CREATE TABLE labels (idx BIGINT, user_id VARCHAR, item_id VARCHAR, creator_id VARCHAR, ts BIGINT, label DOUBLE, weight DOUBLE)", cancellationToken);
         AppendLabels(connection, labels, kept);
         steps.Add(new TrainingSetStep("labels", Stopwatch.GetElapsedTime(appending)));
 
@@ -215,7 +216,7 @@ public sealed class TrainingSetBuilder(IOfflineFeatureStore store, Deletion.Dele
             values.AddRange(lookups.Select((_, k) => "v" + Int(k)));
         }
 
-        var columns = new StringBuilder($"j0.idx AS {LabelIndexColumn}, user_id, item_id, creator_id, make_timestamp(ts * 1000) AS event_time, label");
+        var columns = new StringBuilder($"j0.idx AS {LabelIndexColumn}, user_id, item_id, creator_id, make_timestamp(ts * 1000) AS event_time, label, weight");
         foreach (var feature in features)
         {
             var fallback = feature.Definition.DefaultNumber is { } d ? Number(d) : "NULL::DOUBLE";
@@ -312,6 +313,7 @@ public sealed class TrainingSetBuilder(IOfflineFeatureStore store, Deletion.Dele
                 .AppendValue(label.CreatorId)
                 .AppendValue((long?)label.EventTimeMs)
                 .AppendValue((double?)label.Label)
+                .AppendValue((double?)label.Weight)
                 .EndRow();
         }
     }

@@ -5,8 +5,11 @@ using RecSys.FeatureStore.Streaming;
 
 namespace RecSys.FeatureStore.OfflineStore;
 
-/// <summary>A label on the wire: the entity ids it concerns (user, item, creator: those its features need), its event time and label.</summary>
-public sealed record TrainingLabel(string? UserId, string? ItemId, string? CreatorId, DateTimeOffset? EventTime, double? Label);
+/// <summary>
+/// A label on the wire: the entity ids it concerns (user, item, creator: those its features need), its event time, label and
+/// optional sample weight (passed through to the output's <c>weight</c> column; 1 when absent).
+/// </summary>
+public sealed record TrainingLabel(string? UserId, string? ItemId, string? CreatorId, DateTimeOffset? EventTime, double? Label, double? Weight = null);
 
 /// <summary>Body of <c>POST /v1/training-sets</c> as JSON: feature names and labels.</summary>
 public sealed record TrainingSetRequest(IReadOnlyList<string>? Features, IReadOnlyList<TrainingLabel>? Labels);
@@ -23,7 +26,7 @@ public static class TrainingSetRequests
     private const long MaxUnixMilliseconds = 253_402_300_799_999;
 
     /// <summary>Column names of an uploaded labels file.</summary>
-    public static readonly IReadOnlyList<string> FileColumns = ["user_id", "item_id", "creator_id", "event_time", "label"];
+    public static readonly IReadOnlyList<string> FileColumns = ["user_id", "item_id", "creator_id", "event_time", "label", "weight"];
 
     /// <summary>Validates; returns null and the query when valid, else the errors (field name to messages).</summary>
     public static Dictionary<string, string[]>? Validate(
@@ -111,7 +114,13 @@ public static class TrainingSetRequests
                 continue;
             }
 
-            rows[i] = new LabelRow(label.UserId, label.ItemId, label.CreatorId, eventTime.ToUnixTimeMilliseconds(), value);
+            if (label.Weight is { } weight && !(double.IsFinite(weight) && weight >= 0))
+            {
+                Error($"labels[{i}].weight", "The weight, when given, must be a finite number of 0 or more.");
+                continue;
+            }
+
+            rows[i] = new LabelRow(label.UserId, label.ItemId, label.CreatorId, eventTime.ToUnixTimeMilliseconds(), value, label.Weight ?? 1);
         }
 
         if (count > MaxErrors)
@@ -144,7 +153,7 @@ public static class TrainingSetRequests
     }
 
     /// <summary>
-    /// Reads labels from a CSV (with a header) or Parquet file with columns <see cref="FileColumns"/> (ids optional,
+    /// Reads labels from a CSV (with a header) or Parquet file with columns <see cref="FileColumns"/> (ids and weight optional,
     /// event_time as a timestamp, ISO 8601 text or unix milliseconds). Throws <see cref="FormatException"/> on a bad file.
     /// </summary>
     public static async Task<List<TrainingLabel>> ReadFileAsync(string path, bool parquet, CancellationToken cancellationToken)
@@ -181,7 +190,7 @@ public static class TrainingSetRequests
         string Column(string name) => columns.Contains(name) ? $"CAST(\"{name}\" AS VARCHAR)" : "NULL::VARCHAR";
         var timeColumn = columns.Contains("event_time") ? "CAST(event_time AS VARCHAR)" : "NULL";
         await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {Column("user_id")}, {Column("item_id")}, {Column("creator_id")}, {timeColumn}, {Column("label")} FROM {source}";
+        command.CommandText = $"SELECT {Column("user_id")}, {Column("item_id")}, {Column("creator_id")}, {timeColumn}, {Column("label")}, {Column("weight")} FROM {source}";
         var labels = new List<TrainingLabel>();
         try
         {
@@ -189,7 +198,9 @@ public static class TrainingSetRequests
             while (await reader.ReadAsync(cancellationToken))
             {
                 string? Text(int i) => reader.IsDBNull(i) ? null : reader.GetString(i);
-                labels.Add(new TrainingLabel(Text(0), Text(1), Text(2), ParseTime(Text(3)), ParseNumber(Text(4))));
+                // A weight column with an unparsable value gives NaN, which validation rejects, rather than weight 1.
+                var weight = Text(5) is { } w ? ParseNumber(w) ?? double.NaN : (double?)null;
+                labels.Add(new TrainingLabel(Text(0), Text(1), Text(2), ParseTime(Text(3)), ParseNumber(Text(4)), weight));
             }
         }
         catch (DuckDBException ex)

@@ -42,10 +42,18 @@ internal static class EvaluateCommand
         var retrieval = new Option<string?>("--retrieval") { Description = $"Retrieval service URL (with --e2e; default: ${SeedCommand.RetrievalVariable})" };
         var rankersRegistry = new Option<string?>("--rankers-registry") { Description = "With --e2e: the system's model registry (<data root>/models); the ranker release is trained on the imported events (train-rankers), activated there, and the test users are asked once Ranking serves it" };
         var rankersOptions = new Option<string?>("--rankers-options") { Description = "With --rankers-registry: extra train-rankers options, space separated (e.g. \"--as-of data-end --windows 3\")" };
+        var timeBase = new Option<string>("--e2e-time")
+        {
+            Description = "With --e2e: event times as imported. shift-to-now (default) moves every training event by one constant so that the latest is the import's start "
+                + "(a historic log replayed as if it had just happened: serving at wall-clock time then reads the same time windows training reads at the data's end); "
+                + "original keeps the log's own times",
+            DefaultValueFactory = _ => "shift-to-now",
+        };
+        timeBase.AcceptOnlyFromAmong("shift-to-now", "original");
         var command = new Command("evaluate", "Offline evaluation: baselines and ALS on per-user splits (and, with --e2e, the running system), as Markdown, JSON and SVG.");
         inputs.AddTo(command);
         als.AddTo(command);
-        foreach (var option in new Option[] { output, recommenders, splitKind, holdout, splitSeed, maxK, easeItems, easeLambda, knn, e2e, ranking, featureServer, retrieval, rankersRegistry, rankersOptions })
+        foreach (var option in new Option[] { output, recommenders, splitKind, holdout, splitSeed, maxK, easeItems, easeLambda, knn, e2e, ranking, featureServer, retrieval, rankersRegistry, rankersOptions, timeBase })
         {
             command.Options.Add(option);
         }
@@ -95,6 +103,7 @@ internal static class EvaluateCommand
                 {
                     RankersRegistry = result.GetValue(rankersRegistry),
                     RankersOptions = result.GetValue(rankersOptions)?.Split(' ', StringSplitOptions.RemoveEmptyEntries) ?? [],
+                    ShiftToNow = result.GetValue(timeBase) == "shift-to-now",
                 };
             }
             else if (result.GetValue(ranking) is not null || result.GetValue(featureServer) is not null)
@@ -192,7 +201,8 @@ internal static class EvaluateCommand
     /// <summary>Waits (up to 5 minutes) until Ranking answers with <paramref name="release"/> as its ranker version.</summary>
     private static async Task WaitForReleaseAsync(TrainerEnvironment env, Uri ranking, string release, CancellationToken cancellationToken)
     {
-        using var http = new HttpClient(env.CreateHandler(), disposeHandler: true) { BaseAddress = ranking, Timeout = env.Retry.RequestTimeout };
+        // With the API key: Ranking answers 401 without one, and the wait would only time out.
+        using var http = env.CreateHttpClient(ranking, env.Retry.RequestTimeout);
         var deadline = env.Time.GetUtcNow() + TimeSpan.FromMinutes(5);
         string? serving = null;
         while (env.Time.GetUtcNow() < deadline)
@@ -223,6 +233,21 @@ internal static class EvaluateCommand
         public string? RankersRegistry { get; init; }
 
         public IReadOnlyList<string> RankersOptions { get; init; } = [];
+
+        /// <summary>Shift the imported events so that the latest is the import's start (see <c>--e2e-time</c>).</summary>
+        public bool ShiftToNow { get; init; } = true;
+    }
+
+    /// <summary>
+    /// The events moved by one constant so that the latest is at <paramref name="now"/> (whole seconds, so that no time
+    /// gains sub-second digits): their order and the gaps between them are kept. Events without a time are left as they
+    /// are (the system stamps them on arrival).
+    /// </summary>
+    internal static (List<EventDto> Events, TimeSpan Shift) ShiftedToNow(IReadOnlyList<EventDto> events, DateTimeOffset now)
+    {
+        var latest = events.Where(e => e.EventTime is not null).Select(e => e.EventTime!.Value).DefaultIfEmpty(now).Max();
+        var shift = TimeSpan.FromSeconds(Math.Floor((now - latest).TotalSeconds));
+        return ([.. events.Select(e => e.EventTime is { } t ? e with { EventTime = t + shift } : e)], shift);
     }
 
     /// <summary>
@@ -242,7 +267,17 @@ internal static class EvaluateCommand
     {
         var console = env.Console;
         var events = data.Events ?? throw new InvalidOperationException("The events were not kept.");
-        var trainEvents = events.Where((_, i) => split.InTrain[i]).ToList();
+        // Sent in time order, as a live system receives them: the ingestion watermark then follows the event times, so
+        // that point-in-time reads of the offline store (the rankers' training set) see each value from its own time.
+        var trainEvents = events.Where((_, i) => split.InTrain[i]).OrderBy(e => e.EventTime ?? DateTimeOffset.MinValue).ToList();
+        if (targets.ShiftToNow)
+        {
+            // A historic log served at wall-clock time would see every time window (7/30 days, decayed popularity,
+            // session) empty while training read them at the data's end: replay it as if it had just happened.
+            (trainEvents, var shift) = ShiftedToNow(trainEvents, env.Time.GetUtcNow());
+            console.MarkupLineInterpolated($"end-to-end: event times shifted by {shift.TotalDays:N1} days so that the latest training event is now (--e2e-time shift-to-now)");
+        }
+
         console.MarkupLineInterpolated($"end-to-end: importing {trainEvents.Count:N0} training events into {targets.FeatureServer}");
         var client = env.CreateClient(targets.FeatureServer);
         var results = await ProgressRunner.RunAsync(env, async progress =>
@@ -288,7 +323,8 @@ internal static class EvaluateCommand
         if (targets.RankersRegistry is { } registry)
         {
             rankers = "e2e-rankers-" + env.Time.GetUtcNow().ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture);
-            string[] line = ["train-rankers", "--target", targets.FeatureServer.ToString(), "--registry", registry, "--version", rankers,
+            // The log was imported at once: a backfill makes its values known from their own times (see train-rankers --backfill).
+            string[] line = ["train-rankers", "--target", targets.FeatureServer.ToString(), "--registry", registry, "--version", rankers, "--backfill",
                 "--dim", alsOptions.Dimension.ToString(System.Globalization.CultureInfo.InvariantCulture), .. targets.RankersOptions];
             var code = await TrainerCli.InvokeNestedAsync(env, line, cancellationToken);
             if (code != ExitCodes.Ok)

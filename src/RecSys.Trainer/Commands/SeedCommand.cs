@@ -129,8 +129,9 @@ internal static class SeedCommand
 
             if (result.GetValue(rankersRegistry) is { } registry)
             {
-                // The learned ranking stages, trained on the same events through the same command as by hand.
-                string[] line = ["train-rankers", "--target", target.ToString(), "--registry", registry, "--windows", "1", "--dim", options.Dimensions.ToString(System.Globalization.CultureInfo.InvariantCulture)];
+                // The learned ranking stages, trained on the same events through the same command as by hand; the seeded log
+                // arrived at once, so a backfill first makes its offline values known from their own times.
+                string[] line = ["train-rankers", "--target", target.ToString(), "--registry", registry, "--windows", "1", "--backfill", "--dim", options.Dimensions.ToString(System.Globalization.CultureInfo.InvariantCulture)];
                 var code = await TrainerCli.InvokeNestedAsync(env, line, cancellationToken);
                 if (code != ExitCodes.Ok)
                 {

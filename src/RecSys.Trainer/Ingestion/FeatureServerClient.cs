@@ -7,6 +7,9 @@ using RecSys.Trainer.Commands;
 
 namespace RecSys.Trainer.Ingestion;
 
+/// <summary>A backfill job as <c>/v1/offline/backfill</c> reports it (the fields the Trainer reads).</summary>
+public sealed record BackfillState(string Id, string State, string? Error);
+
 /// <summary>How often and how patiently requests are retried on 5xx, 408, 429, timeouts and refused connections.</summary>
 public sealed record RetryOptions
 {
@@ -78,6 +81,72 @@ public sealed class FeatureServerClient(HttpClient http, RetryOptions retry, Tim
 
         return await response.Content.ReadFromJsonAsync<FeatureServerStatus>(JsonDefaults.Options, cancellationToken)
             ?? throw new CliException("GET /v1/status returned an empty body.", ExitCodes.Rejected);
+    }
+
+    /// <summary>
+    /// <c>POST /v1/training-sets</c> with the labels as CSV (<paramref name="labelsCsv"/>, columns
+    /// <c>user_id,item_id,event_time,label,weight</c>) and the feature names; writes the Parquet answer to
+    /// <paramref name="outputPath"/>. The build has no side effect, so it is retried like a read.
+    /// </summary>
+    public async Task PostTrainingSetAsync(byte[] labelsCsv, IReadOnlyList<string> features, string outputPath, CancellationToken cancellationToken)
+    {
+        var path = "/v1/training-sets?features=" + Uri.EscapeDataString(string.Join(',', features));
+        using var response = await SendWithRetryAsync(
+            () =>
+            {
+                var content = new ByteArrayContent(labelsCsv);
+                content.Headers.ContentType = new MediaTypeHeaderValue("text/csv") { CharSet = "utf-8" };
+                return new HttpRequestMessage(HttpMethod.Post, path) { Content = content };
+            },
+            cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw await UnexpectedAsync(response, "POST /v1/training-sets", cancellationToken);
+        }
+
+        await using var file = File.Create(outputPath);
+        await response.Content.CopyToAsync(file, cancellationToken);
+    }
+
+    /// <summary>
+    /// Starts a backfill of the offline store (<c>POST /v1/offline/backfill</c>; a running one is followed instead) and polls
+    /// it every <paramref name="pollInterval"/> until it ends; a failed backfill is an error.
+    /// </summary>
+    public async Task<BackfillState> RunBackfillAsync(TimeSpan pollInterval, CancellationToken cancellationToken)
+    {
+        string id;
+        using (var started = await SendWithRetryAsync(() => new HttpRequestMessage(HttpMethod.Post, "/v1/offline/backfill"), cancellationToken))
+        {
+            if (started.StatusCode is HttpStatusCode.Accepted)
+            {
+                id = (await started.Content.ReadFromJsonAsync<BackfillState>(JsonDefaults.Options, cancellationToken))?.Id
+                    ?? throw new CliException("POST /v1/offline/backfill returned an empty body.", ExitCodes.Rejected);
+            }
+            else if (started.StatusCode is HttpStatusCode.Conflict)
+            {
+                using var problem = JsonDocument.Parse(await started.Content.ReadAsStringAsync(cancellationToken));
+                id = problem.RootElement.TryGetProperty("jobId", out var job) && job.GetString() is { } running
+                    ? running
+                    : throw new CliException("POST /v1/offline/backfill answered 409 without the running job's id.", ExitCodes.Rejected);
+            }
+            else
+            {
+                throw await UnexpectedAsync(started, "POST /v1/offline/backfill", cancellationToken);
+            }
+        }
+
+        while (true)
+        {
+            var state = await GetJsonAsync<BackfillState>("/v1/offline/backfill/" + Uri.EscapeDataString(id), cancellationToken);
+            if (state.State != "running")
+            {
+                return state.State == "succeeded"
+                    ? state
+                    : throw new CliException($"Backfill {id} ended {state.State}: {state.Error}", ExitCodes.Rejected);
+            }
+
+            await Task.Delay(pollInterval, time, cancellationToken);
+        }
     }
 
     /// <summary>One attempt at the status: null when the server does not answer (yet).</summary>

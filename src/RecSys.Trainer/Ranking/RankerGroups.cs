@@ -72,12 +72,21 @@ internal sealed record RankerGroupSet(RankingDataset Data, IReadOnlyList<int> Us
 internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventDto> otherEvents, RankerTrainingOptions options, AlsOptions als, TimeProvider time)
 {
     /// <summary>
+    /// Where the registry values with an offline form come from: the training-set API (labels and weights pass through it),
+    /// or null to replay them from the log like the rest.
+    /// </summary>
+    public TrainingSetFeatures? TrainingSets { get; init; }
+
+    /// <summary>Folder for the training-set API's answers (deleted as they are read).</summary>
+    public string WorkDirectory { get; init; } = Path.Combine(Path.GetTempPath(), "recsys-train-rankers");
+
+    /// <summary>
     /// Training groups from the interactions in <paramref name="scope"/> (the evaluation's training part, or everything): each
     /// user's latest <see cref="RankerTrainingOptions.LabelFraction"/> become labels, the rest features and the ALS fit; then the
     /// same again inside the feature part, <see cref="RankerTrainingOptions.Windows"/> times (each window its own ALS fit, so
     /// that no model saw its labels), giving several requests per user. Groups are shuffled (seeded) across windows.
     /// </summary>
-    public RankerGroupSet Training(IReadOnlyList<bool> scope, IReadOnlyList<string> columns, CancellationToken cancellationToken)
+    public async Task<RankerGroupSet> TrainingAsync(IReadOnlyList<bool> scope, IReadOnlyList<string> columns, CancellationToken cancellationToken)
     {
         var current = scope.ToArray();
         var groups = new List<Group>();
@@ -99,7 +108,7 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
             }
 
             var model = new AlsTrainer(als, time).Train(inner.Train, cancellationToken: cancellationToken);
-            groups.AddRange(Build(featureMask, labelMask, inner.Train, model, columns, reference, cancellationToken));
+            groups.AddRange(await BuildAsync(featureMask, labelMask, inner.Train, model, columns, reference, cancellationToken));
             current = featureMask;
         }
 
@@ -113,7 +122,7 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
     }
 
     /// <summary>Groups of the evaluation: features from the split's training part, candidates from <paramref name="model"/> fitted on it.</summary>
-    public RankerGroupSet Evaluation(DataSplit split, FactorModel model, IReadOnlyList<string> columns, CancellationToken cancellationToken)
+    public async Task<RankerGroupSet> EvaluationAsync(DataSplit split, FactorModel model, IReadOnlyList<string> columns, CancellationToken cancellationToken)
     {
         var featureMask = new bool[data.Interactions.Count];
         var labelMask = new bool[data.Interactions.Count];
@@ -122,8 +131,11 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
             (split.InTrain[i] ? featureMask : labelMask)[i] = true;
         }
 
-        return Assemble(Build(featureMask, labelMask, split.Train, model, columns, LatestTime(labelMask), cancellationToken), columns, model);
+        return Assemble(await BuildAsync(featureMask, labelMask, split.Train, model, columns, LatestTime(labelMask), cancellationToken), columns, model);
     }
+
+    /// <summary>A request before its features: the user, candidate item indices, the time features are read as of, labels, weights.</summary>
+    private sealed record Plan(int User, int[] Candidates, long AsOf, float[] Labels, float[] Weights);
 
     /// <summary>One request: the user, candidate item indices, row-major features, labels, weights, calibration segment.</summary>
     private sealed record Group(int User, int[] Candidates, float[] Rows, float[] Labels, float[] Weights, SegmentKey Segment);
@@ -144,7 +156,7 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
         return latest;
     }
 
-    private List<Group> Build(bool[] featureMask, bool[] labelMask, InteractionMatrix seen, FactorModel model, IReadOnlyList<string> columns,
+    private async Task<List<Group>> BuildAsync(bool[] featureMask, bool[] labelMask, InteractionMatrix seen, FactorModel model, IReadOnlyList<string> columns,
         long reference, CancellationToken cancellationToken)
     {
         var events = data.Events ?? throw new InvalidOperationException("The training data must keep its events.");
@@ -204,17 +216,14 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
             .OrderByDescending(i => popularity[i]).ThenBy(i => i).Take(options.PopularCandidates + 500).ToArray();
 
         var users = Enumerable.Range(0, userCount).Where(u => cutoff[u] != long.MaxValue && u < seen.UserCount && seen.UserItems.RowLength(u) > 0).ToList();
-        var computer = new RankingRowComputer(columns);
-        var groups = new Group[users.Count];
+        // First the requests: candidates, time, labels and weights; then the features, so that the training-set API gets
+        // every row of the window in one go.
+        var plans = new Plan[users.Count];
         Parallel.For(0, users.Count, new ParallelOptions { CancellationToken = cancellationToken }, g =>
         {
             var u = users[g];
             var candidates = Candidates(model, seen, popular, u);
             var asOf = options.AsOf == AsOfMode.UserCutoff ? cutoff[u] - 1 : dataEnd;
-            var request = eventHistory.Request(data.Users.IdAt(u), asOf, context: null);
-            var items = candidates.Select(i => eventHistory.ItemAsOf(data.Items.IdAt(i), asOf)).ToList();
-            var rows = new float[candidates.Length * computer.Width];
-            computer.Compute(request, items, rows);
             var y = new float[candidates.Length];
             var w = new float[candidates.Length];
             var userLabels = labels[u];
@@ -231,6 +240,53 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
                 }
             }
 
+            plans[g] = new Plan(u, candidates, asOf, y, w);
+        });
+
+        var offsets = new int[plans.Length + 1];
+        for (var g = 0; g < plans.Length; g++)
+        {
+            offsets[g + 1] = offsets[g] + plans[g].Candidates.Length;
+        }
+
+        TrainingSetAnswer? answer = null;
+        if (TrainingSets is { } api)
+        {
+            var rows = new TrainingSetRow[offsets[^1]];
+            for (var g = 0; g < plans.Length; g++)
+            {
+                var p = plans[g];
+                for (var c = 0; c < p.Candidates.Length; c++)
+                {
+                    rows[offsets[g] + c] = new TrainingSetRow(data.Users.IdAt(p.User), data.Items.IdAt(p.Candidates[c]), p.AsOf, p.Labels[c], p.Weights[c]);
+                }
+            }
+
+            answer = await api.FetchAsync(rows, WorkDirectory, cancellationToken);
+        }
+
+        var computer = new RankingRowComputer(columns);
+        var groups = new Group[plans.Length];
+        Parallel.For(0, plans.Length, new ParallelOptions { CancellationToken = cancellationToken }, g =>
+        {
+            var (u, candidates, asOf, y, w) = plans[g];
+            var request = eventHistory.Request(data.Users.IdAt(u), asOf, context: null);
+            var items = candidates.Select(i => eventHistory.ItemAsOf(data.Items.IdAt(i), asOf)).ToList();
+            if (answer is not null)
+            {
+                for (var c = 0; c < candidates.Length; c++)
+                {
+                    // The API's values replace the replayed ones; its label and weight are the ones trained on (a row it
+                    // left out, of a deleted user, weighs nothing).
+                    var row = offsets[g] + c;
+                    answer.Apply(row, request.User, items[c]);
+                    y[c] = answer.IsPresent(row) ? answer.Label(row) : 0;
+                    w[c] = answer.IsPresent(row) ? answer.Weight(row) : 0;
+                }
+            }
+
+            var rows = new float[candidates.Length * computer.Width];
+            computer.Compute(request, items, rows);
             groups[g] = new Group(u, candidates, rows, y, w, RankingSegments.Of(request));
         });
 

@@ -45,10 +45,23 @@ internal static class TrainRankersCommand
         var evaluate = new Option<bool>("--evaluate") { Description = "Hold out each user's latest interactions, train on the rest and report nDCG@10 of re-ranked ALS candidates vs ALS alone" };
         var holdout = new Option<double>("--holdout") { Description = "Share held out per user with --evaluate", DefaultValueFactory = _ => 0.2 };
         var compareEase = new Option<bool>("--compare-ease") { Description = "With --evaluate, also score EASE (top 5,000 items, lambda 500; about a minute)" };
+        var featuresFrom = new Option<string>("--features-from")
+        {
+            Description = "Where the registry values with an offline form (counters, windows, latest event time) come from: featureserver (POST /v1/training-sets, "
+                + "point in time; the default when reading from a FeatureServer), replay (recomputed from the events read; the default for files), or auto",
+            DefaultValueFactory = _ => "auto",
+        };
+        featuresFrom.AcceptOnlyFromAmong("auto", "featureserver", "replay");
+        var backfill = new Option<bool>("--backfill")
+        {
+            Description = "With --features-from featureserver: run an offline-store backfill first. Rows the stream processor captured are known from when they "
+                + "were written, so a log imported at once (a seed, a historic import) is invisible at its own times until a backfill recomputes it with the "
+                + "log's watermark; a live system's captured rows need none (each backfill adds a full copy of the rows)",
+        };
         var command = new Command("train-rankers", "Train the pre-ranker, main ranker and student from the system's events and write the ranker release folder.");
         inputs.AddTo(command);
         als.AddTo(command);
-        foreach (var option in new Option[] { output, registryRoot, keep, version, alsCandidates, popularCandidates, labelFraction, windows, asOf, labelHalfLife, consumedWeight, trees, mainEpochs, studentEpochs, evaluate, holdout, compareEase })
+        foreach (var option in new Option[] { output, registryRoot, keep, version, alsCandidates, popularCandidates, labelFraction, windows, asOf, labelHalfLife, consumedWeight, trees, mainEpochs, studentEpochs, evaluate, holdout, compareEase, featuresFrom, backfill })
         {
             command.Options.Add(option);
         }
@@ -132,8 +145,34 @@ internal static class TrainRankersCommand
             {
                 throw new CliException(ex.Message);
             }
+            var useApi = result.GetValue(featuresFrom) switch
+            {
+                "featureserver" => source is FeatureServerSource ? true : throw new CliException("--features-from featureserver needs --target <FeatureServer url>."),
+                "replay" => false,
+                _ => source is FeatureServerSource,
+            };
+            if (useApi && options.AsOf == AsOfMode.DataEnd)
+            {
+                // The store holds the label events too: read after them, the counters would count the labels.
+                throw new CliException("--as-of data-end reads the store after the labels happened (leakage); with --features-from featureserver features are read as of each request (user-cutoff). Use --features-from replay for data-end.");
+            }
+
             var console = env.Console;
             console.MarkupLineInterpolated($"training rankers on {source.Describe()}");
+            TrainingSetFeatures? trainingSets = null;
+            if (useApi && source is FeatureServerSource server)
+            {
+                var client = env.CreateClient(server.Target);
+                if (result.GetValue(backfill))
+                {
+                    console.MarkupLine("backfilling the offline store (POST /v1/offline/backfill), so that every event's values are known from its ingestion watermark");
+                    await client.RunBackfillAsync(env.PollInterval, cancellationToken);
+                }
+
+                trainingSets = new TrainingSetFeatures(client);
+                console.MarkupLineInterpolated($"features: {string.Join(", ", TrainingSetFeatures.UserFeatures.Concat(TrainingSetFeatures.ItemFeatures))} from POST /v1/training-sets; {string.Join(", ", TrainingSetFeatures.ReplayedFeatures)} replayed from the events (no offline form) or from the fitted model");
+            }
+
             var (data, others) = await ProgressRunner.RunAsync(env, async progress =>
             {
                 var phase = progress.StartPhase("events", null);
@@ -155,7 +194,11 @@ internal static class TrainRankersCommand
                 throw new CliException("No interactions to train on (no positive events in the input).");
             }
 
-            var builder = new RankerGroupBuilder(data, others, options, alsOptions, env.Time);
+            var builder = new RankerGroupBuilder(data, others, options, alsOptions, env.Time)
+            {
+                TrainingSets = trainingSets,
+                WorkDirectory = Path.Combine(Path.GetTempPath(), "recsys-train-rankers-" + Guid.NewGuid().ToString("N")),
+            };
             var columns = RankingFeatureCatalog.Names;
             var report = new Dictionary<string, object>(StringComparer.Ordinal)
             {
@@ -167,6 +210,7 @@ internal static class TrainRankersCommand
                 ["asOf"] = options.AsOf.ToString(),
                 ["labelHalfLifeDays"] = days,
                 ["consumedWeight"] = options.Labels.ConsumedWeight,
+                ["featuresFrom"] = trainingSets is null ? "replay" : "featureserver (POST /v1/training-sets) for " + string.Join(", ", TrainingSetFeatures.UserFeatures.Concat(TrainingSetFeatures.ItemFeatures)),
                 ["negatives"] = "sampled: the ALS and popular candidates of the request the user did not engage with in the label window; plus impressions without engagement when the log has them",
             };
             var scope = new bool[data.Interactions.Count];
@@ -186,11 +230,11 @@ internal static class TrainRankersCommand
                 Array.Fill(scope, true);
             }
 
-            var (groups, trained) = await ProgressRunner.RunAsync(env, progress => Task.Run(() =>
+            var (groups, trained) = await ProgressRunner.RunAsync(env, progress => Task.Run(async () =>
             {
                 try
                 {
-                    return TrainAll(progress);
+                    return await TrainAllAsync(progress);
                 }
                 catch (ArgumentException ex)
                 {
@@ -198,10 +242,10 @@ internal static class TrainRankersCommand
                 }
             }, cancellationToken));
 
-            (RankerGroupSet, TrainedRankers) TrainAll(IRunProgress progress)
+            async Task<(RankerGroupSet, TrainedRankers)> TrainAllAsync(IRunProgress progress)
             {
                 var phase = progress.StartPhase("training set (ALS before the label window, candidates, features)", null);
-                var set = builder.Training(scope, columns, cancellationToken);
+                var set = await builder.TrainingAsync(scope, columns, cancellationToken);
                 phase.Complete();
                 progress.Note(string.Create(CultureInfo.InvariantCulture,
                     $"{set.Data.GroupCount:N0} requests ({set.LabelledGroups:N0} with a positive), {set.Data.RowCount:N0} rows, {set.Data.Labels.Count(l => l > 0):N0} positives, {columns.Count} features"));
@@ -222,7 +266,7 @@ internal static class TrainRankersCommand
 
             if (split is not null)
             {
-                var evaluation = await Task.Run(() => Evaluate(env, data, builder, split, trained, alsOptions, options, result.GetValue(compareEase), cancellationToken), cancellationToken);
+                var evaluation = await Task.Run(() => EvaluateAsync(env, data, builder, split, trained, alsOptions, options, result.GetValue(compareEase), cancellationToken), cancellationToken);
                 report["evaluation"] = evaluation.Scores.ToDictionary(s => s.Name, s => s.Ndcg10);
                 console.Write(new Markup(Markup.Escape(evaluation.Markdown)));
                 Directory.CreateDirectory(releaseDirectory);
@@ -281,11 +325,11 @@ internal static class TrainRankersCommand
         console.MarkupLineInterpolated($"registered and activated ranker release {name} in {registry.Root}{(pruned.Count > 0 ? $"; removed {string.Join(", ", pruned)}" : "")}");
     }
 
-    private static (IReadOnlyList<NamedScore> Scores, string Markdown) Evaluate(TrainerEnvironment env, TrainingData data, RankerGroupBuilder builder, DataSplit split,
+    private static async Task<(IReadOnlyList<NamedScore> Scores, string Markdown)> EvaluateAsync(TrainerEnvironment env, TrainingData data, RankerGroupBuilder builder, DataSplit split,
         TrainedRankers rankers, AlsOptions alsOptions, RankerTrainingOptions options, bool ease, CancellationToken cancellationToken)
     {
         var model = new AlsTrainer(alsOptions, env.Time).Train(split.Train, cancellationToken: cancellationToken);
-        var set = builder.Evaluation(split, model, RankingFeatureCatalog.Names, cancellationToken);
+        var set = await builder.EvaluationAsync(split, model, RankingFeatureCatalog.Names, cancellationToken);
         var cheap = set.Data.SelectFeatures(RankingFeatureCatalog.CheapNames);
         var pre = new float[set.Data.RowCount];
         rankers.PreRanker.Score(cheap.Features, pre);

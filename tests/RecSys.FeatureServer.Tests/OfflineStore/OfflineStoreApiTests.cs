@@ -87,6 +87,20 @@ public sealed class OfflineStoreApiTests(OfflineApiHost host) : IClassFixture<Of
     }
 
     [Fact]
+    public async Task CSV_sample_weights_pass_through_and_a_negative_weight_is_a_400()
+    {
+        await SeedAsync();
+        var csv = "user_id,event_time,label,weight\napi1,2026-11-10T12:00:00Z,1,0.5\napi1,2026-11-10T12:00:00Z,0,\n";
+        using var content = new StringContent(csv, Encoding.UTF8, "text/csv");
+        var rows = await ReadParquetAsync(await host.Client.PostAsync("/v1/training-sets?features=user_clicks_total", content), "label_index, label, weight, user_clicks_total");
+        Assert.Equal([0L, 1.0, 0.5, 4.0], rows[0]);
+        Assert.Equal([1L, 0.0, 1.0, 4.0], rows[1]);
+
+        using var negative = new StringContent("user_id,event_time,label,weight\napi1,2026-11-10T12:00:00Z,1,-2\n", Encoding.UTF8, "text/csv");
+        await AssertProblemAsync(await host.Client.PostAsync("/v1/training-sets?features=user_clicks_total", negative), HttpStatusCode.BadRequest, "labels[0].weight");
+    }
+
+    [Fact]
     public async Task Labels_can_be_uploaded_as_a_multipart_file()
     {
         await SeedAsync();

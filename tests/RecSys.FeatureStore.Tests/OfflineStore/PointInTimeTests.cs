@@ -55,6 +55,25 @@ public sealed class PointInTimeTests : IDisposable
     }
 
     [Fact]
+    public async Task Labels_and_sample_weights_pass_through_in_label_order()
+    {
+        await _kit.Store.WriteAsync([OfflineKit.UserRow("u1", "user_clicks_total", 4, At(TimeSpan.FromHours(-1)))], CancellationToken.None);
+        var output = Path.Combine(_kit.Root, "weights.parquet");
+        await new TrainingSetBuilder(_kit.Store).BuildAsync(
+            [new LabelRow("u1", "i1", null, At(TimeSpan.Zero), 1, 0.25), new LabelRow("u2", "i2", null, At(TimeSpan.Zero), 0), new LabelRow("u1", "i3", null, At(TimeSpan.Zero), 0, 2)],
+            [OfflineKit.Feature("user_clicks_total")],
+            output,
+            CancellationToken.None);
+
+        var rows = await OfflineKit.QueryAsync($"SELECT label_index, item_id, label, weight, user_clicks_total FROM read_parquet({OfflineKit.Sql(output)})");
+
+        // A label without a weight weighs 1.
+        Assert.Equal([0L, "i1", 1.0, 0.25, 4.0], rows[0]);
+        Assert.Equal([1L, "i2", 0.0, 1.0, 0.0], rows[1]);
+        Assert.Equal([2L, "i3", 0.0, 2.0, 4.0], rows[2]);
+    }
+
+    [Fact]
     public async Task A_row_created_after_the_label_time_is_excluded_even_when_its_event_time_is_before()
     {
         await _kit.Store.WriteAsync(

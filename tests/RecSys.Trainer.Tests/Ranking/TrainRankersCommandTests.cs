@@ -57,6 +57,7 @@ public sealed class TrainRankersCommandTests
     [InlineData("--label-fraction", "1.5")]
     [InlineData("--version", "../x")]
     [InlineData("--label-half-life-days", "-3")]
+    [InlineData("--features-from", "featureserver")]
     public async Task Bad_options_are_refused_with_a_message(string option, string value)
     {
         using var temp = new TempDir();

@@ -38,6 +38,7 @@ var retrieval = builder.AddProject<Projects.RecSys_Retrieval>(ServiceNames.Retri
 var ranking = builder.AddProject<Projects.RecSys_Ranking>(ServiceNames.Ranking)
     .WithConnectionString(ServiceNames.OnlineStore, onlineStore)
     .WithEnvironment("Ranking__Models__Path", Path.Combine(settings.ModelRegistry, "rankers"))
+    .WithEnvironment("Ranking__Fallback__DataDirectory", settings.DataFolder(ServiceNames.Ranking))
     .WithReference(retrieval)
     .WithHttpHealthCheck("/health")
     .WithExternalHttpEndpoints()
@@ -73,7 +74,7 @@ if (settings.SeedEnabled)
 if (settings.Retraining.Enabled)
 {
     // Long-running: train --publish on a schedule (first at the next slot) and on the dashboard's "Train now".
-    var retrain = builder.AddRetraining(settings.Retraining)
+    var retrain = builder.AddRetraining(settings.Retraining, keys.Admin)
         .WithReference(featureServer)
         .WithReference(retrieval)
         .WaitFor(featureServer)

@@ -21,6 +21,8 @@ public sealed class AppHostFixture : IAsyncLifetime
 
     private readonly string _dataRoot = Path.Combine(Path.GetTempPath(), "recsys-it-" + Guid.NewGuid().ToString("N")[..8]);
 
+    private readonly int _onlineStorePort = FreeTcpPort();
+
     private FileLoggerProvider? _log;
 
     public DistributedApplication App { get; private set; } = null!;
@@ -31,6 +33,15 @@ public sealed class AppHostFixture : IAsyncLifetime
 
     public HttpClient FeatureServer { get; private set; } = null!;
 
+    /// <summary>The AppHost's data root (each resource's state in a folder named after it).</summary>
+    public string DataRoot => _dataRoot;
+
+    /// <summary>The embedded online store's RESP port (fixed, not proxied).</summary>
+    public int OnlineStorePort => _onlineStorePort;
+
+    /// <summary>The last lines the AppHost and its resources logged.</summary>
+    public string LogTail(int lines) => _log?.Tail(lines) ?? "";
+
     public async Task InitializeAsync()
     {
         using var cts = new CancellationTokenSource(StartTimeout);
@@ -38,7 +49,7 @@ public sealed class AppHostFixture : IAsyncLifetime
             [
                 "RecSys:Infrastructure=embedded",
                 $"RecSys:DataRoot={_dataRoot}",
-                $"RecSys:OnlineStorePort={FreeTcpPort()}",
+                $"RecSys:OnlineStorePort={_onlineStorePort}",
                 "RecSys:Seed:Users=150",
                 "RecSys:Seed:Items=600",
                 "RecSys:Seed:Seed=7",
@@ -47,6 +58,12 @@ public sealed class AppHostFixture : IAsyncLifetime
                 $"RecSys:Keys:Reader={ReaderKey}",
             ],
             cts.Token);
+        // The fault tests stall an index shard through Retrieval's test-only switch (a route that exists only when it is on).
+        builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == ServiceNames.Retrieval))
+            .WithEnvironment("Retrieval__FaultInjection__Enabled", "true");
+        // The fault tests need Ranking's last-known popular list read soon after the seed, not at the default 30 s.
+        builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == ServiceNames.Ranking))
+            .WithEnvironment("Ranking__Fallback__LastKnownRefreshInterval", "00:00:03");
         Directory.CreateDirectory(_dataRoot);
         _log = new FileLoggerProvider(Path.Combine(_dataRoot, "apphost.log"));
         builder.Services.AddLogging(logging => logging.AddProvider(_log));

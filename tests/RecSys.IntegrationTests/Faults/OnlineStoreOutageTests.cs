@@ -29,7 +29,6 @@ public sealed class OnlineStoreOutageTests(AppHostFixture fixture) : FaultTestBa
             begin: async () =>
             {
                 await Faults.StopAsync(Store);
-                await Faults.WaitStoppedAsync(Store, TimeSpan.FromMinutes(1));
                 Assert.True(await FaultControl.RefusesAsync(Fixture.OnlineStorePort), "The stopped store still accepts connections.");
             },
             end: () => Faults.StartAndWaitHealthyAsync(Store));

@@ -33,6 +33,13 @@ internal sealed class FaultControl(AppHostFixture fixture)
         }
     }
 
+    /// <summary>Kills the service's own process (SIGKILL) and waits until the resource has exited.</summary>
+    public async Task KillAsync(string resource, string assemblyName)
+    {
+        Signal(ServiceProcessId(resource, assemblyName), "KILL");
+        await WaitStoppedAsync(resource, RestartTimeout);
+    }
+
     /// <summary>Starts a stopped or exited resource (if it is not running already) and waits until its health checks pass.</summary>
     public async Task StartAndWaitHealthyAsync(string resource)
     {

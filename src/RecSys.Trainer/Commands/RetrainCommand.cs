@@ -70,6 +70,8 @@ internal static class RetrainCommand
             builder.Services.AddRetraining(schedule, runner.RunAsync);
             // The same keys and policies as the services (RecSys:Security:*; the AppHost passes the keys' hashes).
             builder.AddRecSysSecurity();
+            // 401 and 403 are written as problem+json (the services get this from AddServiceDefaults).
+            builder.Services.AddProblemDetails();
             await using var app = builder.Build();
             app.UseRecSysSecurity();
             app.MapRetrainingEndpoints();

@@ -39,6 +39,7 @@ public sealed class RetrainingEndpointTests : IAsyncLifetime
         builder.Services.AddSingleton<TimeProvider>(_time);
         builder.Services.AddRetraining(new RetrainSchedule(TimeSpan.FromDays(1), new TimeOnly(3, 0)), RunAsync);
         builder.AddRecSysSecurity();
+        builder.Services.AddProblemDetails();
         _app = builder.Build();
         _app.UseRecSysSecurity();
         _app.MapRetrainingEndpoints();

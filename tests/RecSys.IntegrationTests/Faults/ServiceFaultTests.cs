@@ -175,7 +175,9 @@ public sealed class ServiceFaultTests(AppHostFixture fixture) : FaultTestBase(fi
         var original = File.Exists(file) ? await File.ReadAllBytesAsync(file) : null;
         try
         {
-            await Faults.StopAsync(ServiceNames.FeatureServer);
+            // Killed, not stopped through Aspire's command, which under load left the resource "Unknown"; the corrupt file is
+            // written while nothing runs and read at the next start.
+            await Faults.KillAsync(ServiceNames.FeatureServer, "RecSys.FeatureServer");
             // A complete line that is not "id<TAB>unix ms": not a torn append, so the start must refuse it, not drop it.
             await File.WriteAllTextAsync(file, "it-fault-gone\t1700000000000\nthis line is not a deletion\n");
             // Watched from before the command, so that the stop just done is not taken for the failed start. The start's

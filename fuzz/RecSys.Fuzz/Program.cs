@@ -29,7 +29,7 @@ Func<IFuzzTarget>? create = args[0] switch
     "events" => () => new IngestionTarget(),
     "snapshot" => () => new SnapshotTarget(new Scratch("snapshot")),
     "training-set" => () => new TrainingSetJsonTarget(),
-    "training-labels" => () => new TrainingLabelsCsvTarget(new Scratch("training-labels")),
+    "training-labels" => () => new TrainingLabelsCsvTarget(),
     "model" => () => new ModelTarget(new Scratch("model")),
     _ => null,
 };

@@ -40,7 +40,7 @@ internal sealed class ApiKeys
 
     /// <summary>
     /// Once every resource is added: the three services get the hashes, Ranking the reader key for Retrieval, the seed
-    /// and the retraining job the admin key (in <c>RECSYS_API_KEY</c>).
+    /// and the retraining job the admin key (in <c>RECSYS_API_KEY</c>); the retraining job also the hashes, for its own POST /run.
     /// </summary>
     public void Wire(IDistributedApplicationBuilder builder)
     {
@@ -58,8 +58,12 @@ internal sealed class ApiKeys
                         .WithEnvironment("Ranking__Feedback__ApiKey", Producer)
                         .WithEnvironment("Ranking__Feedback__ExportApiKey", Admin);
                     break;
-                case ServiceNames.Seed or RetrainingResource.Name:
+                case ServiceNames.Seed:
                     resource.WithEnvironment(TrainerApiKeyVariable, Admin);
+                    break;
+                case RetrainingResource.Name:
+                    // A client of the services (admin key) and a host itself: its POST /run takes the same keys.
+                    Authorize(resource).WithEnvironment(TrainerApiKeyVariable, Admin);
                     break;
             }
         }

@@ -38,6 +38,7 @@ var retrieval = builder.AddProject<Projects.RecSys_Retrieval>(ServiceNames.Retri
 var ranking = builder.AddProject<Projects.RecSys_Ranking>(ServiceNames.Ranking)
     .WithConnectionString(ServiceNames.OnlineStore, onlineStore)
     .WithEnvironment("Ranking__Models__Path", Path.Combine(settings.ModelRegistry, "rankers"))
+    .WithEnvironment("Ranking__Fallback__DataDirectory", settings.DataFolder(ServiceNames.Ranking))
     .WithReference(retrieval)
     .WithReference(featureServer)
     // The feedback loop: served lists go to the event log as impressions; clicks are read back for the rollout's CTR gate.
@@ -79,7 +80,7 @@ if (settings.SeedEnabled)
 if (settings.Retraining.Enabled)
 {
     // Long-running: train --publish on a schedule (first at the next slot) and on the dashboard's "Train now".
-    var retrain = builder.AddRetraining(settings.Retraining)
+    var retrain = builder.AddRetraining(settings.Retraining, keys.Admin)
         .WithReference(featureServer)
         .WithReference(retrieval)
         .WaitFor(featureServer)

@@ -20,7 +20,9 @@ internal static class RetrainingResource
 
     private static readonly HttpClient StatusClient = new() { Timeout = TimeSpan.FromSeconds(10) };
 
-    public static IResourceBuilder<ProjectResource> AddRetraining(this IDistributedApplicationBuilder builder, RetrainingSettings settings)
+    /// <param name="adminKey">Sent by the "Train now" command: <c>POST /run</c> needs the admin policy.</param>
+    public static IResourceBuilder<ProjectResource> AddRetraining(
+        this IDistributedApplicationBuilder builder, RetrainingSettings settings, IResourceBuilder<ParameterResource> adminKey)
     {
         var retrain = builder.AddProject<Projects.RecSys_Trainer>(Name)
             .WithArgs([.. settings.Arguments])
@@ -33,6 +35,8 @@ internal static class RetrainingResource
                 Description = "Retrain and publish now (POST /run). The run's progress is in the console log, its outcome in the health checks.",
                 IconName = "BrainCircuit",
                 IsHighlighted = true,
+                PrepareRequest = async context =>
+                    context.Request.Headers.Add(RecSys.ServiceDefaults.Security.ApiKeyAuthenticationHandler.HeaderName, await adminKey.Resource.GetValueAsync(context.CancellationToken)),
                 GetCommandResult = async context =>
                 {
                     var body = await context.Response.Content.ReadAsStringAsync(context.CancellationToken);

@@ -15,7 +15,8 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddRecSysSecurity();
 builder.Services.ConfigureHttpJsonOptions(o => JsonDefaults.Apply(o.SerializerOptions));
-builder.AddOnlineStoreClient();
+// Ranking still answers without the store (the last-known popular list), so losing it degrades rather than fails.
+builder.AddOnlineStoreClient(storeDownStatus: Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Degraded);
 builder.Services.AddOpenApi();
 builder.Services.AddOptionsWithValidateOnStart<RankingOptions, RankingOptionsValidator>().BindConfiguration(RankingOptions.SectionName);
 builder.Services.AddHttpClient<RetrievalClient>((sp, http) =>
@@ -28,6 +29,10 @@ builder.Services.AddHttpClient<RetrievalClient>((sp, http) =>
         }
     })
     .AddRetrievalResilience();
+builder.Services.AddOptionsWithValidateOnStart<FallbackOptions, FallbackOptionsValidator>().BindConfiguration(FallbackOptions.SectionName);
+builder.Services.AddSingleton<LastKnownPopularList>();
+builder.Services.AddHostedService<LastKnownPopularRefresher>();
+builder.Services.AddHealthChecks().AddCheck<LastKnownPopularHealthCheck>(LastKnownPopularHealthCheck.Name);
 builder.Services.AddSingleton<TrendingFallback>();
 builder.Services.AddSingleton<IRanker, FusedScoreRanker>();
 builder.AddRankingFeatureProvider();

@@ -25,6 +25,7 @@ app.MapDefaultEndpoints();
 app.MapCandidatesApi();
 app.MapVectorIndexApi();
 app.MapEmbeddingsApi();
+app.MapFaultInjectionApi();
 app.Run();
 
 /// <summary>Visible to <c>WebApplicationFactory&lt;Program&gt;</c> in tests.</summary>

@@ -21,7 +21,8 @@ public sealed class ApiKeysAppModelTests
         Assert.All(parameters.Values, p => Assert.True(p.Secret));
         Assert.Equal(Admin, await parameters["api-key-admin"].GetValueAsync(CancellationToken.None));
 
-        foreach (var service in new[] { ServiceNames.FeatureServer, ServiceNames.Retrieval, ServiceNames.Ranking })
+        // The retraining job is a host too (its POST /run takes the admin policy), so it gets the hashes like the services.
+        foreach (var service in new[] { ServiceNames.FeatureServer, ServiceNames.Retrieval, ServiceNames.Ranking, "retrain" })
         {
             var environment = await AppModelTests.EnvironmentOf(builder, service);
             Assert.Equal(ApiKeyHasher.Hash(Admin), environment["RecSys__Security__ApiKeys__admin__Hash"]);
@@ -32,6 +33,8 @@ public sealed class ApiKeysAppModelTests
             Assert.Equal(RecSysRoles.PublicRead, environment["RecSys__Security__ApiKeys__reader__Roles__0"]);
             Assert.DoesNotContain(environment.Values, v => v.Contains(Admin, StringComparison.Ordinal) || v.Contains(Reader, StringComparison.Ordinal));
         }
+
+        Assert.Equal("{api-key-admin.value}", (await AppModelTests.EnvironmentOf(builder, "retrain"))["RECSYS_API_KEY"]);
 
         Assert.Equal("{api-key-reader.value}", (await AppModelTests.EnvironmentOf(builder, ServiceNames.Ranking))["Ranking__RetrievalApiKey"]);
         Assert.Equal("{api-key-admin.value}", (await AppModelTests.EnvironmentOf(builder, ServiceNames.Seed))["RECSYS_API_KEY"]);

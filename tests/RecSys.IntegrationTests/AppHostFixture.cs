@@ -12,7 +12,8 @@ namespace RecSys.IntegrationTests;
 /// </summary>
 public sealed class AppHostFixture : IAsyncLifetime
 {
-    public static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(4);
+    /// <summary>Generous: on a shared 2-core machine at load average 40, starting the processes alone took 3.5 minutes.</summary>
+    public static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(8);
 
     /// <summary>The keys given to the AppHost (RecSys:Keys:*), so that the test clients can send them.</summary>
     public const string AdminKey = "it-admin-key-3b9f1e7c5a2d4f6e8c0b";
@@ -20,6 +21,8 @@ public sealed class AppHostFixture : IAsyncLifetime
     public const string ReaderKey = "it-reader-key-0f2e4d6c8b1a3f5e7d9c";
 
     private readonly string _dataRoot = Path.Combine(Path.GetTempPath(), "recsys-it-" + Guid.NewGuid().ToString("N")[..8]);
+
+    private readonly int _onlineStorePort = FreeTcpPort();
 
     private FileLoggerProvider? _log;
 
@@ -31,6 +34,15 @@ public sealed class AppHostFixture : IAsyncLifetime
 
     public HttpClient FeatureServer { get; private set; } = null!;
 
+    /// <summary>The AppHost's data root (each resource's state in a folder named after it).</summary>
+    public string DataRoot => _dataRoot;
+
+    /// <summary>The embedded online store's RESP port (fixed, not proxied).</summary>
+    public int OnlineStorePort => _onlineStorePort;
+
+    /// <summary>The last lines the AppHost and its resources logged.</summary>
+    public string LogTail(int lines) => _log?.Tail(lines) ?? "";
+
     public async Task InitializeAsync()
     {
         using var cts = new CancellationTokenSource(StartTimeout);
@@ -38,7 +50,7 @@ public sealed class AppHostFixture : IAsyncLifetime
             [
                 "RecSys:Infrastructure=embedded",
                 $"RecSys:DataRoot={_dataRoot}",
-                $"RecSys:OnlineStorePort={FreeTcpPort()}",
+                $"RecSys:OnlineStorePort={_onlineStorePort}",
                 "RecSys:Seed:Users=150",
                 "RecSys:Seed:Items=600",
                 "RecSys:Seed:Seed=7",
@@ -47,6 +59,12 @@ public sealed class AppHostFixture : IAsyncLifetime
                 $"RecSys:Keys:Reader={ReaderKey}",
             ],
             cts.Token);
+        // The fault tests stall an index shard through Retrieval's test-only switch (a route that exists only when it is on).
+        builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == ServiceNames.Retrieval))
+            .WithEnvironment("Retrieval__FaultInjection__Enabled", "true");
+        // The fault tests need Ranking's last-known popular list read soon after the seed, not at the default 30 s.
+        builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == ServiceNames.Ranking))
+            .WithEnvironment("Ranking__Fallback__LastKnownRefreshInterval", "00:00:03");
         Directory.CreateDirectory(_dataRoot);
         _log = new FileLoggerProvider(Path.Combine(_dataRoot, "apphost.log"));
         builder.Services.AddLogging(logging => logging.AddProvider(_log));

@@ -14,4 +14,11 @@ public sealed record CandidateResponse(
     IReadOnlyList<CandidateDto> Candidates,
     IReadOnlyList<SourceReport> Sources,
     IReadOnlyList<string> Degraded,
-    double ElapsedMs);
+    double ElapsedMs)
+{
+    /// <summary>
+    /// Fraction of the vector index's shards that answered the collaborative search (below 1: a shard missed its deadline
+    /// and the answer is partial); null when no search ran.
+    /// </summary>
+    public double? IndexCoverage { get; init; }
+}

@@ -15,6 +15,9 @@ public sealed record RecommendationMetadata(
     /// <c>provider</c>); null when the fused retrieval score ranked.
     /// </summary>
     public IReadOnlyDictionary<string, string>? Models { get; init; }
+
+    /// <summary>Retrieval's <see cref="CandidateResponse.IndexCoverage"/>: below 1 when the vector search was partial.</summary>
+    public double? IndexCoverage { get; init; }
 }
 
 public sealed record RecommendationResponse(string UserId, IReadOnlyList<RankedItem> Items, RecommendationMetadata Metadata);

@@ -182,10 +182,7 @@ public static class TrainingSetRequests
             }
         }
 
-        if (!columns.Contains("event_time") || !columns.Contains("label"))
-        {
-            throw new FormatException($"The labels file needs columns event_time and label (and user_id, item_id or creator_id); found {string.Join(", ", columns)}.");
-        }
+        CheckFileColumns(columns);
 
         string Column(string name) => columns.Contains(name) ? $"CAST(\"{name}\" AS VARCHAR)" : "NULL::VARCHAR";
         var timeColumn = columns.Contains("event_time") ? "CAST(event_time AS VARCHAR)" : "NULL";
@@ -198,9 +195,13 @@ public static class TrainingSetRequests
             while (await reader.ReadAsync(cancellationToken))
             {
                 string? Text(int i) => reader.IsDBNull(i) ? null : reader.GetString(i);
+<<<<<<< HEAD
                 // A weight column with an unparsable value gives NaN, which validation rejects, rather than weight 1.
                 var weight = Text(5) is { } w ? ParseNumber(w) ?? double.NaN : (double?)null;
                 labels.Add(new TrainingLabel(Text(0), Text(1), Text(2), ParseTime(Text(3)), ParseNumber(Text(4)), weight));
+=======
+                labels.Add(LabelFromFileRow(Text(0), Text(1), Text(2), Text(3), Text(4)));
+>>>>>>> faults
             }
         }
         catch (DuckDBException ex)
@@ -210,6 +211,27 @@ public static class TrainingSetRequests
 
         return labels;
     }
+
+    /// <summary>
+    /// Checks the columns of an uploaded labels file (as the file's reader found them): event_time and label are needed.
+    /// Throws <see cref="FormatException"/> naming what was found.
+    /// </summary>
+    public static void CheckFileColumns(IReadOnlyCollection<string> columns)
+    {
+        ArgumentNullException.ThrowIfNull(columns);
+        if (!columns.Contains("event_time") || !columns.Contains("label"))
+        {
+            throw new FormatException($"The labels file needs columns event_time and label (and user_id, item_id or creator_id); found {string.Join(", ", columns)}.");
+        }
+    }
+
+    /// <summary>
+    /// One row of an uploaded labels file, its fields as text (null when absent): event_time as ISO 8601 or unix
+    /// milliseconds, label as a number. Unparseable values become null (validation reports them); unix milliseconds
+    /// outside years 1 to 9999 throw <see cref="FormatException"/>.
+    /// </summary>
+    public static TrainingLabel LabelFromFileRow(string? userId, string? itemId, string? creatorId, string? eventTime, string? label) =>
+        new(userId, itemId, creatorId, ParseTime(eventTime), ParseNumber(label));
 
     private static DateTimeOffset? ParseTime(string? text)
     {

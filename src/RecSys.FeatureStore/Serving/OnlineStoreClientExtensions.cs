@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using RecSys.Core.Domain;
 using StackExchange.Redis;
 
@@ -19,7 +20,12 @@ public static class OnlineStoreClientExtensions
     /// </summary>
     /// <param name="builder">The host builder.</param>
     /// <param name="allowAdmin">Only for a service that runs admin commands (none of ours does today).</param>
-    public static IHostApplicationBuilder AddOnlineStoreClient(this IHostApplicationBuilder builder, bool allowAdmin = false)
+    /// <param name="storeDownStatus">
+    /// What the <c>online-store</c> check reports when the store is away: unhealthy by default; degraded for a service
+    /// that still answers without it (Ranking serves its last-known popular list).
+    /// </param>
+    public static IHostApplicationBuilder AddOnlineStoreClient(
+        this IHostApplicationBuilder builder, bool allowAdmin = false, HealthStatus storeDownStatus = HealthStatus.Unhealthy)
     {
         ArgumentNullException.ThrowIfNull(builder);
         if (string.IsNullOrWhiteSpace(builder.Configuration.GetConnectionString(ServiceNames.OnlineStore)))
@@ -28,8 +34,8 @@ public static class OnlineStoreClientExtensions
                 $"Connection string '{ServiceNames.OnlineStore}' is missing: set ConnectionStrings__{ServiceNames.OnlineStore} (host:port of a Redis-protocol server).");
         }
 
-        // Aspire's health check would be named after the client type; ours keeps the resource's name (and a timeout, so that
-        // a hung store cannot hold /health). It is the same check (AspNetCore.HealthChecks.Redis) over the same connection.
+        // Aspire's health check would be named after the client type; ours keeps the resource's name and a hard deadline, so
+        // that a hung store cannot hold /health (the Redis check waited out the client's 10 s timeout on a frozen store).
         builder.AddKeyedRedisClient(ServiceNames.OnlineStore, configureSettings: settings => settings.DisableHealthChecks = true, configureOptions: options =>
         {
             // The store may start after the service (or restart under it): keep retrying instead of failing the host.
@@ -41,11 +47,12 @@ public static class OnlineStoreClientExtensions
             options.AllowAdmin = allowAdmin;
         });
         builder.Services.TryAddSingleton(sp => sp.GetRequiredKeyedService<IConnectionMultiplexer>(ServiceNames.OnlineStore));
-        builder.Services.AddHealthChecks().AddRedis(
-            sp => sp.GetRequiredKeyedService<IConnectionMultiplexer>(ServiceNames.OnlineStore),
-            name: ServiceNames.OnlineStore,
-            tags: ["ready"],
-            timeout: HealthCheckTimeout);
+        builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
+            ServiceNames.OnlineStore,
+            sp => new OnlineStoreHealthCheck(sp.GetRequiredKeyedService<IConnectionMultiplexer>(ServiceNames.OnlineStore), HealthCheckTimeout, storeDownStatus),
+            storeDownStatus,
+            ["ready"],
+            HealthCheckTimeout + TimeSpan.FromSeconds(1)));
         builder.Services.TryAddSingleton<CandidateSignalReader>();
         builder.Services.TryAddSingleton<EligibilityFilter>();
         builder.Services.TryAddSingleton<ItemMetadataReader>();

@@ -23,11 +23,15 @@ public sealed partial class RecommendationService(
     ImpressionLogger impressions,
     RankingTelemetry telemetry,
     IOptions<RankingOptions> options,
+    IOptions<FallbackOptions> fallbackOptions,
     TimeProvider time,
     ILogger<RecommendationService> logger)
 {
     public const string DegradedRetrieval = "retrieval";
     public const string DegradedModel = "model";
+
+    /// <summary>Neither Retrieval nor the store's trending list answered: the in-process last-known popular list did.</summary>
+    public const string DegradedLastKnown = "last-known-popular";
 
     public async Task<RecommendationResponse> RecommendAsync(string userId, int count, string? context, CancellationToken cancellationToken)
     {
@@ -41,6 +45,7 @@ public sealed partial class RecommendationService(
         var start = time.GetTimestamp();
 
         IReadOnlyList<CandidateDto> candidates;
+        double? indexCoverage = null;
         var stageStart = time.GetTimestamp();
         try
         {
@@ -51,20 +56,40 @@ public sealed partial class RecommendationService(
                 new CandidateRequest(userId, context, Math.Max(o.CandidateCount, count), null), timeout.Token);
             candidates = response.Candidates;
             degraded.AddRange(response.Degraded);
+            indexCoverage = response.IndexCoverage;
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
             // Any failure of candidate generation (HTTP error, timeout, an open circuit of the resilience pipeline)
             // degrades to trending; only the caller giving up ends the request.
             LogRetrievalFailed(logger, userId, ex.Message);
+            candidates = [];
+        }
+
+        var fromLastKnown = false;
+        if (candidates.Count == 0)
+        {
+            // Failed, or answered empty because every source failed (the store is away): never answer an empty list.
             degraded.Add(DegradedRetrieval);
-            candidates = await fallback.GetAsync(userId, Math.Max(o.CandidateCount, count), cancellationToken);
+            var fell = await fallback.GetAsync(userId, Math.Max(o.CandidateCount, count), cancellationToken);
+            candidates = fell.Candidates;
+            fromLastKnown = fell.LastKnown;
+            if (fromLastKnown)
+            {
+                degraded.Add(DegradedLastKnown);
+            }
         }
 
         stages["retrieval"] = time.GetElapsedTime(stageStart).TotalMilliseconds;
 
         stageStart = time.GetTimestamp();
-        var learned = await RankWithModelsAsync(userId, context, candidates, count, requestId, degraded, cancellationToken);
+        // The last-known list means the store is away: the models' features live there, so the fused score ranks at once.
+        var learned = fromLastKnown ? null : await RankWithModelsAsync(userId, context, candidates, count, requestId, degraded, cancellationToken);
+        if (fromLastKnown)
+        {
+            degraded.Add(DegradedModel);
+        }
+
         RankedItem[] items;
         string rankerVersion;
         IReadOnlyDictionary<string, string>? models = null;
@@ -126,7 +151,7 @@ public sealed partial class RecommendationService(
         return new RecommendationResponse(
             userId,
             items,
-            new RecommendationMetadata(requestId, rankerVersion, degraded, stages, candidates.Count) { Models = models });
+            new RecommendationMetadata(requestId, rankerVersion, degraded, stages, candidates.Count) { Models = models, IndexCoverage = indexCoverage });
     }
 
     /// <summary>The learned ranking, or null (and <see cref="DegradedModel"/>) when no release serves or it failed.</summary>
@@ -141,7 +166,9 @@ public sealed partial class RecommendationService(
                 rankingCandidates[i] = new RankingCandidate(candidates[i].ItemId, candidates[i].Score, candidates[i].Sources);
             }
 
-            var result = await rollout.RankAsync(new RankingQuery(userId, context, time.GetUtcNow()), rankingCandidates, count, requestId, cancellationToken);
+            // Bounded: the stages read features from the store, and a hung store would hold the request for the client's timeout.
+            var result = await rollout.RankAsync(new RankingQuery(userId, context, time.GetUtcNow()), rankingCandidates, count, requestId, cancellationToken)
+                .WaitAsync(fallbackOptions.Value.ModelStageTimeout, time, cancellationToken);
             if (result is null)
             {
                 degraded.Add(DegradedModel);

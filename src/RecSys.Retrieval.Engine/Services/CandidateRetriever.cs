@@ -114,7 +114,7 @@ public sealed class CandidateRetriever
             selected = await BackfillAsync(states, backfill, selected, fused, request, eligibility, options, cancellationToken);
         }
 
-        return Report(userId, states, selected, started, activity);
+        return Report(userId, states, selected, started, activity) with { IndexCoverage = request.IndexCoverage };
     }
 
     /// <summary>

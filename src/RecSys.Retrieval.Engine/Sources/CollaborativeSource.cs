@@ -63,6 +63,7 @@ internal sealed class CollaborativeSource(
 
         var k = Math.Min(budget, VectorIndexOptions.MaxK);
         var result = await snapshot.SearchAsync(user.Vector, k, options.Value.Collaborative.EfSearch, filter: null, exclude, cancellationToken);
+        request.ReportIndexCoverage(result.Coverage);
         return Normalize(result.Hits, index.Metric);
     }
 

@@ -46,4 +46,12 @@ public sealed record RetrievalRequestContext(
     /// <summary>The request's signals, or a read of <paramref name="query"/> when the request carries none.</summary>
     public Task<UserSignals> SignalsAsync(CandidateSignalReader reader, UserSignalsQuery query, CancellationToken cancellationToken) =>
         Signals ?? reader.ReadUserSignalsAsync(UserId, query, cancellationToken);
+
+    private double _indexCoverage = double.NaN;
+
+    /// <summary>Fraction of the index's shards that answered this request's vector search; null when none ran.</summary>
+    public double? IndexCoverage => Volatile.Read(ref _indexCoverage) is var c && double.IsNaN(c) ? null : c;
+
+    /// <summary>Set by the source that searched the vector index (sources run in parallel, hence the volatile write).</summary>
+    public void ReportIndexCoverage(double coverage) => Volatile.Write(ref _indexCoverage, coverage);
 }

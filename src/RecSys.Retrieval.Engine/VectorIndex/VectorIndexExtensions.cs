@@ -48,6 +48,11 @@ public static class VectorIndexExtensions
         builder.Services.AddHostedService<VectorIndexMaintenanceService>();
         builder.Services.AddHealthChecks().AddCheck<VectorIndexHealthCheck>("vector-index", tags: ["ready"]);
         builder.Services.AddCandidateSource<CollaborativeSource>();
+        if (builder.Configuration.GetValue<bool>(ShardFaultInjection.EnabledKey))
+        {
+            builder.Services.AddSingleton<ShardFaultInjection>();
+        }
+
         return builder;
     }
 
@@ -88,7 +93,9 @@ public static class VectorIndexExtensions
         VectorIndexLog.BackendChosen(logger, options.Backend == VectorIndexBackend.Qdrant ? VectorIndexOptions.QdrantBackendName : VectorIndexOptions.EmbeddedBackendName, options.Shards);
         if (options.Backend != VectorIndexBackend.Qdrant)
         {
-            return new VectorIndexManager(options, metadata, telemetry, time, logger, decorateShard: null, services.GetService<EmbeddingStore>());
+            // Test-only: the fault injection wraps the shards only when configuration switched it on (it is then registered).
+            var faults = services.GetService<ShardFaultInjection>();
+            return new VectorIndexManager(options, metadata, telemetry, time, logger, faults is null ? null : faults.Decorate, services.GetService<EmbeddingStore>());
         }
 
         var collections = new QdrantShardCollections(services.GetRequiredService<QdrantClient>(), options.ToQdrant(), options.Shards);

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using RecSys.ServiceDefaults.Security;
 using RecSys.Trainer.Retraining;
 using Spectre.Console;
 
@@ -67,7 +68,12 @@ internal static class RetrainCommand
             builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
             builder.Services.AddSingleton(env.Time);
             builder.Services.AddRetraining(schedule, runner.RunAsync);
+            // The same keys and policies as the services (RecSys:Security:*; the AppHost passes the keys' hashes).
+            builder.AddRecSysSecurity();
+            // 401 and 403 are written as problem+json (the services get this from AddServiceDefaults).
+            builder.Services.AddProblemDetails();
             await using var app = builder.Build();
+            app.UseRecSysSecurity();
             app.MapRetrainingEndpoints();
             env.Console.MarkupLineInterpolated($"retraining {schedule.Describe()} into {result.GetValue(modelDirectory)}: {string.Join(' ', runner.CommandLine("<stamp>"))}");
             // The host's own RunAsync overload: stops gracefully (cancelling a run in progress) when the token fires.

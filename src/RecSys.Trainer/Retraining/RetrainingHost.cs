@@ -10,12 +10,14 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using RecSys.ServiceDefaults.Security;
 
 namespace RecSys.Trainer.Retraining;
 
 /// <summary>
 /// The retraining job's small HTTP face: <c>GET /health</c> (status, reason and last/next run as JSON), <c>GET /alive</c>
-/// and <c>POST /run</c> (train now: 202 with the run, or 409 with the run already in progress).
+/// and <c>POST /run</c> (train now: 202 with the run, or 409 with the run already in progress; admin policy, like the
+/// services' admin routes: the host calls <c>AddRecSysSecurity</c> and <c>UseRecSysSecurity</c>).
 /// </summary>
 public static class RetrainingHost
 {
@@ -40,11 +42,13 @@ public static class RetrainingHost
 
     public static IEndpointRouteBuilder MapRetrainingEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapHealthChecks(HealthPath, new HealthCheckOptions { ResponseWriter = WriteHealthAsync });
-        app.MapHealthChecks(AlivePath, new HealthCheckOptions { Predicate = _ => false });
+        // Health is probed without credentials, as on the services; starting a run publishes models, so it is an admin act.
+        app.MapHealthChecks(HealthPath, new HealthCheckOptions { ResponseWriter = WriteHealthAsync }).AllowAnonymous();
+        app.MapHealthChecks(AlivePath, new HealthCheckOptions { Predicate = _ => false }).AllowAnonymous();
         app.MapPost(RunPath, TrainNow)
             .WithName("TrainNow")
-            .WithSummary("Starts a retraining run now, unless one is in progress.");
+            .WithSummary("Starts a retraining run now, unless one is in progress.")
+            .RequireAdmin();
         return app;
     }
 

@@ -3,8 +3,10 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
+using RecSys.ServiceDefaults.Security;
 using RecSys.Trainer.Retraining;
 
 namespace RecSys.Trainer.Tests.Schedule;
@@ -12,6 +14,9 @@ namespace RecSys.Trainer.Tests.Schedule;
 /// <summary>The HTTP face of the retraining job on a test server, with a run delegate the test finishes by hand.</summary>
 public sealed class RetrainingEndpointTests : IAsyncLifetime
 {
+    private const string AdminKey = "test-admin-key-5c2e8a1f9d3b7e4a";
+    private const string ReaderKey = "test-reader-key-1e7d3a9c5b2f8e6d";
+
     private readonly FakeTimeProvider _time = new(SchedulerHarness.Start);
     private readonly List<TaskCompletionSource<RunResult>> _runs = [];
     private WebApplication _app = null!;
@@ -23,12 +28,24 @@ public sealed class RetrainingEndpointTests : IAsyncLifetime
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseTestServer();
+        // The keys as the AppHost passes them: hashes and roles only.
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["RecSys:Security:ApiKeys:admin:Hash"] = ApiKeyHasher.Hash(AdminKey),
+            ["RecSys:Security:ApiKeys:admin:Roles:0"] = RecSysRoles.Admin,
+            ["RecSys:Security:ApiKeys:reader:Hash"] = ApiKeyHasher.Hash(ReaderKey),
+            ["RecSys:Security:ApiKeys:reader:Roles:0"] = RecSysRoles.PublicRead,
+        });
         builder.Services.AddSingleton<TimeProvider>(_time);
         builder.Services.AddRetraining(new RetrainSchedule(TimeSpan.FromDays(1), new TimeOnly(3, 0)), RunAsync);
+        builder.AddRecSysSecurity();
+        builder.Services.AddProblemDetails();
         _app = builder.Build();
+        _app.UseRecSysSecurity();
         _app.MapRetrainingEndpoints();
         await _app.StartAsync();
         _client = _app.GetTestClient();
+        _client.DefaultRequestHeaders.Add(ApiKeyAuthenticationHandler.HeaderName, AdminKey);
         // The loop armed its first slot: 03:00 UTC tomorrow.
         await SchedulerHarness.WaitForAsync(Scheduler, s => s.NextRun is not null);
     }
@@ -37,6 +54,26 @@ public sealed class RetrainingEndpointTests : IAsyncLifetime
     {
         _client.Dispose();
         await _app.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Post_run_needs_the_admin_policy_and_health_needs_no_key()
+    {
+        using var anonymous = _app.GetTestClient();
+        using var reader = _app.GetTestClient();
+        reader.DefaultRequestHeaders.Add(ApiKeyAuthenticationHandler.HeaderName, ReaderKey);
+
+        using var noKey = await anonymous.PostAsync(RetrainingHost.RunPath, null);
+        using var weakKey = await reader.PostAsync(RetrainingHost.RunPath, null);
+        using var health = await anonymous.GetAsync(RetrainingHost.HealthPath);
+        using var alive = await anonymous.GetAsync(RetrainingHost.AlivePath);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, noKey.StatusCode);
+        Assert.Equal("application/problem+json", noKey.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(HttpStatusCode.Forbidden, weakKey.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, alive.StatusCode);
+        Assert.Null(Scheduler.Snapshot.Current);
     }
 
     [Fact]

@@ -59,7 +59,7 @@ internal sealed class TrainingSetJsonTarget : IFuzzTarget
 /// <summary>
 /// The uploaded labels file of <c>POST /v1/training-sets</c>, from the fields on: the column check
 /// (<see cref="TrainingSetRequests.CheckFileColumns"/>), each row's conversion (<see cref="TrainingSetRequests.LabelFromFileRow"/>:
-/// event times as ISO 8601 or unix milliseconds, labels as numbers), then validation against two offline features into the
+/// event times as ISO 8601 or unix milliseconds, labels and weights as numbers), then validation against two offline features into the
 /// query the builder runs. The input is split into lines and comma-separated fields here: the reading of the file itself
 /// is DuckDB's <c>read_csv</c> in the service, native code that is not ours and that cost a new database per input (43
 /// executions per second); a <see cref="FormatException"/> is the endpoint's 400.
@@ -79,12 +79,12 @@ internal sealed class TrainingLabelsCsvTarget : IFuzzTarget
         {
             TrainingSetRequests.CheckFileColumns(header);
             int At(string column) => Array.IndexOf(header, column);
-            var (user, item, creator, time, label) = (At("user_id"), At("item_id"), At("creator_id"), At("event_time"), At("label"));
+            var (user, item, creator, time, label, weight) = (At("user_id"), At("item_id"), At("creator_id"), At("event_time"), At("label"), At("weight"));
             for (var i = 1; i < lines.Length; i++)
             {
                 var fields = lines[i].TrimEnd('\r').Split(',');
                 string? Field(int index) => index >= 0 && index < fields.Length && fields[index].Length > 0 ? fields[index] : null;
-                labels.Add(TrainingSetRequests.LabelFromFileRow(Field(user), Field(item), Field(creator), Field(time), Field(label)));
+                labels.Add(TrainingSetRequests.LabelFromFileRow(Field(user), Field(item), Field(creator), Field(time), Field(label), Field(weight)));
             }
         }
         catch (FormatException)

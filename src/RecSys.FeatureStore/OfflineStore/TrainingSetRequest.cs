@@ -195,13 +195,7 @@ public static class TrainingSetRequests
             while (await reader.ReadAsync(cancellationToken))
             {
                 string? Text(int i) => reader.IsDBNull(i) ? null : reader.GetString(i);
-<<<<<<< HEAD
-                // A weight column with an unparsable value gives NaN, which validation rejects, rather than weight 1.
-                var weight = Text(5) is { } w ? ParseNumber(w) ?? double.NaN : (double?)null;
-                labels.Add(new TrainingLabel(Text(0), Text(1), Text(2), ParseTime(Text(3)), ParseNumber(Text(4)), weight));
-=======
-                labels.Add(LabelFromFileRow(Text(0), Text(1), Text(2), Text(3), Text(4)));
->>>>>>> faults
+                labels.Add(LabelFromFileRow(Text(0), Text(1), Text(2), Text(3), Text(4), Text(5)));
             }
         }
         catch (DuckDBException ex)
@@ -228,10 +222,12 @@ public static class TrainingSetRequests
     /// <summary>
     /// One row of an uploaded labels file, its fields as text (null when absent): event_time as ISO 8601 or unix
     /// milliseconds, label as a number. Unparseable values become null (validation reports them); unix milliseconds
-    /// outside years 1 to 9999 throw <see cref="FormatException"/>.
+    /// outside years 1 to 9999 throw <see cref="FormatException"/>. An absent weight is null (weight 1); an unparsable one
+    /// is NaN, which validation rejects, rather than a silent weight 1.
     /// </summary>
-    public static TrainingLabel LabelFromFileRow(string? userId, string? itemId, string? creatorId, string? eventTime, string? label) =>
-        new(userId, itemId, creatorId, ParseTime(eventTime), ParseNumber(label));
+    public static TrainingLabel LabelFromFileRow(
+        string? userId, string? itemId, string? creatorId, string? eventTime, string? label, string? weight = null) =>
+        new(userId, itemId, creatorId, ParseTime(eventTime), ParseNumber(label), weight is null ? null : ParseNumber(weight) ?? double.NaN);
 
     private static DateTimeOffset? ParseTime(string? text)
     {

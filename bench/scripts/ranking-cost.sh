@@ -65,7 +65,9 @@ if [[ ! -f "$data/seeded" ]]; then
   touch "$data/seeded"
 fi
 
-ranking_env=("${common[@]}" Ranking__RetrievalBaseAddress=http://127.0.0.1:$retrieval_port)
+# Both instances log their served lists as impressions to the FeatureServer, as a deployment does: part of the cost.
+ranking_env=("${common[@]}" Ranking__RetrievalBaseAddress=http://127.0.0.1:$retrieval_port
+  Ranking__Feedback__FeatureServerBaseAddress=http://127.0.0.1:$fs_port)
 launch learned "${ranking_env[@]}" ASPNETCORE_URLS=http://127.0.0.1:$learned_port Ranking__Models__Path="$data/models/rankers" \
   dotnet "$(bin RecSys.Ranking)"
 launch fused "${ranking_env[@]}" ASPNETCORE_URLS=http://127.0.0.1:$fused_port Ranking__Models__Path="$data/empty-models" Ranking__Features__ItemTableRefresh=00:00:00 \

@@ -110,8 +110,10 @@ public sealed partial class FeedbackPoller(
             {
                 return;
             }
-            catch (Exception ex) when (ex is HttpRequestException or JsonException or IOException or TaskCanceledException)
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
+                // Any failure (the HTTP client's resilience pipeline throws its own timeout and circuit exceptions) waits for
+                // the next interval: an exception escaping a background service stops the whole host.
                 LogPollFailed(logger, ex.Message);
             }
         }

@@ -69,6 +69,33 @@ public sealed class FeedbackTests(EmbeddedGarnet garnet) : IClassFixture<Embedde
         _featureServer.Release();
     }
 
+    [Fact]
+    public async Task A_send_that_throws_any_exception_drops_its_batch_and_the_service_keeps_logging()
+    {
+        // Polly's timeout (TimeoutRejectedException) once escaped the sender's loop and stopped the whole host.
+        _featureServer.ThrowFirst = new InvalidOperationException("a resilience pipeline's own exception");
+        using var app = Start(queueCapacity: 100);
+        using var client = app.CreateClient();
+        var logger = app.Services.GetRequiredService<ImpressionLogger>();
+
+        using (var first = await client.GetAsync(new Uri("/v1/recommendations/u1?count=5", UriKind.Relative)))
+        {
+            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        }
+
+        await _featureServer.Entered.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (logger.Dropped < 5 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.Equal(5, logger.Dropped);
+        var second = (await client.GetFromJsonAsync<RecommendationResponse>("/v1/recommendations/u2?count=5", JsonDefaults.Options))!;
+        var batch = await _featureServer.Posted.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.All(batch, e => Assert.Equal(second.Metadata.RequestId, e.RequestId));
+    }
+
     private WebApplicationFactory<Program> Start(int queueCapacity)
     {
         _releases.Write("v1");
@@ -100,6 +127,7 @@ public sealed class FeedbackTests(EmbeddedGarnet garnet) : IClassFixture<Embedde
     private sealed class FakeFeatureServer : HttpMessageHandler
     {
         private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private Exception? _throwOnce;
 
         public TaskCompletionSource<IReadOnlyList<EventDto>> Posted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -109,13 +137,23 @@ public sealed class FeedbackTests(EmbeddedGarnet garnet) : IClassFixture<Embedde
 
         public string? LastApiKey { get; private set; }
 
+        /// <summary>Thrown by the first post, then cleared.</summary>
+        public Exception? ThrowFirst { get; set; }
+
         public void Release() => _released.TrySetResult();
 
         protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
             Assert.Equal("/v1/events", request.RequestUri!.AbsolutePath);
+            _throwOnce ??= ThrowFirst;
+            ThrowFirst = null;
             LastApiKey = request.Headers.TryGetValues(ApiKeyAuthenticationHandler.HeaderName, out var keys) ? keys.Single() : null;
             Entered.TrySetResult();
+            if (Interlocked.Exchange(ref _throwOnce, null) is { } failure)
+            {
+                throw failure;
+            }
+
             if (Hold)
             {
                 await _released.Task.WaitAsync(cancellationToken);

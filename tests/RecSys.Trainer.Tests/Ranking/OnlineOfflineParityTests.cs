@@ -57,21 +57,7 @@ public sealed class OnlineOfflineParityTests(EmbeddedGarnet garnet) : IClassFixt
     [Fact]
     public async Task The_online_provider_and_the_offline_assembly_compute_the_same_rows()
     {
-        garnet.Flush();
-        var telemetry = new FeatureStoreTelemetry(Services.GetRequiredService<IMeterFactory>(), new ProcessorState());
-        var applier = new OnlineApplier(garnet.Connection, telemetry);
-        await applier.InitializeAsync();
-        var records = new List<LogRecord>();
-        records.AddRange(Items.Select(i => (LogRecord)TestData.Item(i.Id, null, i.Categories, Now.AddDays(-60))));
-        records.AddRange(Events.Select((e, n) => (LogRecord)TestData.Event($"e{n}", e.User, e.Item, e.Type, Now - e.Ago, e.Value)));
-        var entries = TestData.Entries(records);
-        Assert.True((await applier.ApplyAsync(entries, 0, entries.Count)).Committed);
-        var embeddings = new EmbeddingStore(garnet.Connection);
-        // Published as the serving code sees them: a version, then the active pointer.
-        await embeddings.CreateVersionAsync("v1", 4, CancellationToken.None);
-        await embeddings.SetItemsAsync("v1", [.. ItemVectors.Select(p => (p.Key, p.Value))], CancellationToken.None);
-        await embeddings.SetUsersAsync("v1", [.. UserVectors.Select(p => (p.Key, p.Value))], CancellationToken.None);
-        await embeddings.ActivateAsync("v1", CancellationToken.None);
+        var (telemetry, _, _) = await ApplyWorldAsync();
 
         var time = new FakeTimeProvider(Now);
         var store = new RedisOnlineFeatureStore(garnet.Connection, Options.Create(new OnlineStoreOptions { L1CacheTtl = TimeSpan.Zero }), telemetry, time,
@@ -149,20 +135,7 @@ public sealed class OnlineOfflineParityTests(EmbeddedGarnet garnet) : IClassFixt
     [Fact]
     public async Task The_in_process_item_table_and_deferred_columns_give_the_rows_of_the_offline_assembly()
     {
-        garnet.Flush();
-        var telemetry = new FeatureStoreTelemetry(Services.GetRequiredService<IMeterFactory>(), new ProcessorState());
-        var applier = new OnlineApplier(garnet.Connection, telemetry);
-        await applier.InitializeAsync();
-        var records = new List<LogRecord>();
-        records.AddRange(Items.Select(i => (LogRecord)TestData.Item(i.Id, null, i.Categories, Now.AddDays(-60))));
-        records.AddRange(Events.Select((e, n) => (LogRecord)TestData.Event($"e{n}", e.User, e.Item, e.Type, Now - e.Ago, e.Value)));
-        var entries = TestData.Entries(records);
-        Assert.True((await applier.ApplyAsync(entries, 0, entries.Count)).Committed);
-        var embeddings = new EmbeddingStore(garnet.Connection);
-        await embeddings.CreateVersionAsync("v1", 4, CancellationToken.None);
-        await embeddings.SetItemsAsync("v1", [.. ItemVectors.Select(p => (p.Key, p.Value))], CancellationToken.None);
-        await embeddings.SetUsersAsync("v1", [.. UserVectors.Select(p => (p.Key, p.Value))], CancellationToken.None);
-        await embeddings.ActivateAsync("v1", CancellationToken.None);
+        var (telemetry, applier, applied) = await ApplyWorldAsync();
 
         var time = new FakeTimeProvider(Now);
         var store = new RedisOnlineFeatureStore(garnet.Connection, Options.Create(new OnlineStoreOptions()), telemetry, time,
@@ -214,8 +187,8 @@ public sealed class OnlineOfflineParityTests(EmbeddedGarnet garnet) : IClassFixt
         }
 
         // A refresh swaps in a new snapshot with the store's current values; the old one is left as it was.
-        List<LogEntry> late = [new(entries.Count, entries.Count + 1, TestData.Event("late", "u2", "f", EventType.Purchase, Now.AddMinutes(-1)))];
-        Assert.True((await applier.ApplyAsync(late, entries.Count, entries.Count + 1)).Committed);
+        List<LogEntry> late = [new(applied, applied + 1, TestData.Event("late", "u2", "f", EventType.Purchase, Now.AddMinutes(-1)))];
+        Assert.True((await applier.ApplyAsync(late, applied, applied + 1)).Committed);
         Assert.False(snapshot.TryGet("f", out var before) && before.TryNumber(RankingFeatureCatalog.ItemEventsTotal, out _));
         var next = await table.RefreshAsync(CancellationToken.None);
         Assert.True(next.Version > snapshot.Version);
@@ -223,4 +196,27 @@ public sealed class OnlineOfflineParityTests(EmbeddedGarnet garnet) : IClassFixt
     }
 
     private static int Column(string name) => RankingFeatureCatalog.Names.ToList().IndexOf(name);
+
+    /// <summary>
+    /// The test world in the store as serving reads it: the items and events applied by the stream processor's applier, and
+    /// the embeddings published as a version, then the active pointer. Returns the applier and how many log entries it applied.
+    /// </summary>
+    private async Task<(FeatureStoreTelemetry Telemetry, OnlineApplier Applier, int Applied)> ApplyWorldAsync()
+    {
+        garnet.Flush();
+        var telemetry = new FeatureStoreTelemetry(Services.GetRequiredService<IMeterFactory>(), new ProcessorState());
+        var applier = new OnlineApplier(garnet.Connection, telemetry);
+        await applier.InitializeAsync();
+        var records = new List<LogRecord>();
+        records.AddRange(Items.Select(i => (LogRecord)TestData.Item(i.Id, null, i.Categories, Now.AddDays(-60))));
+        records.AddRange(Events.Select((e, n) => (LogRecord)TestData.Event($"e{n}", e.User, e.Item, e.Type, Now - e.Ago, e.Value)));
+        var entries = TestData.Entries(records);
+        Assert.True((await applier.ApplyAsync(entries, 0, entries.Count)).Committed);
+        var embeddings = new EmbeddingStore(garnet.Connection);
+        await embeddings.CreateVersionAsync("v1", 4, CancellationToken.None);
+        await embeddings.SetItemsAsync("v1", [.. ItemVectors.Select(p => (p.Key, p.Value))], CancellationToken.None);
+        await embeddings.SetUsersAsync("v1", [.. UserVectors.Select(p => (p.Key, p.Value))], CancellationToken.None);
+        await embeddings.ActivateAsync("v1", CancellationToken.None);
+        return (telemetry, applier, entries.Count);
+    }
 }

@@ -4,6 +4,9 @@ using Microsoft.Extensions.Logging;
 using RecSys.Core.Contracts;
 using RecSys.Core.Domain;
 
+// One AppHost at a time: two of them starting together on a 2-core machine miss the fault tests' deadlines.
+[assembly: CollectionBehavior(DisableTestParallelization = true)]
+
 namespace RecSys.IntegrationTests;
 
 /// <summary>

@@ -13,7 +13,7 @@ namespace RecSys.IntegrationTests.Faults;
 /// never empty; Ranking's health answers promptly and says degraded; once the store is back, every accepted event is
 /// applied exactly once.
 /// </summary>
-[Collection(AppHostCollection.Name)]
+[Collection(FaultsCollection.Name)]
 public sealed class OnlineStoreOutageTests(AppHostFixture fixture) : FaultTestBase(fixture)
 {
     public static readonly TimeSpan OutageDuration = TimeSpan.FromSeconds(60);

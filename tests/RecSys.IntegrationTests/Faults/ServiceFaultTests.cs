@@ -7,7 +7,7 @@ using RecSys.Core.Domain;
 namespace RecSys.IntegrationTests.Faults;
 
 /// <summary>Faults of one service at a time: a stalled index shard, Retrieval stopped, the FeatureServer killed, a corrupt data folder.</summary>
-[Collection(AppHostCollection.Name)]
+[Collection(FaultsCollection.Name)]
 public sealed class ServiceFaultTests(AppHostFixture fixture) : FaultTestBase(fixture)
 {
     [Fact]

@@ -10,7 +10,9 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddRecSysSecurity();
 builder.Services.ConfigureHttpJsonOptions(o => JsonDefaults.Apply(o.SerializerOptions));
-builder.AddOnlineStoreClient();
+// Without the store the index still answers (item vectors are in process) and sources degrade one by one; the service is
+// degraded, not dead, so orchestrators should not restart it for the store's outage.
+builder.AddOnlineStoreClient(storeDownStatus: Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Degraded);
 builder.AddRetrieval();
 builder.AddVectorIndex();
 builder.Services.AddOpenApi();

@@ -40,9 +40,13 @@ public abstract class FaultTestBase(AppHostFixture fixture)
     }
 
     /// <summary>Ranking's /health: the overall status, the online-store check's, and the last-known list's size.</summary>
-    protected async Task<RankingHealth> RankingHealthAsync(CancellationToken cancellationToken = default)
+    protected Task<ServiceHealth> RankingHealthAsync(CancellationToken cancellationToken = default) =>
+        ServiceHealthAsync(ServiceNames.Ranking, cancellationToken);
+
+    /// <summary>A service's /health: the overall status, the online-store check's, and (Ranking) the last-known list's size.</summary>
+    protected async Task<ServiceHealth> ServiceHealthAsync(string service, CancellationToken cancellationToken = default)
     {
-        using var client = Faults.RawClient(ServiceNames.Ranking, AppHostFixture.ReaderKey);
+        using var client = Faults.RawClient(service, AppHostFixture.ReaderKey);
         client.Timeout = TimeSpan.FromSeconds(20);
         var started = DateTimeOffset.UtcNow;
         using var response = await client.GetAsync("/health", cancellationToken);
@@ -53,7 +57,7 @@ public abstract class FaultTestBase(AppHostFixture fixture)
         var items = checks.TryGetProperty("last-known-popular", out var list) && list.GetProperty("data") is { ValueKind: JsonValueKind.Object } data
             ? data.GetProperty("items").GetInt32()
             : 0;
-        return new RankingHealth(doc.RootElement.GetProperty("status").GetString()!, store, items, elapsed);
+        return new ServiceHealth(doc.RootElement.GetProperty("status").GetString()!, store, items, elapsed);
     }
 
     protected static EventDto Click(string id, string user, string item) =>
@@ -74,5 +78,5 @@ public abstract class FaultTestBase(AppHostFixture fixture)
         await Fixture.WaitForProcessorAsync(TimeSpan.FromMinutes(2));
     }
 
-    protected sealed record RankingHealth(string Status, string OnlineStore, int LastKnownItems, TimeSpan Elapsed);
+    protected sealed record ServiceHealth(string Status, string OnlineStore, int LastKnownItems, TimeSpan Elapsed);
 }

@@ -77,7 +77,8 @@ public sealed class OnlineStoreOutageTests(AppHostFixture fixture) : FaultTestBa
         Assert.Equal("Healthy", healthBefore.OnlineStore);
 
         var requests = new ConcurrentBag<(HttpStatusCode Status, TimeSpan Elapsed, int Items, IReadOnlyList<string> Degraded)>();
-        var health = new ConcurrentBag<(TimeSpan At, RankingHealth Health)>();
+        var health = new ConcurrentBag<(TimeSpan At, ServiceHealth Health)>();
+        var retrievalHealth = new ConcurrentBag<(TimeSpan At, ServiceHealth Health)>();
         var accepted = new ConcurrentDictionary<string, bool>(StringComparer.Ordinal);
         var ingestFailures = new ConcurrentBag<string>();
 
@@ -142,6 +143,7 @@ public sealed class OnlineStoreOutageTests(AppHostFixture fixture) : FaultTestBa
             {
                 var at = outage.Elapsed;
                 health.Add((at, await RankingHealthAsync()));
+                retrievalHealth.Add((outage.Elapsed, await ServiceHealthAsync(ServiceNames.Retrieval)));
                 await Task.Delay(3000);
             }
         }
@@ -172,6 +174,10 @@ public sealed class OnlineStoreOutageTests(AppHostFixture fixture) : FaultTestBa
             Assert.Equal("Degraded", h.Health.OnlineStore);
             Assert.Equal("Degraded", h.Health.Status);
         });
+
+        // Retrieval too: still serving what it can (the index is in process), so degraded, never unhealthy.
+        Assert.All(retrievalHealth, h => Assert.True(h.Health.Elapsed < HealthDeadline, $"Retrieval's /health took {h.Health.Elapsed.TotalSeconds:F1} s at {h.At.TotalSeconds:F0} s"));
+        Assert.All(retrievalHealth.Where(h => h.At > TimeSpan.FromSeconds(5)), h => Assert.Equal("Degraded", h.Health.OnlineStore));
 
         // Ingestion: accepted throughout; after the store returns, each accepted event applied once (resends included).
         Assert.Empty(ingestFailures);

@@ -67,7 +67,9 @@ public sealed class AppHostFixture : IAsyncLifetime
             .WithEnvironment("Retrieval__FaultInjection__Enabled", "true");
         // The fault tests need Ranking's last-known popular list read soon after the seed, not at the default 30 s.
         builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == ServiceNames.Ranking))
-            .WithEnvironment("Ranking__Fallback__LastKnownRefreshInterval", "00:00:03");
+            .WithEnvironment("Ranking__Fallback__LastKnownRefreshInterval", "00:00:03")
+            // The model-serving test activates a release and waits for Ranking to look again (default every 30 s).
+            .WithEnvironment("Ranking__Models__ReloadInterval", "00:00:02");
         Directory.CreateDirectory(_dataRoot);
         _log = new FileLoggerProvider(Path.Combine(_dataRoot, "apphost.log"));
         builder.Services.AddLogging(logging => logging.AddProvider(_log));

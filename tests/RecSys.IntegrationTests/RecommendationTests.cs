@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using RecSys.Core.Contracts;
+using RecSys.Learning.Registry;
 
 namespace RecSys.IntegrationTests;
 
@@ -111,8 +112,88 @@ public sealed class RecommendationTests(AppHostFixture fixture) : IAsyncLifetime
         var response = await RecommendAsync("u1", 50);
         Assert.NotEmpty(response.Items);
         Assert.Contains(response.Items, i => i.Sources.Contains("collaborative"));
-        // Only "model" may be degraded: the AppHost publishes no ranker release yet, so the fused score ranks.
+        // Only "model" may be degraded: Ranking may not have loaded the release the seed trained yet (it looks every 2 s here).
         Assert.All(response.Metadata.Degraded, d => Assert.Equal("model", d));
+    }
+
+    [Fact]
+    public async Task The_trained_demo_ranker_serves_and_a_corrupt_release_leaves_it_serving()
+    {
+        // The seed trains a ranker release on the demo world and activates it in the registry under the data root.
+        await SeededAsync();
+        var registry = new ModelRegistry(Path.Combine(fixture.DataRoot, "models"));
+        var trained = registry.GetActive(ModelKinds.Rankers);
+        Assert.NotNull(trained);
+        var served = await WaitServedAsync(trained.Version, TimeSpan.FromMinutes(1));
+        Assert.DoesNotContain("model", served.Metadata.Degraded);
+        Assert.NotNull(served.Metadata.Models);
+        Assert.Equal(trained.Version, served.Metadata.Models["release"]);
+
+        // A newer release whose model files are damaged after registration (a bad disk, a partial copy) is activated: the
+        // registry's hashes still match what was registered, so only loading it can tell.
+        var corrupt = "it-corrupt-" + Guid.NewGuid().ToString("N")[..6];
+        var folder = registry.FolderFor(ModelKinds.Rankers, corrupt);
+        CopyFolder(registry.PathOf(trained), folder);
+        foreach (var onnx in Directory.GetFiles(folder, "*.onnx", SearchOption.AllDirectories))
+        {
+            File.WriteAllBytes(onnx, [0x08, 0x07, 0xFF, 0xFF, 0x00, 0x42]);
+        }
+
+        registry.Register(new ModelRegistration(ModelKinds.Rankers, corrupt, DateTimeOffset.UtcNow, trained.Data, trained.Features, trained.OfflineMetrics));
+        registry.Activate(ModelKinds.Rankers, corrupt);
+        try
+        {
+            // Ranking looks again every 2 s (set by the fixture), rejects it and keeps serving the release it had, not the fused score.
+            using var health = fixture.CreateClient(Core.Domain.ServiceNames.Ranking, null);
+            var deadline = DateTime.UtcNow.AddMinutes(1);
+            while (!(await health.GetStringAsync("/health")).Contains(corrupt, StringComparison.Ordinal))
+            {
+                Assert.True(DateTime.UtcNow < deadline, "Ranking never reported the corrupt release's load failure in /health.");
+                await Task.Delay(500);
+            }
+
+            for (var i = 0; i < 5; i++)
+            {
+                using var response = await fixture.Ranking.GetAsync($"/v1/recommendations/u{i}?count=10");
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                var body = await response.Content.ReadFromJsonAsync<RecommendationResponse>(JsonDefaults.Options);
+                Assert.NotNull(body);
+                Assert.NotEmpty(body.Items);
+                Assert.Equal(trained.Version, body.Metadata.RankerVersion);
+                Assert.DoesNotContain("model", body.Metadata.Degraded);
+            }
+        }
+        finally
+        {
+            // Leave the registry as the other tests found it: the corrupt version failed, the trained one active again.
+            registry.MarkFailed(ModelKinds.Rankers, corrupt, "corrupt model files (integration test)");
+        }
+    }
+
+    private async Task<RecommendationResponse> WaitServedAsync(string release, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var response = await RecommendAsync("u1", 10);
+            if (response.Metadata.RankerVersion == release || DateTime.UtcNow > deadline)
+            {
+                Assert.Equal(release, response.Metadata.RankerVersion);
+                return response;
+            }
+
+            await Task.Delay(500);
+        }
+    }
+
+    private static void CopyFolder(string from, string to)
+    {
+        foreach (var file in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(to, Path.GetRelativePath(from, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
     }
 
     [Fact]

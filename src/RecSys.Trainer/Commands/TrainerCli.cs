@@ -19,6 +19,7 @@ public static class TrainerCli
         root.Subcommands.Add(RetrainCommand.Create(env));
         root.Subcommands.Add(Ranking.TrainRankersCommand.Create(env));
         root.Subcommands.Add(PublishCommand.Create(env));
+        root.Subcommands.Add(CtrCommand.Create(env));
         return root;
     }
 

@@ -11,10 +11,9 @@ public static class LoadRun
 {
     public sealed record Result(string Peer, int Clients, int Rows, double RequestsPerSecond, double P50Ms, double P99Ms, double BytesPerRequest, double MeanBatchRows);
 
-    public static async Task RunAsync(TextWriter output, int[] clientLevels, int rowsPerRequest, TimeSpan duration, int rounds)
+    public static async Task RunAsync(TextWriter output, BenchModel model, int[] clientLevels, int rowsPerRequest, TimeSpan duration, int rounds, TimeSpan targetP99)
     {
-        var model = new EmulatedModel(10_000, 32, TimeSpan.FromMicroseconds(20), TimeSpan.FromMicroseconds(0.5));
-        output.WriteLine($"model: {model.Width} features, 20 us per call + 0.5 us per row; {rowsPerRequest} rows per request; {duration.TotalSeconds:F0} s per run, {rounds} rounds");
+        output.WriteLine($"model: {model.Description}; {rowsPerRequest} rows per request; {duration.TotalSeconds:F0} s per run, {rounds} rounds; batcher p99 target {targetP99.TotalMilliseconds:F0} ms");
         var raw = RunRawLoop(model, rowsPerRequest, duration);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"reference: raw loop at batch 64 on one thread (no queue, no waiting): {raw:F0} req/s ({raw * rowsPerRequest:F0} rows/s)"));
@@ -28,7 +27,7 @@ public static class LoadRun
                 results.Add(await RunDirectAsync(model, clients, rowsPerRequest, duration));
                 foreach (var workers in new[] { 1, 2 })
                 {
-                    results.Add(await RunBatchedAsync(model, clients, rowsPerRequest, duration, workers));
+                    results.Add(await RunBatchedAsync(model, clients, rowsPerRequest, duration, workers, targetP99));
                 }
             }
 
@@ -44,7 +43,7 @@ public static class LoadRun
     }
 
     /// <summary>The ceiling the issue compares against: full 64-row batches scored back to back, requests/s.</summary>
-    private static double RunRawLoop(EmulatedModel model, int rowsPerRequest, TimeSpan duration)
+    private static double RunRawLoop(BenchModel model, int rowsPerRequest, TimeSpan duration)
     {
         var requestsPerBatch = Math.Max(1, 64 / rowsPerRequest);
         var requests = Requests(model, requestsPerBatch, rowsPerRequest);
@@ -73,20 +72,20 @@ public static class LoadRun
         return ordered[ordered.Length / 2];
     }
 
-    private static Candidate[][] Requests(EmulatedModel model, int count, int rows)
+    private static Candidate[][] Requests(BenchModel model, int count, int rows)
     {
         var random = new Random(5);
         return Enumerable.Range(0, count).Select(_ => Enumerable.Range(0, rows).Select(_ => new Candidate(random.Next(model.Items))).ToArray()).ToArray();
     }
 
-    private static Task<Result> RunDirectAsync(EmulatedModel model, int clients, int rows, TimeSpan duration) =>
+    private static Task<Result> RunDirectAsync(BenchModel model, int clients, int rows, TimeSpan duration) =>
         MeasureAsync("direct", clients, rows, duration, double.NaN, model, (request, scores) =>
         {
             model.ScoreDirect(request, scores);
             return ValueTask.CompletedTask;
         }, callOnThreadPool: true);
 
-    private static async Task<Result> RunBatchedAsync(EmulatedModel model, int clients, int rows, TimeSpan duration, int workers)
+    private static async Task<Result> RunBatchedAsync(BenchModel model, int clients, int rows, TimeSpan duration, int workers, TimeSpan targetP99)
     {
         long batches = 0;
         long batchRows = 0;
@@ -96,14 +95,14 @@ public static class LoadRun
             Interlocked.Add(ref batchRows, n);
             return model.ScoreAsync(features, n, width, scores, ct);
         };
-        var options = new DynamicBatchingOptions { Name = "load", FeatureWidth = model.Width, WorkerCount = workers, QueueCapacityRows = 1 << 16 };
+        var options = new DynamicBatchingOptions { Name = "load", FeatureWidth = model.Width, WorkerCount = workers, QueueCapacityRows = 1 << 16, TargetP99 = targetP99 };
         await using var batcher = new DynamicBatcher<Candidate>(options, model.Assemble, scorer);
         var result = await MeasureAsync($"batched, {workers} worker{(workers > 1 ? "s" : "")}", clients, rows, duration, 0, model,
             (request, scores) => batcher.ScoreAsync(request, scores), callOnThreadPool: false);
         return result with { MeanBatchRows = batches == 0 ? 0 : (double)batchRows / batches };
     }
 
-    private static async Task<Result> MeasureAsync(string peer, int clients, int rows, TimeSpan duration, double meanBatchRows, EmulatedModel model,
+    private static async Task<Result> MeasureAsync(string peer, int clients, int rows, TimeSpan duration, double meanBatchRows, BenchModel model,
         Func<Candidate[], float[], ValueTask> call, bool callOnThreadPool)
     {
         var requests = Requests(model, 256, rows);

@@ -2,7 +2,7 @@ using RecSys.Bench.Common;
 
 namespace RecSys.Learning.Bench;
 
-internal sealed record BenchArgs(int Users, int Items, long Nnz, int Dim, int Epochs, int CgSteps, int Threads, bool RunAls, string? MovieLens, string? JsonPath, int MlDim, float MlAlpha, float MlLambda, int MlEpochs, bool MlAlsOnly)
+internal sealed record BenchArgs(int Users, int Items, long Nnz, int Dim, int Epochs, int CgSteps, int Threads, bool RunAls, string? MovieLens, string? JsonPath, int MlDim, float MlAlpha, float MlLambda, int MlEpochs, bool MlAlsOnly, bool CompareKernels)
 {
     public static BenchCommandLine BenchCommandLine { get; } = new BenchCommandLine("dotnet run -c Release --project bench/RecSys.Learning.Bench -- [options]")
         .Option("--scale", "SIZE", "small (default: 10k users x 100k items x 1M nnz), medium (50k x 500k x 5M) or full (100k x 1M x 20M)")
@@ -21,7 +21,8 @@ internal sealed record BenchArgs(int Users, int Items, long Nnz, int Dim, int Ep
         .Option("--ml-epochs", "N", "MovieLens ALS epochs (default 15)")
         .Option("--ml-alpha", "X", "MovieLens confidence alpha (default 1)")
         .Option("--ml-lambda", "X", "MovieLens regularization (default 30)")
-        .Flag("--ml-als-only", "MovieLens: ALS without the baselines");
+        .Flag("--ml-als-only", "MovieLens: ALS without the baselines")
+        .Flag("--compare-kernels", "run the ALS cost with the one-pass sparse projection, then the two-pass one (the default), side by side");
 
     public static BenchArgs Parse(ParsedArguments args)
     {
@@ -44,7 +45,7 @@ internal sealed record BenchArgs(int Users, int Items, long Nnz, int Dim, int Ep
         var movieLens = args.Has("--no-movielens") ? null : args.GetString("--movielens", "/work/shared/data/ml-latest-small/ratings.csv");
         return new BenchArgs(
             users, items, nnz, dim, epochs, cg, threads, !args.Has("--no-als"), movieLens, args.GetStringOrNull("--json"),
-            args.GetInt("--ml-dim", 64), args.GetFloat("--ml-alpha", 1f), args.GetFloat("--ml-lambda", 30f), args.GetInt("--ml-epochs", 15), args.Has("--ml-als-only"));
+            args.GetInt("--ml-dim", 64), args.GetFloat("--ml-alpha", 1f), args.GetFloat("--ml-lambda", 30f), args.GetInt("--ml-epochs", 15), args.Has("--ml-als-only"), args.Has("--compare-kernels"));
     }
 
     public static string CpuModel()

@@ -30,6 +30,15 @@ return BenchArgs.BenchCommandLine.Run(args, options =>
     if (parsed.RunAls)
     {
         var peak = MeasureGemm(parsed.Threads);
+        if (parsed.CompareKernels)
+        {
+            AlsTrainer.UseOnePassProjection = true;
+            Console.WriteLine("sparse projection: one pass (dot, then axpy, per nonzero)");
+            RunAls(parsed, peak);
+            AlsTrainer.UseOnePassProjection = false;
+            Console.WriteLine("sparse projection: two passes (all dots, then the axpys with acc in registers)");
+        }
+
         RunAls(parsed, peak);
     }
 

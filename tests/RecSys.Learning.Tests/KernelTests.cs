@@ -106,4 +106,67 @@ public sealed class KernelTests
         Assert.Equal([1, 3, 5], ids);
         Assert.Equal([2f, 2f, 1.5f], best);
     }
+
+    [Theory]
+    [InlineData(16, 0)]
+    [InlineData(16, 1)]
+    [InlineData(7, 5)]
+    [InlineData(24, 3)]
+    [InlineData(64, 2)]
+    [InlineData(64, 37)]
+    [InlineData(100, 11)]
+    [InlineData(256, 20)]
+    public void The_two_pass_sparse_projection_matches_a_reference_and_the_one_pass_form_at_every_width(int d, int nonzeros)
+    {
+        const int otherRows = 50;
+        const float alpha = 2.5f;
+        var rng = new Random((d * 100) + nonzeros);
+        var other = Enumerable.Range(0, otherRows * d).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+        var v = Enumerable.Range(0, d).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+        var start = Enumerable.Range(0, d).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+        var columns = Enumerable.Range(0, nonzeros).Select(_ => rng.Next(otherRows)).ToArray();
+        var strengths = Enumerable.Range(0, nonzeros).Select(_ => (float)(rng.NextDouble() * 4)).ToArray();
+
+        foreach (var residual in new[] { false, true })
+        {
+            var expected = start.Select(x => (double)x).ToArray();
+            for (var k = 0; k < nonzeros; k++)
+            {
+                var s = 0.0;
+                for (var j = 0; j < d; j++)
+                {
+                    s += (double)other[(columns[k] * d) + j] * v[j];
+                }
+
+                var c = 1.0 + (alpha * strengths[k]);
+                var coefficient = residual ? c - ((c - 1) * s) : (c - 1) * s;
+                for (var j = 0; j < d; j++)
+                {
+                    expected[j] += coefficient * other[(columns[k] * d) + j];
+                }
+            }
+
+            foreach (var width in KernelDispatch.Available)
+            {
+                var twoPass = (float[])start.Clone();
+                VectorKernels.SparseProjectionTwoPass(columns, strengths, alpha, other, v, twoPass, residual, width, new float[nonzeros + 3]);
+                var onePass = (float[])start.Clone();
+                VectorKernels.SparseProjection(columns, strengths, alpha, other, v, onePass, residual, width);
+                for (var j = 0; j < d; j++)
+                {
+                    Assert.Equal(expected[j], twoPass[j], 1e-3);
+                    Assert.Equal(onePass[j], twoPass[j], 1e-3);
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void The_two_pass_sparse_projection_refuses_a_column_outside_the_other_side()
+    {
+        var other = new float[4 * 16];
+        var acc = new float[16];
+        Assert.ThrowsAny<ArgumentException>(() =>
+            VectorKernels.SparseProjectionTwoPass([1, 4], [1f, 1f], 1f, other, new float[16], acc, residual: false, KernelDispatch.Best, new float[2]));
+    }
 }

@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using RecSys.Learning.Interactions;
 using RecSys.Learning.Kernels;
@@ -244,7 +245,8 @@ public sealed class AlsTrainer
             r[k] = -ap[k];
         }
 
-        VectorKernels.SparseProjection(columns, strengths, alpha, other, x, r, residual: true, KernelDispatch.Best);
+        var coefficients = scratch.Coefficients(columns.Length);
+        Project(columns, strengths, alpha, other, x, r, residual: true, coefficients);
 
         r.CopyTo(p);
         var rsOld = VectorKernels.Dot(r, r);
@@ -256,7 +258,7 @@ public sealed class AlsTrainer
             }
 
             VectorKernels.SymmetricMatVec(gram, p, ap);
-            VectorKernels.SparseProjection(columns, strengths, alpha, other, p, ap, residual: false, KernelDispatch.Best);
+            Project(columns, strengths, alpha, other, p, ap, residual: false, coefficients);
 
             var pAp = VectorKernels.Dot(p, ap);
             if (!(pAp > 0))
@@ -276,6 +278,25 @@ public sealed class AlsTrainer
             }
 
             rsOld = rsNew;
+        }
+    }
+
+    /// <summary>
+    /// Which form of the sparse projection the solver uses: the two-pass kernel; the one-pass form stays selectable so the
+    /// benchmark can run both side by side on the same problem.
+    /// </summary>
+    internal static bool UseOnePassProjection { get; set; }
+
+    private static void Project(ReadOnlySpan<int> columns, ReadOnlySpan<float> strengths, float alpha, float[] other,
+        ReadOnlySpan<float> v, Span<float> acc, bool residual, Span<float> coefficients)
+    {
+        if (UseOnePassProjection)
+        {
+            VectorKernels.SparseProjection(columns, strengths, alpha, other, v, acc, residual, KernelDispatch.Best);
+        }
+        else
+        {
+            VectorKernels.SparseProjectionTwoPass(columns, strengths, alpha, other, v, acc, residual, KernelDispatch.Best, coefficients);
         }
     }
 
@@ -307,6 +328,19 @@ public sealed class AlsTrainer
         public float[] Direction { get; } = new float[d];
 
         public float[] Product { get; } = new float[d];
+
+        private float[] _coefficients = new float[256];
+
+        /// <summary>Scratch for one coefficient per nonzero of a row, grown to the longest row seen.</summary>
+        public Span<float> Coefficients(int count)
+        {
+            if (_coefficients.Length < count)
+            {
+                _coefficients = new float[(int)Math.Min(Array.MaxLength, BitOperations.RoundUpToPowerOf2((uint)count))];
+            }
+
+            return _coefficients.AsSpan(0, count);
+        }
     }
 }
 

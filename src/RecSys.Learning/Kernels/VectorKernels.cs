@@ -331,6 +331,187 @@ internal static class VectorKernels
     private const int PrefetchDistance = 8;
 
     /// <summary>
+    /// The sparse half of the implicit-ALS operator for one row, as <see cref="SparseProjection"/> computes it, in two passes:
+    /// first every coefficient (the dots, independent of each other, so their reductions overlap), then acc += sum_k coef_k y_k
+    /// with acc held in registers across all nonzeros. The one-pass form serializes each dot's reduction before its axpy and
+    /// reloads and stores acc once per nonzero; here acc touches memory once per row. <paramref name="coefficients"/> is
+    /// scratch of at least the row's length.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static unsafe void SparseProjectionTwoPass(ReadOnlySpan<int> columns, ReadOnlySpan<float> strengths, float alpha, float[] other,
+        ReadOnlySpan<float> v, Span<float> acc, bool residual, KernelWidth width, Span<float> coefficients)
+    {
+        var d = v.Length;
+        var n = columns.Length;
+        if (acc.Length != d || strengths.Length != n || coefficients.Length < n)
+        {
+            throw new ArgumentException($"A row of {n} nonzeros at d={d} needs {n} strengths, {n} coefficients of scratch and {d} accumulators.");
+        }
+
+        var lines = ((d * sizeof(float)) + 63) / 64;
+        fixed (float* basePointer = other)
+        {
+            for (var k = 0; k < n; k++)
+            {
+                if (Sse.IsSupported && k + PrefetchDistance < n)
+                {
+                    // SAFETY: as in SparseProjection: the address starts inside `other`, and a prefetch never faults or writes.
+                    var ahead = (byte*)(basePointer + ((long)columns[k + PrefetchDistance] * d));
+                    for (var line = 0; line < lines; line++)
+                    {
+                        Sse.Prefetch0(ahead + (line * 64));
+                    }
+                }
+
+                var c = 1f + (alpha * strengths[k]);
+                var s = Dot(new ReadOnlySpan<float>(other, columns[k] * d, d), v, width);
+                coefficients[k] = residual ? c - ((c - 1f) * s) : (c - 1f) * s;
+            }
+        }
+
+        AccumulateRows(columns, coefficients[..n], other, acc, width);
+    }
+
+    /// <summary>
+    /// acc += sum_k w_k other[columns_k]: per block of four vectors, two sets of accumulators (even and odd k) stay in
+    /// registers over all rows, so the FMA latency chain is half the row count and acc is read and written once per block.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AccumulateRows(ReadOnlySpan<int> columns, ReadOnlySpan<float> weights, float[] other, Span<float> acc, KernelWidth width)
+    {
+        // SAFETY (unchecked loads below): the caller's first pass sliced a bounds-checked span of `other` at every column,
+        // so each row columns_k * d .. + d lies inside the array.
+        var d = acc.Length;
+        var n = columns.Length;
+        ref var ro = ref MemoryMarshal.GetArrayDataReference(other);
+        ref var racc = ref MemoryMarshal.GetReference(acc);
+        var b = 0;
+        if (width == KernelWidth.Vector512)
+        {
+            for (; b <= d - 64; b += 64)
+            {
+                var a0 = Vector512.LoadUnsafe(ref racc, (nuint)b);
+                var a1 = Vector512.LoadUnsafe(ref racc, (nuint)(b + 16));
+                var a2 = Vector512.LoadUnsafe(ref racc, (nuint)(b + 32));
+                var a3 = Vector512.LoadUnsafe(ref racc, (nuint)(b + 48));
+                var e0 = Vector512<float>.Zero;
+                var e1 = Vector512<float>.Zero;
+                var e2 = Vector512<float>.Zero;
+                var e3 = Vector512<float>.Zero;
+                var k = 0;
+                for (; k <= n - 2; k += 2)
+                {
+                    var w = Vector512.Create(weights[k]);
+                    var y = (nuint)(((long)columns[k] * d) + b);
+                    a0 = Vector512.FusedMultiplyAdd(w, Vector512.LoadUnsafe(ref ro, y), a0);
+                    a1 = Vector512.FusedMultiplyAdd(w, Vector512.LoadUnsafe(ref ro, y + 16), a1);
+                    a2 = Vector512.FusedMultiplyAdd(w, Vector512.LoadUnsafe(ref ro, y + 32), a2);
+                    a3 = Vector512.FusedMultiplyAdd(w, Vector512.LoadUnsafe(ref ro, y + 48), a3);
+                    var u = Vector512.Create(weights[k + 1]);
+                    var z = (nuint)(((long)columns[k + 1] * d) + b);
+                    e0 = Vector512.FusedMultiplyAdd(u, Vector512.LoadUnsafe(ref ro, z), e0);
+                    e1 = Vector512.FusedMultiplyAdd(u, Vector512.LoadUnsafe(ref ro, z + 16), e1);
+                    e2 = Vector512.FusedMultiplyAdd(u, Vector512.LoadUnsafe(ref ro, z + 32), e2);
+                    e3 = Vector512.FusedMultiplyAdd(u, Vector512.LoadUnsafe(ref ro, z + 48), e3);
+                }
+
+                if (k < n)
+                {
+                    var w = Vector512.Create(weights[k]);
+                    var y = (nuint)(((long)columns[k] * d) + b);
+                    a0 = Vector512.FusedMultiplyAdd(w, Vector512.LoadUnsafe(ref ro, y), a0);
+                    a1 = Vector512.FusedMultiplyAdd(w, Vector512.LoadUnsafe(ref ro, y + 16), a1);
+                    a2 = Vector512.FusedMultiplyAdd(w, Vector512.LoadUnsafe(ref ro, y + 32), a2);
+                    a3 = Vector512.FusedMultiplyAdd(w, Vector512.LoadUnsafe(ref ro, y + 48), a3);
+                }
+
+                (a0 + e0).StoreUnsafe(ref racc, (nuint)b);
+                (a1 + e1).StoreUnsafe(ref racc, (nuint)(b + 16));
+                (a2 + e2).StoreUnsafe(ref racc, (nuint)(b + 32));
+                (a3 + e3).StoreUnsafe(ref racc, (nuint)(b + 48));
+            }
+
+            for (; b <= d - 16; b += 16)
+            {
+                var a0 = Vector512.LoadUnsafe(ref racc, (nuint)b);
+                for (var k = 0; k < n; k++)
+                {
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.Create(weights[k]), Vector512.LoadUnsafe(ref ro, (nuint)(((long)columns[k] * d) + b)), a0);
+                }
+
+                a0.StoreUnsafe(ref racc, (nuint)b);
+            }
+        }
+        else if (width == KernelWidth.Vector256)
+        {
+            for (; b <= d - 32; b += 32)
+            {
+                var a0 = Vector256.LoadUnsafe(ref racc, (nuint)b);
+                var a1 = Vector256.LoadUnsafe(ref racc, (nuint)(b + 8));
+                var a2 = Vector256.LoadUnsafe(ref racc, (nuint)(b + 16));
+                var a3 = Vector256.LoadUnsafe(ref racc, (nuint)(b + 24));
+                var e0 = Vector256<float>.Zero;
+                var e1 = Vector256<float>.Zero;
+                var e2 = Vector256<float>.Zero;
+                var e3 = Vector256<float>.Zero;
+                var k = 0;
+                for (; k <= n - 2; k += 2)
+                {
+                    var w = Vector256.Create(weights[k]);
+                    var y = (nuint)(((long)columns[k] * d) + b);
+                    a0 = Vector256.FusedMultiplyAdd(w, Vector256.LoadUnsafe(ref ro, y), a0);
+                    a1 = Vector256.FusedMultiplyAdd(w, Vector256.LoadUnsafe(ref ro, y + 8), a1);
+                    a2 = Vector256.FusedMultiplyAdd(w, Vector256.LoadUnsafe(ref ro, y + 16), a2);
+                    a3 = Vector256.FusedMultiplyAdd(w, Vector256.LoadUnsafe(ref ro, y + 24), a3);
+                    var u = Vector256.Create(weights[k + 1]);
+                    var z = (nuint)(((long)columns[k + 1] * d) + b);
+                    e0 = Vector256.FusedMultiplyAdd(u, Vector256.LoadUnsafe(ref ro, z), e0);
+                    e1 = Vector256.FusedMultiplyAdd(u, Vector256.LoadUnsafe(ref ro, z + 8), e1);
+                    e2 = Vector256.FusedMultiplyAdd(u, Vector256.LoadUnsafe(ref ro, z + 16), e2);
+                    e3 = Vector256.FusedMultiplyAdd(u, Vector256.LoadUnsafe(ref ro, z + 24), e3);
+                }
+
+                if (k < n)
+                {
+                    var w = Vector256.Create(weights[k]);
+                    var y = (nuint)(((long)columns[k] * d) + b);
+                    a0 = Vector256.FusedMultiplyAdd(w, Vector256.LoadUnsafe(ref ro, y), a0);
+                    a1 = Vector256.FusedMultiplyAdd(w, Vector256.LoadUnsafe(ref ro, y + 8), a1);
+                    a2 = Vector256.FusedMultiplyAdd(w, Vector256.LoadUnsafe(ref ro, y + 16), a2);
+                    a3 = Vector256.FusedMultiplyAdd(w, Vector256.LoadUnsafe(ref ro, y + 24), a3);
+                }
+
+                (a0 + e0).StoreUnsafe(ref racc, (nuint)b);
+                (a1 + e1).StoreUnsafe(ref racc, (nuint)(b + 8));
+                (a2 + e2).StoreUnsafe(ref racc, (nuint)(b + 16));
+                (a3 + e3).StoreUnsafe(ref racc, (nuint)(b + 24));
+            }
+
+            for (; b <= d - 8; b += 8)
+            {
+                var a0 = Vector256.LoadUnsafe(ref racc, (nuint)b);
+                for (var k = 0; k < n; k++)
+                {
+                    a0 = Vector256.FusedMultiplyAdd(Vector256.Create(weights[k]), Vector256.LoadUnsafe(ref ro, (nuint)(((long)columns[k] * d) + b)), a0);
+                }
+
+                a0.StoreUnsafe(ref racc, (nuint)b);
+            }
+        }
+
+        for (; b < d; b++)
+        {
+            var a = Unsafe.Add(ref racc, b);
+            for (var k = 0; k < n; k++)
+            {
+                a = MathF.FusedMultiplyAdd(weights[k], Unsafe.Add(ref ro, (nint)(((long)columns[k] * d) + b)), a);
+            }
+
+            Unsafe.Add(ref racc, b) = a;
+        }
+    }
+
+    /// <summary>
     /// The sparse half of the implicit-ALS operator for one row, acc += sum_k coef_k y_k over the row's nonzeros with
     /// c_k = 1 + alpha * strength_k and s_k = y_k . v: coef_k = (c_k - 1) s_k for the matrix-vector product, or
     /// c_k - (c_k - 1) s_k for the initial residual (b - A x). Rows y_k are gathered from <paramref name="other"/>;

@@ -230,8 +230,10 @@ public sealed class MlpTrainer
             var mu = sum[k] / data.RowCount;
             var variance = Math.Max(0, (squares[k] / data.RowCount) - (mu * mu));
             mean[k] = (float)mu;
-            // A constant column is left unscaled.
-            std[k] = variance > 1e-12 ? (float)Math.Sqrt(variance) : 1f;
+            // A constant column is left unscaled. The threshold is relative: E[x^2] - mu^2 of a constant non-zero column leaves
+            // rounding noise of the order of mu^2 x 1e-16, and dividing by its root would blow the folded weights up (float
+            // rounding then broke ONNX parity on a column held at the days-since cap).
+            std[k] = variance > 1e-12 * Math.Max(1, mu * mu) ? (float)Math.Sqrt(variance) : 1f;
         }
 
         return (mean, std);

@@ -77,7 +77,11 @@ internal sealed class EventHistory
         }
     }
 
-    public EntityValues UserAsOf(string userId, long asOfMs)
+    /// <summary>
+    /// The user's values as of <paramref name="asOfMs"/>; with <paramref name="withoutSession"/> the session items are left out, as
+    /// the store serves a user whose last event is older than the session gap (the training side of session-feature dropout).
+    /// </summary>
+    public EntityValues UserAsOf(string userId, long asOfMs, bool withoutSession = false)
     {
         var values = new EntityValues();
         if (_users.TryGetValue(userId, out var timeline))
@@ -94,7 +98,7 @@ internal sealed class EventHistory
                     values.SetIds(RankingFeatureCatalog.UserRecentItems, recent);
                 }
 
-                var session = timeline.LatestPositiveItems(n, asOfMs - SessionMs, SessionKept);
+                var session = withoutSession ? [] : timeline.LatestPositiveItems(n, asOfMs - SessionMs, SessionKept);
                 if (session.Count > 0)
                 {
                     values.SetIds(RankingFeatureCatalog.UserSessionItems, session);
@@ -148,10 +152,13 @@ internal sealed class EventHistory
         return values;
     }
 
-    /// <summary>The request's values: the user's, and those of the user's recent and session items, all as of <paramref name="asOfMs"/>.</summary>
-    public RankingRequestValues Request(string userId, long asOfMs, string? context)
+    /// <summary>
+    /// The request's values: the user's, and those of the user's recent and session items, all as of <paramref name="asOfMs"/>
+    /// (without the session items when <paramref name="withoutSession"/>).
+    /// </summary>
+    public RankingRequestValues Request(string userId, long asOfMs, string? context, bool withoutSession = false)
     {
-        var user = UserAsOf(userId, asOfMs);
+        var user = UserAsOf(userId, asOfMs, withoutSession);
         var context_ = new Dictionary<string, EntityValues>(StringComparer.Ordinal);
         foreach (var id in (user.Ids(RankingFeatureCatalog.UserRecentItems) ?? []).Concat(user.Ids(RankingFeatureCatalog.UserSessionItems) ?? []))
         {

@@ -36,6 +36,22 @@ public sealed record RankerTrainingOptions
 
     public AsOfMode AsOf { get; init; } = AsOfMode.UserCutoff;
 
+    /// <summary>
+    /// When the features of the evaluation's requests (<c>--evaluate</c>) are read. <see cref="AsOfMode.DataEnd"/>, the default,
+    /// asks every test user at one instant after the training part, as the end-to-end evaluation asks a running system.
+    /// </summary>
+    public AsOfMode EvaluateAsOf { get; init; } = AsOfMode.DataEnd;
+
+    /// <summary>
+    /// Share of the training requests read as the store serves a user who has lapsed (lapsed dropout): no session items, and the
+    /// latest event more than <see cref="RankingFeatureCatalog.MaxDays"/> days before the request. Point-in-time requests sit
+    /// just before their labels, so the user is always active then (mid-session, back after a few days), while a system is
+    /// also asked for users who are not; the ranker trained only on active requests leans on the session and recency features
+    /// and ranks lapsed users worse than the embeddings alone. Chosen per request by a hash of the seed, the user and the
+    /// request time, so a run is repeatable; the request time, labels and every other value stay as they are.
+    /// </summary>
+    public double LapsedDropout { get; init; } = 0.5;
+
     public LabelPolicy Labels { get; init; } = new();
 
     public int Seed { get; init; } = 42;
@@ -57,6 +73,11 @@ public sealed record RankerTrainingOptions
             throw new ArgumentException("The label fraction must be between 0 and 1 (exclusive).");
         }
 
+        if (!(LapsedDropout is >= 0 and <= 1))
+        {
+            throw new ArgumentException("The lapsed dropout must be between 0 and 1.");
+        }
+
         Labels.Validate();
     }
 }
@@ -71,6 +92,9 @@ internal sealed record RankerGroupSet(RankingDataset Data, IReadOnlyList<int> Us
 /// </summary>
 internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventDto> otherEvents, RankerTrainingOptions options, AlsOptions als, TimeProvider time)
 {
+    /// <summary>How long before a lapsed request its user's latest event is placed: one day past the days-since cap.</summary>
+    private static readonly long LapsedMs = (long)TimeSpan.FromDays(RankingFeatureCatalog.MaxDays + 1).TotalMilliseconds;
+
     /// <summary>
     /// Where the registry values with an offline form come from: the training-set API (labels and weights pass through it),
     /// or null to replay them from the log like the rest.
@@ -108,7 +132,7 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
             }
 
             var model = new AlsTrainer(als, time).Train(inner.Train, cancellationToken: cancellationToken);
-            groups.AddRange(await BuildAsync(featureMask, labelMask, inner.Train, model, columns, reference, cancellationToken));
+            groups.AddRange(await BuildAsync(featureMask, labelMask, inner.Train, model, columns, reference, options.AsOf, options.LapsedDropout, cancellationToken));
             current = featureMask;
         }
 
@@ -131,11 +155,11 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
             (split.InTrain[i] ? featureMask : labelMask)[i] = true;
         }
 
-        return Assemble(await BuildAsync(featureMask, labelMask, split.Train, model, columns, LatestTime(labelMask), cancellationToken), columns, model);
+        return Assemble(await BuildAsync(featureMask, labelMask, split.Train, model, columns, LatestTime(labelMask), options.EvaluateAsOf, 0, cancellationToken), columns, model);
     }
 
     /// <summary>A request before its features: the user, candidate item indices, the time features are read as of, labels, weights.</summary>
-    private sealed record Plan(int User, int[] Candidates, long AsOf, float[] Labels, float[] Weights);
+    private sealed record Plan(int User, int[] Candidates, long AsOf, float[] Labels, float[] Weights, bool WithoutSession);
 
     /// <summary>One request: the user, candidate item indices, row-major features, labels, weights, calibration segment.</summary>
     private sealed record Group(int User, int[] Candidates, float[] Rows, float[] Labels, float[] Weights, SegmentKey Segment);
@@ -157,7 +181,7 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
     }
 
     private async Task<List<Group>> BuildAsync(bool[] featureMask, bool[] labelMask, InteractionMatrix seen, FactorModel model, IReadOnlyList<string> columns,
-        long reference, CancellationToken cancellationToken)
+        long reference, AsOfMode asOfMode, double lapsedDropout, CancellationToken cancellationToken)
     {
         var events = data.Events ?? throw new InvalidOperationException("The training data must keep its events.");
         var userCount = data.Users.Count;
@@ -223,7 +247,7 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
         {
             var u = users[g];
             var candidates = Candidates(model, seen, popular, u);
-            var asOf = options.AsOf == AsOfMode.UserCutoff ? cutoff[u] - 1 : dataEnd;
+            var asOf = asOfMode == AsOfMode.UserCutoff ? cutoff[u] - 1 : dataEnd;
             var y = new float[candidates.Length];
             var w = new float[candidates.Length];
             var userLabels = labels[u];
@@ -240,7 +264,7 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
                 }
             }
 
-            plans[g] = new Plan(u, candidates, asOf, y, w);
+            plans[g] = new Plan(u, candidates, asOf, y, w, ReadsAsLapsed(options.Seed, u, asOf, lapsedDropout));
         });
 
         var offsets = new int[plans.Length + 1];
@@ -269,8 +293,8 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
         var groups = new Group[plans.Length];
         Parallel.For(0, plans.Length, new ParallelOptions { CancellationToken = cancellationToken }, g =>
         {
-            var (u, candidates, asOf, y, w) = plans[g];
-            var request = eventHistory.Request(data.Users.IdAt(u), asOf, context: null);
+            var (u, candidates, asOf, y, w, withoutSession) = plans[g];
+            var request = eventHistory.Request(data.Users.IdAt(u), asOf, context: null, withoutSession);
             var items = candidates.Select(i => eventHistory.ItemAsOf(data.Items.IdAt(i), asOf)).ToList();
             if (answer is not null)
             {
@@ -283,6 +307,12 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
                     y[c] = answer.IsPresent(row) ? answer.Label(row) : 0;
                     w[c] = answer.IsPresent(row) ? answer.Weight(row) : 0;
                 }
+            }
+
+            if (withoutSession)
+            {
+                // After the API's values: a lapsed user's latest event lies beyond the days-since cap.
+                request.User.SetNumber(RankingFeatureCatalog.UserLastEventMs, asOf - LapsedMs);
             }
 
             var rows = new float[candidates.Length * computer.Width];
@@ -338,6 +368,21 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
         }
 
         return [.. list];
+    }
+
+    /// <summary>Whether the request of <paramref name="user"/> at <paramref name="asOfMs"/> is read as lapsed: a SplitMix64 hash, stable across runs and threads.</summary>
+    internal static bool ReadsAsLapsed(int seed, int user, long asOfMs, double share)
+    {
+        if (share <= 0)
+        {
+            return false;
+        }
+
+        var z = unchecked(((ulong)(uint)seed << 32) ^ (ulong)(uint)user ^ ((ulong)asOfMs * 0x9E3779B97F4A7C15UL));
+        z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
+        z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
+        z ^= z >> 31;
+        return (z >> 11) * (1.0 / (1UL << 53)) < share;
     }
 
     private static bool Better(LabelKind candidate, LabelKind known) => candidate == LabelKind.Engaged && known != LabelKind.Engaged;

@@ -40,6 +40,10 @@ internal static class RankerRelease
     public const string StudentFolder = "student";
     public const string ReportFile = "training-report.json";
 
+    /// <summary>The pre-ranker's columns: the cheap features among those the training set has (a release may leave some out).</summary>
+    public static IReadOnlyList<string> CheapColumns(IReadOnlyList<string> columns) =>
+        [.. RankingFeatureCatalog.CheapNames.Where(columns.Contains)];
+
     /// <summary>Trains the pre-ranker on the cheap columns, the main ranker on all, the student from the main ranker; calibrates on held-out groups.</summary>
     public static TrainedRankers Train(RankingDataset all, RankerModelOptions options, TimeProvider time, Action<string>? onStep, CancellationToken cancellationToken)
     {
@@ -51,7 +55,7 @@ internal static class RankerRelease
         }
 
         onStep?.Invoke("pre-ranker");
-        var cheap = RankingFeatureCatalog.CheapNames;
+        var cheap = CheapColumns(all.FeatureNames);
         var pre = new GbdtRankerTrainer(options.PreRanker).Train(train.SelectFeatures(cheap), cancellationToken);
 
         onStep?.Invoke("main ranker");
@@ -99,7 +103,7 @@ internal static class RankerRelease
 
         var preDir = Path.Combine(releaseDirectory, PreRankerFolder);
         ModelPackage.WriteTrees(preDir, rankers.PreRanker, PreRankerFolder, version, createdAt, Only(metrics, "pre_ranker"));
-        var cheapRows = Repeat(parityRows.SelectFeatures(RankingFeatureCatalog.CheapNames), options.ParityRows);
+        var cheapRows = Repeat(parityRows.SelectFeatures(CheapColumns(parityRows.FeatureNames)), options.ParityRows);
         parity["pre_ranker_onnx_max_abs_diff"] = MaxDiff(Path.Combine(preDir, ModelPackage.OnnxFile), OnnxExport.ScoreOutput, cheapRows,
             rankers.PreRanker.FeatureNames.Count, (rows, scores) => rankers.PreRanker.Score(rows, scores));
 
@@ -124,7 +128,7 @@ internal static class RankerRelease
             ["version"] = version,
             ["createdAt"] = createdAt,
             ["metrics"] = new SortedDictionary<string, double>(metrics, StringComparer.Ordinal),
-            ["preRankerFeatures"] = RankingFeatureCatalog.CheapNames,
+            ["preRankerFeatures"] = rankers.PreRanker.FeatureNames,
             ["mainRankerFeatures"] = rankers.MainRanker.FeatureNames,
         };
         File.WriteAllText(Path.Combine(releaseDirectory, ReportFile), JsonSerializer.Serialize(full, new JsonSerializerOptions { WriteIndented = true }));

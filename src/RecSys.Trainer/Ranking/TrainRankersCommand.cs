@@ -37,6 +37,10 @@ internal static class TrainRankersCommand
         var windows = new Option<int>("--windows") { Description = "Label windows per user, each inside the previous one's feature part (1-10)", DefaultValueFactory = _ => 3 };
         var asOf = new Option<string>("--as-of") { Description = "When features are read: user-cutoff (just before each user's labels) or data-end (after all feature events)", DefaultValueFactory = _ => "user-cutoff" };
         asOf.AcceptOnlyFromAmong("user-cutoff", "data-end");
+        var evaluateAsOf = new Option<string>("--evaluate-as-of") { Description = "With --evaluate, when the test requests' features are read: data-end (every test user at one instant after the training part, as the end-to-end evaluation asks a running system) or user-cutoff (just before each user's held-out events)", DefaultValueFactory = _ => "data-end" };
+        evaluateAsOf.AcceptOnlyFromAmong("user-cutoff", "data-end");
+        var lapsedDropout = new Option<double>("--lapsed-dropout") { Description = "Share of training requests (0-1) read as for a lapsed user: no session items, latest event over a year before the request (point-in-time requests sit just before the user's next event, so without this the ranker never sees an inactive user)", DefaultValueFactory = _ => 0.5 };
+        var excludeFeatures = new Option<string?>("--exclude-features") { Description = "Ranking features left out of the release, comma separated (names of RankingFeatureCatalog); Ranking computes only the features a release lists" };
         var labelHalfLife = new Option<double>("--label-half-life-days") { Description = "Sample weights halve for labels this much older than the newest (0, the default: no decay; on logs spanning years a short half-life starves the older users of weight)", DefaultValueFactory = _ => 0 };
         var consumedWeight = new Option<float>("--consumed-weight") { Description = "Weight of consumption labels (views, ratings below 4); engaged labels weigh 1", DefaultValueFactory = _ => 0.5f };
         var trees = new Option<int>("--trees") { Description = "Boosting rounds of the pre-ranker", DefaultValueFactory = _ => 200 };
@@ -61,7 +65,7 @@ internal static class TrainRankersCommand
         var command = new Command("train-rankers", "Train the pre-ranker, main ranker and student from the system's events and write the ranker release folder.");
         inputs.AddTo(command);
         als.AddTo(command);
-        foreach (var option in new Option[] { output, registryRoot, keep, version, alsCandidates, popularCandidates, labelFraction, windows, asOf, labelHalfLife, consumedWeight, trees, mainEpochs, studentEpochs, evaluate, holdout, compareEase, featuresFrom, backfill })
+        foreach (var option in new Option[] { output, registryRoot, keep, version, alsCandidates, popularCandidates, labelFraction, windows, asOf, evaluateAsOf, lapsedDropout, excludeFeatures, labelHalfLife, consumedWeight, trees, mainEpochs, studentEpochs, evaluate, holdout, compareEase, featuresFrom, backfill })
         {
             command.Options.Add(option);
         }
@@ -95,6 +99,8 @@ internal static class TrainRankersCommand
                 LabelFraction = result.GetValue(labelFraction),
                 Windows = result.GetValue(windows),
                 AsOf = result.GetValue(asOf) == "data-end" ? AsOfMode.DataEnd : AsOfMode.UserCutoff,
+                EvaluateAsOf = result.GetValue(evaluateAsOf) == "user-cutoff" ? AsOfMode.UserCutoff : AsOfMode.DataEnd,
+                LapsedDropout = result.GetValue(lapsedDropout),
                 Labels = new LabelPolicy { HalfLife = TimeSpan.FromDays(days), ConsumedWeight = result.GetValue(consumedWeight) },
                 Seed = (int)Math.Min(int.MaxValue, alsOptions.Seed),
             };
@@ -199,7 +205,18 @@ internal static class TrainRankersCommand
                 TrainingSets = trainingSets,
                 WorkDirectory = Path.Combine(Path.GetTempPath(), "recsys-train-rankers-" + Guid.NewGuid().ToString("N")),
             };
-            var columns = RankingFeatureCatalog.Names;
+            var excluded = (result.GetValue(excludeFeatures) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            if (excluded.FirstOrDefault(name => !RankingFeatureCatalog.TryGet(name, out _)) is { } unknown)
+            {
+                throw new CliException($"--exclude-features: unknown feature '{unknown}'; known: {string.Join(", ", RankingFeatureCatalog.Names)}.");
+            }
+
+            IReadOnlyList<string> columns = [.. RankingFeatureCatalog.Names.Except(excluded, StringComparer.Ordinal)];
+            if (RankerRelease.CheapColumns(columns).Count == 0)
+            {
+                throw new CliException("--exclude-features leaves the pre-ranker no cheap feature.");
+            }
+
             var report = new Dictionary<string, object>(StringComparer.Ordinal)
             {
                 ["source"] = source.Describe(),
@@ -208,6 +225,8 @@ internal static class TrainRankersCommand
                 ["labelFraction"] = options.LabelFraction,
                 ["windows"] = options.Windows,
                 ["asOf"] = options.AsOf.ToString(),
+                ["excludedFeatures"] = excluded,
+                ["lapsedDropout"] = options.LapsedDropout,
                 ["labelHalfLifeDays"] = days,
                 ["consumedWeight"] = options.Labels.ConsumedWeight,
                 ["featuresFrom"] = trainingSets is null ? "replay" : "featureserver (POST /v1/training-sets) for " + string.Join(", ", TrainingSetFeatures.UserFeatures.Concat(TrainingSetFeatures.ItemFeatures)),
@@ -329,8 +348,8 @@ internal static class TrainRankersCommand
         TrainedRankers rankers, AlsOptions alsOptions, RankerTrainingOptions options, bool ease, CancellationToken cancellationToken)
     {
         var model = new AlsTrainer(alsOptions, env.Time).Train(split.Train, cancellationToken: cancellationToken);
-        var set = await builder.EvaluationAsync(split, model, RankingFeatureCatalog.Names, cancellationToken);
-        var cheap = set.Data.SelectFeatures(RankingFeatureCatalog.CheapNames);
+        var set = await builder.EvaluationAsync(split, model, rankers.MainRanker.FeatureNames, cancellationToken);
+        var cheap = set.Data.SelectFeatures(rankers.PreRanker.FeatureNames);
         var pre = new float[set.Data.RowCount];
         rankers.PreRanker.Score(cheap.Features, pre);
         var main = new float[set.Data.RowCount];
@@ -361,7 +380,7 @@ internal static class TrainRankersCommand
         var scores = recommenders.Select(r => Evaluator.Evaluate(r, split, maxK: 20, time: env.Time)).ToList();
         var text = new StringBuilder();
         text.AppendLine(CultureInfo.InvariantCulture, $"Split {split.Name}: {split.Train.InteractionCount:N0} training, {split.TestInteractions:N0} held-out interactions; "
-            + $"{options.AlsCandidates} ALS + {options.PopularCandidates} popular candidates; features as of {options.AsOf}.");
+            + $"{options.AlsCandidates} ALS + {options.PopularCandidates} popular candidates; training features as of {options.AsOf} (lapsed dropout {options.LapsedDropout:0.##}), test features as of {options.EvaluateAsOf}.");
         text.AppendLine();
         text.AppendLine("| recommender | nDCG@10 | recall@10 | hit rate@10 | nDCG@20 |");
         text.AppendLine("|---|---:|---:|---:|---:|");

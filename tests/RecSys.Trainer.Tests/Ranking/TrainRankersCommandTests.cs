@@ -52,7 +52,38 @@ public sealed class TrainRankersCommandTests
         Assert.True(File.Exists(Path.Combine(release, "evaluation.md")));
     }
 
+    [Fact]
+    public async Task Excluded_features_are_left_out_of_every_model_and_lapsed_requests_have_no_session_and_capped_recency()
+    {
+        using var temp = new TempDir();
+        _ = new PlantedWorldFiles(temp.Path, users: 120, items: 150, coldItems: 0, eventsPerUser: 20);
+        var cli = new CliHarness();
+        string[] excluded = ["item_trend_7d_30d", "recent_item_log_count", "popularity_x_user_activity"];
+        var code = await cli.RunAsync(["train-rankers", "--events", temp.Path, "--out", temp.File("releases"), "--version", "r2", "--evaluate",
+            "--exclude-features", string.Join(',', excluded), "--lapsed-dropout", "1", .. Fast]);
+        Assert.True(code == 0, cli.Output);
+
+        var release = Path.Combine(temp.File("releases"), "r2");
+        var pre = ModelManifest.Read(Path.Combine(release, RankerRelease.PreRankerFolder));
+        var main = ModelManifest.Read(Path.Combine(release, RankerRelease.MainRankerFolder));
+        Assert.Equal(RankingFeatureCatalog.CheapNames.Except(excluded), pre.Features.Select(f => f.Name));
+        Assert.Equal(RankingFeatureCatalog.Names.Except(excluded), main.Features.Select(f => f.Name));
+        using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(release, RankerRelease.ReportFile)));
+        Assert.Equal(1, report.RootElement.GetProperty("lapsedDropout").GetDouble());
+
+        // Every training request was read as lapsed: no session, days since the latest event at the cap ([mean, sd, min, max]).
+        var stats = report.RootElement.GetProperty("featureStats");
+        Assert.Equal(0, stats.GetProperty("session_interaction_count")[3].GetDouble());
+        var capped = Math.Log(1 + RankingFeatureCatalog.MaxDays);
+        Assert.Equal(capped, stats.GetProperty("user_log_days_since_last_event")[2].GetDouble(), 5);
+        Assert.Equal(capped, stats.GetProperty("user_log_days_since_last_event")[3].GetDouble(), 5);
+        Assert.DoesNotContain(excluded, name => stats.TryGetProperty(name, out _));
+        Assert.Contains("test features as of DataEnd", File.ReadAllText(Path.Combine(release, "evaluation.md")), StringComparison.Ordinal);
+    }
+
     [Theory]
+    [InlineData("--lapsed-dropout", "1.5")]
+    [InlineData("--exclude-features", "no_such_feature")]
     [InlineData("--windows", "0")]
     [InlineData("--label-fraction", "1.5")]
     [InlineData("--version", "../x")]

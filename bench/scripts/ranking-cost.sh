@@ -79,7 +79,10 @@ ranking_env=("${common[@]}" Ranking__RetrievalBaseAddress=http://127.0.0.1:$retr
   Ranking__RetrievalTimeout="${RETRIEVAL_TIMEOUT:-00:00:02}" Ranking__RetrievalAttemptTimeout="${RETRIEVAL_ATTEMPT_TIMEOUT:-00:00:00.600}"
   Ranking__RetrievalRetries="${RETRIEVAL_RETRIES:-2}"
   Ranking__Feedback__FeatureServerBaseAddress=http://127.0.0.1:$fs_port)
+# ITEM_TABLE_REFRESH (default Ranking's, 60 s): the learned instance re-reads the whole catalog at this interval, which
+# lands in whichever pass runs then (~500 store commands per request at 20 req/s); 01:00:00 keeps it out of the passes.
 launch learned "${ranking_env[@]}" ASPNETCORE_URLS=http://127.0.0.1:$learned_port Ranking__Models__Path="$data/models/rankers" \
+  ${ITEM_TABLE_REFRESH:+Ranking__Features__ItemTableRefresh=$ITEM_TABLE_REFRESH} \
   dotnet "$(bin RecSys.Ranking)"
 launch fused "${ranking_env[@]}" ASPNETCORE_URLS=http://127.0.0.1:$fused_port Ranking__Models__Path="$data/empty-models" Ranking__Features__ItemTableRefresh=00:00:00 \
   dotnet "$(bin RecSys.Ranking)"
@@ -112,6 +115,14 @@ store_calls() {
   command -v redis-cli > /dev/null || return 0
   redis-cli -p $garnet_port INFO commandstats 2>/dev/null | tr -d '\r' | sed -nE 's/^cmdstat_([^:]+):calls=([0-9]+).*/\1 \2/p' || true
 }
+# CLOSED_LOOP=N: N requests, two at a time, instead of a fixed rate: on a machine too loaded to carry any rate, every
+# request still carries its candidates, and CPU-ms per request stays a like-for-like figure (latency then means nothing).
+closed_loop() {
+  local port="$1" n="$2"
+  echo "requests $n (closed loop, 2 at a time)"
+  seq 1 "$n" | xargs -P 2 -I{} sh -c "curl -s -o /dev/null -w '%{http_code}\\n' -m 30 \"http://127.0.0.1:$port/v1/recommendations/u\$(( {} * 7 % 1000 ))?count=20\"" \
+    | sort | uniq -c | tr '\n' ' '; echo
+}
 fallbacks() { grep -c "Candidate generation failed" "$data/logs/$1.log" || true; }
 hz=$(getconf CLK_TCK)
 
@@ -124,7 +135,9 @@ measure() {
   for svc in "${services[@]}"; do eval "p=\$pid_$svc"; before+=("$(cpu_ticks "$p")"); done
   local rb; rb=$(cpu_ticks "$ranking_pid")
   local calls_before; calls_before=$(store_calls); local fb; fb=$(fallbacks "$name")
-  local out; out=$(dotnet "$loadgen" --rate "$r" --seconds "$s" --users 1000 --url "http://127.0.0.1:$port" || true)
+  local out
+  if [[ -n "${CLOSED_LOOP:-}" ]]; then out=$(closed_loop "$port" "$CLOSED_LOOP"); else
+    out=$(dotnet "$loadgen" --rate "$r" --seconds "$s" --users 1000 --url "http://127.0.0.1:$port" || true); fi
   local ra; ra=$(cpu_ticks "$ranking_pid")
   local calls_after; calls_after=$(store_calls); local fa; fa=$(fallbacks "$name")
   local detail="ranking $(( (ra - rb) * 1000 / hz )) ms"
@@ -147,7 +160,8 @@ measure() {
 # Warm every instance (caches, JIT, connection pools, the item table's first read), then the measured passes, alternating.
 port_of() { case "$1" in learned) echo $learned_port ;; fused) echo $fused_port ;; base) echo 7103 ;; esac; }
 for name in "${instances[@]}"; do
-  dotnet "$loadgen" --rate 20 --seconds 10 --users 1000 --url "http://127.0.0.1:$(port_of "$name")" > /dev/null || true
+  if [[ -n "${CLOSED_LOOP:-}" ]]; then closed_loop "$(port_of "$name")" 20 > /dev/null; else
+    dotnet "$loadgen" --rate 20 --seconds 10 --users 1000 --url "http://127.0.0.1:$(port_of "$name")" > /dev/null || true; fi
 done
 curl -s "http://127.0.0.1:$learned_port/v1/recommendations/u7?count=20" | head -c 1500; echo
 for name in "${instances[@]}"; do measure "$name" "$(port_of "$name")" "$rate" "$seconds"; done

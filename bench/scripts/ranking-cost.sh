@@ -40,7 +40,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-perf_env=(); [[ "${PERF_MAP:-0}" == 1 ]] && perf_env=(DOTNET_PerfMapEnabled=1)
+perf_env=(); [[ "${PERF_MAP:-0}" == 1 ]] && perf_env=(DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0)
 common=(env "${perf_env[@]}" ASPNETCORE_ENVIRONMENT=Production DOTNET_ENVIRONMENT=Production RecSys__Security__Mode=Open
   "ConnectionStrings__online-store=127.0.0.1:$garnet_port" OTEL_SDK_DISABLED=true)
 launch() {

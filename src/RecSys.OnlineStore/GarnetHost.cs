@@ -21,6 +21,11 @@ internal sealed partial class GarnetHost(IOptions<OnlineStoreOptions> options, I
             "--lua", "true",
             "--memory", o.MemorySize,
         };
+        if (o.CommandStats)
+        {
+            args.AddRange(["--commandstats-monitor", "true"]);
+        }
+
         if (!string.IsNullOrWhiteSpace(o.DataDirectory))
         {
             var dir = Path.GetFullPath(o.DataDirectory);

@@ -18,6 +18,12 @@ public sealed class OnlineStoreOptions
 
     /// <summary>Memory for the main store, Garnet syntax (e.g. 4g).</summary>
     public string MemorySize { get; set; } = "2g";
+
+    /// <summary>
+    /// Counts commands per type for <c>INFO commandstats</c> (off by default: Garnet then skips the bookkeeping); the cost
+    /// benchmark turns it on to report store commands per request.
+    /// </summary>
+    public bool CommandStats { get; set; }
 }
 
 /// <summary>The data annotations of <see cref="OnlineStoreOptions"/>, checked by generated code.</summary>

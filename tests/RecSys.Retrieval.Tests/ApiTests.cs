@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using RecSys.Candidates;
 using RecSys.Core.Contracts;
 using Microsoft.AspNetCore.Hosting;
 using RecSys.Core.Domain;
@@ -38,6 +39,31 @@ public sealed class ApiTests
         Assert.Equal(
             [SourceNames.Collaborative, SourceNames.Content, SourceNames.RecentSimilar, SourceNames.Creator, SourceNames.Trending],
             body.Sources.Select(s => s.Source));
+    }
+
+    [Fact]
+    public async Task A_client_that_accepts_the_compact_form_gets_the_same_answer_in_it()
+    {
+        _store.Db.Trending([.. Enumerable.Range(0, 300).Select(i => ($"t{i:D4}", 1000.0 - i))]);
+        using var client = _store.App.CreateClient();
+        var request = new CandidateRequest("new-user", "home", 200, ["t0000"]);
+
+        using var json = await client.PostAsJsonAsync("/v1/candidates", request);
+        using var message = new HttpRequestMessage(HttpMethod.Post, "/v1/candidates") { Content = JsonContent.Create(request) };
+        message.Headers.Accept.ParseAdd(CandidateWireFormat.MediaType);
+        message.Headers.Accept.ParseAdd("application/json; q=0.5");
+        using var compact = await client.SendAsync(message);
+
+        Assert.Equal("application/json", json.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(CandidateWireFormat.MediaType, compact.Content.Headers.ContentType?.MediaType);
+        var fromJson = await json.Content.ReadFromJsonAsync<CandidateResponse>(JsonDefaults.Options);
+        var fromCompact = CandidateWireFormat.Read(await compact.Content.ReadAsByteArrayAsync());
+        Assert.Equal(200, fromCompact.Candidates.Count);
+        Assert.Equal(
+            fromJson!.Candidates.Select(c => (c.ItemId, c.Score, string.Join(',', c.Sources))),
+            fromCompact.Candidates.Select(c => (c.ItemId, c.Score, string.Join(',', c.Sources))));
+        Assert.Equal(fromJson.Sources.Select(s => (s.Source, s.Returned, s.Failed)), fromCompact.Sources.Select(s => (s.Source, s.Returned, s.Failed)));
+        Assert.Equal(fromJson.Degraded, fromCompact.Degraded);
     }
 
     [Fact]

@@ -35,6 +35,9 @@ public sealed class StoreFixture : IDisposable
                 .UseSetting("ConnectionStrings:" + ServiceNames.OnlineStore, Garnet.ConnectionString)
                 .UseSetting("Retrieval:SourceTimeout", "00:00:10")
                 .UseSetting("Retrieval:FilterTimeout", "00:00:10")
+                // Every test flushes and rewrites the store: lists kept from the test before would answer it.
+                .UseSetting("OnlineStore:ReadCache:ListDuration", "00:00:00")
+                .UseSetting("OnlineStore:ReadCache:UnavailableDuration", "00:00:00")
                 .UseSetting("RecSys:Security:Mode", "Open")));
     }
 

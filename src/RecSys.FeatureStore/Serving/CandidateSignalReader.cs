@@ -6,9 +6,11 @@ namespace RecSys.FeatureStore.Serving;
 /// <summary>
 /// Typed reads of what candidate generation needs from the online store: trending, a user's signals, the popular items of
 /// categories, the newest items of creators, and item-to-item co-occurrence. Every read is pipelined (one round trip per
-/// call, whatever the number of lists) and fails with <see cref="OnlineStoreUnavailableException"/> only.
+/// call, whatever the number of lists) and fails with <see cref="OnlineStoreUnavailableException"/> only. With a
+/// <see cref="SharedReadCache"/>, the lists that do not depend on the user (trending, category, creator, co-engagement)
+/// are served from memory for a short time and only the missing ones are read.
 /// </summary>
-public sealed class CandidateSignalReader(IConnectionMultiplexer redis)
+public sealed class CandidateSignalReader(IConnectionMultiplexer redis, SharedReadCache? cache = null)
 {
     /// <summary>
     /// The <paramref name="count"/> most popular items now (decayed popularity), best first, each scored by its share of the
@@ -19,6 +21,11 @@ public sealed class CandidateSignalReader(IConnectionMultiplexer redis)
         if (count <= 0)
         {
             return [];
+        }
+
+        if (cache is not null && cache.TryGetList(OnlineKeys.Trending, count, out var cached))
+        {
+            return cached;
         }
 
         var entries = await OnlineStoreUnavailableException.Guard(
@@ -38,6 +45,8 @@ public sealed class CandidateSignalReader(IConnectionMultiplexer redis)
             result[i] = new ScoredMember(entries[i].Element!, score);
         }
 
+        // Shares of the first entry: a prefix of the list is the same list read shallower, so depths share one entry.
+        cache?.SetList(OnlineKeys.Trending, count, result);
         return result;
     }
 
@@ -84,24 +93,45 @@ public sealed class CandidateSignalReader(IConnectionMultiplexer redis)
             return [];
         }
 
+        var result = new ScoredMember[lists.Count][];
+        var keys = new string[lists.Count];
+        var missing = 0;
+        for (var i = 0; i < lists.Count; i++)
+        {
+            keys[i] = key(lists[i].Id);
+            if (cache is not null && cache.TryGetList(keys[i], lists[i].Depth, out var cached))
+            {
+                result[i] = cached;
+            }
+            else
+            {
+                missing++;
+            }
+        }
+
+        if (missing == 0)
+        {
+            return result;
+        }
+
         var batch = redis.GetDatabase().CreateBatch();
-        var reads = new Task<SortedSetEntry[]>[lists.Count];
+        var reads = new Task<SortedSetEntry[]>?[lists.Count];
         for (var i = 0; i < reads.Length; i++)
         {
-            reads[i] = Top(batch, key(lists[i].Id), lists[i].Depth);
+            if (result[i] is null)
+            {
+                reads[i] = Top(batch, keys[i], lists[i].Depth);
+            }
         }
 
-        await OnlineStoreUnavailableException.Execute(batch, () => Task.WhenAll(reads).WaitAsync(cancellationToken), what);
-        var entries = new SortedSetEntry[reads.Length][];
+        await OnlineStoreUnavailableException.Execute(batch, () => Task.WhenAll(reads.OfType<Task<SortedSetEntry[]>>()).WaitAsync(cancellationToken), what);
         for (var i = 0; i < reads.Length; i++)
         {
-            entries[i] = reads[i].Result;
-        }
-
-        var result = new ScoredMember[entries.Length][];
-        for (var i = 0; i < entries.Length; i++)
-        {
-            result[i] = ToMembers(entries[i]);
+            if (reads[i] is { } read)
+            {
+                result[i] = ToMembers(read.Result);
+                cache?.SetList(keys[i], lists[i].Depth, result[i]);
+            }
         }
 
         return result;

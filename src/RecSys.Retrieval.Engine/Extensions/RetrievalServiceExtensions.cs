@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using RecSys.Candidates;
+using RecSys.FeatureStore.Serving;
 using RecSys.Retrieval.Diagnostics;
 using RecSys.Retrieval.Services;
 using RecSys.Retrieval.Sources;
@@ -23,6 +24,11 @@ public static class RetrievalServiceExtensions
         builder.Services.AddCandidateSource<RecentSimilarSource>();
         builder.Services.AddCandidateSource<CreatorSource>();
         builder.Services.AddCandidateSource<ContentSource>();
+
+        // Trending, category, creator and co-engagement lists and the unavailable set, shared by every request for seconds.
+        builder.Services.AddOptionsWithValidateOnStart<SharedReadCacheOptions, SharedReadCacheOptionsValidator>()
+            .BindConfiguration(SharedReadCacheOptions.SectionName);
+        builder.Services.TryAddSingleton<SharedReadCache>();
 
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddMetrics();

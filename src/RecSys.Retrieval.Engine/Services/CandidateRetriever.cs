@@ -84,7 +84,7 @@ public sealed class CandidateRetriever
 
         var options = _options.CurrentValue;
         var (states, critical) = Plan(options, count);
-        var signals = ReadSignals(userId, states, cancellationToken);
+        var (signals, seenRead) = ReadSignals(userId, states, cancellationToken);
         var request = new RetrievalRequestContext(userId, context, count, exclude, _time.GetUtcNow(), signals);
         try
         {
@@ -107,11 +107,13 @@ public sealed class CandidateRetriever
             toCheck = toCheck.Concat(backfill.Returned.Select(i => i.ItemId));
         }
 
-        await CheckEligibilityAsync(userId, toCheck, exclude, eligibility, options, cancellationToken);
+        // The user's seen set came whole with the signals (the collaborative search skips it): filter against it in memory.
+        var seen = seenRead && signals is { IsCompletedSuccessfully: true } ? new HashSet<string>(signals.Result.Seen, StringComparer.Ordinal) : null;
+        await CheckEligibilityAsync(userId, toCheck, exclude, seen, eligibility, options, cancellationToken);
         var selected = Select(fused, exclude, count, eligibility);
         if (backfill is not null)
         {
-            selected = await BackfillAsync(states, backfill, selected, fused, request, eligibility, options, cancellationToken);
+            selected = await BackfillAsync(states, backfill, selected, fused, request, seen, eligibility, options, cancellationToken);
         }
 
         return Report(userId, states, selected, started, activity) with { IndexCoverage = request.IndexCoverage };
@@ -137,7 +139,7 @@ public sealed class CandidateRetriever
     }
 
     /// <summary>One read of the user's signals for every source of the request that uses them (none: no read).</summary>
-    private Task<UserSignals>? ReadSignals(string userId, List<SourceState> states, CancellationToken cancellationToken)
+    private (Task<UserSignals>? Signals, bool Seen) ReadSignals(string userId, List<SourceState> states, CancellationToken cancellationToken)
     {
         UserSignalsQuery? query = null;
         foreach (var state in states)
@@ -148,7 +150,7 @@ public sealed class CandidateRetriever
             }
         }
 
-        return query is null ? null : _signals.ReadUserSignalsAsync(userId, query, cancellationToken);
+        return query is null ? (null, false) : (_signals.ReadUserSignalsAsync(userId, query, cancellationToken), query.Seen);
     }
 
     /// <summary>Runs every source in parallel; then decides, once, what each contributes.</summary>
@@ -189,6 +191,7 @@ public sealed class CandidateRetriever
         List<FusedCandidate> selected,
         List<FusedCandidate> fused,
         RetrievalRequestContext request,
+        IReadOnlySet<string>? seen,
         Dictionary<string, bool> eligibility,
         RetrievalOptions options,
         CancellationToken cancellationToken)
@@ -238,7 +241,7 @@ public sealed class CandidateRetriever
                 break;
             }
 
-            await CheckEligibilityAsync(request.UserId, backfill.Returned.Select(i => i.ItemId), exclude, eligibility, options, cancellationToken);
+            await CheckEligibilityAsync(request.UserId, backfill.Returned.Select(i => i.ItemId), exclude, seen, eligibility, options, cancellationToken);
         }
 
         return selected;
@@ -347,11 +350,15 @@ public sealed class CandidateRetriever
         return false;
     }
 
-    /// <summary>Fills <paramref name="eligibility"/> for the ids not excluded and not yet known (one round trip).</summary>
+    /// <summary>
+    /// Fills <paramref name="eligibility"/> for the ids not excluded and not yet known (one round trip at most; none when
+    /// <paramref name="seen"/>, the user's seen set read with the signals, is given and the unavailable set is cached).
+    /// </summary>
     private async Task CheckEligibilityAsync(
         string userId,
         IEnumerable<string> ids,
         IReadOnlySet<string> exclude,
+        IReadOnlySet<string>? seen,
         Dictionary<string, bool> eligibility,
         RetrievalOptions options,
         CancellationToken cancellationToken)
@@ -374,7 +381,7 @@ public sealed class CandidateRetriever
         bool[] flags;
         try
         {
-            flags = await _filter.CheckAsync(userId, unknown, cancellationToken)
+            flags = await _filter.CheckAsync(userId, unknown, seen, cancellationToken)
                 .WaitAsync(options.FilterTimeout, _time, cancellationToken);
         }
         catch (TimeoutException ex)

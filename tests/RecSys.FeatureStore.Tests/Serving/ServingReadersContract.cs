@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 using RecSys.Core.Domain;
 using RecSys.FeatureStore.EventLog;
 using RecSys.FeatureStore.Keys;
@@ -251,6 +253,74 @@ public abstract class ServingReadersContract
         await ApplyAsync([TestData.Item("x", "c1", ["news"], available: false)]);
         var withdrawn = await filter.CheckAsync("u1", ["x"], CancellationToken.None);
         Assert.Equal(new[] { false }, withdrawn);
+    }
+
+    private static SharedReadCache Cache(FakeTimeProvider time, TimeSpan lists, TimeSpan unavailable) =>
+        new(Options.Create(new SharedReadCacheOptions { ListDuration = lists, UnavailableDuration = unavailable }), time);
+
+    [StoreFact]
+    public async Task Cached_lists_answer_shallower_reads_from_memory_until_they_expire()
+    {
+        await ApplySameInstantWorldAsync();
+        var time = new FakeTimeProvider(Now);
+        var cache = Cache(time, TimeSpan.FromSeconds(2), TimeSpan.Zero);
+        var cached = new CandidateSignalReader(_redis, cache);
+
+        var first = await cached.ReadCategoryPopularAsync([("news", 10), ("tech", 1)], CancellationToken.None);
+        Assert.Equal(2, cache.Misses);
+        AssertMembers([("a", 7), ("b", 3)], first[0]);
+        AssertMembers([("b", 3)], first[1]);
+
+        // The store changes; memory answers until the list expires: the same depth, a shallower one, and a deeper one
+        // when the store held fewer entries than were read (news had 2 of 10).
+        await ApplyAsync([TestData.Item("f", "c1", ["news"], Now), TestData.Event("x1", "u9", "f", EventType.Purchase, Now)]);
+        var again = await cached.ReadCategoryPopularAsync([("news", 10), ("news", 1), ("news", 50)], CancellationToken.None);
+        Assert.Equal(3, cache.Hits);
+        AssertMembers([("a", 7), ("b", 3)], again[0]);
+        AssertMembers([("a", 7)], again[1]);
+        AssertMembers([("a", 7), ("b", 3)], again[2]);
+
+        // tech was read to depth 1 and had more: a deeper read goes to the store.
+        AssertMembers([("b", 3)], (await cached.ReadCategoryPopularAsync([("tech", 5)], CancellationToken.None))[0]);
+        Assert.Equal(3, cache.Misses);
+
+        time.Advance(TimeSpan.FromSeconds(2));
+        var expired = await cached.ReadCategoryPopularAsync([("news", 10)], CancellationToken.None);
+        Assert.Equal(["a", "f", "b"], expired[0].Select(m => m.Member));
+        Assert.Equal(AsMembers(await Signals.ReadTrendingAsync(3, CancellationToken.None)), AsMembers(await cached.ReadTrendingAsync(3, CancellationToken.None)));
+        Assert.Equal(AsMembers(await Signals.ReadTrendingAsync(1, CancellationToken.None)), AsMembers(await cached.ReadTrendingAsync(1, CancellationToken.None)));
+    }
+
+    private static string[] AsMembers(IReadOnlyList<ScoredMember> members) => [.. members.Select(m => $"{m.Member}:{m.Score:R}")];
+
+    [StoreFact]
+    public async Task Eligibility_against_a_known_seen_set_and_the_cached_unavailable_set_matches_the_store_until_it_expires()
+    {
+        await ApplyAsync(
+        [
+            TestData.Item("seen", "c1", ["news"]),
+            TestData.Item("gone", "c1", ["news"], available: false),
+            TestData.Item("fresh", "c1", ["news"]),
+            TestData.Event("v1", "u1", "seen", EventType.Click, Now.AddMinutes(-3)),
+        ]);
+        var time = new FakeTimeProvider(Now);
+        var filter = new EligibilityFilter(_redis, Cache(time, TimeSpan.Zero, TimeSpan.FromSeconds(1)));
+        var seen = (await Signals.ReadUserSignalsAsync("u1", UserSignalsQuery.None with { Seen = true }, CancellationToken.None)).Seen;
+        Assert.Equal(["seen"], seen);
+        string[] ids = ["seen", "gone", "fresh", "unknown"];
+
+        var inStore = await new EligibilityFilter(_redis).CheckAsync("u1", ids, CancellationToken.None);
+        var inMemory = await filter.CheckAsync("u1", ids, new HashSet<string>(seen), CancellationToken.None);
+        var seenInStore = await filter.CheckAsync("u1", ids, CancellationToken.None);
+        Assert.Equal(new[] { false, false, true, true }, inStore);
+        Assert.Equal(inStore, inMemory);
+        Assert.Equal(inStore, seenInStore);
+
+        // Withdrawn: still proposed for at most the cache's duration, then filtered.
+        await ApplyAsync([TestData.Item("fresh", "c1", ["news"], available: false)]);
+        Assert.True((await filter.CheckAsync("u1", ["fresh"], new HashSet<string>(seen), CancellationToken.None))[0]);
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.False((await filter.CheckAsync("u1", ["fresh"], new HashSet<string>(seen), CancellationToken.None))[0]);
     }
 
     [StoreFact]

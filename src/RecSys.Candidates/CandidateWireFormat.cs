@@ -1,0 +1,355 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Numerics;
+using System.Text;
+using RecSys.Core.Contracts;
+
+namespace RecSys.Candidates;
+
+/// <summary>
+/// A compact binary form of <see cref="CandidateResponse"/> for the Retrieval → Ranking hop, chosen by content negotiation
+/// (<c>Accept: application/x-recsys-candidates</c>); other clients keep the JSON. With ~5,000 candidates, the JSON repeats
+/// three property names and a list of source names per candidate, and decoding it was a large share of Ranking's CPU:
+/// here the source names are written once and each candidate carries a bit mask, with the ids and scores in parallel
+/// columns.
+/// </summary>
+/// <remarks>
+/// Layout, little-endian: magic <c>RSC1</c>; user id; elapsed ms (f64); index coverage (u8 flag + f64); source-name table
+/// (u8 count, strings); source reports (u16 count; name, returned i32, elapsed f64, failed u8, error as u8 flag + string);
+/// degraded (u16 count, strings); candidates: i32 count, then count scores (f64), count masks (u32), count ids. A string is
+/// a u16 byte length and its UTF-8 bytes. A candidate's sources are decoded in table order: the table is written in the
+/// order of the response's source reports (fusion's order), so a candidate's list round-trips unchanged.
+/// </remarks>
+public static class CandidateWireFormat
+{
+    public const string MediaType = "application/x-recsys-candidates";
+
+    /// <summary>Sources a mask can name.</summary>
+    public const int MaxSources = 32;
+
+    private const uint Magic = 0x31435352; // "RSC1" read as a little-endian u32.
+
+    /// <summary>
+    /// Prepares <paramref name="response"/> for writing: null when it cannot be represented (more than
+    /// <see cref="MaxSources"/> source names, a string longer than 65,535 UTF-8 bytes, or a candidate whose sources are not in
+    /// the order of the reports); the caller then answers JSON.
+    /// </summary>
+    public static Encoded? TryEncode(CandidateResponse response)
+    {
+        ArgumentNullException.ThrowIfNull(response);
+        var candidates = response.Candidates;
+        var table = new List<string>(response.Sources.Count);
+        var index = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var report in response.Sources)
+        {
+            if (index.TryAdd(report.Source, table.Count))
+            {
+                table.Add(report.Source);
+            }
+        }
+
+        var masks = new uint[candidates.Count];
+        long length = 4 + Size(response.UserId) + 8 + 1 + 8 + 1 + 2 + 2 + 4;
+        for (var i = 0; i < masks.Length; i++)
+        {
+            var mask = 0u;
+            var last = -1;
+            foreach (var source in candidates[i].Sources)
+            {
+                if (!index.TryGetValue(source, out var bit))
+                {
+                    bit = table.Count;
+                    index[source] = bit;
+                    table.Add(source);
+                }
+
+                // A mask keeps no order of its own: only lists in table order (and without repeats) round-trip.
+                if (bit <= last || bit >= MaxSources)
+                {
+                    return null;
+                }
+
+                last = bit;
+                mask |= 1u << bit;
+            }
+
+            masks[i] = mask;
+            length += 8 + 4 + Size(candidates[i].ItemId);
+        }
+
+        if (response.Sources.Count > ushort.MaxValue || response.Degraded.Count > ushort.MaxValue)
+        {
+            return null;
+        }
+
+        foreach (var name in table)
+        {
+            length += Size(name);
+        }
+
+        foreach (var report in response.Sources)
+        {
+            length += Size(report.Source) + 4 + 8 + 1 + 1 + Size(report.Error ?? "");
+        }
+
+        foreach (var degraded in response.Degraded)
+        {
+            length += Size(degraded);
+        }
+
+        return length <= int.MaxValue && table.Count <= MaxSources ? new Encoded(response, [.. table], masks, (int)length) : null;
+    }
+
+    /// <summary>Bytes a string takes (u16 length + UTF-8), or more than any response may hold when it does not fit a u16.</summary>
+    private static long Size(string value)
+    {
+        var bytes = Encoding.UTF8.GetByteCount(value);
+        return bytes > ushort.MaxValue ? (long)int.MaxValue + 1 : 2 + bytes;
+    }
+
+    /// <summary>A response ready to write: its source table, the candidates' masks and the exact length in bytes.</summary>
+    public sealed class Encoded
+    {
+        private readonly CandidateResponse _response;
+        private readonly string[] _table;
+        private readonly uint[] _masks;
+
+        internal Encoded(CandidateResponse response, string[] table, uint[] masks, int length)
+        {
+            _response = response;
+            _table = table;
+            _masks = masks;
+            Length = length;
+        }
+
+        public int Length { get; }
+
+        public void WriteTo(IBufferWriter<byte> output)
+        {
+            ArgumentNullException.ThrowIfNull(output);
+            var w = new Writer(output);
+            var response = _response;
+            w.U32(Magic);
+            w.String(response.UserId);
+            w.F64(response.ElapsedMs);
+            w.U8(response.IndexCoverage.HasValue ? (byte)1 : (byte)0);
+            w.F64(response.IndexCoverage ?? 0);
+            w.U8((byte)_table.Length);
+            foreach (var name in _table)
+            {
+                w.String(name);
+            }
+
+            w.U16((ushort)response.Sources.Count);
+            foreach (var report in response.Sources)
+            {
+                w.String(report.Source);
+                w.I32(report.Returned);
+                w.F64(report.ElapsedMs);
+                w.U8(report.Failed ? (byte)1 : (byte)0);
+                w.U8(report.Error is null ? (byte)0 : (byte)1);
+                w.String(report.Error ?? "");
+            }
+
+            w.U16((ushort)response.Degraded.Count);
+            foreach (var degraded in response.Degraded)
+            {
+                w.String(degraded);
+            }
+
+            var candidates = response.Candidates;
+            w.I32(candidates.Count);
+            for (var i = 0; i < candidates.Count; i++)
+            {
+                w.F64(candidates[i].Score);
+            }
+
+            foreach (var mask in _masks)
+            {
+                w.U32(mask);
+            }
+
+            for (var i = 0; i < candidates.Count; i++)
+            {
+                w.String(candidates[i].ItemId);
+            }
+        }
+    }
+
+    /// <summary>Reads a response written by <see cref="Encoded.WriteTo"/>; <see cref="FormatException"/> when the bytes are not one.</summary>
+    public static CandidateResponse Read(ReadOnlySpan<byte> data)
+    {
+        var r = new Reader(data);
+        if (r.U32() != Magic)
+        {
+            throw new FormatException("Not a candidate response (bad magic).");
+        }
+
+        var userId = r.String();
+        var elapsed = r.F64();
+        var hasCoverage = r.U8() != 0;
+        var coverage = r.F64();
+        var table = new string[r.U8()];
+        if (table.Length > MaxSources)
+        {
+            throw new FormatException($"{table.Length} source names: at most {MaxSources}.");
+        }
+
+        for (var i = 0; i < table.Length; i++)
+        {
+            table[i] = r.String();
+        }
+
+        var reports = new SourceReport[r.U16()];
+        for (var i = 0; i < reports.Length; i++)
+        {
+            var name = r.String();
+            var returned = r.I32();
+            var ms = r.F64();
+            var failed = r.U8() != 0;
+            var hasError = r.U8() != 0;
+            var error = r.String();
+            reports[i] = new SourceReport(name, returned, ms, failed, hasError ? error : null);
+        }
+
+        var degraded = new string[r.U16()];
+        for (var i = 0; i < degraded.Length; i++)
+        {
+            degraded[i] = r.String();
+        }
+
+        var count = r.I32();
+        // Each candidate takes at least 8 + 4 + 2 bytes: a count the rest cannot hold is corrupt (and no huge allocation).
+        if (count < 0 || (long)count * 14 > r.Remaining)
+        {
+            throw new FormatException($"Candidate count {count} does not fit the {r.Remaining} bytes left.");
+        }
+
+        var scores = new double[count];
+        for (var i = 0; i < count; i++)
+        {
+            scores[i] = r.F64();
+        }
+
+        var masks = new uint[count];
+        for (var i = 0; i < count; i++)
+        {
+            masks[i] = r.U32();
+        }
+
+        // One source list per distinct mask, shared by the candidates that have it (a handful of lists for 5,000 candidates).
+        var lists = new Dictionary<uint, string[]>();
+        var candidates = new CandidateDto[count];
+        for (var i = 0; i < count; i++)
+        {
+            var mask = masks[i];
+            if (!lists.TryGetValue(mask, out var sources))
+            {
+                if (table.Length < MaxSources && mask >> table.Length != 0)
+                {
+                    throw new FormatException($"Candidate {i} names a source outside the table of {table.Length}.");
+                }
+
+                sources = new string[BitOperations.PopCount(mask)];
+                var n = 0;
+                for (var bit = 0; bit < table.Length; bit++)
+                {
+                    if ((mask & (1u << bit)) != 0)
+                    {
+                        sources[n++] = table[bit];
+                    }
+                }
+
+                lists[mask] = sources;
+            }
+
+            candidates[i] = new CandidateDto(r.String(), scores[i], sources);
+        }
+
+        if (r.Remaining != 0)
+        {
+            throw new FormatException($"{r.Remaining} bytes after the last candidate.");
+        }
+
+        return new CandidateResponse(userId, candidates, reports, degraded, elapsed) { IndexCoverage = hasCoverage ? coverage : null };
+    }
+
+    private readonly ref struct Writer(IBufferWriter<byte> output)
+    {
+        public void U8(byte v)
+        {
+            output.GetSpan(1)[0] = v;
+            output.Advance(1);
+        }
+
+        public void U16(ushort v)
+        {
+            BinaryPrimitives.WriteUInt16LittleEndian(output.GetSpan(2), v);
+            output.Advance(2);
+        }
+
+        public void U32(uint v)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(output.GetSpan(4), v);
+            output.Advance(4);
+        }
+
+        public void I32(int v)
+        {
+            BinaryPrimitives.WriteInt32LittleEndian(output.GetSpan(4), v);
+            output.Advance(4);
+        }
+
+        public void F64(double v)
+        {
+            BinaryPrimitives.WriteDoubleLittleEndian(output.GetSpan(8), v);
+            output.Advance(8);
+        }
+
+        /// <summary>A string <see cref="TryEncode"/> has checked to fit a u16 length.</summary>
+        public void String(string v)
+        {
+            var length = Encoding.UTF8.GetByteCount(v);
+            var span = output.GetSpan(2 + length);
+            BinaryPrimitives.WriteUInt16LittleEndian(span, (ushort)length);
+            Encoding.UTF8.GetBytes(v, span[2..]);
+            output.Advance(2 + length);
+        }
+    }
+
+    private ref struct Reader(ReadOnlySpan<byte> data)
+    {
+        private readonly ReadOnlySpan<byte> _data = data;
+        private int _position;
+
+        public readonly int Remaining => _data.Length - _position;
+
+        public byte U8() => Take(1)[0];
+
+        public ushort U16() => BinaryPrimitives.ReadUInt16LittleEndian(Take(2));
+
+        public uint U32() => BinaryPrimitives.ReadUInt32LittleEndian(Take(4));
+
+        public int I32() => BinaryPrimitives.ReadInt32LittleEndian(Take(4));
+
+        public double F64() => BinaryPrimitives.ReadDoubleLittleEndian(Take(8));
+
+        public string String()
+        {
+            var length = U16();
+            return length == 0 ? "" : Encoding.UTF8.GetString(Take(length));
+        }
+
+        private ReadOnlySpan<byte> Take(int n)
+        {
+            if (n > Remaining)
+            {
+                throw new FormatException($"The candidate response ends early: {n} bytes wanted at offset {_position}, {Remaining} left.");
+            }
+
+            var span = _data.Slice(_position, n);
+            _position += n;
+            return span;
+        }
+    }
+}

@@ -1,0 +1,62 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Http.Headers;
+using RecSys.Candidates;
+using RecSys.Core.Contracts;
+using RecSys.Ranking.Services;
+
+namespace RecSys.Ranking.Tests;
+
+public sealed class RetrievalClientTests
+{
+    private static CandidateResponse Response(int count) => new(
+        "u1",
+        [.. Enumerable.Range(0, count).Select(i => new CandidateDto($"i{i}", 1.0 / (i + 1), i % 2 == 0 ? ["collaborative"] : ["collaborative", "trending"]))],
+        [new SourceReport("collaborative", count, 1.5, false, null), new SourceReport("trending", count / 2, 0.5, false, null)],
+        [],
+        3) { IndexCoverage = 1 };
+
+    private static HttpResponseMessage Compact(CandidateResponse response, bool withLength)
+    {
+        var output = new ArrayBufferWriter<byte>();
+        CandidateWireFormat.TryEncode(response)!.WriteTo(output);
+        HttpContent content = withLength ? new ByteArrayContent(output.WrittenSpan.ToArray()) : new StreamContent(new MemoryStream(output.WrittenSpan.ToArray()));
+        content.Headers.ContentType = new MediaTypeHeaderValue(CandidateWireFormat.MediaType);
+        if (!withLength)
+        {
+            content.Headers.ContentLength = null;
+        }
+
+        return new HttpResponseMessage(HttpStatusCode.OK) { Content = content };
+    }
+
+    [Theory]
+    [InlineData(5000, true)]
+    [InlineData(20_000, false)]
+    public async Task Asks_for_the_compact_form_and_decodes_it(int count, bool withLength)
+    {
+        var expected = Response(count);
+        var retrieval = new ScriptedRetrieval { Script = (_, _, _) => Task.FromResult(Compact(expected, withLength)) };
+        var client = new RetrievalClient(new HttpClient(retrieval) { BaseAddress = new Uri("http://retrieval") });
+
+        var response = await client.GetCandidatesAsync(new CandidateRequest("u1", null, count, null), CancellationToken.None);
+
+        Assert.Contains(retrieval.LastAccept, a => a.MediaType == CandidateWireFormat.MediaType);
+        Assert.Contains(retrieval.LastAccept, a => a.MediaType == "application/json");
+        Assert.Equal(count, response.Candidates.Count);
+        Assert.Equal(expected.Candidates[^1].ItemId, response.Candidates[^1].ItemId);
+        Assert.Equal(["collaborative", "trending"], response.Candidates[1].Sources);
+        Assert.Equal(1, response.IndexCoverage);
+    }
+
+    [Fact]
+    public async Task Still_reads_json_from_a_retrieval_without_the_compact_form()
+    {
+        var retrieval = new ScriptedRetrieval { Script = (_, _, _) => Task.FromResult(ScriptedRetrieval.Ok(Response(3))) };
+        var client = new RetrievalClient(new HttpClient(retrieval) { BaseAddress = new Uri("http://retrieval") });
+
+        var response = await client.GetCandidatesAsync(new CandidateRequest("u1", null, 3, null), CancellationToken.None);
+
+        Assert.Equal(["i0", "i1", "i2"], response.Candidates.Select(c => c.ItemId));
+    }
+}

@@ -62,6 +62,8 @@ internal static class PipelineMode
             "worse" => new WorldModel(90),
             _ => null,
         };
+        // WebApplicationFactory finds the Ranking service's content root through MvcTestingAppManifest.json in the current folder.
+        Directory.SetCurrentDirectory(AppContext.BaseDirectory);
         var settings = new PipelineSimulationSettings { RequestsPerMinute = requestsPerMinute };
         var world = new PipelineWorld(users: 2_000, items: 1_000, seed: 7);
         var root = Directory.CreateTempSubdirectory("rollout-pipeline-sim-");

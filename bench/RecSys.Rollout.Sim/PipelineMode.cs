@@ -45,14 +45,14 @@ internal static class PipelineMode
             }
             catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
             {
-                Console.Error.WriteLine($"{e.Message} Usage: --pipeline [--candidate identical|better|worse] [--angle θ (0..180)] [--rollouts N (1..10000)] [--requests-per-minute N (20..10000)]");
+                Console.Error.WriteLine($"{e.Message} Usage: --pipeline [--candidate identical|better|worse] [--angle θ (-180..180)] [--rollouts N (1..10000)] [--requests-per-minute N (20..10000)]");
                 return 2;
             }
         }
 
-        if (rollouts is < 1 or > 10_000 || angle is < 0 or > 180 || requestsPerMinute is < 20 or > 10_000 || kind is not ("identical" or "better" or "worse"))
+        if (rollouts is < 1 or > 10_000 || angle is < -180 or > 180 || requestsPerMinute is < 20 or > 10_000 || kind is not ("identical" or "better" or "worse"))
         {
-            Console.Error.WriteLine("--candidate must be identical, better or worse; --angle 0..180; --rollouts 1..10000; --requests-per-minute 20..10000.");
+            Console.Error.WriteLine("--candidate must be identical, better or worse; --angle -180..180; --rollouts 1..10000; --requests-per-minute 20..10000.");
             return 2;
         }
 

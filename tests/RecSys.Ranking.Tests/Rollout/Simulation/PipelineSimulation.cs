@@ -124,6 +124,10 @@ public sealed class PipelineSimulation : IAsyncDisposable
             web.UseSetting("Ranking:Models:Path", Path.Combine(root, RegistryKinds.Rankers));
             web.UseSetting("Ranking:Models:PreRankKeep", _settings.CandidatesPerRequest.ToString(CultureInfo.InvariantCulture));
             web.UseSetting("Ranking:Fallback:ModelStageTimeout", "00:00:30");
+            // A machine shared with builds can stall an in-process call past the production timeouts: degraded answers would
+            // serve lists the world's models did not rank.
+            web.UseSetting("Ranking:RetrievalTimeout", "00:00:30");
+            web.UseSetting("Ranking:RetrievalAttemptTimeout", "00:00:10");
             // Diversity (MMR on the embeddings) swaps taste-driven top items, which lie close together, for lower-scored ones, and
             // leaves norm-driven ones alone: the served score distributions of models of different θ would differ, and the KS gate
             // would stop a worse model in shadow. Off, every model serves the same distribution and only the CTR can tell them apart.
@@ -288,7 +292,9 @@ public sealed class PipelineSimulation : IAsyncDisposable
 
         protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
-            var body = await request.Content!.ReadFromJsonAsync<CandidateRequest>(JsonDefaults.Options, cancellationToken);
+            // As bytes: a retried attempt sends the same content again, and a JSON stream read would have closed it.
+            var bytes = await request.Content!.ReadAsByteArrayAsync(cancellationToken);
+            var body = System.Text.Json.JsonSerializer.Deserialize<CandidateRequest>(bytes, JsonDefaults.Options);
             var items = new HashSet<int>();
             lock (_gate)
             {

@@ -1,10 +1,17 @@
 using System.Diagnostics;
 using System.Globalization;
 using RecSys.Rollout;
+using RecSys.Rollout.Sim;
 using RecSys.Rollout.Tests.Simulation;
 
 // Runs many simulated rollouts of one kind of candidate through the real engine and counts how they ended.
 // Usage: dotnet run -c Release --project bench/RecSys.Rollout.Sim -- [--candidate equivalent|identical|better|worse] [--noise σ] [--rollouts 100] [--threads 2]
+// With --pipeline, through the Ranking service instead (see PipelineSimulation): --candidate identical|better|worse [--angle θ] [--rollouts 100]
+if (args.Contains("--pipeline"))
+{
+    return await PipelineMode.RunAsync([.. args.Where(a => a != "--pipeline")]);
+}
+
 var candidateKind = "equivalent";
 double? noise = null;
 var rollouts = 100;

@@ -71,9 +71,10 @@ public sealed record RolloutOptions
     /// <summary>The shadow's score distribution fails when the KS test's p-value is at or below this.</summary>
     public double KsMinPValue { get; init; } = 0.01;
 
-    /// <summary>Scores kept per version for the KS test (a bottom-k hash sample, so memory stays bounded).</summary>
+    /// <summary>Scores kept per version for the KS test, one per request (a bottom-k hash sample, so memory stays bounded).</summary>
     public int ScoreSampleSize { get; init; } = 4_000;
 
+    /// <summary>Sampled scores, hence shadowed requests, each version needs before the KS gate decides.</summary>
     public int MinScoreSamples { get; init; } = 1_000;
 
     /// <summary>Scores outside [MinScore, MaxScore] (or NaN, infinite) fail the candidate at once.</summary>

@@ -70,11 +70,17 @@ public sealed class RolloutRecorder
                 {
                     firstInvalid = score;
                 }
-
-                continue;
             }
+        }
 
-            arm.Scores.Offer(Mix(requestKey + (ulong)i), score);
+        // One score per request enters the KS sample: the scores of one list are correlated (one user, items that recur
+        // across lists), so treating them as independent draws made the test alarm far above its stated rate (7 of 100
+        // rollouts of an equally good model in the pipeline simulation). The position is a hash of the request, the same
+        // for both versions, so a model that scores like production still yields the same sample.
+        var pick = (int)(Mix(requestKey) % (ulong)scores.Length);
+        if (float.IsFinite(scores[pick]) && scores[pick] >= _options.MinScore && scores[pick] <= _options.MaxScore)
+        {
+            arm.Scores.Offer(Mix(requestKey ^ 0x5EED), scores[pick]);
         }
 
         Interlocked.Add(ref arm.ScoresSeen, scores.Length);

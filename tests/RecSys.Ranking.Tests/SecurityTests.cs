@@ -113,7 +113,9 @@ public sealed class SecurityTests(EmbeddedGarnet garnet) : IClassFixture<Embedde
     public void The_ranking_caps_concurrent_requests_by_default()
     {
         using var app = Start();
-        Assert.True(app.Services.GetRequiredService<IOptions<RateLimitingOptions>>().Value.MaxConcurrentRequests > 0);
+        var limits = app.Services.GetRequiredService<IOptions<RateLimitingOptions>>().Value;
+        Assert.True(limits.MaxConcurrentRequests > 0);
+        Assert.NotNull(limits.ConcurrencyTargetP99);
     }
 
     [Fact]

@@ -63,6 +63,10 @@ public static partial class SecurityExtensions
 
         builder.Services.AddSingleton<Microsoft.AspNetCore.Authorization.IAuthorizationMiddlewareResultHandler, ProblemDetailsAuthorizationResultHandler>();
         builder.Services.AddRateLimiter(ConfigureRateLimiter);
+        builder.Services.AddSingleton(sp => new AdaptiveConcurrencyLimiter(
+            sp.GetRequiredService<IOptions<RateLimitingOptions>>().Value,
+            sp.GetService<TimeProvider>() ?? TimeProvider.System,
+            sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         return builder;
     }
 
@@ -155,11 +159,13 @@ public static partial class SecurityExtensions
                 return RateLimitPartition.GetNoLimiter("unlimited");
             }
 
-            return RateLimitPartition.GetConcurrencyLimiter("service", _ => new ConcurrencyLimiterOptions
-            {
-                PermitLimit = limits.MaxConcurrentRequests,
-                QueueLimit = 0,
-            });
+            return limits.ConcurrencyTargetP99 is null
+                ? RateLimitPartition.GetConcurrencyLimiter("service", _ => new ConcurrencyLimiterOptions
+                {
+                    PermitLimit = limits.MaxConcurrentRequests,
+                    QueueLimit = 0,
+                })
+                : RateLimitPartition.Get("service", _ => http.RequestServices.GetRequiredService<AdaptiveConcurrencyLimiter>());
         });
     }
 

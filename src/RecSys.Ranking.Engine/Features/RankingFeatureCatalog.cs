@@ -110,7 +110,7 @@ public static class RankingFeatureCatalog
             new("als_score", cheap, 0, "Dot product of the user's and the item's embeddings", (u, i) => u.Dot(i)),
             new("als_cosine", cheap, 0, "Cosine of the user's and the item's embeddings", (u, i) => u.Cosine(i)),
             new("item_embedding_norm", cheap, 0, "Norm of the item's embedding (popular items have larger ones)", (_, i) =>
-                i.Vector(ItemEmbedding) is { } v ? RequestSide.Norm(v) : null),
+                i.Vector(ItemEmbedding) is { } v ? i.VectorNorm(ItemEmbedding, v) : null),
             new("user_embedding_norm", cheap, 0, "Norm of the user's embedding", (u, _) => u.UserNorm),
 
             // Affinity with what the user consumed lately.

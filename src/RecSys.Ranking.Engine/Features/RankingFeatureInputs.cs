@@ -55,6 +55,29 @@ public sealed class EntityValues
     public IReadOnlyList<string>? Ids(string feature) => _values.TryGetValue(feature, out var v) ? v.Ids : null;
 
     public float[]? Vector(string feature) => _values.TryGetValue(feature, out var v) ? v.Vector : null;
+
+    /// <summary>
+    /// <see cref="RequestSide.Norm"/> of <paramref name="vector"/>, the value of <paramref name="feature"/>, remembered with
+    /// that array: the table's item values are shared by every request, and several features of each candidate divide by it.
+    /// A value set since (another array) is computed afresh.
+    /// </summary>
+    public float VectorNorm(string feature, float[] vector)
+    {
+        ArgumentNullException.ThrowIfNull(vector);
+        // One immutable reference, replaced whole: a concurrent reader sees an old or a new pair, never half of one.
+        if (Volatile.Read(ref _norm) is { } known && ReferenceEquals(known.Vector, vector) && string.Equals(known.Feature, feature, StringComparison.Ordinal))
+        {
+            return known.Norm;
+        }
+
+        var norm = RequestSide.Norm(vector);
+        Volatile.Write(ref _norm, new KnownNorm(feature, vector, norm));
+        return norm;
+    }
+
+    private KnownNorm? _norm;
+
+    private sealed record KnownNorm(string Feature, float[] Vector, float Norm);
 }
 
 /// <summary>

@@ -102,7 +102,7 @@ public sealed class CompiledTreeEnsembleTests : IDisposable
     }
 
     [Fact]
-    public void The_loader_compiles_the_pre_ranker_only()
+    public async Task The_loader_compiles_the_pre_ranker_only()
     {
         using var releases = new TestReleases(Path.Combine(_root, "releases"));
         releases.Write("v1");
@@ -117,7 +117,7 @@ public sealed class CompiledTreeEnsembleTests : IDisposable
         }
         finally
         {
-            release.CloseUnpublishedAsync().AsTask().GetAwaiter().GetResult();
+            await release.CloseUnpublishedAsync();
         }
     }
 

@@ -6,6 +6,9 @@ namespace RecSys.Ranking.Features;
 /// </summary>
 public sealed class RequestSide
 {
+    /// <summary>The side of a request with no user values: what the item-only features are precomputed with (they do not read it).</summary>
+    public static RequestSide None { get; } = new(new RankingRequestValues(new EntityValues(), new Dictionary<string, EntityValues>(StringComparer.Ordinal), 0, null));
+
     private readonly float[]? _user;
     private readonly CategorySets _recentCategories;
     private readonly CategorySets _sessionCategories;

@@ -12,7 +12,7 @@ namespace RecSys.Ranking.Models;
 /// one row through one tree at a time and mispredicts about every other split.
 /// <para>
 /// With trees of at most 32 leaves and 256-bit vectors (<see cref="Method"/> = <c>quickscorer</c>), the exit leaf of
-/// every tree is found as QuickScorer does (Lucchese et al., SIGIR 2015), eight rows at a time: the leaves of a tree are
+/// every tree is found as QuickScorer does (Lucchese et al., SIGIR 2015), sixteen rows at a time: the leaves of a tree are
 /// numbered left to right; a split whose test is false rules out the leaves of its true (left) subtree; the exit leaf is
 /// the leftmost leaf not ruled out. Splits are visited per feature in ascending threshold order, so the scan of a feature
 /// stops at the first threshold every row's value is at or below. Otherwise (<c>lockstep</c>), blocks of rows walk each
@@ -56,7 +56,7 @@ public sealed class CompiledTreeEnsemble
 
     public int NodeCount => _nodes.Length;
 
-    /// <summary><c>quickscorer</c> (eight rows per step with 256-bit vectors) or <c>lockstep</c>.</summary>
+    /// <summary><c>quickscorer</c> (sixteen rows per step in two 256-bit vectors) or <c>lockstep</c>.</summary>
     public string Method => _quick is not null && Vector256.IsHardwareAccelerated ? "quickscorer" : "lockstep";
 
     /// <summary>Every split (feature, threshold) of the ensemble: what verification rows are made of.</summary>
@@ -434,6 +434,9 @@ public sealed class CompiledTreeEnsemble
     {
         private const int Lanes = 8;
 
+        // Rows scored together: two vectors share each threshold's broadcast and each split's tree and mask loads.
+        private const int Block = 2 * Lanes;
+
         private readonly int[] _featureStart;
         private readonly float[] _thresholds;
         private readonly int[] _trees;
@@ -521,17 +524,20 @@ public sealed class CompiledTreeEnsemble
         public void Score(ReadOnlySpan<float> rows, Span<float> scores, int width, float baseValue)
         {
             var trees = _leafStart.Length;
-            // One 8-lane mask of possible leaves per tree (6 KB for 200 trees).
-            Span<Vector256<uint>> possible = trees <= 1024 ? stackalloc Vector256<uint>[trees] : new Vector256<uint>[trees];
-            Span<float> lane = stackalloc float[Lanes];
+            // Per tree, the possible leaves of Block rows as two 8-lane masks, side by side (12 KB for 200 trees).
+            Span<Vector256<uint>> possible = trees <= 512 ? stackalloc Vector256<uint>[trees * 2] : new Vector256<uint>[trees * 2];
+            Span<float> lane = stackalloc float[Block];
             var bits = MemoryMarshal.Cast<Vector256<uint>, uint>(possible);
             ref var threshold0 = ref MemoryMarshal.GetArrayDataReference(_thresholds);
             ref var tree0 = ref MemoryMarshal.GetArrayDataReference(_trees);
             ref var keep0 = ref MemoryMarshal.GetArrayDataReference(_keep);
+            ref var leafStart0 = ref MemoryMarshal.GetArrayDataReference(_leafStart);
+            ref var leafValue0 = ref MemoryMarshal.GetArrayDataReference(_leafValues);
             ref var possible0 = ref MemoryMarshal.GetReference(possible);
-            for (var start = 0; start < scores.Length; start += Lanes)
+            ref var bits0 = ref MemoryMarshal.GetReference(bits);
+            for (var start = 0; start < scores.Length; start += Block)
             {
-                var block = Math.Min(Lanes, scores.Length - start);
+                var block = Math.Min(Block, scores.Length - start);
                 possible.Fill(Vector256<uint>.AllBitsSet);
                 for (var f = 0; f < width; f++)
                 {
@@ -543,25 +549,30 @@ public sealed class CompiledTreeEnsemble
                     }
 
                     // Lanes past the last row repeat it (their results are not read).
-                    for (var r = 0; r < Lanes; r++)
+                    for (var r = 0; r < Block; r++)
                     {
                         lane[r] = rows[((start + Math.Min(r, block - 1)) * width) + f];
                     }
 
-                    var x = Vector256.Create<float>(lane);
+                    var low = Vector256.Create<float>(lane[..Lanes]);
+                    var high = Vector256.Create<float>(lane[Lanes..]);
                     for (var k = from; k < to; k++)
                     {
                         // SAFETY: k < _featureStart[width] = the length of _thresholds, _trees and _keep (built together in
-                        // TryBuild), and every _trees entry is a tree number < trees = possible.Length.
-                        var atOrBelow = Vector256.LessThanOrEqual(x, Vector256.Create(Unsafe.Add(ref threshold0, k))).AsUInt32();
-                        if (atOrBelow == Vector256<uint>.AllBitsSet)
+                        // TryBuild), and every _trees entry is a tree number < trees, whose two masks lie within possible.
+                        var threshold = Vector256.Create(Unsafe.Add(ref threshold0, k));
+                        var lowAtOrBelow = Vector256.LessThanOrEqual(low, threshold).AsUInt32();
+                        var highAtOrBelow = Vector256.LessThanOrEqual(high, threshold).AsUInt32();
+                        if ((lowAtOrBelow & highAtOrBelow) == Vector256<uint>.AllBitsSet)
                         {
                             // Every row is at or below this threshold, so at or below every later one of this feature.
                             break;
                         }
 
-                        ref var mask = ref Unsafe.Add(ref possible0, Unsafe.Add(ref tree0, k));
-                        mask &= atOrBelow | Vector256.Create(Unsafe.Add(ref keep0, k));
+                        var keep = Vector256.Create(Unsafe.Add(ref keep0, k));
+                        ref var masks = ref Unsafe.Add(ref possible0, Unsafe.Add(ref tree0, k) * 2);
+                        masks &= lowAtOrBelow | keep;
+                        Unsafe.Add(ref masks, 1) &= highAtOrBelow | keep;
                     }
                 }
 
@@ -570,8 +581,13 @@ public sealed class CompiledTreeEnsemble
                     var sum = 0f;
                     for (var t = 0; t < trees; t++)
                     {
-                        // The exit leaf is the leftmost possible one; it always is (its bit is never cleared).
-                        sum += _leafValues[_leafStart[t] + BitOperations.TrailingZeroCount(bits[(t * Lanes) + r])];
+                        // The exit leaf is the leftmost possible one. SAFETY: its bit is never cleared (a split rules out only
+                        // leaves of its true subtree, and the exit leaf is in the true subtree of no false split on its path),
+                        // so the lowest set bit is a leaf of tree t (bits past its leaf count are never cleared but are
+                        // higher), and _leafStart[t] + that bit is within _leafValues. Row r's lane of tree t is uint t * Block + r
+                        // (the tree's two vectors hold rows 0-7, then 8-15).
+                        var leaf = BitOperations.TrailingZeroCount(Unsafe.Add(ref bits0, (t * Block) + r));
+                        sum += Unsafe.Add(ref leafValue0, Unsafe.Add(ref leafStart0, t) + leaf);
                     }
 
                     scores[start + r] = sum + baseValue;

@@ -60,6 +60,68 @@ public sealed class RequestSideTests
         }
     }
 
+    [Fact]
+    public void Rows_from_precomputed_item_values_equal_rows_computed_from_scratch()
+    {
+        var random = new Random(11);
+        float[] Vector() => [.. Enumerable.Range(0, 16).Select(_ => (float)(random.NextDouble() - 0.5))];
+        EntityValues Item()
+        {
+            var item = new EntityValues();
+            // Each value missing now and then, so that precomputed nulls (defaults) are covered too.
+            void Maybe(Action set)
+            {
+                if (random.Next(6) != 0)
+                {
+                    set();
+                }
+            }
+
+            Maybe(() => item.SetNumber(RankingFeatureCatalog.ItemEventsTotal, random.Next(1_000)));
+            Maybe(() => item.SetNumber(RankingFeatureCatalog.ItemEngagementTotal, random.Next(500)));
+            Maybe(() => item.SetNumber(RankingFeatureCatalog.ItemEngagement7d, random.Next(50)));
+            Maybe(() => item.SetNumber(RankingFeatureCatalog.ItemEngagement30d, random.Next(200)));
+            Maybe(() => item.SetNumber(RankingFeatureCatalog.ItemPopularity, random.NextDouble() * 30));
+            Maybe(() => item.SetIds(RankingFeatureCatalog.ItemCategories, ["c" + random.Next(5), "c" + random.Next(5)]));
+            Maybe(() => item.SetVector(RankingFeatureCatalog.ItemEmbedding, Vector()));
+            return item;
+        }
+
+        var context = Enumerable.Range(0, 30).ToDictionary(i => "r" + i, _ => Item(), StringComparer.Ordinal);
+        var user = new EntityValues()
+            .SetNumber(RankingFeatureCatalog.UserEventsTotal, 120)
+            .SetIds(RankingFeatureCatalog.UserRecentItems, [.. context.Keys])
+            .SetIds(RankingFeatureCatalog.UserSessionItems, [.. context.Keys.Take(4)])
+            .SetVector(RankingFeatureCatalog.UserEmbedding, Vector());
+        var request = new RankingRequestValues(user, context, Now, null);
+        var plain = Enumerable.Range(0, 300).Select(_ => Item()).ToArray();
+        // The same values, precomputed as the item table does.
+        var precomputed = plain.Select(p =>
+        {
+            var copy = new EntityValues();
+            foreach (var (name, value) in p.All)
+            {
+                copy.Set(name, value);
+            }
+
+            copy.PrecomputeItemFeatures();
+            return copy;
+        }).ToArray();
+
+        var computer = new RankingRowComputer(RankingFeatureCatalog.Names);
+        var expected = new float[plain.Length * computer.Width];
+        var actual = new float[plain.Length * computer.Width];
+        var expectedDefaults = computer.Compute(request, plain, expected);
+        var actualDefaults = computer.Compute(request, precomputed, actual);
+        Assert.Equal(expected, actual);
+        Assert.Equal(expectedDefaults, actualDefaults);
+        Assert.True(precomputed[0].TryItemFeature(0, out _));
+
+        // A value set afterwards drops what was precomputed.
+        precomputed[0].SetNumber(RankingFeatureCatalog.ItemEventsTotal, 5);
+        Assert.False(precomputed[0].TryItemFeature(0, out _));
+    }
+
     private static float? Expected(List<string> consumed, Dictionary<string, EntityValues> context, IReadOnlyList<string> categories)
     {
         var sets = consumed.Where(id => context[id].Ids(RankingFeatureCatalog.ItemCategories) is not null)

@@ -179,6 +179,13 @@ return await commandLine.RunAsync(args, async options =>
             }
         }
 
+        var fetchAllocated = GC.GetTotalAllocatedBytes(precise: true);
+        using (var again = await provider.FetchAsync(workload[1].Query, workload[1].Candidates, lease.Release.Columns, CancellationToken.None))
+        {
+            fetchAllocated = GC.GetTotalAllocatedBytes(precise: true) - fetchAllocated;
+        }
+
+        Console.WriteLine($"feature fetch of one request allocates {fetchAllocated / 1024.0:F0} KB");
         var scores = new float[candidateCount];
         pre.Score(rows, scores);
         var watch = Stopwatch.StartNew();

@@ -53,6 +53,9 @@ public sealed class CompiledTreeEnsembleTests : IDisposable
         var compiled = new float[rows];
         var onnx = new float[rows];
         ranker.Score(input, compiled);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        ranker.Score(input, compiled);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
         ranker.ScoreWithOnnxRuntime(input, onnx);
         Assert.Equal(onnx, compiled);
 

@@ -32,6 +32,9 @@ public sealed class FeatureStoreRankingFeatureProvider : IRankingFeatureProvider
     private readonly Counter<long> _cacheMisses;
     private readonly Counter<long> _tableHits;
 
+    // Where the result of the warming reads goes, so that they are not optimized away.
+    private int _touched;
+
     public FeatureStoreRankingFeatureProvider(IOnlineFeatureStore store, FeatureRegistry registry, IOptions<RankingFeatureProviderOptions> options,
         TimeProvider time, IMeterFactory meters, ItemFeatureTable? itemTable = null)
     {
@@ -76,11 +79,15 @@ public sealed class FeatureStoreRankingFeatureProvider : IRankingFeatureProvider
         {
             // Candidates from the in-process item table; only those it lacks (and the user) go to the store.
             List<string>? absent = null;
+            var touched = 0;
             for (var i = 0; i < n; i++)
             {
                 if (table is not null && table.TryGet(candidates[i].ItemId, out var known))
                 {
                     rows[i] = known;
+                    // The row computation below reads these lines for every candidate: fetching them in this short loop
+                    // overlaps the cache misses of many candidates (the catalog does not stay in cache).
+                    touched += known.Touch();
                 }
                 else
                 {
@@ -92,6 +99,7 @@ public sealed class FeatureStoreRankingFeatureProvider : IRankingFeatureProvider
             if (table is not null)
             {
                 _tableHits.Add(n - (absent?.Count ?? 0));
+                Volatile.Write(ref _touched, touched);
             }
 
             // Round trip 1: the user, and the candidates neither the table nor the cache hold.

@@ -70,6 +70,7 @@ public sealed class ItemFeatureTable
         var started = _time.GetTimestamp();
         var ids = await _catalog.ReadAllAsync(cancellationToken).ConfigureAwait(false);
         var items = new Dictionary<string, ItemEntry>(ids.Length, StringComparer.Ordinal);
+        var categories = new Dictionary<string, string>(StringComparer.Ordinal);
         var chunk = _options.ItemTableChunk;
         var inFlight = new List<(Task<IReadOnlyList<EntityFeatureValues>> Values, string[] Ids, Task<ItemMetadata?[]>? Metadata)>(_options.ItemTableChunksInFlight);
         for (var start = 0; start < ids.Length; start += chunk)
@@ -85,14 +86,14 @@ public sealed class ItemFeatureTable
                 _metadata?.ReadAsync(chunkIds, cancellationToken)));
             if (inFlight.Count == _options.ItemTableChunksInFlight)
             {
-                await CollectAsync(inFlight[0], items).ConfigureAwait(false);
+                await CollectAsync(inFlight[0], items, categories).ConfigureAwait(false);
                 inFlight.RemoveAt(0);
             }
         }
 
         foreach (var pending in inFlight)
         {
-            await CollectAsync(pending, items).ConfigureAwait(false);
+            await CollectAsync(pending, items, categories).ConfigureAwait(false);
         }
 
         var snapshot = new ItemFeatureSnapshot(Interlocked.Increment(ref _version), items, started, _metadata is not null);
@@ -101,8 +102,13 @@ public sealed class ItemFeatureTable
         return snapshot;
     }
 
+    /// <summary>
+    /// Adds a chunk's items, each with its item-only features precomputed (<see cref="EntityValues.PrecomputeItemFeatures"/>)
+    /// and its category names shared across the snapshot (<paramref name="categories"/>), so that the few category strings
+    /// requests hash stay in cache.
+    /// </summary>
     private static async Task CollectAsync((Task<IReadOnlyList<EntityFeatureValues>> Values, string[] Ids, Task<ItemMetadata?[]>? Metadata) read,
-        Dictionary<string, ItemEntry> items)
+        Dictionary<string, ItemEntry> items, Dictionary<string, string> categories)
     {
         var results = await read.Values.ConfigureAwait(false);
         var metadata = read.Metadata is null ? null : await read.Metadata.ConfigureAwait(false);
@@ -112,9 +118,27 @@ public sealed class ItemFeatureTable
             var values = new EntityValues();
             for (var i = 0; i < result.Values.Length; i++)
             {
-                values.Set(result.Features[i].Name, result.Values[i]);
+                var value = result.Values[i];
+                if (value.Ids is { Count: > 0 } names && result.Features[i].Name == RankingFeatureCatalog.ItemCategories)
+                {
+                    var shared = new string[names.Count];
+                    for (var k = 0; k < shared.Length; k++)
+                    {
+                        if (!categories.TryGetValue(names[k], out var known))
+                        {
+                            categories[names[k]] = known = names[k];
+                        }
+
+                        shared[k] = known;
+                    }
+
+                    value = value with { Ids = shared };
+                }
+
+                values.Set(result.Features[i].Name, value);
             }
 
+            values.PrecomputeItemFeatures();
             items[result.Entity.Id] = new ItemEntry(values, metadata?[e]);
         }
     }

@@ -12,7 +12,14 @@ public enum RankingFeatureCost
 /// user's recent/session items, at the request time. Returns null when an input it needs is missing: the row then takes
 /// <see cref="Default"/> and the value is counted as defaulted.
 /// </summary>
-public sealed record RankingFeature(string Name, RankingFeatureCost Cost, float Default, string Description, Func<RequestSide, EntityValues, float?> Compute);
+public sealed record RankingFeature(string Name, RankingFeatureCost Cost, float Default, string Description, Func<RequestSide, EntityValues, float?> Compute)
+{
+    /// <summary>
+    /// For a feature of the candidate's values alone (no user side), its slot among <see cref="RankingFeatureCatalog.ItemOnly"/>,
+    /// where an item's precomputed value is kept (<see cref="EntityValues.PrecomputeItemFeatures"/>); -1 for the others.
+    /// </summary>
+    public int ItemSlot { get; init; } = -1;
+}
 
 /// <summary>
 /// The ranker's features, defined once: the Trainer's offline assembly and the online provider both compute rows through
@@ -57,6 +64,9 @@ public static class RankingFeatureCatalog
 
     public static IReadOnlyList<RankingFeature> All { get; } = Build();
 
+    /// <summary>The features that read only the candidate's own values, in slot order (<see cref="RankingFeature.ItemSlot"/>).</summary>
+    public static IReadOnlyList<RankingFeature> ItemOnly { get; } = [.. All.Where(f => f.ItemSlot >= 0).OrderBy(f => f.ItemSlot)];
+
     public static IReadOnlyList<string> Names { get; } = [.. All.Select(f => f.Name)];
 
     /// <summary>The pre-ranker's columns: the cheap features.</summary>
@@ -84,6 +94,18 @@ public static class RankingFeatureCatalog
 
     private static List<RankingFeature> Build()
     {
+        // Features of the candidate's values alone: an item's value is the same in every request (precomputed per item).
+        HashSet<string> itemOnly =
+        [
+            "item_log_events", "item_log_engagement", "item_log_engagement_7d", "item_log_engagement_30d", "item_log_popularity",
+            "item_trend_7d_30d", "item_engagement_per_event", "item_category_count", "item_embedding_norm",
+        ];
+        var slot = 0;
+        return [.. Define().Select(f => itemOnly.Contains(f.Name) ? f with { ItemSlot = slot++ } : f)];
+    }
+
+    private static List<RankingFeature> Define()
+    {
         const RankingFeatureCost cheap = RankingFeatureCost.Cheap;
         const RankingFeatureCost main = RankingFeatureCost.Main;
         return
@@ -110,7 +132,7 @@ public static class RankingFeatureCatalog
             new("als_score", cheap, 0, "Dot product of the user's and the item's embeddings", (u, i) => u.Dot(i)),
             new("als_cosine", cheap, 0, "Cosine of the user's and the item's embeddings", (u, i) => u.Cosine(i)),
             new("item_embedding_norm", cheap, 0, "Norm of the item's embedding (popular items have larger ones)", (_, i) =>
-                i.Vector(ItemEmbedding) is { } v ? RequestSide.Norm(v) : null),
+                i.Vector(ItemEmbedding) is { } v ? i.VectorNorm(ItemEmbedding, v) : null),
             new("user_embedding_norm", cheap, 0, "Norm of the user's embedding", (u, _) => u.UserNorm),
 
             // Affinity with what the user consumed lately.

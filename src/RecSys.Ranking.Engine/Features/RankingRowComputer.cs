@@ -52,7 +52,8 @@ public sealed class RankingRowComputer
         for (var c = from; c < to; c++)
         {
             var feature = _features[c];
-            if (feature.Compute(side, item) is { } value && float.IsFinite(value))
+            var computed = feature.ItemSlot >= 0 && item.TryItemFeature(feature.ItemSlot, out var known) ? known : feature.Compute(side, item);
+            if (computed is { } value && float.IsFinite(value))
             {
                 row[c] = value;
             }

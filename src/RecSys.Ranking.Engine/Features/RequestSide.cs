@@ -6,12 +6,20 @@ namespace RecSys.Ranking.Features;
 /// </summary>
 public sealed class RequestSide
 {
+    /// <summary>The side of a request with no user values: what the item-only features are precomputed with (they do not read it).</summary>
+    public static RequestSide None { get; } = new(new RankingRequestValues(new EntityValues(), new Dictionary<string, EntityValues>(StringComparer.Ordinal), 0, null));
+
     private readonly float[]? _user;
-    private readonly HashSet<string>[] _recentCategories;
-    private readonly HashSet<string>[] _sessionCategories;
+    private readonly CategorySets _recentCategories;
+    private readonly CategorySets _sessionCategories;
     private readonly float[][] _recentUnit;
     private readonly float[]? _recentMean;
     private readonly float[]? _sessionMean;
+
+    // Norms of the request's own vectors, computed once rather than per candidate (the same value either way).
+    private readonly float _userNorm;
+    private readonly float _recentMeanNorm;
+    private readonly float _sessionMeanNorm;
 
     public RequestSide(RankingRequestValues request)
     {
@@ -24,6 +32,7 @@ public sealed class RequestSide
             : null;
         _user = user.Vector(RankingFeatureCatalog.UserEmbedding);
         UserNorm = _user is null ? null : Norm(_user);
+        _userNorm = UserNorm ?? 0;
 
         var recent = user.Ids(RankingFeatureCatalog.UserRecentItems);
         var session = user.Ids(RankingFeatureCatalog.UserSessionItems);
@@ -34,6 +43,8 @@ public sealed class RequestSide
         _recentUnit = UnitEmbeddings(recent, request.ContextItems, RankingFeatureCatalog.RecentItemsCompared);
         _recentMean = Mean(_recentUnit);
         _sessionMean = Mean(UnitEmbeddings(session, request.ContextItems, int.MaxValue));
+        _recentMeanNorm = _recentMean is null ? 0 : Norm(_recentMean);
+        _sessionMeanNorm = _sessionMean is null ? 0 : Norm(_sessionMean);
         if (session is { Count: > 0 })
         {
             double sum = 0;
@@ -69,17 +80,23 @@ public sealed class RequestSide
         _user is { } u && item.Vector(RankingFeatureCatalog.ItemEmbedding) is { } v && v.Length == u.Length ? DotProduct(u, v) : null;
 
     public float? Cosine(EntityValues item) =>
-        _user is { } u && item.Vector(RankingFeatureCatalog.ItemEmbedding) is { } v && v.Length == u.Length ? CosineOf(u, v) : null;
+        _user is { } u && item.Vector(RankingFeatureCatalog.ItemEmbedding) is { } v && v.Length == u.Length
+            ? CosineOf(u, _userNorm, v, item.VectorNorm(RankingFeatureCatalog.ItemEmbedding, v))
+            : null;
 
-    public float? RecentCategoryMatch(EntityValues item) => CategoryMatch(_recentCategories, item);
+    public float? RecentCategoryMatch(EntityValues item) => _recentCategories.Match(item);
 
-    public float? SessionCategoryMatch(EntityValues item) => CategoryMatch(_sessionCategories, item);
+    public float? SessionCategoryMatch(EntityValues item) => _sessionCategories.Match(item);
 
     public float? RecentMeanSimilarity(EntityValues item) =>
-        _recentMean is { } mean && item.Vector(RankingFeatureCatalog.ItemEmbedding) is { } v && v.Length == mean.Length ? CosineOf(mean, v) : null;
+        _recentMean is { } mean && item.Vector(RankingFeatureCatalog.ItemEmbedding) is { } v && v.Length == mean.Length
+            ? CosineOf(mean, _recentMeanNorm, v, item.VectorNorm(RankingFeatureCatalog.ItemEmbedding, v))
+            : null;
 
     public float? SessionMeanSimilarity(EntityValues item) =>
-        _sessionMean is { } mean && item.Vector(RankingFeatureCatalog.ItemEmbedding) is { } v && v.Length == mean.Length ? CosineOf(mean, v) : null;
+        _sessionMean is { } mean && item.Vector(RankingFeatureCatalog.ItemEmbedding) is { } v && v.Length == mean.Length
+            ? CosineOf(mean, _sessionMeanNorm, v, item.VectorNorm(RankingFeatureCatalog.ItemEmbedding, v))
+            : null;
 
     public float? RecentMaxSimilarity(EntityValues item) => RecentTopSimilarity(item, 1);
 
@@ -91,7 +108,7 @@ public sealed class RequestSide
             return null;
         }
 
-        var norm = Norm(v);
+        var norm = item.VectorNorm(RankingFeatureCatalog.ItemEmbedding, v);
         if (norm == 0)
         {
             return 0;
@@ -154,54 +171,104 @@ public sealed class RequestSide
         return (float)sum;
     }
 
-    private static float CosineOf(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
-    {
-        var na = Norm(a);
-        var nb = Norm(b);
-        return na == 0 || nb == 0 ? 0 : DotProduct(a, b) / (na * nb);
-    }
+    /// <summary>Cosine with both norms given (each computed by <see cref="Norm"/>): the value of computing them here.</summary>
+    private static float CosineOf(ReadOnlySpan<float> a, float na, ReadOnlySpan<float> b, float nb) =>
+        na == 0 || nb == 0 ? 0 : DotProduct(a, b) / (na * nb);
 
-    private static float? CategoryMatch(HashSet<string>[] consumed, EntityValues item)
-    {
-        if (consumed.Length == 0 || item.Ids(RankingFeatureCatalog.ItemCategories) is not { } categories)
-        {
-            return null;
-        }
-
-        // Indexed loops: a foreach over the IReadOnlyList would allocate an enumerator per candidate.
-        var matches = 0;
-        foreach (var set in consumed)
-        {
-            for (var k = 0; k < categories.Count; k++)
-            {
-                if (set.Contains(categories[k]))
-                {
-                    matches++;
-                    break;
-                }
-            }
-        }
-
-        return (float)matches / consumed.Length;
-    }
-
-    private static HashSet<string>[] Categories(IReadOnlyList<string>? ids, IReadOnlyDictionary<string, EntityValues> items)
+    private static CategorySets Categories(IReadOnlyList<string>? ids, IReadOnlyDictionary<string, EntityValues> items)
     {
         if (ids is null)
         {
-            return [];
+            return CategorySets.None;
         }
 
-        var sets = new List<HashSet<string>>(ids.Count);
+        var sets = new List<IReadOnlyList<string>>(ids.Count);
         foreach (var id in ids)
         {
             if (items.TryGetValue(id, out var values) && values.Ids(RankingFeatureCatalog.ItemCategories) is { } categories)
             {
-                sets.Add(new HashSet<string>(categories, StringComparer.Ordinal));
+                sets.Add(categories);
             }
         }
 
-        return [.. sets];
+        return new CategorySets(sets);
+    }
+
+    /// <summary>
+    /// The category sets of the user's consumed items, inverted once per request: for each category, a bit mask of the sets
+    /// holding it. A candidate's match count (sets sharing at least one of its categories) is then the population count of
+    /// the union of its categories' masks: one lookup per category of the candidate instead of one per set and category.
+    /// </summary>
+    private sealed class CategorySets
+    {
+        public static readonly CategorySets None = new([]);
+
+        private readonly int _count;
+        private readonly int _words;
+        private readonly Dictionary<string, ulong[]> _masks = new(StringComparer.Ordinal);
+
+        public CategorySets(List<IReadOnlyList<string>> sets)
+        {
+            _count = sets.Count;
+            _words = (sets.Count + 63) / 64;
+            for (var s = 0; s < sets.Count; s++)
+            {
+                foreach (var category in sets[s])
+                {
+                    if (!_masks.TryGetValue(category, out var mask))
+                    {
+                        _masks[category] = mask = new ulong[_words];
+                    }
+
+                    mask[s / 64] |= 1UL << (s % 64);
+                }
+            }
+        }
+
+        public float? Match(EntityValues item)
+        {
+            if (_count == 0 || item.Ids(RankingFeatureCatalog.ItemCategories) is not { } categories)
+            {
+                return null;
+            }
+
+            // Indexed loops: a foreach over the IReadOnlyList would allocate an enumerator per candidate.
+            var matches = 0;
+            if (_words == 1)
+            {
+                var union = 0UL;
+                for (var k = 0; k < categories.Count; k++)
+                {
+                    if (_masks.TryGetValue(categories[k], out var mask))
+                    {
+                        union |= mask[0];
+                    }
+                }
+
+                matches = System.Numerics.BitOperations.PopCount(union);
+            }
+            else
+            {
+                Span<ulong> union = _words <= 16 ? stackalloc ulong[_words] : new ulong[_words];
+                for (var k = 0; k < categories.Count; k++)
+                {
+                    if (_masks.TryGetValue(categories[k], out var mask))
+                    {
+                        for (var w = 0; w < _words; w++)
+                        {
+                            union[w] |= mask[w];
+                        }
+                    }
+                }
+
+                foreach (var word in union)
+                {
+                    matches += System.Numerics.BitOperations.PopCount(word);
+                }
+            }
+
+            return (float)matches / _count;
+        }
     }
 
     private static float[][] UnitEmbeddings(IReadOnlyList<string>? ids, IReadOnlyDictionary<string, EntityValues> items, int limit)

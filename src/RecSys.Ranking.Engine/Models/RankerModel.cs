@@ -14,6 +14,19 @@ public sealed class RankerModel : IDisposable
 {
     private const int SmallestRun = 8;
 
+    /// <summary>What scores a model: ONNX Runtime's session, or the pre-ranker's trees compiled from the same graph.</summary>
+    public const string OnnxRuntimeEngine = "onnxruntime";
+
+    public const string CompiledTreesEngine = "compiled-trees";
+
+    /// <summary>Rows the compiled trees are compared with ONNX Runtime on when the model loads.</summary>
+    public const int VerificationRows = 4096;
+
+    /// <summary>Largest score difference from ONNX Runtime on the verification rows that lets compiled trees serve.</summary>
+    public const double CompiledTolerance = 1e-5;
+
+    private CompiledTreeEnsemble? _compiled;
+
     private readonly InferenceSession _session;
     private readonly RunOptions _runOptions = new();
     private readonly ConcurrentDictionary<int, ConcurrentBag<OnnxIoBuffers>> _buffers = new();
@@ -51,11 +64,26 @@ public sealed class RankerModel : IDisposable
 
     public int MaxRowsPerRun { get; }
 
+    /// <summary><see cref="CompiledTreesEngine"/> when the compiled trees score, else <see cref="OnnxRuntimeEngine"/>.</summary>
+    public string Engine => _compiled is null ? OnnxRuntimeEngine : CompiledTreesEngine;
+
+    /// <summary>Why the trees were not compiled or not used (null when they serve or were not asked for).</summary>
+    public string? CompileRefusal { get; private set; }
+
+    /// <summary>Largest |compiled - ONNX Runtime| score difference on the verification rows, when the trees were compiled.</summary>
+    public double? CompiledMaxDifference { get; private set; }
+
+    /// <summary>Trees in the compiled ensemble (0 when ONNX Runtime scores).</summary>
+    public int CompiledTrees => _compiled?.TreeCount ?? 0;
+
     /// <summary>
     /// Opens <c>model.onnx</c> of a validated manifest and checks the graph against it: input <c>features</c> as wide as the
     /// feature list, the ranked output present. One zero row is scored, so a graph that loads but cannot run fails here.
+    /// With <paramref name="compileTrees"/>, a pre-ranker's tree ensemble is also compiled (<see cref="CompiledTreeEnsemble"/>)
+    /// and serves when it scores <see cref="VerificationRows"/> rows within <see cref="CompiledTolerance"/> of ONNX Runtime;
+    /// otherwise ONNX Runtime serves and <see cref="CompileRefusal"/> says why.
     /// </summary>
-    public static RankerModel Open(string directory, ModelManifest manifest, ExecutionProviderSelector providers, int maxRowsPerRun)
+    public static RankerModel Open(string directory, ModelManifest manifest, ExecutionProviderSelector providers, int maxRowsPerRun, bool compileTrees = false)
     {
         ArgumentNullException.ThrowIfNull(manifest);
         ArgumentNullException.ThrowIfNull(providers);
@@ -78,6 +106,11 @@ public sealed class RankerModel : IDisposable
             model = new RankerModel(manifest, directory, session, outputName, provider, maxRowsPerRun);
             Span<float> probe = stackalloc float[1];
             model.Score(new float[manifest.Features.Count], probe);
+            if (compileTrees && manifest.Kind == ModelKinds.PreRanker)
+            {
+                model.CompileTrees(path);
+            }
+
             return model;
         }
         catch
@@ -95,8 +128,24 @@ public sealed class RankerModel : IDisposable
         }
     }
 
-    /// <summary>Scores row-major rows (<see cref="Width"/> floats each) in runs of at most <see cref="MaxRowsPerRun"/>.</summary>
+    /// <summary>
+    /// Scores row-major rows (<see cref="Width"/> floats each): with the compiled trees when they serve, otherwise with ONNX
+    /// Runtime in runs of at most <see cref="MaxRowsPerRun"/>.
+    /// </summary>
     public void Score(ReadOnlySpan<float> rows, Span<float> scores)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (_compiled is { } compiled)
+        {
+            compiled.Score(rows, scores);
+            return;
+        }
+
+        ScoreWithOnnxRuntime(rows, scores);
+    }
+
+    /// <summary>Scores with the ONNX Runtime session whatever serves (the reference the compiled trees are checked against).</summary>
+    public void ScoreWithOnnxRuntime(ReadOnlySpan<float> rows, Span<float> scores)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         if (rows.Length != (long)scores.Length * Width)
@@ -128,6 +177,52 @@ public sealed class RankerModel : IDisposable
 
         _session.Dispose();
         _runOptions.Dispose();
+    }
+
+    private void CompileTrees(string path)
+    {
+        CompiledTreeEnsemble? compiled;
+        string? reason;
+        try
+        {
+            compiled = CompiledTreeEnsemble.TryCompile(path, Width, out reason);
+        }
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or IndexOutOfRangeException)
+        {
+            // A graph the compiler does not expect (e.g. repeated attributes) stays on ONNX Runtime; it loaded there.
+            compiled = null;
+            reason = ex.Message;
+        }
+
+        if (compiled is null)
+        {
+            CompileRefusal = reason;
+            return;
+        }
+
+        var rows = compiled.VerificationRows(VerificationRows, seed: 17);
+        var expected = new float[VerificationRows];
+        var actual = new float[VerificationRows];
+        ScoreWithOnnxRuntime(rows, expected);
+        compiled.Score(rows, actual);
+        var worst = 0.0;
+        for (var i = 0; i < expected.Length; i++)
+        {
+            // NaN on either side (never from finite leaves) counts as a mismatch.
+            var diff = expected[i] == actual[i] ? 0 : Math.Abs((double)expected[i] - actual[i]);
+            worst = double.IsNaN(diff) ? double.PositiveInfinity : Math.Max(worst, diff);
+        }
+
+        CompiledMaxDifference = worst;
+        if (worst <= CompiledTolerance)
+        {
+            _compiled = compiled;
+        }
+        else
+        {
+            CompileRefusal = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"the compiled trees differ from ONNX Runtime by up to {worst:G3} on {VerificationRows} verification rows (tolerance {CompiledTolerance:G3})");
+        }
     }
 
     private static InferenceSession CreateSession(string path, ExecutionProviderSelector providers, out string provider)

@@ -81,7 +81,17 @@ public sealed class RankerReleaseLoader(
 
         try
         {
-            return RankerModel.Open(directory, manifest, providers, options.MaxRowsPerRun);
+            var model = RankerModel.Open(directory, manifest, providers, options.MaxRowsPerRun, options.CompileTreeEnsembles);
+            if (model.CompiledTrees > 0)
+            {
+                ServingLog.TreesCompiled(logger, manifest.Version, model.CompiledTrees, model.CompiledMaxDifference ?? 0, RankerModel.VerificationRows);
+            }
+            else if (model.CompileRefusal is { } refusal)
+            {
+                ServingLog.TreesNotCompiled(logger, manifest.Version, refusal);
+            }
+
+            return model;
         }
         catch (Exception ex) when (ex is not InvalidDataException)
         {

@@ -55,6 +55,13 @@ public sealed class RankingModelOptions
     [Range(0, 256)]
     public int IntraOpThreads { get; set; } = 1;
 
+    /// <summary>
+    /// Whether a pre-ranker's tree ensemble is compiled from its model.onnx and scored without ONNX Runtime (several times
+    /// cheaper per row). It serves only after matching ONNX Runtime on verification rows at load; ONNX Runtime stays the
+    /// reference and the fallback.
+    /// </summary>
+    public bool CompileTreeEnsembles { get; set; } = true;
+
     /// <summary>Largest run of the pre-ranker; longer candidate lists are scored in runs of this many rows.</summary>
     [Range(16, 65_536)]
     public int MaxRowsPerRun { get; set; } = 1024;

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 namespace RecSys.Ranking.Serving;
 
 /// <summary>
-/// Reports what ranks: the release and model versions and the ONNX Runtime execution provider, as health data. The
+/// Reports what ranks: the release and model versions, the ONNX Runtime execution provider and what scores the pre-ranker, as health data. The
 /// fused-score fallback is reported healthy (the service answers every request) with <c>degraded = model</c> in the data.
 /// </summary>
 public sealed class RankingModelsHealthCheck(RankerReleaseManager releases, IOptionsMonitor<RankingModelOptions> options) : IHealthCheck
@@ -29,6 +29,18 @@ public sealed class RankingModelsHealthCheck(RankerReleaseManager releases, IOpt
             data["preRanker"] = info.PreRankerVersion;
             data["mainVersion"] = info.MainVersion;
             data["provider"] = info.Provider;
+            if (releases.TryAcquire(out var lease))
+            {
+                using (lease)
+                {
+                    // compiled-trees or onnxruntime (with why the trees were not compiled).
+                    data["preRankerEngine"] = lease.Release.PreRanker.Engine;
+                    if (lease.Release.PreRanker.CompileRefusal is { } refusal)
+                    {
+                        data["preRankerCompileRefusal"] = refusal;
+                    }
+                }
+            }
             return Task.FromResult(HealthCheckResult.Healthy(
                 $"release {info.Release}: pre-ranker {info.PreRankerVersion}, {info.MainStage} {info.MainVersion} on {info.Provider}", data));
         }

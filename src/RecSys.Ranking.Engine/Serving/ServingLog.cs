@@ -21,4 +21,10 @@ internal static partial class ServingLog
     [LoggerMessage(EventId = 4115, Level = LogLevel.Information, Message = "Ranker release {Release} is loaded next to the served one (rollout)")]
     public static partial void ReleasePinned(ILogger logger, string release);
 
+    [LoggerMessage(EventId = 4116, Level = LogLevel.Information, Message = "Pre-ranker {Version}: {Trees} trees compiled for serving, within {MaxDifference} of ONNX Runtime on {Rows} verification rows")]
+    public static partial void TreesCompiled(ILogger logger, string version, int trees, double maxDifference, int rows);
+
+    [LoggerMessage(EventId = 4117, Level = LogLevel.Warning, Message = "Pre-ranker {Version} is scored by ONNX Runtime: {Reason}")]
+    public static partial void TreesNotCompiled(ILogger logger, string version, string reason);
+
 }

@@ -116,7 +116,8 @@ public sealed class TwoStageRanker(
                 }
 
                 release.PreRanker.Score(preRows.AsSpan(0, n * preWidth), preScores.AsSpan(0, n));
-                TopIndices.Sort(preScores, n, order);
+                // Only the kept ones are read: the best keep of n, in the full sort's order.
+                TopIndices.SelectTop(preScores, n, keep, order);
                 var preRanked = time.GetTimestamp();
 
                 // The main stage's other features, for the kept rows only.
@@ -330,6 +331,79 @@ internal static class TopIndices
         }
 
         span.Sort(new ByScore(scores));
+    }
+
+    /// <summary>
+    /// The first <paramref name="keep"/> entries of <see cref="Sort"/>'s order, without sorting the rest: a bounded heap of
+    /// the best seen so far (its worst on top), then a sort of the kept. The order is total (ties by index), so the result is
+    /// exactly the full sort's prefix. Entries of <paramref name="order"/> past <paramref name="keep"/> are left unspecified.
+    /// </summary>
+    public static void SelectTop(float[] scores, int count, int keep, int[] order)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(keep);
+        keep = Math.Min(keep, count);
+        if (keep * 2 >= count)
+        {
+            Sort(scores, count, order);
+            return;
+        }
+
+        var comparer = new ByScore(scores);
+        var heap = order.AsSpan(0, keep);
+        for (var i = 0; i < keep; i++)
+        {
+            heap[i] = i;
+            SiftUp(heap, i, comparer);
+        }
+
+        for (var i = keep; i < count; i++)
+        {
+            // heap[0] is the worst kept; a candidate better than it replaces it.
+            if (keep > 0 && comparer.Compare(i, heap[0]) < 0)
+            {
+                heap[0] = i;
+                SiftDown(heap, 0, comparer);
+            }
+        }
+
+        heap.Sort(comparer);
+    }
+
+    // A max-heap under ByScore (greatest = worst score, ties: larger index) keeps the worst kept entry at the root.
+    private static void SiftUp(Span<int> heap, int i, ByScore comparer)
+    {
+        while (i > 0)
+        {
+            var parent = (i - 1) / 2;
+            if (comparer.Compare(heap[i], heap[parent]) <= 0)
+            {
+                return;
+            }
+
+            (heap[i], heap[parent]) = (heap[parent], heap[i]);
+            i = parent;
+        }
+    }
+
+    private static void SiftDown(Span<int> heap, int i, ByScore comparer)
+    {
+        while (true)
+        {
+            var left = (2 * i) + 1;
+            if (left >= heap.Length)
+            {
+                return;
+            }
+
+            var worst = left + 1 < heap.Length && comparer.Compare(heap[left + 1], heap[left]) > 0 ? left + 1 : left;
+            if (comparer.Compare(heap[worst], heap[i]) <= 0)
+            {
+                return;
+            }
+
+            (heap[i], heap[worst]) = (heap[worst], heap[i]);
+            i = worst;
+        }
     }
 
     private readonly struct ByScore(float[] scores) : IComparer<int>

@@ -161,7 +161,17 @@ public sealed class FusionAccumulator
     /// </summary>
     public RankedCandidate[] Rank(Func<int, bool>? include = null)
     {
-        var ranked = new RankedCandidate[_count];
+        var size = _count;
+        if (include is not null)
+        {
+            size = 0;
+            for (var e = 0; e < _count; e++)
+            {
+                size += include(e) ? 1 : 0;
+            }
+        }
+
+        var ranked = new RankedCandidate[size];
         var n = 0;
         for (var e = 0; e < _count; e++)
         {
@@ -181,9 +191,8 @@ public sealed class FusionAccumulator
             ranked[n++] = new RankedCandidate(entry.ItemId, score, e);
         }
 
-        var span = ranked.AsSpan(0, n);
-        span.Sort(default(ByRank));
-        return n == ranked.Length ? ranked : span.ToArray();
+        ranked.AsSpan(0, n).Sort(default(ByRank));
+        return n == ranked.Length ? ranked : ranked[..n];
     }
 
     /// <summary>The names of the sources that proposed entry <paramref name="entry"/>, in fusion order (one shared array per set of sources).</summary>

@@ -14,12 +14,15 @@ namespace RecSys.VectorSearch;
 public sealed class TopKAggregator
 {
     private readonly int _k;
-    private readonly List<SearchHit> _hits = [];
+    private readonly List<SearchHit> _hits;
 
-    public TopKAggregator(int k)
+    /// <param name="k">Hits kept.</param>
+    /// <param name="expectedHits">Hits that will be added, when known (room is made for them up front).</param>
+    public TopKAggregator(int k, int expectedHits = 0)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(k);
         _k = k;
+        _hits = new List<SearchHit>(Math.Max(0, expectedHits));
     }
 
     public int K => _k;

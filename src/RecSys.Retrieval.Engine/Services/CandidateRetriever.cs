@@ -180,7 +180,8 @@ public sealed class CandidateRetriever
             if (!state.Failed)
             {
                 inputs.Add(state);
-                capacity += state.Contributed;
+                // The backfill source's reserve may be taken in too: room for it up front, no resize.
+                capacity += state.IsBackfill ? state.Returned.Count : state.Contributed;
             }
         }
 

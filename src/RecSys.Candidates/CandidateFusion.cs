@@ -75,12 +75,36 @@ public sealed class FusionAccumulator
     private readonly List<(string Name, double Weight, int Taken)> _sources = [];
     private readonly Dictionary<ulong, string[]> _sourceLists = [];
     private Entry[] _entries;
+    private RankedCandidate[] _ranked = [];
+    private double[] _keys = [];
     private int _count;
 
     public FusionAccumulator(int capacity = 0)
     {
         _entryOf = new Dictionary<string, int>(capacity, StringComparer.Ordinal);
         _entries = new Entry[Math.Max(16, capacity)];
+    }
+
+    /// <summary>
+    /// Empties the fusion for another one, keeping its arrays (a request's fusion of ~5,000 items needs arrays on the large
+    /// object heap: reusing them saves the allocation and the collections it brings). Source lists handed out before stay valid.
+    /// </summary>
+    public void Reset(int capacity)
+    {
+        _entryOf.Clear();
+        _entryOf.EnsureCapacity(capacity);
+        if (_entries.Length < capacity)
+        {
+            _entries = new Entry[capacity];
+        }
+        else
+        {
+            Array.Clear(_entries, 0, _count);
+        }
+
+        _count = 0;
+        _sources.Clear();
+        _sourceLists.Clear();
     }
 
     /// <summary>Distinct items so far; entries are numbered 0..Count-1 in the order their items were first proposed.</summary>
@@ -161,17 +185,38 @@ public sealed class FusionAccumulator
     /// </summary>
     public RankedCandidate[] Rank(Func<int, bool>? include = null)
     {
-        var size = _count;
-        if (include is not null)
+        var ranked = new RankedCandidate[include is null ? _count : CountIncluded(include)];
+        RankInto(ranked, include);
+        return ranked;
+    }
+
+    /// <summary>
+    /// As <see cref="Rank"/>, into an array the accumulator keeps for the next call (valid until then, or until
+    /// <see cref="Reset"/>): no allocation once it has grown.
+    /// </summary>
+    public ReadOnlySpan<RankedCandidate> RankReusing(Func<int, bool>? include = null)
+    {
+        if (_ranked.Length < _count)
         {
-            size = 0;
-            for (var e = 0; e < _count; e++)
-            {
-                size += include(e) ? 1 : 0;
-            }
+            _ranked = new RankedCandidate[_count];
         }
 
-        var ranked = new RankedCandidate[size];
+        return _ranked.AsSpan(0, RankInto(_ranked, include));
+    }
+
+    private int CountIncluded(Func<int, bool> include)
+    {
+        var size = 0;
+        for (var e = 0; e < _count; e++)
+        {
+            size += include(e) ? 1 : 0;
+        }
+
+        return size;
+    }
+
+    private int RankInto(RankedCandidate[] ranked, Func<int, bool>? include)
+    {
         var n = 0;
         for (var e = 0; e < _count; e++)
         {
@@ -191,8 +236,42 @@ public sealed class FusionAccumulator
             ranked[n++] = new RankedCandidate(entry.ItemId, score, e);
         }
 
-        ranked.AsSpan(0, n).Sort(default(ByRank));
-        return n == ranked.Length ? ranked : ranked[..n];
+        SortByRank(ranked, n);
+        return n;
+    }
+
+    /// <summary>
+    /// Sorts by the negated score as a primitive key (the runtime's specialized sort, no comparer calls), then puts each run
+    /// of equal scores in item id order: the same total order as <see cref="ByRank"/>.
+    /// </summary>
+    private void SortByRank(RankedCandidate[] ranked, int n)
+    {
+        if (_keys.Length < n)
+        {
+            _keys = new double[Math.Max(n, _entries.Length)];
+        }
+
+        for (var i = 0; i < n; i++)
+        {
+            _keys[i] = -ranked[i].Score;
+        }
+
+        Array.Sort(_keys, ranked, 0, n);
+        for (var start = 0; start < n;)
+        {
+            var end = start + 1;
+            while (end < n && _keys[end].CompareTo(_keys[start]) == 0)
+            {
+                end++;
+            }
+
+            if (end - start > 1)
+            {
+                ranked.AsSpan(start, end - start).Sort(default(ByRank));
+            }
+
+            start = end;
+        }
     }
 
     /// <summary>The names of the sources that proposed entry <paramref name="entry"/>, in fusion order (one shared array per set of sources).</summary>

@@ -24,6 +24,7 @@ public sealed class CandidateRetriever
     private readonly TimeProvider _time;
     private readonly RetrievalTelemetry _telemetry;
     private readonly ILogger<CandidateRetriever> _logger;
+    private readonly FusionPool _fusions = new();
 
     public CandidateRetriever(
         IEnumerable<ICandidateSource> sources,
@@ -98,17 +99,23 @@ public sealed class CandidateRetriever
 
         var backfill = states.FirstOrDefault(s => s.IsBackfill);
         var fused = Fuse(states);
-
-        // The user's seen set came whole with the signals (the collaborative search skips it): filter against it in memory.
-        var seen = seenRead && signals is { IsCompletedSuccessfully: true } ? new HashSet<string>(signals.Result.Seen, StringComparer.Ordinal) : null;
-        var eligibility = await EligibilityAsync(userId, fused, backfill, exclude, seen, options, cancellationToken);
-        fused.Decide(exclude, eligibility);
-        if (backfill is not null)
+        try
         {
-            fused = await BackfillAsync(states, backfill, fused, request, eligibility, options, cancellationToken);
-        }
+            // The user's seen set came whole with the signals (the collaborative search skips it): filter against it in memory.
+            var seen = seenRead && signals is { IsCompletedSuccessfully: true } ? new HashSet<string>(signals.Result.Seen, StringComparer.Ordinal) : null;
+            var eligibility = await EligibilityAsync(userId, fused, backfill, exclude, seen, options, cancellationToken);
+            fused.Decide(exclude, eligibility);
+            if (backfill is not null)
+            {
+                fused = await BackfillAsync(states, backfill, fused, request, eligibility, options, cancellationToken);
+            }
 
-        return Report(userId, states, fused, count, started, activity) with { IndexCoverage = request.IndexCoverage };
+            return Report(userId, states, fused, count, started, activity) with { IndexCoverage = request.IndexCoverage };
+        }
+        finally
+        {
+            _fusions.Return(fused.Fusion);
+        }
     }
 
     /// <summary>
@@ -171,7 +178,7 @@ public sealed class CandidateRetriever
     }
 
     /// <summary>Weighted RRF of what every source that did not fail contributes, in plan order.</summary>
-    private static FusedCandidates Fuse(List<SourceState> states)
+    private FusedCandidates Fuse(List<SourceState> states)
     {
         var inputs = new List<SourceState>(states.Count);
         var capacity = 0;
@@ -185,7 +192,7 @@ public sealed class CandidateRetriever
             }
         }
 
-        var fusion = new FusionAccumulator(capacity);
+        var fusion = _fusions.Rent(capacity);
         foreach (var state in inputs)
         {
             fusion.Add(fusion.AddSource(state.Name, state.Plan.Weight), state.Returned, state.Contributed);
@@ -259,7 +266,9 @@ public sealed class CandidateRetriever
                 backfill.ContributeUpTo(used);
                 if (source < 0)
                 {
+                    var previous = fused.Fusion;
                     fused = Fuse(states);
+                    _fusions.Return(previous);
                 }
 
                 fused.Decide(exclude, eligibility);
@@ -289,7 +298,7 @@ public sealed class CandidateRetriever
     {
         // The first `count` selectable candidates in rank order (only the selectable ones are ranked).
         var fusion = fused.Fusion;
-        var ranked = fusion.Rank(fused.IsSelectable);
+        var ranked = fusion.RankReusing(fused.IsSelectable);
         var candidates = new CandidateDto[Math.Min(count, ranked.Length)];
         for (var i = 0; i < candidates.Length; i++)
         {
@@ -515,6 +524,42 @@ public sealed class CandidateRetriever
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// Fusion accumulators kept between requests: a fusion of ~5,000 items needs arrays on the large object heap, and
+    /// allocating them per request cost collections.
+    /// </summary>
+    private sealed class FusionPool
+    {
+        private readonly Stack<FusionAccumulator> _free = new();
+        private readonly Lock _lock = new();
+        private readonly int _max = Math.Max(4, Environment.ProcessorCount * 2);
+
+        public FusionAccumulator Rent(int capacity)
+        {
+            lock (_lock)
+            {
+                if (_free.TryPop(out var fusion))
+                {
+                    fusion.Reset(capacity);
+                    return fusion;
+                }
+            }
+
+            return new FusionAccumulator(capacity);
+        }
+
+        public void Return(FusionAccumulator fusion)
+        {
+            lock (_lock)
+            {
+                if (_free.Count < _max)
+                {
+                    _free.Push(fusion);
+                }
+            }
+        }
     }
 
     /// <summary>Whether an item (not excluded) may be recommended to the request's user.</summary>

@@ -104,6 +104,28 @@ public sealed class FusionTests
         Assert.Same(fusion.SourcesOf(all.Single(r => r.ItemId == "x").Entry), fusion.SourcesOf(all.Single(r => r.ItemId == "z").Entry));
     }
 
+    [Fact]
+    public void A_reset_fusion_ranks_like_a_new_one_and_earlier_source_lists_stay_intact()
+    {
+        var fusion = new FusionAccumulator(4);
+        fusion.Add(fusion.AddSource("a", 1.0), [new("x", 1.0), new("y", 0.5), new("z", 0.25)], 3);
+        fusion.Add(fusion.AddSource("b", 0.5), [new("y", 1.0)], 1);
+        var firstSources = fusion.SourcesOf(fusion.Rank()[0].Entry);
+        var reused = fusion.RankReusing().ToArray();
+
+        fusion.Reset(2);
+        List<SourceResult> second = [new("c", 0.8, [new("q", 0.9), new("x", 0.1)]), new("a", 1.0, [new("x", 0.7)])];
+        foreach (var (source, weight, items) in second)
+        {
+            fusion.Add(fusion.AddSource(source, weight), items, items.Count);
+        }
+
+        AssertSameRanking(CandidateFusion.Merge(second), fusion.Rank(), fusion);
+        Assert.Equal(fusion.Rank().Select(r => r.ItemId), fusion.RankReusing().ToArray().Select(r => r.ItemId));
+        Assert.Equal(["a", "b"], firstSources);
+        Assert.Equal(["y", "x", "z"], reused.Select(r => r.ItemId));
+    }
+
     private static void AssertSameRanking(List<FusedCandidate> expected, RankedCandidate[] actual, FusionAccumulator fusion)
     {
         Assert.Equal(expected.Select(c => c.ItemId), actual.Select(r => r.ItemId));

@@ -43,6 +43,8 @@ internal sealed class CostRun(IServiceProvider services, CostSettings settings, 
         // End to end, paced: the window's CPU (everything the process did, background work included) and the requests' own.
         var requestCpu = 0.0;
         var encodeCpu = 0.0;
+        var digestCpu = 0.0;
+        var digestAllocated = 0L;
         var candidates = 0L;
         var allocated0 = GC.GetTotalAllocatedBytes(precise: true);
         var gc0 = GC.CollectionCount(0) + GC.CollectionCount(1) + GC.CollectionCount(2);
@@ -62,12 +64,19 @@ internal sealed class CostRun(IServiceProvider services, CostSettings settings, 
             requestCpu += c2 - c0;
             encodeCpu += c2 - c1;
             candidates += response.Candidates.Count;
-            digest?.WriteLine(Digest(response));
+            if (digest is not null)
+            {
+                // The bench's own bookkeeping: its CPU and allocations are taken out of the window's figures.
+                var allocated1 = GC.GetAllocatedBytesForCurrentThread();
+                digest.WriteLine(Digest(response));
+                digestAllocated += GC.GetAllocatedBytesForCurrentThread() - allocated1;
+                digestCpu += CpuClock.Milliseconds() - c2;
+            }
         }
 
-        var windowCpu = CpuClock.Milliseconds() - window0;
+        var windowCpu = CpuClock.Milliseconds() - window0 - digestCpu;
         sampler?.Stop();
-        var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated0;
+        var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated0 - digestAllocated;
         var gcs = GC.CollectionCount(0) + GC.CollectionCount(1) + GC.CollectionCount(2) - gc0;
         var n = settings.Requests;
         log.WriteLine($"end to end: {n} requests at {settings.Rate} req/s, {candidates / (double)n:N0} candidates each: " +

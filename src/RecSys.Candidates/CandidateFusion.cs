@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.InteropServices;
 
 namespace RecSys.Candidates;
@@ -6,15 +7,14 @@ namespace RecSys.Candidates;
 public sealed record SourceResult(string Source, double Weight, IReadOnlyList<ScoredItem> Items);
 
 /// <summary>A fused candidate: its total score and the sources that proposed it, in the order the sources were given.</summary>
-public sealed class FusedCandidate(string itemId)
+public sealed class FusedCandidate(string itemId, double score, IReadOnlyList<string> sources)
 {
-    internal int LastSourceIndex = -1;
-
     public string ItemId { get; } = itemId;
 
-    public double Score { get; internal set; }
+    public double Score { get; } = score;
 
-    public List<string> Sources { get; } = new(2);
+    /// <summary>Shared with the other candidates proposed by the same sources: read only.</summary>
+    public IReadOnlyList<string> Sources { get; } = sources;
 }
 
 /// <summary>
@@ -38,48 +38,274 @@ public static class CandidateFusion
             capacity += r.Items.Count;
         }
 
-        var byItem = new Dictionary<string, FusedCandidate>(capacity, StringComparer.Ordinal);
-        var ordered = new List<FusedCandidate>(capacity);
-        for (var s = 0; s < results.Count; s++)
+        var fusion = new FusionAccumulator(capacity);
+        foreach (var (source, weight, items) in results)
         {
-            var (source, weight, items) = results[s];
-            for (var i = 0; i < items.Count; i++)
+            fusion.Add(fusion.AddSource(source, weight), items, items.Count);
+        }
+
+        var ranked = fusion.Rank();
+        var fused = new List<FusedCandidate>(ranked.Length);
+        foreach (var r in ranked)
+        {
+            fused.Add(new FusedCandidate(r.ItemId, r.Score, fusion.SourcesOf(r.Entry)));
+        }
+
+        return fused;
+    }
+}
+
+/// <summary>A fused item in rank order: its id, total score and its entry in the <see cref="FusionAccumulator"/> that ranked it.</summary>
+public readonly record struct RankedCandidate(string ItemId, double Score, int Entry);
+
+/// <summary>
+/// <see cref="CandidateFusion"/>'s sums kept per distinct item, source by source, so that a source's list can be taken further
+/// after the fact (the retriever's backfill extends one source's contribution until the list is full) without fusing
+/// everything again, and ranked once at the end. Scores are summed in the order the sources were added and, within a
+/// source, in rank order, exactly as a single <see cref="CandidateFusion.Merge"/> of the final lists sums them: extending
+/// the last source added gives bit-for-bit the same totals; extending an earlier one does not (floating-point sums depend
+/// on their order), so callers fuse again from scratch then. At most 64 sources; not thread-safe.
+/// </summary>
+public sealed class FusionAccumulator
+{
+    /// <summary>Sources a fusion can take (one bit each in an item's source set).</summary>
+    public const int MaxSources = 64;
+
+    private readonly Dictionary<string, int> _entryOf;
+    private readonly List<(string Name, double Weight, int Taken)> _sources = [];
+    private readonly Dictionary<ulong, string[]> _sourceLists = [];
+    private Entry[] _entries;
+    private RankedCandidate[] _ranked = [];
+    private double[] _keys = [];
+    private int _count;
+
+    public FusionAccumulator(int capacity = 0)
+    {
+        _entryOf = new Dictionary<string, int>(capacity, StringComparer.Ordinal);
+        _entries = new Entry[Math.Max(16, capacity)];
+    }
+
+    /// <summary>
+    /// Empties the fusion for another one, keeping its arrays (a request's fusion of ~5,000 items needs arrays on the large
+    /// object heap: reusing them saves the allocation and the collections it brings). Source lists handed out before stay valid.
+    /// </summary>
+    public void Reset(int capacity)
+    {
+        _entryOf.Clear();
+        _entryOf.EnsureCapacity(capacity);
+        if (_entries.Length < capacity)
+        {
+            _entries = new Entry[capacity];
+        }
+        else
+        {
+            Array.Clear(_entries, 0, _count);
+        }
+
+        _count = 0;
+        _sources.Clear();
+        _sourceLists.Clear();
+    }
+
+    /// <summary>Distinct items so far; entries are numbered 0..Count-1 in the order their items were first proposed.</summary>
+    public int Count => _count;
+
+    /// <summary>Sources added so far.</summary>
+    public int SourceCount => _sources.Count;
+
+    /// <summary>Registers the next source (fusion order is the order of these calls); returns its index.</summary>
+    public int AddSource(string name, double weight)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (_sources.Count == MaxSources)
+        {
+            throw new InvalidOperationException($"A fusion takes at most {MaxSources} sources.");
+        }
+
+        _sources.Add((name, weight, 0));
+        return _sources.Count - 1;
+    }
+
+    /// <summary>How many items of <paramref name="source"/>'s list have been summed (ranks 1..Taken).</summary>
+    public int Taken(int source) => _sources[source].Taken;
+
+    /// <summary>
+    /// Sums <paramref name="items"/>[Taken(source) .. <paramref name="end"/>) of <paramref name="source"/>'s list (the first
+    /// call takes the list from its start; a later one continues it: the list must be the same, or a list that shares its prefix).
+    /// </summary>
+    public void Add(int source, IReadOnlyList<ScoredItem> items, int end)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        var (name, weight, taken) = _sources[source];
+        end = Math.Min(end, items.Count);
+        var bit = 1UL << source;
+        for (var i = taken; i < end; i++)
+        {
+            var item = items[i];
+            ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_entryOf, item.ItemId, out var exists);
+            if (!exists)
             {
-                var item = items[i];
-                ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(byItem, item.ItemId, out var exists);
-                if (!exists)
+                slot = _count;
+                if (_count == _entries.Length)
                 {
-                    slot = new FusedCandidate(item.ItemId);
-                    ordered.Add(slot);
+                    Array.Resize(ref _entries, _entries.Length * 2);
                 }
 
-                var candidate = slot!;
-                if (candidate.LastSourceIndex == s)
-                {
-                    continue;
-                }
+                _entries[_count++] = new Entry { ItemId = item.ItemId };
+            }
 
-                candidate.LastSourceIndex = s;
-                var rank = i + 1;
-                var rrf = 1.0 / (RrfK + rank);
-                candidate.Score += ((item.Score * ScoreShare) + (rrf * RankShare)) * weight;
-                candidate.Sources.Add(source);
+            ref var entry = ref _entries[slot];
+            if ((entry.Sources & bit) != 0)
+            {
+                // Listed twice by this source: it counts once, at its first (best) rank.
+                continue;
+            }
+
+            entry.Sources |= bit;
+            var rank = i + 1;
+            var rrf = 1.0 / (CandidateFusion.RrfK + rank);
+            entry.Score += ((item.Score * CandidateFusion.ScoreShare) + (rrf * CandidateFusion.RankShare)) * weight;
+        }
+
+        if (end > taken)
+        {
+            _sources[source] = (name, weight, end);
+        }
+    }
+
+    /// <summary>True when some source has proposed <paramref name="itemId"/>.</summary>
+    public bool Contains(string itemId) => _entryOf.ContainsKey(itemId);
+
+    public string ItemIdAt(int entry) => _entries[entry].ItemId;
+
+    /// <summary>
+    /// Every item ranked: total score (the multi-source bonus applied) descending, ties by item id (ordinal).
+    /// <paramref name="include"/>, when given, keeps only the entries it accepts (what is left out is never sorted).
+    /// The accumulator is left as it was: it can be extended and ranked again.
+    /// </summary>
+    public RankedCandidate[] Rank(Func<int, bool>? include = null)
+    {
+        var ranked = new RankedCandidate[include is null ? _count : CountIncluded(include)];
+        RankInto(ranked, include);
+        return ranked;
+    }
+
+    /// <summary>
+    /// As <see cref="Rank"/>, into an array the accumulator keeps for the next call (valid until then, or until
+    /// <see cref="Reset"/>): no allocation once it has grown.
+    /// </summary>
+    public ReadOnlySpan<RankedCandidate> RankReusing(Func<int, bool>? include = null)
+    {
+        if (_ranked.Length < _count)
+        {
+            _ranked = new RankedCandidate[_count];
+        }
+
+        return _ranked.AsSpan(0, RankInto(_ranked, include));
+    }
+
+    private int CountIncluded(Func<int, bool> include)
+    {
+        var size = 0;
+        for (var e = 0; e < _count; e++)
+        {
+            size += include(e) ? 1 : 0;
+        }
+
+        return size;
+    }
+
+    private int RankInto(RankedCandidate[] ranked, Func<int, bool>? include)
+    {
+        var n = 0;
+        for (var e = 0; e < _count; e++)
+        {
+            if (include is not null && !include(e))
+            {
+                continue;
+            }
+
+            ref readonly var entry = ref _entries[e];
+            var sources = BitOperations.PopCount(entry.Sources);
+            var score = entry.Score;
+            if (sources > 1)
+            {
+                score *= 1 + (CandidateFusion.MultiSourceBonus * sources);
+            }
+
+            ranked[n++] = new RankedCandidate(entry.ItemId, score, e);
+        }
+
+        SortByRank(ranked, n);
+        return n;
+    }
+
+    /// <summary>
+    /// Sorts by the negated score as a primitive key (the runtime's specialized sort, no comparer calls), then puts each run
+    /// of equal scores in item id order: the same total order as <see cref="ByRank"/>.
+    /// </summary>
+    private void SortByRank(RankedCandidate[] ranked, int n)
+    {
+        if (_keys.Length < n)
+        {
+            _keys = new double[Math.Max(n, _entries.Length)];
+        }
+
+        for (var i = 0; i < n; i++)
+        {
+            _keys[i] = -ranked[i].Score;
+        }
+
+        Array.Sort(_keys, ranked, 0, n);
+        for (var start = 0; start < n;)
+        {
+            var end = start + 1;
+            while (end < n && _keys[end].CompareTo(_keys[start]) == 0)
+            {
+                end++;
+            }
+
+            if (end - start > 1)
+            {
+                ranked.AsSpan(start, end - start).Sort(default(ByRank));
+            }
+
+            start = end;
+        }
+    }
+
+    /// <summary>The names of the sources that proposed entry <paramref name="entry"/>, in fusion order (one shared array per set of sources).</summary>
+    public IReadOnlyList<string> SourcesOf(int entry)
+    {
+        var mask = _entries[entry].Sources;
+        ref var names = ref CollectionsMarshal.GetValueRefOrAddDefault(_sourceLists, mask, out var exists);
+        if (!exists)
+        {
+            names = new string[BitOperations.PopCount(mask)];
+            var n = 0;
+            for (var rest = mask; rest != 0; rest &= rest - 1)
+            {
+                names[n++] = _sources[BitOperations.TrailingZeroCount(rest)].Name;
             }
         }
 
-        foreach (var candidate in ordered)
-        {
-            if (candidate.Sources.Count > 1)
-            {
-                candidate.Score *= 1 + (MultiSourceBonus * candidate.Sources.Count);
-            }
-        }
+        return names!;
+    }
 
-        ordered.Sort(static (a, b) =>
+    private struct Entry
+    {
+        public string ItemId;
+        public double Score;
+        public ulong Sources;
+    }
+
+    /// <summary>Score descending, then item id ascending (ordinal): a total order, so the ranking does not depend on the sort.</summary>
+    private readonly struct ByRank : IComparer<RankedCandidate>
+    {
+        public int Compare(RankedCandidate a, RankedCandidate b)
         {
             var byScore = b.Score.CompareTo(a.Score);
             return byScore != 0 ? byScore : string.CompareOrdinal(a.ItemId, b.ItemId);
-        });
-        return ordered;
+        }
     }
 }

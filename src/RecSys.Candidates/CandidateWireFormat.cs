@@ -50,30 +50,25 @@ public static class CandidateWireFormat
 
         var masks = new uint[candidates.Count];
         long length = 4 + Size(response.UserId) + 8 + 1 + 8 + 1 + 2 + 2 + 4;
+        // Candidates with the same sources usually share one list (fusion hands out one per set of sources): its mask is
+        // worked out once.
+        IReadOnlyList<string>? lastSources = null;
+        var lastMask = 0u;
         for (var i = 0; i < masks.Length; i++)
         {
-            var mask = 0u;
-            var last = -1;
-            foreach (var source in candidates[i].Sources)
+            var sources = candidates[i].Sources;
+            if (!ReferenceEquals(sources, lastSources))
             {
-                if (!index.TryGetValue(source, out var bit))
-                {
-                    bit = table.Count;
-                    index[source] = bit;
-                    table.Add(source);
-                }
-
-                // A mask keeps no order of its own: only lists in table order (and without repeats) round-trip.
-                if (bit <= last || bit >= MaxSources)
+                if (MaskOf(sources, table, index) is not { } mask)
                 {
                     return null;
                 }
 
-                last = bit;
-                mask |= 1u << bit;
+                lastSources = sources;
+                lastMask = mask;
             }
 
-            masks[i] = mask;
+            masks[i] = lastMask;
             length += 8 + 4 + Size(candidates[i].ItemId);
         }
 
@@ -98,6 +93,37 @@ public static class CandidateWireFormat
         }
 
         return length <= int.MaxValue && table.Count <= MaxSources ? new Encoded(response, [.. table], masks, (int)length) : null;
+    }
+
+    /// <summary>
+    /// The bits of <paramref name="sources"/> in the table (names not yet in it are appended); null when the list is not in
+    /// table order, repeats a name or needs more than <see cref="MaxSources"/> bits (a mask keeps no order of its own: only
+    /// lists in table order round-trip).
+    /// </summary>
+    private static uint? MaskOf(IReadOnlyList<string> sources, List<string> table, Dictionary<string, int> index)
+    {
+        var mask = 0u;
+        var last = -1;
+        for (var j = 0; j < sources.Count; j++)
+        {
+            var source = sources[j];
+            if (!index.TryGetValue(source, out var bit))
+            {
+                bit = table.Count;
+                index[source] = bit;
+                table.Add(source);
+            }
+
+            if (bit <= last || bit >= MaxSources)
+            {
+                return null;
+            }
+
+            last = bit;
+            mask |= 1u << bit;
+        }
+
+        return mask;
     }
 
     /// <summary>Bytes a string takes (u16 length + UTF-8), or more than any response may hold when it does not fit a u16.</summary>

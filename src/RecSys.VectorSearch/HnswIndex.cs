@@ -565,7 +565,15 @@ public sealed unsafe partial class HnswIndex
     public SearchHit[] Search(ReadOnlySpan<float> query, int k, int ef = 0, SearchFilter? filter = null, FilterBitset? bitset = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(k);
-        var buffer = k <= 256 ? stackalloc SearchHit[k] : new SearchHit[k];
+        if (k > 256)
+        {
+            // Large k: the hits are written into the array handed back (no second copy when the index holds k).
+            var hits = new SearchHit[k];
+            var found = Search(query, hits, ef, filter, bitset);
+            return found == k ? hits : hits[..found];
+        }
+
+        Span<SearchHit> buffer = stackalloc SearchHit[k];
         var n = Search(query, buffer, ef, filter, bitset);
         return buffer[..n].ToArray();
     }

@@ -138,7 +138,7 @@ public sealed class ScatterGatherCoordinator
             var token = deadline.Token;
             tasks[i] = Task.Run(() => shard.SearchAsync(query, request, token).AsTask(), token);
         }
-        var agg = new TopKAggregator(k);
+        var agg = new TopKAggregator(k, request.K * _shards.Length);
         var failures = new List<ShardFailure>();
         var answered = 0;
         for (var i = 0; i < tasks.Length; i++)

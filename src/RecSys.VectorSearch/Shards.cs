@@ -1,5 +1,5 @@
-using System.Buffers.Binary;
 using System.IO.Hashing;
+using System.Numerics;
 
 namespace RecSys.VectorSearch;
 
@@ -40,12 +40,36 @@ public interface IVectorShard
 /// <summary>Stable assignment of item ids to shards: XxHash64 of the id's 8 little-endian bytes, modulo the shard count.</summary>
 public static class ShardRouter
 {
+    private const ulong Prime1 = 11400714785074694791UL;
+    private const ulong Prime2 = 14029467366897019727UL;
+    private const ulong Prime3 = 1609587929392839161UL;
+    private const ulong Prime4 = 9650029242287828579UL;
+    private const ulong Prime5 = 2870177450012600261UL;
+
     public static int ShardOf(long id, int shardCount)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(shardCount, 1);
-        Span<byte> b = stackalloc byte[8];
-        BinaryPrimitives.WriteInt64LittleEndian(b, id);
-        return (int)(XxHash64.HashToUInt64(b) % (ulong)shardCount);
+        return (int)(Hash(id) % (ulong)shardCount);
+    }
+
+    /// <summary>
+    /// XXH64 (seed 0) of the 8 little-endian bytes of <paramref name="id"/>, written out for that one length: the same value
+    /// as <see cref="XxHash64.HashToUInt64"/> (tested) at a fraction of the cost, which counts when every hit of a
+    /// 2,500-item search is routed.
+    /// </summary>
+    internal static ulong Hash(long id)
+    {
+        var h = Prime5 + 8;
+        var k = (ulong)id * Prime2;
+        k = BitOperations.RotateLeft(k, 31) * Prime1;
+        h ^= k;
+        h = (BitOperations.RotateLeft(h, 27) * Prime1) + Prime4;
+        h ^= h >> 33;
+        h *= Prime2;
+        h ^= h >> 29;
+        h *= Prime3;
+        h ^= h >> 32;
+        return h;
     }
 }
 

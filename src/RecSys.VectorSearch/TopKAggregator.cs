@@ -1,31 +1,35 @@
+using System.Runtime.InteropServices;
+
 namespace RecSys.VectorSearch;
 
 /// <summary>
 /// Merges hits from several sources into a global top-k: best score first, ties by ascending id, duplicates of an id
-/// collapsed to their best score (like Qdrant's SearchResultAggregator). O(n log k); not thread-safe.
+/// collapsed to their best score (like Qdrant's SearchResultAggregator). Not thread-safe.
 /// </summary>
+/// <remarks>
+/// Collects every hit and sorts once with a struct comparer: for the few thousand hits of a large-k search that is cheaper
+/// than a dictionary of best scores plus a heap plus a delegate-compared sort, and the first occurrence of an id in that
+/// order is its best score.
+/// </remarks>
 public sealed class TopKAggregator
 {
     private readonly int _k;
-    private readonly Dictionary<long, float> _best = [];
+    private readonly List<SearchHit> _hits;
 
-    public TopKAggregator(int k)
+    /// <param name="k">Hits kept.</param>
+    /// <param name="expectedHits">Hits that will be added, when known (room is made for them up front).</param>
+    public TopKAggregator(int k, int expectedHits = 0)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(k);
         _k = k;
+        _hits = new List<SearchHit>(Math.Max(0, expectedHits));
     }
 
     public int K => _k;
 
-    public void Add(SearchHit hit)
-    {
-        if (!_best.TryGetValue(hit.Id, out var s) || hit.Score > s) _best[hit.Id] = hit.Score;
-    }
+    public void Add(SearchHit hit) => _hits.Add(hit);
 
-    public void AddRange(ReadOnlySpan<SearchHit> hits)
-    {
-        foreach (var h in hits) Add(h);
-    }
+    public void AddRange(ReadOnlySpan<SearchHit> hits) => _hits.AddRange(hits);
 
     /// <summary>True when <paramref name="a"/> ranks before <paramref name="b"/>.</summary>
     public static bool RanksBefore(SearchHit a, SearchHit b) => a.Score > b.Score || (a.Score == b.Score && a.Id < b.Id);
@@ -33,41 +37,26 @@ public sealed class TopKAggregator
     /// <summary>The top-k, best first.</summary>
     public SearchHit[] ToArray()
     {
-        // Min-heap (worst at the root) of at most k hits.
-        var heap = new SearchHit[Math.Min(_k, _best.Count)];
-        var count = 0;
-        if (heap.Length == 0) return [];
-        foreach (var (id, score) in _best)
+        if (_k == 0 || _hits.Count == 0) return [];
+        var all = CollectionsMarshal.AsSpan(_hits);
+        all.Sort(default(Ranking));
+        var result = new SearchHit[Math.Min(_k, all.Length)];
+        var seen = new HashSet<long>(result.Length);
+        var n = 0;
+        for (var i = 0; i < all.Length && n < result.Length; i++)
         {
-            var h = new SearchHit(id, score);
-            if (count < heap.Length)
-            {
-                var i = count++;
-                while (i > 0)
-                {
-                    var p = (i - 1) >> 1;
-                    if (!RanksBefore(heap[p], h)) break;
-                    heap[i] = heap[p];
-                    i = p;
-                }
-                heap[i] = h;
-            }
-            else if (RanksBefore(h, heap[0]))
-            {
-                var i = 0;
-                while (true)
-                {
-                    var c = (i << 1) + 1;
-                    if (c >= count) break;
-                    if (c + 1 < count && RanksBefore(heap[c], heap[c + 1])) c++;
-                    if (!RanksBefore(h, heap[c])) break;
-                    heap[i] = heap[c];
-                    i = c;
-                }
-                heap[i] = h;
-            }
+            if (seen.Add(all[i].Id)) result[n++] = all[i];
         }
-        Array.Sort(heap, (a, b) => RanksBefore(a, b) ? -1 : RanksBefore(b, a) ? 1 : 0);
-        return heap;
+        return n == result.Length ? result : result[..n];
+    }
+
+    /// <summary>Score descending (NaN last), then id ascending: <see cref="RanksBefore"/> as a total order.</summary>
+    private readonly struct Ranking : IComparer<SearchHit>
+    {
+        public int Compare(SearchHit a, SearchHit b)
+        {
+            var byScore = b.Score.CompareTo(a.Score);
+            return byScore != 0 ? byScore : a.Id.CompareTo(b.Id);
+        }
     }
 }

@@ -61,6 +61,79 @@ public sealed class FusionTests
     }
 
     [Fact]
+    public void Extending_the_last_source_gives_bit_for_bit_the_fusion_of_the_longer_lists()
+    {
+        // Overlapping lists (a shared pool of ids) with repeats inside a list; the last one is taken in three steps.
+        var random = new Random(11);
+        var lists = Enumerable.Range(0, 4)
+            .Select(_ => Enumerable.Range(0, 400).Select(_ => new ScoredItem($"i{random.Next(600)}", random.NextDouble())).ToArray())
+            .ToArray();
+        double[] weights = [1.0, 0.9, 0.85, 0.7];
+        const int First = 50;
+
+        var fusion = new FusionAccumulator();
+        for (var s = 0; s < lists.Length; s++)
+        {
+            fusion.Add(fusion.AddSource($"s{s}", weights[s]), lists[s], s == lists.Length - 1 ? First : lists[s].Length);
+        }
+
+        var before = fusion.Rank();
+        AssertSameRanking(CandidateFusion.Merge([.. lists.Select((l, s) => new SourceResult($"s{s}", weights[s], s == 3 ? l[..First] : l))]), before, fusion);
+        fusion.Add(3, lists[3], 51);
+        fusion.Add(3, lists[3], 300);
+        fusion.Add(3, lists[3], lists[3].Length);
+        var extended = fusion.Rank();
+
+        AssertSameRanking(CandidateFusion.Merge([.. lists.Select((l, s) => new SourceResult($"s{s}", weights[s], l))]), extended, fusion);
+        Assert.Equal(lists[3].Length, fusion.Taken(3));
+    }
+
+    [Fact]
+    public void Ranking_a_subset_keeps_the_order_of_the_whole_and_candidates_share_source_lists()
+    {
+        var fusion = new FusionAccumulator();
+        fusion.Add(fusion.AddSource("a", 1.0), [new("x", 1.0), new("y", 0.8), new("z", 0.6), new("w", 0.4)], 4);
+        fusion.Add(fusion.AddSource("b", 0.5), [new("y", 1.0), new("w", 0.9)], 2);
+
+        var all = fusion.Rank();
+        var odd = fusion.Rank(entry => entry % 2 == 1);
+
+        Assert.Equal(all.Where(r => r.Entry % 2 == 1).Select(r => r.ItemId), odd.Select(r => r.ItemId));
+        Assert.Equal(["a", "b"], fusion.SourcesOf(all.Single(r => r.ItemId == "y").Entry));
+        Assert.Same(fusion.SourcesOf(all.Single(r => r.ItemId == "y").Entry), fusion.SourcesOf(all.Single(r => r.ItemId == "w").Entry));
+        Assert.Same(fusion.SourcesOf(all.Single(r => r.ItemId == "x").Entry), fusion.SourcesOf(all.Single(r => r.ItemId == "z").Entry));
+    }
+
+    [Fact]
+    public void A_reset_fusion_ranks_like_a_new_one_and_earlier_source_lists_stay_intact()
+    {
+        var fusion = new FusionAccumulator(4);
+        fusion.Add(fusion.AddSource("a", 1.0), [new("x", 1.0), new("y", 0.5), new("z", 0.25)], 3);
+        fusion.Add(fusion.AddSource("b", 0.5), [new("y", 1.0)], 1);
+        var firstSources = fusion.SourcesOf(fusion.Rank()[0].Entry);
+        var reused = fusion.RankReusing().ToArray();
+
+        fusion.Reset(2);
+        List<SourceResult> second = [new("c", 0.8, [new("q", 0.9), new("x", 0.1)]), new("a", 1.0, [new("x", 0.7)])];
+        foreach (var (source, weight, items) in second)
+        {
+            fusion.Add(fusion.AddSource(source, weight), items, items.Count);
+        }
+
+        AssertSameRanking(CandidateFusion.Merge(second), fusion.Rank(), fusion);
+        Assert.Equal(fusion.Rank().Select(r => r.ItemId), fusion.RankReusing().ToArray().Select(r => r.ItemId));
+        Assert.Equal(["a", "b"], firstSources);
+        Assert.Equal(["y", "x", "z"], reused.Select(r => r.ItemId));
+    }
+
+    private static void AssertSameRanking(List<FusedCandidate> expected, RankedCandidate[] actual, FusionAccumulator fusion)
+    {
+        Assert.Equal(expected.Select(c => c.ItemId), actual.Select(r => r.ItemId));
+        Assert.Equal(expected.Select(c => BitConverter.DoubleToInt64Bits(c.Score)), actual.Select(r => BitConverter.DoubleToInt64Bits(r.Score)));
+        Assert.Equal(expected.Select(c => string.Join(',', c.Sources)), actual.Select(r => string.Join(',', fusion.SourcesOf(r.Entry))));
+    }
+
+    [Fact]
     public void Empty_input_gives_an_empty_list()
     {
         Assert.Empty(CandidateFusion.Merge([]));

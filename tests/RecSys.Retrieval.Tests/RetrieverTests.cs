@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 using RecSys.Candidates;
 using RecSys.Core.Domain;
 using RecSys.FeatureStore.Keys;
@@ -252,6 +253,63 @@ public sealed class RetrieverTests
             () => retriever.RetrieveAsync("u1", null, 10, NoExclude, CancellationToken.None));
     }
 
+    /// <summary>
+    /// A short list completed from trending's reserve, with seen, unavailable and excluded items in every list: the answer is
+    /// the fusion of exactly what each source reports it contributed, filtered, whether eligibility is decided in memory (seen
+    /// set read with the signals, unavailable set cached) or through the store, and whether the backfill source is fused last
+    /// (its extension summed into the same fusion) or first (everything fused again).
+    /// </summary>
+    [Theory]
+    [InlineData(true, 0.7)]
+    [InlineData(false, 0.7)]
+    [InlineData(true, 2.0)]
+    [InlineData(false, 2.0)]
+    public async Task A_backfilled_list_is_the_fusion_of_the_reported_contributions(bool cached, double trendingWeight)
+    {
+        var db = _store.Db;
+        var trendingIds = Enumerable.Range(0, 3000).Select(i => $"t{i:D4}").ToArray();
+        var seen = Enumerable.Range(0, 200).Select(i => $"t{i * 3:D4}").Append("c005").ToArray();
+        string[] unavailable = ["t0001", "t0100", "c007", "k002"];
+        db.Set(OnlineKeys.UserSeen("u1"), seen);
+        db.Set(OnlineKeys.UnavailableItems, unavailable);
+        var exclude = new HashSet<string>(StringComparer.Ordinal) { "t0002", "c009" };
+
+        var options = Relaxed(new RetrievalOptions());
+        options.Sources[SourceNames.Trending].Weight = trendingWeight;
+        var collaborative = new SeenReadingSource(FakeSource.Listing(SourceNames.Collaborative, [.. Enumerable.Range(0, 80).Select(i => $"k{i:D3}"), "t0004", "t0010"]));
+        var content = FakeSource.Listing(SourceNames.Content, [.. Enumerable.Range(0, 40).Select(i => $"c{i:D3}"), "t0004", "k001"]);
+        var trending = FakeSource.Listing(SourceNames.Trending, trendingIds);
+        var cache = cached
+            ? new SharedReadCache(Options.Create(new SharedReadCacheOptions { ListDuration = TimeSpan.Zero, UnavailableDuration = TimeSpan.FromMinutes(1) }), TimeProvider.System)
+            : null;
+        var retriever = new CandidateRetriever(
+            [collaborative, content, trending], new CandidateSignalReader(_store.Garnet.Connection), new EligibilityFilter(_store.Garnet.Connection, cache),
+            new FixedOptions<RetrievalOptions>(options), TimeProvider.System, new RetrievalTelemetry(_store.MeterFactory), NullLogger<CandidateRetriever>.Instance);
+
+        const int Count = 1000;
+        var response = await retriever.RetrieveAsync("u1", null, Count, exclude, CancellationToken.None);
+
+        var lists = new Dictionary<string, IReadOnlyList<ScoredItem>>
+        {
+            [SourceNames.Collaborative] = await collaborative.RetrieveAsync(Store.Request("u1"), int.MaxValue, CancellationToken.None),
+            [SourceNames.Content] = await content.RetrieveAsync(Store.Request("u1"), int.MaxValue, CancellationToken.None),
+            [SourceNames.Trending] = await trending.RetrieveAsync(Store.Request("u1"), int.MaxValue, CancellationToken.None),
+        };
+        var reports = response.Sources;
+        Assert.Equal(trendingWeight > 1 ? SourceNames.Trending : SourceNames.Collaborative, reports[0].Source);
+        Assert.True(reports.Single(r => r.Source == SourceNames.Trending).Returned > 100, "trending was extended over its reserve");
+        var ineligible = seen.Concat(unavailable).Concat(exclude).ToHashSet(StringComparer.Ordinal);
+        var expected = CandidateFusion.Merge([.. reports.Select(r => new SourceResult(r.Source, options.Sources[r.Source].Weight, lists[r.Source].Take(r.Returned).ToArray()))])
+            .Where(c => !ineligible.Contains(c.ItemId))
+            .Take(Count)
+            .ToList();
+
+        Assert.Equal(Count, response.Candidates.Count);
+        Assert.Equal(expected.Select(c => c.ItemId), response.Candidates.Select(c => c.ItemId));
+        Assert.Equal(expected.Select(c => BitConverter.DoubleToInt64Bits(c.Score)), response.Candidates.Select(c => BitConverter.DoubleToInt64Bits(c.Score)));
+        Assert.Equal(expected.Select(c => string.Join(',', c.Sources)), response.Candidates.Select(c => string.Join(',', c.Sources)));
+    }
+
     [Fact]
     public async Task Request_cancellation_is_not_reported_as_a_degraded_source()
     {
@@ -262,6 +320,17 @@ public sealed class RetrieverTests
         await Assert.ThrowsAnyAsync<OperationCanceledException>(
             () => retriever.RetrieveAsync("u1", null, 10, NoExclude, cts.Token));
     }
+}
+
+/// <summary>A source that asks for the user's seen set with the signals (as the collaborative source does).</summary>
+internal sealed class SeenReadingSource(ICandidateSource inner) : ICandidateSource
+{
+    public string Name => inner.Name;
+
+    public UserSignalsQuery SignalsNeeded => new(0, 0, 0, Seen: true);
+
+    public Task<IReadOnlyList<ScoredItem>> RetrieveAsync(RetrievalRequestContext request, int budget, CancellationToken cancellationToken) =>
+        inner.RetrieveAsync(request, budget, cancellationToken);
 }
 
 /// <summary>Hand-written sources for the retriever's failure handling.</summary>

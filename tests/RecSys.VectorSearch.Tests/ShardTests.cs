@@ -1,3 +1,6 @@
+using System.Buffers.Binary;
+using System.IO.Hashing;
+
 namespace RecSys.VectorSearch.Tests;
 
 public class ShardTests
@@ -13,6 +16,20 @@ public class ShardTests
         for (long id = 0; id < 4000; id++) counts[ShardRouter.ShardOf(id, 4)]++;
         Assert.All(counts, c => Assert.InRange(c, 800, 1200));
         Assert.Equal(ShardRouter.ShardOf(123456789, 4), ShardRouter.ShardOf(123456789, 4));
+    }
+
+    [Fact]
+    public void Router_hash_is_xxhash64_of_the_little_endian_id()
+    {
+        var random = new Random(3);
+        long[] edges = [0, 1, -1, long.MaxValue, long.MinValue, 0x0102030405060708];
+        Span<byte> bytes = stackalloc byte[8];
+        foreach (var id in edges.Concat(Enumerable.Range(0, 100_000).Select(_ => random.NextInt64(long.MinValue, long.MaxValue))))
+        {
+            BinaryPrimitives.WriteInt64LittleEndian(bytes, id);
+            Assert.Equal(XxHash64.HashToUInt64(bytes), ShardRouter.Hash(id));
+            Assert.Equal((int)(XxHash64.HashToUInt64(bytes) % 7), ShardRouter.ShardOf(id, 7));
+        }
     }
 
     [Fact]

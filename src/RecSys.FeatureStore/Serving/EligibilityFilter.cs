@@ -46,6 +46,15 @@ public sealed class EligibilityFilter(IConnectionMultiplexer redis, SharedReadCa
         return await CheckInStoreAsync(userId, itemIds, seen, unavailableSet, cancellationToken);
     }
 
+    /// <summary>
+    /// The unavailable set as the <see cref="SharedReadCache"/> holds it (read whole at most once per
+    /// <see cref="SharedReadCacheOptions.UnavailableDuration"/>), or null when there is no cache: with the user's seen set, a
+    /// caller can then decide eligibility in memory, <c>!seen.Contains(id) &amp;&amp; !unavailable.Contains(id)</c>, exactly as
+    /// <see cref="CheckAsync(string, IReadOnlyList{string}, IReadOnlySet{string}?, CancellationToken)"/> would, without building id lists.
+    /// </summary>
+    public async Task<IReadOnlySet<string>?> GetCachedUnavailableAsync(CancellationToken cancellationToken) =>
+        cache is null ? null : await cache.GetUnavailableAsync(redis, cancellationToken);
+
     private async Task<bool[]> CheckInStoreAsync(
         string userId, IReadOnlyList<string> itemIds, IReadOnlySet<string>? knownSeen, IReadOnlySet<string>? knownUnavailable, CancellationToken cancellationToken)
     {

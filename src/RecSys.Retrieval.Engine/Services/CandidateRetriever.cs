@@ -24,6 +24,7 @@ public sealed class CandidateRetriever
     private readonly TimeProvider _time;
     private readonly RetrievalTelemetry _telemetry;
     private readonly ILogger<CandidateRetriever> _logger;
+    private readonly FusionPool _fusions = new();
 
     public CandidateRetriever(
         IEnumerable<ICandidateSource> sources,
@@ -96,27 +97,25 @@ public sealed class CandidateRetriever
             _ = signals?.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
         }
 
-        var fused = Fuse(states);
-        var eligibility = new Dictionary<string, bool>(StringComparer.Ordinal);
         var backfill = states.FirstOrDefault(s => s.IsBackfill);
-
-        // One filter round trip for the fused candidates and the backfill reserve.
-        var toCheck = fused.Select(c => c.ItemId);
-        if (backfill is not null)
+        var fused = Fuse(states);
+        try
         {
-            toCheck = toCheck.Concat(backfill.Returned.Select(i => i.ItemId));
-        }
+            // The user's seen set came whole with the signals (the collaborative search skips it): filter against it in memory.
+            var seen = seenRead && signals is { IsCompletedSuccessfully: true } ? new HashSet<string>(signals.Result.Seen, StringComparer.Ordinal) : null;
+            var eligibility = await EligibilityAsync(userId, fused, backfill, exclude, seen, options, cancellationToken);
+            fused.Decide(exclude, eligibility);
+            if (backfill is not null)
+            {
+                fused = await BackfillAsync(states, backfill, fused, request, eligibility, options, cancellationToken);
+            }
 
-        // The user's seen set came whole with the signals (the collaborative search skips it): filter against it in memory.
-        var seen = seenRead && signals is { IsCompletedSuccessfully: true } ? new HashSet<string>(signals.Result.Seen, StringComparer.Ordinal) : null;
-        await CheckEligibilityAsync(userId, toCheck, exclude, seen, eligibility, options, cancellationToken);
-        var selected = Select(fused, exclude, count, eligibility);
-        if (backfill is not null)
+            return Report(userId, states, fused, count, started, activity) with { IndexCoverage = request.IndexCoverage };
+        }
+        finally
         {
-            selected = await BackfillAsync(states, backfill, selected, fused, request, seen, eligibility, options, cancellationToken);
+            _fusions.Return(fused.Fusion);
         }
-
-        return Report(userId, states, selected, started, activity) with { IndexCoverage = request.IndexCoverage };
     }
 
     /// <summary>
@@ -178,54 +177,102 @@ public sealed class CandidateRetriever
         }
     }
 
-    private static List<FusedCandidate> Fuse(List<SourceState> states) =>
-        CandidateFusion.Merge([.. states.Where(s => !s.Failed).Select(s => s.ToFusionInput())]);
+    /// <summary>Weighted RRF of what every source that did not fail contributes, in plan order.</summary>
+    private FusedCandidates Fuse(List<SourceState> states)
+    {
+        var inputs = new List<SourceState>(states.Count);
+        var capacity = 0;
+        foreach (var state in states)
+        {
+            if (!state.Failed)
+            {
+                inputs.Add(state);
+                // The backfill source's reserve may be taken in too: room for it up front, no resize.
+                capacity += state.IsBackfill ? state.Returned.Count : state.Contributed;
+            }
+        }
+
+        var fusion = _fusions.Rent(capacity);
+        foreach (var state in inputs)
+        {
+            fusion.Add(fusion.AddSource(state.Name, state.Plan.Weight), state.Returned, state.Contributed);
+        }
+
+        return new FusedCandidates(fusion, inputs);
+    }
 
     /// <summary>
     /// Extends the backfill source's contribution over its reserve until the list is full, reading further (a few rounds at
-    /// most) when the reserve runs out and the source may have more.
+    /// most) when the reserve runs out and the source may have more. Only counts are needed on the way (how many fused
+    /// candidates are selectable); the list is ranked once, at the end. When the backfill source is the last one fused (the
+    /// default: it has the smallest weight), its extension is summed into the same fusion, which gives the same totals as
+    /// fusing again; otherwise everything is fused again.
     /// </summary>
-    private async Task<List<FusedCandidate>> BackfillAsync(
+    private async Task<FusedCandidates> BackfillAsync(
         List<SourceState> states,
         SourceState backfill,
-        List<FusedCandidate> selected,
-        List<FusedCandidate> fused,
+        FusedCandidates fused,
         RetrievalRequestContext request,
-        IReadOnlySet<string>? seen,
-        Dictionary<string, bool> eligibility,
+        Eligibility eligibility,
         RetrievalOptions options,
         CancellationToken cancellationToken)
     {
         var count = request.Count;
         var exclude = request.Exclude;
         var rounds = 0;
-        while (selected.Count < count && !backfill.Failed)
+        var selected = Math.Min(count, fused.Selectable);
+        while (selected < count && !backfill.Failed)
         {
             var reserve = backfill.Returned;
             var used = backfill.Contributed;
             if (used < reserve.Count)
             {
                 // Extend the backfill list over the reserve until it adds as many new eligible candidates as are missing.
-                var known = new HashSet<string>(fused.Count, StringComparer.Ordinal);
-                foreach (var candidate in fused)
+                var missing = count - selected;
+                var source = fused.IncrementalSource(backfill);
+                if (source >= 0)
                 {
-                    known.Add(candidate.ItemId);
-                }
-
-                var missing = count - selected.Count;
-                while (used < reserve.Count && missing > 0)
-                {
-                    var id = reserve[used++].ItemId;
-                    if (known.Add(id) && !exclude.Contains(id) && eligibility[id])
+                    var fusion = fused.Fusion;
+                    while (used < reserve.Count && missing > 0)
                     {
-                        missing--;
+                        var id = reserve[used++].ItemId;
+                        var isNew = !fusion.Contains(id);
+                        fusion.Add(source, reserve, used);
+                        if (isNew && !exclude.Contains(id) && eligibility.IsEligible(id))
+                        {
+                            missing--;
+                        }
+                    }
+                }
+                else
+                {
+                    var known = new HashSet<string>(fused.Fusion.Count, StringComparer.Ordinal);
+                    for (var e = 0; e < fused.Fusion.Count; e++)
+                    {
+                        known.Add(fused.Fusion.ItemIdAt(e));
+                    }
+
+                    while (used < reserve.Count && missing > 0)
+                    {
+                        var id = reserve[used++].ItemId;
+                        if (known.Add(id) && !exclude.Contains(id) && eligibility.IsEligible(id))
+                        {
+                            missing--;
+                        }
                     }
                 }
 
-                RetrievalLog.Backfill(_logger, backfill.Name, used, selected.Count, count);
+                RetrievalLog.Backfill(_logger, backfill.Name, used, selected, count);
                 backfill.ContributeUpTo(used);
-                fused = Fuse(states);
-                selected = Select(fused, exclude, count, eligibility);
+                if (source < 0)
+                {
+                    var previous = fused.Fusion;
+                    fused = Fuse(states);
+                    _fusions.Return(previous);
+                }
+
+                fused.Decide(exclude, eligibility);
+                selected = Math.Min(count, fused.Selectable);
                 continue;
             }
 
@@ -235,24 +282,27 @@ public sealed class CandidateRetriever
                 break;
             }
 
-            var fetch = reserve.Count + (2 * (count - selected.Count));
+            var fetch = reserve.Count + (2 * (count - selected));
             if (!await RunAsync(backfill, request, fetch, cancellationToken, reread: true))
             {
                 break;
             }
 
-            await CheckEligibilityAsync(request.UserId, backfill.Returned.Select(i => i.ItemId), exclude, seen, eligibility, options, cancellationToken);
+            await eligibility.CheckAsync(backfill.Returned.Select(i => i.ItemId), cancellationToken);
         }
 
-        return selected;
+        return fused;
     }
 
-    private CandidateResponse Report(string userId, List<SourceState> states, List<FusedCandidate> selected, long started, Activity? activity)
+    private CandidateResponse Report(string userId, List<SourceState> states, FusedCandidates fused, int count, long started, Activity? activity)
     {
-        var candidates = new CandidateDto[selected.Count];
+        // The first `count` selectable candidates in rank order (only the selectable ones are ranked).
+        var fusion = fused.Fusion;
+        var ranked = fusion.RankReusing(fused.IsSelectable);
+        var candidates = new CandidateDto[Math.Min(count, ranked.Length)];
         for (var i = 0; i < candidates.Length; i++)
         {
-            candidates[i] = new CandidateDto(selected[i].ItemId, selected[i].Score, selected[i].Sources);
+            candidates[i] = new CandidateDto(ranked[i].ItemId, ranked[i].Score, fusion.SourcesOf(ranked[i].Entry));
         }
 
         var reports = new SourceReport[states.Count];
@@ -351,6 +401,50 @@ public sealed class CandidateRetriever
     }
 
     /// <summary>
+    /// Eligibility of the fused candidates and the backfill reserve: decided in memory when the user's seen set came with the
+    /// signals and the unavailable set is cached (one read of it per request at most), else through the filter's round trip
+    /// for every id not excluded (once per id).
+    /// </summary>
+    private async Task<Eligibility> EligibilityAsync(
+        string userId,
+        FusedCandidates fused,
+        SourceState? backfill,
+        IReadOnlySet<string> exclude,
+        IReadOnlySet<string>? seen,
+        RetrievalOptions options,
+        CancellationToken cancellationToken)
+    {
+        var ids = fused.ItemIds();
+        if (backfill is not null)
+        {
+            ids = ids.Concat(backfill.Returned.Select(i => i.ItemId));
+        }
+
+        if (seen is not null && ids.Any(id => !exclude.Contains(id)))
+        {
+            IReadOnlySet<string>? unavailable;
+            try
+            {
+                unavailable = await _filter.GetCachedUnavailableAsync(cancellationToken).WaitAsync(options.FilterTimeout, _time, cancellationToken);
+            }
+            catch (TimeoutException ex)
+            {
+                throw new OnlineStoreUnavailableException("The eligibility filter could not read the online store in time.", ex);
+            }
+
+            if (unavailable is not null)
+            {
+                return new Eligibility(seen, unavailable);
+            }
+        }
+
+        var checkedIds = new Dictionary<string, bool>(StringComparer.Ordinal);
+        var eligibility = new Eligibility(checkedIds, (more, ct) => CheckEligibilityAsync(userId, more, exclude, seen, checkedIds, options, ct));
+        await eligibility.CheckAsync(ids, cancellationToken);
+        return eligibility;
+    }
+
+    /// <summary>
     /// Fills <paramref name="eligibility"/> for the ids not excluded and not yet known (one round trip at most; none when
     /// <paramref name="seen"/>, the user's seen set read with the signals, is given and the unavailable set is cached).
     /// </summary>
@@ -395,30 +489,6 @@ public sealed class CandidateRetriever
         }
     }
 
-    /// <summary>The first <paramref name="count"/> fused candidates that are neither excluded nor ineligible.</summary>
-    private static List<FusedCandidate> Select(
-        List<FusedCandidate> fused,
-        IReadOnlySet<string> exclude,
-        int count,
-        Dictionary<string, bool> eligibility)
-    {
-        var selected = new List<FusedCandidate>(Math.Min(count, fused.Count));
-        foreach (var candidate in fused)
-        {
-            if (selected.Count == count)
-            {
-                break;
-            }
-
-            if (!exclude.Contains(candidate.ItemId) && eligibility[candidate.ItemId])
-            {
-                selected.Add(candidate);
-            }
-        }
-
-        return selected;
-    }
-
     /// <summary>Holds a source to its contract: at most the budget, ids present, scores finite and in [0, 1].</summary>
     private static IReadOnlyList<ScoredItem> Sanitize(IReadOnlyList<ScoredItem>? items, int budget)
     {
@@ -454,5 +524,124 @@ public sealed class CandidateRetriever
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// Fusion accumulators kept between requests: a fusion of ~5,000 items needs arrays on the large object heap, and
+    /// allocating them per request cost collections.
+    /// </summary>
+    private sealed class FusionPool
+    {
+        private readonly Stack<FusionAccumulator> _free = new();
+        private readonly Lock _lock = new();
+        private readonly int _max = Math.Max(4, Environment.ProcessorCount * 2);
+
+        public FusionAccumulator Rent(int capacity)
+        {
+            lock (_lock)
+            {
+                if (_free.TryPop(out var fusion))
+                {
+                    fusion.Reset(capacity);
+                    return fusion;
+                }
+            }
+
+            return new FusionAccumulator(capacity);
+        }
+
+        public void Return(FusionAccumulator fusion)
+        {
+            lock (_lock)
+            {
+                if (_free.Count < _max)
+                {
+                    _free.Push(fusion);
+                }
+            }
+        }
+    }
+
+    /// <summary>Whether an item (not excluded) may be recommended to the request's user.</summary>
+    private sealed class Eligibility
+    {
+        private readonly IReadOnlySet<string>? _seen;
+        private readonly IReadOnlySet<string>? _unavailable;
+        private readonly Dictionary<string, bool>? _checked;
+        private readonly Func<IEnumerable<string>, CancellationToken, Task>? _check;
+
+        /// <summary>In memory: not seen and not unavailable (what the filter would answer).</summary>
+        public Eligibility(IReadOnlySet<string> seen, IReadOnlySet<string> unavailable)
+        {
+            _seen = seen;
+            _unavailable = unavailable;
+        }
+
+        /// <summary>Through the filter: <paramref name="check"/> fills <paramref name="checkedIds"/> for ids not yet known.</summary>
+        public Eligibility(Dictionary<string, bool> checkedIds, Func<IEnumerable<string>, CancellationToken, Task> check)
+        {
+            _checked = checkedIds;
+            _check = check;
+        }
+
+        /// <summary>For an id that is not excluded and was checked (every fused or backfill id is).</summary>
+        public bool IsEligible(string itemId) => _checked is null ? !_seen!.Contains(itemId) && !_unavailable!.Contains(itemId) : _checked[itemId];
+
+        /// <summary>Makes <see cref="IsEligible"/> answer for <paramref name="itemIds"/> (a round trip through the filter, or nothing).</summary>
+        public Task CheckAsync(IEnumerable<string> itemIds, CancellationToken cancellationToken) =>
+            _check is null ? Task.CompletedTask : _check(itemIds, cancellationToken);
+    }
+
+    /// <summary>
+    /// The request's fusion and which of its candidates may be selected (not excluded, eligible), decided once per item.
+    /// </summary>
+    private sealed class FusedCandidates(FusionAccumulator fusion, List<SourceState> inputs)
+    {
+        private readonly IReadOnlyList<ScoredItem>[] _lists = [.. inputs.Select(s => s.Returned)];
+        private bool[] _selectable = new bool[Math.Max(16, fusion.Count)];
+        private int _decided;
+
+        public FusionAccumulator Fusion { get; } = fusion;
+
+        /// <summary>Candidates that are not excluded and eligible.</summary>
+        public int Selectable { get; private set; }
+
+        public IEnumerable<string> ItemIds()
+        {
+            for (var e = 0; e < Fusion.Count; e++)
+            {
+                yield return Fusion.ItemIdAt(e);
+            }
+        }
+
+        public bool IsSelectable(int entry) => _selectable[entry];
+
+        /// <summary>Decides the candidates fused since the last call.</summary>
+        public void Decide(IReadOnlySet<string> exclude, Eligibility eligibility)
+        {
+            if (_selectable.Length < Fusion.Count)
+            {
+                Array.Resize(ref _selectable, Math.Max(Fusion.Count, _selectable.Length * 2));
+            }
+
+            for (; _decided < Fusion.Count; _decided++)
+            {
+                var id = Fusion.ItemIdAt(_decided);
+                var selectable = !exclude.Contains(id) && eligibility.IsEligible(id);
+                _selectable[_decided] = selectable;
+                Selectable += selectable ? 1 : 0;
+            }
+        }
+
+        /// <summary>
+        /// The fusion index of <paramref name="state"/> when its contribution can be extended in place: it is the last source
+        /// fused and its fused prefix is still what it returned (a deeper read replaces the list); else -1.
+        /// </summary>
+        public int IncrementalSource(SourceState state)
+        {
+            var last = inputs.Count - 1;
+            return last >= 0 && ReferenceEquals(inputs[last], state) && ReferenceEquals(_lists[last], state.Returned)
+                && Fusion.Taken(last) == state.Contributed ? last : -1;
+        }
     }
 }

@@ -35,9 +35,6 @@ internal sealed class SourceState(ICandidateSource source, SourcePlan plan, int 
 
     public Exception? Exception { get; private set; }
 
-    /// <summary>The items that take part in fusion.</summary>
-    public IReadOnlyList<ScoredItem> Contribution => Prefix(Returned, Contributed);
-
     public void Succeeded(IReadOnlyList<ScoredItem> items, double elapsedMs)
     {
         Returned = items;
@@ -81,23 +78,5 @@ internal sealed class SourceState(ICandidateSource source, SourcePlan plan, int 
     {
         Error ??= "backfill: " + error;
         ElapsedMs += elapsedMs;
-    }
-
-    public SourceResult ToFusionInput() => new(Name, Plan.Weight, Contribution);
-
-    private static IReadOnlyList<ScoredItem> Prefix(IReadOnlyList<ScoredItem> items, int count)
-    {
-        if (items.Count <= count)
-        {
-            return items;
-        }
-
-        var result = new ScoredItem[count];
-        for (var i = 0; i < count; i++)
-        {
-            result[i] = items[i];
-        }
-
-        return result;
     }
 }

@@ -52,7 +52,13 @@ internal sealed class ShardedSearcher(
         activity?.SetTag("recsys.k", k);
         var searchedVersion = version.Current;
         SearchFilter? engineFilter = null;
-        if (filter is not null || excludeKeys is { Count: > 0 } || queue.HasPendingDeletes)
+        if (filter is null && excludeKeys is { Count: > 0 } && !queue.HasPendingDeletes)
+        {
+            // The common case (the collaborative source's exclusions): the shards call this for every node they consider,
+            // so it is only the set lookup. A delete queued while the search runs is still dropped below, with the hits.
+            engineFilter = SearchFilter.FromPredicate(key => !excludeKeys.Contains(key));
+        }
+        else if (filter is not null || excludeKeys is { Count: > 0 } || queue.HasPendingDeletes)
         {
             engineFilter = SearchFilter.FromPredicate(key => Allowed(key, filter, excludeKeys));
         }

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using RecSys.Bench.Common;
 using RecSys.Candidates;
 using RecSys.Core.Contracts;
 using RecSys.FeatureStore.Serving;
@@ -50,17 +51,17 @@ internal sealed class CostRun(IServiceProvider services, CostSettings settings, 
         var gc0 = GC.CollectionCount(0) + GC.CollectionCount(1) + GC.CollectionCount(2);
         using var sampler = settings.Allocations ? new AllocationSampler() : null;
         sampler?.Start();
-        var window0 = CpuClock.Milliseconds();
+        var window0 = CpuClocks.ProcessMilliseconds();
         var pacer = new Pacer(settings.Rate);
         for (var i = 0; i < settings.Requests; i++)
         {
             await pacer.WaitAsync(cancellationToken);
             var user = UserAt(i);
-            var c0 = CpuClock.Milliseconds();
+            var c0 = CpuClocks.ProcessMilliseconds();
             var response = await retriever.RetrieveAsync(user, null, settings.Count, empty, cancellationToken);
-            var c1 = CpuClock.Milliseconds();
+            var c1 = CpuClocks.ProcessMilliseconds();
             Encode(response, buffer);
-            var c2 = CpuClock.Milliseconds();
+            var c2 = CpuClocks.ProcessMilliseconds();
             requestCpu += c2 - c0;
             encodeCpu += c2 - c1;
             candidates += response.Candidates.Count;
@@ -70,11 +71,11 @@ internal sealed class CostRun(IServiceProvider services, CostSettings settings, 
                 var allocated1 = GC.GetAllocatedBytesForCurrentThread();
                 digest.WriteLine(Digest(response));
                 digestAllocated += GC.GetAllocatedBytesForCurrentThread() - allocated1;
-                digestCpu += CpuClock.Milliseconds() - c2;
+                digestCpu += CpuClocks.ProcessMilliseconds() - c2;
             }
         }
 
-        var windowCpu = CpuClock.Milliseconds() - window0 - digestCpu;
+        var windowCpu = CpuClocks.ProcessMilliseconds() - window0 - digestCpu;
         sampler?.Stop();
         var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated0 - digestAllocated;
         var gcs = GC.CollectionCount(0) + GC.CollectionCount(1) + GC.CollectionCount(2) - gc0;
@@ -265,17 +266,17 @@ internal sealed class CostRun(IServiceProvider services, CostSettings settings, 
 
     private async Task<T> MeasureAsync<T>(string stage, Func<Task<T>> work)
     {
-        var c0 = CpuClock.Milliseconds();
+        var c0 = CpuClocks.ProcessMilliseconds();
         var result = await work();
-        Add(stage, CpuClock.Milliseconds() - c0);
+        Add(stage, CpuClocks.ProcessMilliseconds() - c0);
         return result;
     }
 
     private T Measure<T>(string stage, Func<T> work)
     {
-        var c0 = CpuClock.Milliseconds();
+        var c0 = CpuClocks.ProcessMilliseconds();
         var result = work();
-        Add(stage, CpuClock.Milliseconds() - c0);
+        Add(stage, CpuClocks.ProcessMilliseconds() - c0);
         return result;
     }
 

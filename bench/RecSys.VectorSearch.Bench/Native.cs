@@ -3,26 +3,6 @@ using System.Runtime.InteropServices;
 
 namespace RecSys.VectorSearch.Bench;
 
-/// <summary>Thread CPU time, so QPS on a busy shared machine can be judged apart from wall time.</summary>
-internal static partial class ThreadClock
-{
-    [StructLayout(LayoutKind.Sequential)]
-    private struct Timespec
-    {
-        public long Sec;
-        public long Nsec;
-    }
-
-    [LibraryImport("libc", EntryPoint = "clock_gettime")]
-    private static partial int ClockGetTime(int clock, out Timespec ts);
-
-    public static double Seconds()
-    {
-        // CLOCK_THREAD_CPUTIME_ID = 3 on Linux.
-        return ClockGetTime(3, out var ts) == 0 ? ts.Sec + (ts.Nsec * 1e-9) : 0;
-    }
-}
-
 /// <summary>
 /// The USearch C# wrapper sets expansion (ef) only in its constructor; the C library it ships can change it per index.
 /// We reach the wrapper's private native handle by reflection and call the C functions directly.

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Cloud.Unum.USearch;
+using RecSys.Bench.Common;
 using RecSys.VectorSearch;
 using RecSys.VectorSearch.Bench;
 using Spectre.Console;
@@ -293,7 +294,7 @@ SearchMeasurement Measure(Func<int, SearchHit[]> search, int maxQueries = int.Ma
     var lat = new long[3 * count];
     for (var round = 0; round < 3; round++)
     {
-        var c0 = ThreadClock.Seconds();
+        var c0 = CpuClocks.ThreadSeconds();
         var w0 = Stopwatch.GetTimestamp();
         for (var q = 0; q < count; q++)
         {
@@ -302,7 +303,7 @@ SearchMeasurement Measure(Func<int, SearchHit[]> search, int maxQueries = int.Ma
             lat[(round * count) + q] = Stopwatch.GetTimestamp() - t0;
         }
         bestWall = Math.Min(bestWall, Stopwatch.GetElapsedTime(w0).TotalSeconds);
-        bestCpu = Math.Min(bestCpu, ThreadClock.Seconds() - c0);
+        bestCpu = Math.Min(bestCpu, CpuClocks.ThreadSeconds() - c0);
     }
     double hits = 0;
     for (var q = 0; q < count; q++)

@@ -64,7 +64,7 @@ public sealed class RolloutRecorder
         for (var i = 0; i < scores.Length; i++)
         {
             var score = scores[i];
-            if (!float.IsFinite(score) || score < _options.MinScore || score > _options.MaxScore)
+            if (!IsValid(score))
             {
                 if (invalid++ == 0)
                 {
@@ -78,7 +78,7 @@ public sealed class RolloutRecorder
         // rollouts of an equally good model in the pipeline simulation). The position is a hash of the request, the same
         // for both versions, so a model that scores like production still yields the same sample.
         var pick = (int)(Mix(requestKey) % (ulong)scores.Length);
-        if (float.IsFinite(scores[pick]) && scores[pick] >= _options.MinScore && scores[pick] <= _options.MaxScore)
+        if (IsValid(scores[pick]))
         {
             arm.Scores.Offer(Mix(requestKey ^ 0x5EED), scores[pick]);
         }
@@ -90,6 +90,8 @@ public sealed class RolloutRecorder
             Interlocked.CompareExchange(ref arm.FirstInvalidScore, new StrongBox<float>(firstInvalid), null);
         }
     }
+
+    private bool IsValid(float score) => float.IsFinite(score) && score >= _options.MinScore && score <= _options.MaxScore;
 
     /// <summary><paramref name="shown"/> items of request <paramref name="requestId"/>, served by <paramref name="version"/>, were shown to the user.</summary>
     public void RecordImpressions(string version, string requestId, int shown)

@@ -7,12 +7,15 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
+using RecSys.ServiceDefaults.Telemetry;
 
 namespace RecSys.ServiceDefaults;
 
@@ -42,7 +45,7 @@ public static class Extensions
             http.AddServiceDiscovery();
         });
 
-        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddProblemDetails(options =>
             options.CustomizeProblemDetails = ctx =>
             {
@@ -62,6 +65,8 @@ public static class Extensions
             logging.IncludeScopes = true;
         });
 
+        builder.Services.AddOptionsWithValidateOnStart<TelemetryOptions, TelemetryOptionsValidator>().BindConfiguration(TelemetryOptions.SectionName);
+        builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddOpenTelemetry()
             .WithMetrics(metrics => metrics
                 .AddAspNetCoreInstrumentation()
@@ -69,6 +74,10 @@ public static class Extensions
                 .AddRuntimeInstrumentation()
                 .AddMeter("RecSys.*"))
             .WithTracing(tracing => tracing
+                // Set in code, so it also wins over the OTEL_TRACES_SAMPLER=always_on an AppHost passes.
+                .SetSampler(sp => new ParentBasedSampler(new TraceBudgetSampler(
+                    sp.GetRequiredService<IOptions<TelemetryOptions>>().Value.TracesPerSecond,
+                    sp.GetRequiredService<TimeProvider>())))
                 .AddSource(builder.Environment.ApplicationName)
                 .AddSource("RecSys.*")
                 .AddAspNetCoreInstrumentation(o =>

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net.Sockets;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using RecSys.Core.Domain;
@@ -12,6 +13,26 @@ internal static class Extensions
     public static IResourceBuilder<T> WithConnectionString<T>(this IResourceBuilder<T> builder, string name, ReferenceExpression value)
         where T : IResourceWithEnvironment
         => builder.WithEnvironment(context => context.EnvironmentVariables[$"ConnectionStrings__{name}"] = value);
+
+    /// <summary>
+    /// Moves a service's http endpoint off its launch profile's port when <c>RecSys:Ports:{resource name}</c> is set, so that a
+    /// second system (an evaluation next to a demo) can run on the same machine; unset keeps the profile's port.
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> WithConfiguredPort(this IResourceBuilder<ProjectResource> builder, IConfiguration configuration)
+    {
+        var key = $"RecSys:Ports:{builder.Resource.Name}";
+        if (configuration[key] is not { Length: > 0 } text)
+        {
+            return builder;
+        }
+
+        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
+        {
+            throw new InvalidOperationException($"{key} must be a TCP port, not '{text}'.");
+        }
+
+        return builder.WithEndpoint("http", endpoint => endpoint.Port = port);
+    }
 
     /// <summary>Embedded online store: Garnet hosted by a .NET project, persisted under the data root, on a fixed port.</summary>
     public static (IResource Resource, ReferenceExpression ConnectionString) AddEmbeddedOnlineStore(

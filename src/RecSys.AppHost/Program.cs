@@ -23,12 +23,14 @@ else
 var store = builder.CreateResourceBuilder(storeResource);
 
 var featureServer = builder.AddProject<Projects.RecSys_FeatureServer>(ServiceNames.FeatureServer)
+    .WithConfiguredPort(builder.Configuration)
     .WithConnectionString(ServiceNames.OnlineStore, onlineStore)
     .WithEnvironment("FeatureServer__DataDirectory", settings.DataFolder(ServiceNames.FeatureServer))
     .WithHttpHealthCheck("/health")
     .WaitFor(store);
 
 var retrieval = builder.AddProject<Projects.RecSys_Retrieval>(ServiceNames.Retrieval)
+    .WithConfiguredPort(builder.Configuration)
     .WithConnectionString(ServiceNames.OnlineStore, onlineStore)
     .WithEnvironment("Retrieval__DataDirectory", settings.DataFolder(ServiceNames.Retrieval))
     .WithEnvironment("Retrieval__VectorIndex__Dimensions", settings.SeedDimensions.ToString(System.Globalization.CultureInfo.InvariantCulture))
@@ -36,6 +38,7 @@ var retrieval = builder.AddProject<Projects.RecSys_Retrieval>(ServiceNames.Retri
     .WaitFor(store);
 
 var ranking = builder.AddProject<Projects.RecSys_Ranking>(ServiceNames.Ranking)
+    .WithConfiguredPort(builder.Configuration)
     .WithConnectionString(ServiceNames.OnlineStore, onlineStore)
     .WithEnvironment("Ranking__Models__Path", Path.Combine(settings.ModelRegistry, "rankers"))
     .WithEnvironment("Ranking__Fallback__DataDirectory", settings.DataFolder(ServiceNames.Ranking))

@@ -342,6 +342,11 @@ internal static class EvaluateCommand
         var failures = 0;
         var unknown = 0;
         string? lastFailure = null;
+        // What the lists were made of, for the report: degraded parts (a source past its timeout, a fallback ranker), the
+        // sources of the items in each top 10, and the models that ranked.
+        var degraded = new ConcurrentDictionary<string, int>(StringComparer.Ordinal);
+        var topSources = new ConcurrentDictionary<string, int>(StringComparer.Ordinal);
+        var rankedBy = new ConcurrentDictionary<string, int>(StringComparer.Ordinal);
         await Parallel.ForEachAsync(testUsers, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = cancellationToken }, async (user, ct) =>
         {
             var id = Uri.EscapeDataString(data.Users.IdAt(user));
@@ -349,6 +354,19 @@ internal static class EvaluateCommand
             {
                 var response = await http.GetFromJsonAsync<RecommendationResponse>($"/v1/recommendations/{id}?count=20", JsonDefaults.Options, ct);
                 var items = new List<int>();
+                foreach (var reason in response?.Metadata.Degraded ?? [])
+                {
+                    degraded.AddOrUpdate(reason, 1, (_, n) => n + 1);
+                }
+
+                var model = response?.Metadata.Models is { } models && models.TryGetValue("student", out var student) ? "student " + student
+                    : response?.Metadata.Models is { } m && m.TryGetValue("main-ranker", out var main) ? "main-ranker " + main : "fused score";
+                rankedBy.AddOrUpdate(model, 1, (_, n) => n + 1);
+                foreach (var source in (response?.Items ?? []).Take(10).SelectMany(i => i.Sources))
+                {
+                    topSources.AddOrUpdate(source, 1, (_, n) => n + 1);
+                }
+
                 foreach (var item in response?.Items ?? [])
                 {
                     // An item without interactions in the data cannot be relevant and has no index in the evaluator: it is
@@ -381,6 +399,8 @@ internal static class EvaluateCommand
             console.MarkupLineInterpolated($"[yellow]{failures:N0} of {testUsers.Count:N0} recommendation requests failed (scored as empty lists); last: {lastFailure}[/]");
         }
 
+        console.MarkupLineInterpolated($"ranked by: {string.Join(", ", rankedBy.OrderByDescending(p => p.Value).Select(p => $"{p.Key} {p.Value:N0}"))}; degraded: {(degraded.IsEmpty ? "none" : string.Join(", ", degraded.OrderByDescending(p => p.Value).Select(p => $"{p.Key} {p.Value:N0}")))}");
+        console.MarkupLineInterpolated($"sources of the served top-10 items (an item may have several): {string.Join(", ", topSources.OrderByDescending(p => p.Value).Select(p => $"{p.Key} {p.Value:N0}"))}");
         if (unknown > 0)
         {
             console.MarkupLineInterpolated($"{unknown:N0} served items had no interaction in the data (cold items) and were left out of the scored lists");

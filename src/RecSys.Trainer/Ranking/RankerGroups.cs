@@ -28,6 +28,24 @@ public sealed record RankerTrainingOptions
     /// <summary>Most popular unseen items added to the candidates (Retrieval's popularity source).</summary>
     public int PopularCandidates { get; init; } = 20;
 
+    /// <summary>
+    /// Extra candidates per training request that only the pre-ranker trains on, drawn (seeded, uniformly) from the deeper part of
+    /// what Retrieval gives it: ALS ranks past <see cref="AlsCandidates"/> down to <see cref="RetrievalAlsDepth"/> and popular
+    /// ranks past <see cref="PopularCandidates"/> down to <see cref="RetrievalPopularDepth"/>. In serving the pre-ranker sorts
+    /// thousands of fused candidates, most of them far below the ALS top 100 the main ranker learns from; trained on the top
+    /// 100 alone it has never seen the items it must push down. 0 trains it on the main ranker's candidates only.
+    /// </summary>
+    public int PreRankerExtraCandidates { get; init; }
+
+    /// <summary>Deepest ALS rank the pre-ranker's extra candidates (and the wide evaluation) draw from: the collaborative source's budget.</summary>
+    public int RetrievalAlsDepth { get; init; } = 2_500;
+
+    /// <summary>Deepest popularity rank the pre-ranker's extra candidates (and the wide evaluation) draw from: the trending source's budget.</summary>
+    public int RetrievalPopularDepth { get; init; } = 500;
+
+    /// <summary>Candidates the pre-ranker keeps for the main ranker in the wide evaluation (Ranking's <c>PreRankKeep</c>).</summary>
+    public int PreRankKeep { get; init; } = 500;
+
     /// <summary>Share of each user's interactions (of the training part) used as labels; the rest feed features and the ALS fit.</summary>
     public double LabelFraction { get; init; } = 0.2;
 
@@ -63,6 +81,13 @@ public sealed record RankerTrainingOptions
             throw new ArgumentException("ALS candidates must be at least 1, popular candidates 0 or more, together at most 5,000.");
         }
 
+        if (PreRankerExtraCandidates < 0 || RetrievalAlsDepth < AlsCandidates || RetrievalPopularDepth < PopularCandidates || PreRankKeep < 1
+            || AlsCandidates + PopularCandidates + PreRankerExtraCandidates > 5_000 || RetrievalAlsDepth + RetrievalPopularDepth > 10_000)
+        {
+            throw new ArgumentException("Pre-ranker extra candidates must be 0 or more (with the ALS and popular ones at most 5,000); the retrieval depths must "
+                + "reach at least the ALS and popular candidates (together at most 10,000); PreRankKeep at least 1.");
+        }
+
         if (Windows is < 1 or > 10)
         {
             throw new ArgumentException("Label windows must be between 1 and 10.");
@@ -82,8 +107,12 @@ public sealed record RankerTrainingOptions
     }
 }
 
-/// <summary>Requests (one per user) with their candidates (item indices), the feature rows and labels.</summary>
-internal sealed record RankerGroupSet(RankingDataset Data, IReadOnlyList<int> Users, IReadOnlyList<int[]> Candidates, FactorModel? Model, int LabelledGroups);
+/// <summary>
+/// Requests with their candidates (item indices), the feature rows and labels. <see cref="Data"/> holds the main ranker's
+/// candidates; <see cref="PreRankData"/> the same requests with the pre-ranker's extra candidates appended to each group
+/// (the same object when there are none).
+/// </summary>
+internal sealed record RankerGroupSet(RankingDataset Data, RankingDataset PreRankData, IReadOnlyList<int> Users, IReadOnlyList<int[]> Candidates, FactorModel? Model, int LabelledGroups);
 
 /// <summary>
 /// Builds ranking groups from the system's events: per user, a request just before the held-out part, its candidates from an
@@ -132,7 +161,8 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
             }
 
             var model = new AlsTrainer(als, time).Train(inner.Train, cancellationToken: cancellationToken);
-            groups.AddRange(await BuildAsync(featureMask, labelMask, inner.Train, model, columns, reference, options.AsOf, options.LapsedDropout, cancellationToken));
+            groups.AddRange(await BuildAsync(featureMask, labelMask, inner.Train, model, columns, reference, options.AsOf, options.LapsedDropout,
+                CandidateDraw.Training, cancellationToken));
             current = featureMask;
         }
 
@@ -145,8 +175,13 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
         return Assemble(groups, columns, null);
     }
 
-    /// <summary>Groups of the evaluation: features from the split's training part, candidates from <paramref name="model"/> fitted on it.</summary>
-    public async Task<RankerGroupSet> EvaluationAsync(DataSplit split, FactorModel model, IReadOnlyList<string> columns, CancellationToken cancellationToken)
+    /// <summary>
+    /// Groups of the evaluation: features from the split's training part, candidates from <paramref name="model"/> fitted on it:
+    /// the main ranker's (ALS and popular, <paramref name="wide"/> false) or as deep as Retrieval's collaborative and trending
+    /// budgets reach (<see cref="RankerTrainingOptions.RetrievalAlsDepth"/>, <see cref="RankerTrainingOptions.RetrievalPopularDepth"/>),
+    /// the set the pre-ranker filters in serving.
+    /// </summary>
+    public async Task<RankerGroupSet> EvaluationAsync(DataSplit split, FactorModel model, IReadOnlyList<string> columns, CancellationToken cancellationToken, bool wide = false)
     {
         var featureMask = new bool[data.Interactions.Count];
         var labelMask = new bool[data.Interactions.Count];
@@ -155,14 +190,26 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
             (split.InTrain[i] ? featureMask : labelMask)[i] = true;
         }
 
-        return Assemble(await BuildAsync(featureMask, labelMask, split.Train, model, columns, LatestTime(labelMask), options.EvaluateAsOf, 0, cancellationToken), columns, model);
+        return Assemble(await BuildAsync(featureMask, labelMask, split.Train, model, columns, LatestTime(labelMask), options.EvaluateAsOf, 0,
+            wide ? CandidateDraw.Wide : CandidateDraw.Main, cancellationToken), columns, model);
     }
 
-    /// <summary>A request before its features: the user, candidate item indices, the time features are read as of, labels, weights.</summary>
-    private sealed record Plan(int User, int[] Candidates, long AsOf, float[] Labels, float[] Weights, bool WithoutSession);
+    /// <summary>Which candidates a request gets: the main ranker's, those plus the pre-ranker's sampled extras, or Retrieval's full depth.</summary>
+    private enum CandidateDraw
+    {
+        Main,
+        Training,
+        Wide,
+    }
 
-    /// <summary>One request: the user, candidate item indices, row-major features, labels, weights, calibration segment.</summary>
-    private sealed record Group(int User, int[] Candidates, float[] Rows, float[] Labels, float[] Weights, SegmentKey Segment);
+    /// <summary>A request before its features: the user, candidate item indices (main ones first), the time features are read as of, labels, weights.</summary>
+    private sealed record Plan(int User, int[] Candidates, int MainCount, long AsOf, float[] Labels, float[] Weights, bool WithoutSession);
+
+    /// <summary>
+    /// One request: the user, candidate item indices, row-major features, labels, weights, calibration segment; the first
+    /// <paramref name="MainCount"/> candidates are the main ranker's, the rest the pre-ranker's extras.
+    /// </summary>
+    private sealed record Group(int User, int[] Candidates, float[] Rows, float[] Labels, float[] Weights, SegmentKey Segment, int MainCount);
 
     /// <summary>Latest event time (unix ms) of the interactions in <paramref name="mask"/>: the reference of the label-weight decay.</summary>
     private long LatestTime(bool[] mask)
@@ -181,7 +228,7 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
     }
 
     private async Task<List<Group>> BuildAsync(bool[] featureMask, bool[] labelMask, InteractionMatrix seen, FactorModel model, IReadOnlyList<string> columns,
-        long reference, AsOfMode asOfMode, double lapsedDropout, CancellationToken cancellationToken)
+        long reference, AsOfMode asOfMode, double lapsedDropout, CandidateDraw draw, CancellationToken cancellationToken)
     {
         var events = data.Events ?? throw new InvalidOperationException("The training data must keep its events.");
         var userCount = data.Users.Count;
@@ -237,7 +284,7 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
 
         var popularity = seen.ItemPopularity();
         var popular = Enumerable.Range(0, seen.ItemCount).Where(i => popularity[i] > 0)
-            .OrderByDescending(i => popularity[i]).ThenBy(i => i).Take(options.PopularCandidates + 500).ToArray();
+            .OrderByDescending(i => popularity[i]).ThenBy(i => i).Take(options.RetrievalPopularDepth + 500).ToArray();
 
         var users = Enumerable.Range(0, userCount).Where(u => cutoff[u] != long.MaxValue && u < seen.UserCount && seen.UserItems.RowLength(u) > 0).ToList();
         // First the requests: candidates, time, labels and weights; then the features, so that the training-set API gets
@@ -246,8 +293,13 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
         Parallel.For(0, users.Count, new ParallelOptions { CancellationToken = cancellationToken }, g =>
         {
             var u = users[g];
-            var candidates = Candidates(model, seen, popular, u);
             var asOf = asOfMode == AsOfMode.UserCutoff ? cutoff[u] - 1 : dataEnd;
+            var (candidates, mainCount) = draw switch
+            {
+                CandidateDraw.Wide => Deep(model, seen, popular, u),
+                CandidateDraw.Training when options.PreRankerExtraCandidates > 0 => WithExtras(model, seen, popular, u, asOf),
+                _ => Main(model, seen, popular, u),
+            };
             var y = new float[candidates.Length];
             var w = new float[candidates.Length];
             var userLabels = labels[u];
@@ -264,7 +316,7 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
                 }
             }
 
-            plans[g] = new Plan(u, candidates, asOf, y, w, ReadsAsLapsed(options.Seed, u, asOf, lapsedDropout));
+            plans[g] = new Plan(u, candidates, mainCount, asOf, y, w, ReadsAsLapsed(options.Seed, u, asOf, lapsedDropout));
         });
 
         var offsets = new int[plans.Length + 1];
@@ -293,7 +345,7 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
         var groups = new Group[plans.Length];
         Parallel.For(0, plans.Length, new ParallelOptions { CancellationToken = cancellationToken }, g =>
         {
-            var (u, candidates, asOf, y, w, withoutSession) = plans[g];
+            var (u, candidates, mainCount, asOf, y, w, withoutSession) = plans[g];
             var request = eventHistory.Request(data.Users.IdAt(u), asOf, context: null, withoutSession);
             var items = candidates.Select(i => eventHistory.ItemAsOf(data.Items.IdAt(i), asOf)).ToList();
             if (answer is not null)
@@ -317,7 +369,7 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
 
             var rows = new float[candidates.Length * computer.Width];
             computer.Compute(request, items, rows);
-            groups[g] = new Group(u, candidates, rows, y, w, RankingSegments.Of(request));
+            groups[g] = new Group(u, candidates, rows, y, w, RankingSegments.Of(request), mainCount);
         });
 
         return [.. groups];
@@ -325,8 +377,17 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
 
     private static RankerGroupSet Assemble(List<Group> groups, IReadOnlyList<string> columns, FactorModel? model)
     {
+        var data = ToDataset(groups, columns, mainOnly: true);
+        var preRankData = groups.All(g => g.MainCount == g.Candidates.Length) ? data : ToDataset(groups, columns, mainOnly: false);
+        return new RankerGroupSet(data, preRankData, [.. groups.Select(g => g.User)], [.. groups.Select(g => g.Candidates[..g.MainCount])], model,
+            groups.Count(g => g.Labels.AsSpan(0, g.MainCount).ContainsAnyExcept(0f)));
+    }
+
+    /// <summary>The groups as one dataset: each group's main candidates, or all of its candidates.</summary>
+    private static RankingDataset ToDataset(List<Group> groups, IReadOnlyList<string> columns, bool mainOnly)
+    {
         var width = columns.Count;
-        var totalRows = groups.Sum(g => g.Candidates.Length);
+        var totalRows = groups.Sum(g => mainOnly ? g.MainCount : g.Candidates.Length);
         var features = new float[totalRows * width];
         var allLabels = new float[totalRows];
         var allWeights = new float[totalRows];
@@ -335,17 +396,65 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
         var at = 0;
         for (var g = 0; g < groups.Count; g++)
         {
-            var (_, candidates, rows, y, w, segment) = groups[g];
-            rows.CopyTo(features, at * width);
-            y.CopyTo(allLabels, at);
-            w.CopyTo(allWeights, at);
-            groupIds.AsSpan(at, candidates.Length).Fill(g);
-            segments.AsSpan(at, candidates.Length).Fill(segment);
-            at += candidates.Length;
+            var group = groups[g];
+            var n = mainOnly ? group.MainCount : group.Candidates.Length;
+            group.Rows.AsSpan(0, n * width).CopyTo(features.AsSpan(at * width));
+            group.Labels.AsSpan(0, n).CopyTo(allLabels.AsSpan(at));
+            group.Weights.AsSpan(0, n).CopyTo(allWeights.AsSpan(at));
+            groupIds.AsSpan(at, n).Fill(g);
+            segments.AsSpan(at, n).Fill(group.Segment);
+            at += n;
         }
 
-        var dataset = new RankingDataset(columns, features, allLabels, allWeights, groupIds, segments);
-        return new RankerGroupSet(dataset, [.. groups.Select(g => g.User)], [.. groups.Select(g => g.Candidates)], model, groups.Count(g => g.Labels.Any(l => l > 0)));
+        return new RankingDataset(columns, features, allLabels, allWeights, groupIds, segments);
+    }
+
+    /// <summary>The main ranker's candidates: the ALS top <see cref="RankerTrainingOptions.AlsCandidates"/>, then popular unseen items.</summary>
+    private (int[] Candidates, int MainCount) Main(FactorModel model, InteractionMatrix seen, int[] popular, int user)
+    {
+        var list = Candidates(model, seen, popular, user);
+        return (list, list.Length);
+    }
+
+    /// <summary>
+    /// The main candidates followed by <see cref="RankerTrainingOptions.PreRankerExtraCandidates"/> drawn without replacement from
+    /// the deeper ALS and popular ranks Retrieval also returns (seeded by the seed, user and request time).
+    /// </summary>
+    private (int[] Candidates, int MainCount) WithExtras(FactorModel model, InteractionMatrix seen, int[] popular, int user, long asOfMs)
+    {
+        var main = Candidates(model, seen, popular, user);
+        var (deep, _) = Deep(model, seen, popular, user);
+        var taken = main.ToHashSet();
+        var pool = deep.Where(i => !taken.Contains(i)).ToArray();
+        var random = new Random((int)(Mix(options.Seed ^ 0x5EED, user, asOfMs) >> 33));
+        random.Shuffle(pool);
+        return ([.. main, .. pool.AsSpan(0, Math.Min(pool.Length, options.PreRankerExtraCandidates))], main.Length);
+    }
+
+    /// <summary>As deep as Retrieval's collaborative and trending sources reach: the ALS top RetrievalAlsDepth, then popular unseen items.</summary>
+    private (int[] Candidates, int MainCount) Deep(FactorModel model, InteractionMatrix seen, int[] popular, int user)
+    {
+        var list = model.Recommend(user, options.RetrievalAlsDepth, seen.UserItems).Select(s => s.Item).ToList();
+        var taken = list.ToHashSet();
+        var unseenPopular = 0;
+        foreach (var item in popular)
+        {
+            if (unseenPopular == options.RetrievalPopularDepth)
+            {
+                break;
+            }
+
+            if (!seen.UserItems.Contains(user, item))
+            {
+                unseenPopular++;
+                if (taken.Add(item))
+                {
+                    list.Add(item);
+                }
+            }
+        }
+
+        return ([.. list], list.Count);
     }
 
     private int[] Candidates(FactorModel model, InteractionMatrix seen, int[] popular, int user)
@@ -378,11 +487,16 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
             return false;
         }
 
+        return (Mix(seed, user, asOfMs) >> 11) * (1.0 / (1UL << 53)) < share;
+    }
+
+    /// <summary>A SplitMix64 hash of (seed, user, time): stable across runs and threads (HashCode is randomized per process).</summary>
+    private static ulong Mix(int seed, int user, long asOfMs)
+    {
         var z = unchecked(((ulong)(uint)seed << 32) ^ (ulong)(uint)user ^ ((ulong)asOfMs * 0x9E3779B97F4A7C15UL));
         z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
         z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
-        z ^= z >> 31;
-        return (z >> 11) * (1.0 / (1UL << 53)) < share;
+        return z ^ (z >> 31);
     }
 
     private static bool Better(LabelKind candidate, LabelKind known) => candidate == LabelKind.Engaged && known != LabelKind.Engaged;

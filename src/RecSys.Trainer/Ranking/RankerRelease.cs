@@ -44,10 +44,21 @@ internal static class RankerRelease
     public static IReadOnlyList<string> CheapColumns(IReadOnlyList<string> columns) =>
         [.. RankingFeatureCatalog.CheapNames.Where(columns.Contains)];
 
-    /// <summary>Trains the pre-ranker on the cheap columns, the main ranker on all, the student from the main ranker; calibrates on held-out groups.</summary>
-    public static TrainedRankers Train(RankingDataset all, RankerModelOptions options, TimeProvider time, Action<string>? onStep, CancellationToken cancellationToken)
+    /// <summary>
+    /// Trains the pre-ranker on the cheap columns, the main ranker on all, the student from the main ranker; calibrates on held-out
+    /// groups. <paramref name="preRankAll"/>, when given, holds the same groups as <paramref name="all"/> (in the same order) with
+    /// the pre-ranker's extra candidates: the pre-ranker trains on its training groups; every metric is taken on <paramref name="all"/>.
+    /// </summary>
+    public static TrainedRankers Train(RankingDataset all, RankerModelOptions options, TimeProvider time, Action<string>? onStep, CancellationToken cancellationToken,
+        RankingDataset? preRankAll = null)
     {
-        var parts = all.SplitGroups(options.TrainFraction, options.ValidationFraction, 1 - options.TrainFraction - options.ValidationFraction);
+        if (preRankAll is not null && preRankAll.GroupCount != all.GroupCount)
+        {
+            throw new ArgumentException($"The pre-ranker's rows have {preRankAll.GroupCount:N0} groups, the main rows {all.GroupCount:N0}.", nameof(preRankAll));
+        }
+
+        double[] fractions = [options.TrainFraction, options.ValidationFraction, 1 - options.TrainFraction - options.ValidationFraction];
+        var parts = all.SplitGroups(fractions);
         var (train, validation, calibration) = (parts[0], parts[1], parts[2]);
         if (train.RowCount == 0 || validation.RowCount == 0 || calibration.RowCount < 2)
         {
@@ -56,7 +67,8 @@ internal static class RankerRelease
 
         onStep?.Invoke("pre-ranker");
         var cheap = CheapColumns(all.FeatureNames);
-        var pre = new GbdtRankerTrainer(options.PreRanker).Train(train.SelectFeatures(cheap), cancellationToken);
+        var preTrain = preRankAll is null ? train : preRankAll.SplitGroups(fractions)[0];
+        var pre = new GbdtRankerTrainer(options.PreRanker).Train(preTrain.SelectFeatures(cheap), cancellationToken);
 
         onStep?.Invoke("main ranker");
         var main = new MlpTrainer(options.MainRanker, time).TrainClassifier(train, cancellationToken: cancellationToken);
@@ -79,6 +91,7 @@ internal static class RankerRelease
         metrics["validation_groups"] = validation.GroupCount;
         metrics["validation_rows"] = validation.RowCount;
         metrics["train_rows"] = train.RowCount;
+        metrics["pre_ranker_train_rows"] = preTrain.RowCount;
         metrics["pre_ranker_ndcg10"] = RankerMetrics.MeanNdcg(validation, preScores);
         metrics["main_ranker_ndcg10"] = RankerMetrics.MeanNdcg(validation, mainLogits);
         metrics["student_ndcg10"] = RankerMetrics.MeanNdcg(validation, studentLogits);

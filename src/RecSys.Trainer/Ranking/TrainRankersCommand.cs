@@ -33,6 +33,20 @@ internal static class TrainRankersCommand
         var version = new Option<string?>("--version") { Description = "Release name (default: rankers-<UTC time>)" };
         var alsCandidates = new Option<int>("--als-candidates") { Description = "Candidates per request from ALS", DefaultValueFactory = _ => 100 };
         var popularCandidates = new Option<int>("--popular-candidates") { Description = "Most popular unseen items added to the candidates", DefaultValueFactory = _ => 20 };
+        var preRankerExtra = new Option<int>("--pre-ranker-extra-candidates")
+        {
+            Description = "Extra candidates per training request for the pre-ranker only, sampled from the deeper ALS and popular ranks Retrieval returns "
+                + "(down to --retrieval-als-depth and --retrieval-popular-depth): in serving it sorts thousands of candidates, not the main ranker's ALS top 100",
+            DefaultValueFactory = _ => new RankerTrainingOptions().PreRankerExtraCandidates,
+        };
+        var retrievalAlsDepth = new Option<int>("--retrieval-als-depth") { Description = "Deepest ALS rank of the pre-ranker's extra candidates and of --evaluate-wide (Retrieval's collaborative budget)", DefaultValueFactory = _ => 2_500 };
+        var retrievalPopularDepth = new Option<int>("--retrieval-popular-depth") { Description = "Deepest popularity rank of the pre-ranker's extra candidates and of --evaluate-wide (Retrieval's trending budget)", DefaultValueFactory = _ => 500 };
+        var preRankKeep = new Option<int>("--pre-rank-keep") { Description = "With --evaluate-wide: candidates the pre-ranker passes to the main ranker (Ranking's PreRankKeep)", DefaultValueFactory = _ => 500 };
+        var evaluateWide = new Option<bool>("--evaluate-wide")
+        {
+            Description = "With --evaluate, also score the two stages as served: candidates down to the retrieval depths (ALS and popular), the pre-ranker keeping "
+                + "--pre-rank-keep of them for the main ranker (about a minute more)",
+        };
         var labelFraction = new Option<double>("--label-fraction") { Description = "Share of each user's latest interactions used as labels (the rest feed features and the ALS fit)", DefaultValueFactory = _ => 0.2 };
         var windows = new Option<int>("--windows") { Description = "Label windows per user, each inside the previous one's feature part (1-10)", DefaultValueFactory = _ => 3 };
         var asOf = new Option<string>("--as-of") { Description = "When features are read: user-cutoff (just before each user's labels) or data-end (after all feature events)", DefaultValueFactory = _ => "user-cutoff" };
@@ -65,7 +79,7 @@ internal static class TrainRankersCommand
         var command = new Command("train-rankers", "Train the pre-ranker, main ranker and student from the system's events and write the ranker release folder.");
         inputs.AddTo(command);
         als.AddTo(command);
-        foreach (var option in new Option[] { output, registryRoot, keep, version, alsCandidates, popularCandidates, labelFraction, windows, asOf, evaluateAsOf, lapsedDropout, excludeFeatures, labelHalfLife, consumedWeight, trees, mainEpochs, studentEpochs, evaluate, holdout, compareEase, featuresFrom, backfill })
+        foreach (var option in new Option[] { output, registryRoot, keep, version, alsCandidates, popularCandidates, preRankerExtra, retrievalAlsDepth, retrievalPopularDepth, preRankKeep, evaluateWide, labelFraction, windows, asOf, evaluateAsOf, lapsedDropout, excludeFeatures, labelHalfLife, consumedWeight, trees, mainEpochs, studentEpochs, evaluate, holdout, compareEase, featuresFrom, backfill })
         {
             command.Options.Add(option);
         }
@@ -96,6 +110,10 @@ internal static class TrainRankersCommand
             {
                 AlsCandidates = result.GetValue(alsCandidates),
                 PopularCandidates = result.GetValue(popularCandidates),
+                PreRankerExtraCandidates = result.GetValue(preRankerExtra),
+                RetrievalAlsDepth = result.GetValue(retrievalAlsDepth),
+                RetrievalPopularDepth = result.GetValue(retrievalPopularDepth),
+                PreRankKeep = result.GetValue(preRankKeep),
                 LabelFraction = result.GetValue(labelFraction),
                 Windows = result.GetValue(windows),
                 AsOf = result.GetValue(asOf) == "data-end" ? AsOfMode.DataEnd : AsOfMode.UserCutoff,
@@ -222,6 +240,9 @@ internal static class TrainRankersCommand
                 ["source"] = source.Describe(),
                 ["alsCandidates"] = options.AlsCandidates,
                 ["popularCandidates"] = options.PopularCandidates,
+                ["preRankerExtraCandidates"] = options.PreRankerExtraCandidates,
+                ["retrievalAlsDepth"] = options.RetrievalAlsDepth,
+                ["retrievalPopularDepth"] = options.RetrievalPopularDepth,
                 ["labelFraction"] = options.LabelFraction,
                 ["windows"] = options.Windows,
                 ["asOf"] = options.AsOf.ToString(),
@@ -267,13 +288,13 @@ internal static class TrainRankersCommand
                 var set = await builder.TrainingAsync(scope, columns, cancellationToken);
                 phase.Complete();
                 progress.Note(string.Create(CultureInfo.InvariantCulture,
-                    $"{set.Data.GroupCount:N0} requests ({set.LabelledGroups:N0} with a positive), {set.Data.RowCount:N0} rows, {set.Data.Labels.Count(l => l > 0):N0} positives, {columns.Count} features"));
+                    $"{set.Data.GroupCount:N0} requests ({set.LabelledGroups:N0} with a positive), {set.Data.RowCount:N0} rows, {set.Data.Labels.Count(l => l > 0):N0} positives, {columns.Count} features; pre-ranker rows {set.PreRankData.RowCount:N0}"));
                 IProgressPhase? step = null;
                 var rankers = RankerRelease.Train(set.Data, models, env.Time, s =>
                 {
                     step?.Complete();
                     step = progress.StartPhase(s, null);
-                }, cancellationToken);
+                }, cancellationToken, set.PreRankData);
                 step?.Complete();
                 return (set, rankers);
             }
@@ -285,7 +306,7 @@ internal static class TrainRankersCommand
 
             if (split is not null)
             {
-                var evaluation = await Task.Run(() => EvaluateAsync(env, data, builder, split, trained, alsOptions, options, result.GetValue(compareEase), cancellationToken), cancellationToken);
+                var evaluation = await Task.Run(() => EvaluateAsync(env, data, builder, split, trained, alsOptions, options, result.GetValue(compareEase), result.GetValue(evaluateWide), cancellationToken), cancellationToken);
                 report["evaluation"] = evaluation.Scores.ToDictionary(s => s.Name, s => s.Ndcg10);
                 console.Write(new Markup(Markup.Escape(evaluation.Markdown)));
                 Directory.CreateDirectory(releaseDirectory);
@@ -345,7 +366,7 @@ internal static class TrainRankersCommand
     }
 
     private static async Task<(IReadOnlyList<NamedScore> Scores, string Markdown)> EvaluateAsync(TrainerEnvironment env, TrainingData data, RankerGroupBuilder builder, DataSplit split,
-        TrainedRankers rankers, AlsOptions alsOptions, RankerTrainingOptions options, bool ease, CancellationToken cancellationToken)
+        TrainedRankers rankers, AlsOptions alsOptions, RankerTrainingOptions options, bool ease, bool wide, CancellationToken cancellationToken)
     {
         var model = new AlsTrainer(alsOptions, env.Time).Train(split.Train, cancellationToken: cancellationToken);
         var set = await builder.EvaluationAsync(split, model, rankers.MainRanker.FeatureNames, cancellationToken);
@@ -366,12 +387,29 @@ internal static class TrainRankersCommand
         var recommenders = new List<IRecommender>
         {
             new FactorRecommender(model, split.Train, "ALS alone"),
-            Lists("candidates in retrieval order (check: ALS, then popular)", set, retrievalOrder, null),
-            Lists("pre-ranker (GBDT, cheap features) over the candidates", set, pre, null),
-            Lists("main ranker (MLP, all features) over the candidates", set, main, null),
-            Lists("student (distilled MLP) over the candidates", set, student, null),
-            Lists("cascade: pre-ranker top 50, then main ranker", set, main, pre),
+            Lists("candidates in retrieval order (check: ALS, then popular)", set, retrievalOrder, null, 0),
+            Lists("pre-ranker (GBDT, cheap features) over the candidates", set, pre, null, 0),
+            Lists("main ranker (MLP, all features) over the candidates", set, main, null, 0),
+            Lists("student (distilled MLP) over the candidates", set, student, null, 0),
+            Lists("cascade: pre-ranker top 50, then main ranker", set, main, pre, 50),
+            Lists("cascade: pre-ranker top 50, then student (Ranking:Models:MainStage student)", set, student, pre, 50),
         };
+        if (wide)
+        {
+            // The set the pre-ranker filters in serving, as far as this loop can draw it (Retrieval's content and recent-similar
+            // sources are not replayed): the ALS and popular candidates down to the sources' budgets.
+            var deep = await builder.EvaluationAsync(split, model, rankers.MainRanker.FeatureNames, cancellationToken, wide: true);
+            var deepPre = new float[deep.Data.RowCount];
+            rankers.PreRanker.Score(deep.Data.SelectFeatures(rankers.PreRanker.FeatureNames).Features, deepPre);
+            var deepMain = new float[deep.Data.RowCount];
+            rankers.MainRanker.Score(deep.Data.Features, deepMain);
+            recommenders.Add(Lists($"deep candidates ({options.RetrievalAlsDepth} ALS + {options.RetrievalPopularDepth} popular): pre-ranker alone", deep, deepPre, null, 0));
+            recommenders.Add(Lists($"deep candidates: pre-ranker top {options.PreRankKeep}, then main ranker (as served)", deep, deepMain, deepPre, options.PreRankKeep));
+            recommenders.Add(Lists("deep candidates: main ranker over all", deep, deepMain, null, 0));
+            var deepStudent = new float[deep.Data.RowCount];
+            rankers.Student.Score(deep.Data.Features, deepStudent);
+            recommenders.Add(Lists($"deep candidates: pre-ranker top {options.PreRankKeep}, then student (as served with MainStage student)", deep, deepStudent, deepPre, options.PreRankKeep));
+        }
         if (ease)
         {
             recommenders.Add(new EaseRecommender(split.Train, 500f, 5_000));
@@ -380,7 +418,7 @@ internal static class TrainRankersCommand
         var scores = recommenders.Select(r => Evaluator.Evaluate(r, split, maxK: 20, time: env.Time)).ToList();
         var text = new StringBuilder();
         text.AppendLine(CultureInfo.InvariantCulture, $"Split {split.Name}: {split.Train.InteractionCount:N0} training, {split.TestInteractions:N0} held-out interactions; "
-            + $"{options.AlsCandidates} ALS + {options.PopularCandidates} popular candidates; training features as of {options.AsOf} (lapsed dropout {options.LapsedDropout:0.##}), test features as of {options.EvaluateAsOf}.");
+            + $"{options.AlsCandidates} ALS + {options.PopularCandidates} popular candidates (pre-ranker: {options.PreRankerExtraCandidates} more per request from ALS ranks <= {options.RetrievalAlsDepth} and popular ranks <= {options.RetrievalPopularDepth}); training features as of {options.AsOf} (lapsed dropout {options.LapsedDropout:0.##}), test features as of {options.EvaluateAsOf}.");
         text.AppendLine();
         text.AppendLine("| recommender | nDCG@10 | recall@10 | hit rate@10 | nDCG@20 |");
         text.AppendLine("|---|---:|---:|---:|---:|");
@@ -392,8 +430,8 @@ internal static class TrainRankersCommand
         return ([.. scores.Select(s => new NamedScore(s.Name, s.At(10).Ndcg))], text.ToString());
     }
 
-    /// <summary>Each user's candidates sorted by <paramref name="scores"/> (after keeping the top 50 by <paramref name="firstStage"/> when given).</summary>
-    private static PrecomputedRecommender Lists(string name, RankerGroupSet set, float[] scores, float[]? firstStage)
+    /// <summary>Each user's candidates sorted by <paramref name="scores"/> (after keeping the top <paramref name="keep"/> by <paramref name="firstStage"/> when given).</summary>
+    private static PrecomputedRecommender Lists(string name, RankerGroupSet set, float[] scores, float[]? firstStage, int keep)
     {
         var lists = new Dictionary<int, int[]>();
         for (var g = 0; g < set.Users.Count; g++)
@@ -402,7 +440,7 @@ internal static class TrainRankersCommand
             var order = Enumerable.Range(start, end - start).ToList();
             if (firstStage is not null)
             {
-                order = [.. order.OrderByDescending(r => firstStage[r]).ThenBy(r => r).Take(50)];
+                order = [.. order.OrderByDescending(r => firstStage[r]).ThenBy(r => r).Take(keep)];
             }
 
             lists[set.Users[g]] = [.. order.OrderByDescending(r => scores[r]).ThenBy(r => r).Take(20).Select(r => set.Candidates[g][r - start])];

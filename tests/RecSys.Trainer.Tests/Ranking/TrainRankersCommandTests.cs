@@ -81,10 +81,47 @@ public sealed class TrainRankersCommandTests
         Assert.Contains("test features as of DataEnd", File.ReadAllText(Path.Combine(release, "evaluation.md")), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Pre_ranker_extra_candidates_widen_only_the_pre_rankers_rows_and_the_wide_evaluation_scores_the_served_cascade()
+    {
+        using var temp = new TempDir();
+        _ = new PlantedWorldFiles(temp.Path, users: 120, items: 200, coldItems: 0, eventsPerUser: 20);
+        string[] wide = ["--retrieval-als-depth", "120", "--retrieval-popular-depth", "40", "--pre-rank-keep", "60", "--evaluate-wide"];
+        var baseline = new CliHarness();
+        Assert.True(await baseline.RunAsync(["train-rankers", "--events", temp.Path, "--out", temp.File("releases"), "--version", "narrow", "--evaluate", .. wide, .. Fast]) == 0, baseline.Output);
+        var cli = new CliHarness();
+        var code = await cli.RunAsync(["train-rankers", "--events", temp.Path, "--out", temp.File("releases"), "--version", "extra", "--evaluate",
+            "--pre-ranker-extra-candidates", "25", .. wide, .. Fast]);
+        Assert.True(code == 0, cli.Output);
+
+        using var narrow = JsonDocument.Parse(File.ReadAllText(Path.Combine(temp.File("releases"), "narrow", RankerRelease.ReportFile)));
+        using var extra = JsonDocument.Parse(File.ReadAllText(Path.Combine(temp.File("releases"), "extra", RankerRelease.ReportFile)));
+        double Metric(JsonDocument d, string name) => d.RootElement.GetProperty("metrics").GetProperty(name).GetDouble();
+
+        // The main ranker's rows (and so its model and metrics) are the same; only the pre-ranker trains on more rows per request.
+        Assert.Equal(narrow.RootElement.GetProperty("rows").GetInt64(), extra.RootElement.GetProperty("rows").GetInt64());
+        Assert.Equal(Metric(narrow, "train_rows"), Metric(narrow, "pre_ranker_train_rows"));
+        Assert.Equal(Metric(narrow, "train_rows"), Metric(extra, "train_rows"));
+        Assert.Equal(Metric(narrow, "main_ranker_auc"), Metric(extra, "main_ranker_auc"));
+        var extraRows = Metric(extra, "pre_ranker_train_rows") - Metric(extra, "train_rows");
+        var requests = extra.RootElement.GetProperty("groups").GetInt32() * (1 - 0.1 - 0.1);
+        Assert.InRange(extraRows, requests * 10, requests * 25 + 25);
+        Assert.Equal(25, extra.RootElement.GetProperty("preRankerExtraCandidates").GetInt32());
+        Assert.NotEqual(Metric(narrow, "pre_ranker_auc"), Metric(extra, "pre_ranker_auc"));
+
+        // The wide evaluation ran the pre-ranker over the deep candidates and the main ranker over the ones it kept.
+        var evaluation = extra.RootElement.GetProperty("evaluation");
+        Assert.Contains(evaluation.EnumerateObject(), p => p.Name == "deep candidates: pre-ranker top 60, then main ranker (as served)");
+        Assert.Contains(evaluation.EnumerateObject(), p => p.Name.StartsWith("deep candidates (120 ALS + 40 popular)", StringComparison.Ordinal));
+        Assert.All(evaluation.EnumerateObject(), p => Assert.InRange(p.Value.GetDouble(), 0, 1));
+    }
+
     [Theory]
     [InlineData("--lapsed-dropout", "1.5")]
     [InlineData("--exclude-features", "no_such_feature")]
     [InlineData("--windows", "0")]
+    [InlineData("--pre-ranker-extra-candidates", "-1")]
+    [InlineData("--retrieval-als-depth", "10")]
     [InlineData("--label-fraction", "1.5")]
     [InlineData("--version", "../x")]
     [InlineData("--label-half-life-days", "-3")]

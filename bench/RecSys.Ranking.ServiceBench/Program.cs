@@ -35,6 +35,7 @@ internal static class ServiceBench
             .Option("--candidates", "N", "candidates per request (default 5000)")
             .Option("--requests", "N", "requests per pass (default 200)")
             .Option("--rounds", "N", "measured passes (default 3)")
+            .Option("--warmup", "N", "passes before the measured ones (default 2: the JIT's tiers settle)")
             .Option("--results", "FILE", "writes every request's served list (items and scores) here, to compare builds")
             .Option("--seed", "N", "workload seed (default 11)")
             .RunAsync(args, RunAsync);
@@ -46,6 +47,7 @@ internal static class ServiceBench
         var candidateCount = options.GetInt("--candidates", 5_000);
         var requests = options.GetInt("--requests", 200);
         var rounds = options.GetInt("--rounds", 3);
+        var warmup = Math.Max(1, options.GetInt("--warmup", 2));
         var seed = options.GetInt("--seed", 11);
         ParsedArguments.Require(Directory.Exists(Path.Combine(world, "garnet")) && Directory.Exists(Path.Combine(world, "models", "rankers")),
             $"{world} holds no seeded world (garnet/, models/rankers/): run bench/scripts/ranking-cost.sh once.");
@@ -71,8 +73,8 @@ internal static class ServiceBench
 
         // A workload per pass (the warm-up's and each measured pass's): no (user, item) score repeats from the pass before, so the
         // main stage's score cache is consulted and filled as served but rarely hits, in every build alike.
-        var workload = BuildWorkload(catalog, candidateCount, requests * (rounds + 1), seed);
-        Console.WriteLine($"workload: {rounds + 1} passes x {requests} requests x {candidateCount:N0} candidates, {workload.Average(w => w.Payload.Length) / 1024:F0} KB per payload");
+        var workload = BuildWorkload(catalog, candidateCount, requests * (warmup + rounds), seed);
+        Console.WriteLine($"workload: {warmup + rounds} passes x {requests} requests x {candidateCount:N0} candidates, {workload.Average(w => w.Payload.Length) / 1024:F0} KB per payload");
 
         var retrieval = new RecordedRetrieval();
         var impressions = new ImpressionSink();
@@ -117,9 +119,9 @@ internal static class ServiceBench
 
         Console.WriteLine($"service ready ({clock.Elapsed.TotalSeconds:F1} s); {SystemLine()}");
 
-        // Warm-up pass; its answers and every measured pass's are the ones compared across builds.
+        // Warm-up passes; their answers and every measured pass's are the ones compared across builds.
         var answers = new RecommendationResponse[workload.Length];
-        for (var q = 0; q < requests; q++)
+        for (var q = 0; q < warmup * requests; q++)
         {
             answers[q] = await AskAsync(client, retrieval, workload[q]);
         }
@@ -131,6 +133,8 @@ internal static class ServiceBench
         Console.WriteLine($"| pass | Ranking CPU-ms/request (process) | Garnet CPU-ms/request | store commands/request | {string.Join(" | ", stageNames)} (wall ms) | wall ms/request | allocated KB/request | gen0/1/2 |");
         Console.WriteLine($"|---|---:|---:|---:|{string.Concat(stageNames.Select(_ => "---:|"))}---:|---:|---|");
         var spentPerPass = new List<double>();
+        var commandsBefore = await store.CommandCountsAsync(redis);
+        using var counters = new CounterTotals("RecSys.Ranking.Features");
         for (var round = 0; round < rounds; round++)
         {
             GC.Collect();
@@ -142,7 +146,7 @@ internal static class ServiceBench
             var allocated = GC.GetTotalAllocatedBytes(precise: true);
             var gcs = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
             var watch = Stopwatch.StartNew();
-            var pass = workload.AsSpan((round + 1) * requests, requests).ToArray();
+            var pass = workload.AsSpan((warmup + round) * requests, requests).ToArray();
             for (var q = 0; q < requests; q++)
             {
                 retrieval.Next = pass[q].Payload;
@@ -165,7 +169,7 @@ internal static class ServiceBench
             for (var q = 0; q < requests; q++)
             {
                 var answer = System.Text.Json.JsonSerializer.Deserialize<RecommendationResponse>(bodies[q], JsonDefaults.Options)!;
-                answers[((round + 1) * requests) + q] = answer;
+                answers[((warmup + round) * requests) + q] = answer;
                 degraded += answer.Metadata.Degraded.Count > 0 ? 1 : 0;
                 for (var s = 0; s < stageNames.Length; s++)
                 {
@@ -180,6 +184,13 @@ internal static class ServiceBench
                 Console.WriteLine($"  warning: {degraded} degraded answers (not a learned figure)");
             }
         }
+
+        Console.WriteLine("feature provider counters per request over the passes: " + string.Join(", ",
+            counters.Totals.OrderBy(c => c.Key, StringComparer.Ordinal).Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.Key} {c.Value / (double)(requests * rounds):F1}"))));
+        var commandsAfter = await store.CommandCountsAsync(redis);
+        Console.WriteLine("store commands per request over the passes: " + string.Join(", ", commandsAfter
+            .Select(c => (c.Key, Calls: (c.Value - commandsBefore.GetValueOrDefault(c.Key)) / (double)(requests * rounds)))
+            .Where(c => c.Calls > 0.01).OrderByDescending(c => c.Calls).Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.Key} {c.Calls:F2}"))));
 
         if (options.GetStringOrNull("--results") is { } resultsFile)
         {
@@ -352,6 +363,30 @@ internal static class ServiceBench
             // A null body: the logger counts the whole batch as accepted.
             return new HttpResponseMessage(HttpStatusCode.OK) { Content = new StringContent("null", Encoding.UTF8, "application/json") };
         }
+    }
+
+    /// <summary>Sums the long counters of one meter (by instrument name) while it lives.</summary>
+    private sealed class CounterTotals : IDisposable
+    {
+        private readonly System.Diagnostics.Metrics.MeterListener _listener = new();
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _totals = new(StringComparer.Ordinal);
+
+        public CounterTotals(string meterName)
+        {
+            _listener.InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Meter.Name == meterName && instrument is System.Diagnostics.Metrics.Counter<long>)
+                {
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            };
+            _listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => _totals.AddOrUpdate(instrument.Name, value, (_, total) => total + value));
+            _listener.Start();
+        }
+
+        public IReadOnlyDictionary<string, long> Totals => _totals;
+
+        public void Dispose() => _listener.Dispose();
     }
 
     private sealed class FixedNowTimeProvider(DateTimeOffset now) : TimeProvider

@@ -79,22 +79,26 @@ internal sealed class StoreProcess : IDisposable
     }
 
     /// <summary>Commands the store has executed so far (INFO commandstats), 0 when it does not report them.</summary>
-    public async Task<long> CommandCountAsync(IConnectionMultiplexer redis)
+    public async Task<long> CommandCountAsync(IConnectionMultiplexer redis) => (await CommandCountsAsync(redis)).Values.Sum();
+
+    /// <summary>Calls per command so far (INFO commandstats); empty when the store does not report them.</summary>
+    public async Task<Dictionary<string, long>> CommandCountsAsync(IConnectionMultiplexer redis)
     {
         var server = redis.GetServer(IPAddress.Loopback, Port);
         var info = await server.InfoRawAsync("commandstats");
-        long total = 0;
+        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var line in (info ?? "").Split('\n'))
         {
             var at = line.IndexOf("calls=", StringComparison.Ordinal);
-            if (line.StartsWith("cmdstat_", StringComparison.Ordinal) && at > 0)
+            var colon = line.IndexOf(':', StringComparison.Ordinal);
+            if (line.StartsWith("cmdstat_", StringComparison.Ordinal) && at > 0 && colon > 8)
             {
                 var end = line.IndexOf(',', at);
-                total += long.Parse(line.AsSpan(at + 6, (end < 0 ? line.Length : end) - at - 6), CultureInfo.InvariantCulture);
+                counts[line[8..colon]] = long.Parse(line.AsSpan(at + 6, (end < 0 ? line.TrimEnd('\r').Length : end) - at - 6), CultureInfo.InvariantCulture);
             }
         }
 
-        return total;
+        return counts;
     }
 
     public void Dispose()

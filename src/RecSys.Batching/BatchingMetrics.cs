@@ -9,7 +9,7 @@ internal sealed class BatchingMetrics : IDisposable
     public const string NameTag = "recsys.batching.name";
     public const string CloseReasonTag = "recsys.batching.close_reason";
 
-    private static readonly string[] CloseReasonNames = ["full", "deadline", "early_trigger", "drain"];
+    private static readonly string[] CloseReasonNames = ["full", "deadline", "early_trigger", "drain", "large_request"];
 
     private readonly Meter _meter;
     private readonly bool _ownsMeter;

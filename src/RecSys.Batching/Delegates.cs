@@ -21,4 +21,5 @@ internal enum BatchCloseReason
     Deadline,
     EarlyTrigger,
     Drain,
+    LargeRequest,
 }

@@ -156,6 +156,12 @@ public sealed partial class DynamicBatcher<TRow>
                 return BatchCloseReason.Drain;
             }
 
+            // Every queued row has joined above; a large request's last rows need not wait for more.
+            if (HoldsEndOfLargeRequest(worker))
+            {
+                return BatchCloseReason.LargeRequest;
+            }
+
             var now = _timeProvider.GetTimestamp();
             if (now >= deadline)
             {
@@ -177,6 +183,25 @@ public sealed partial class DynamicBatcher<TRow>
         }
 
         return BatchCloseReason.Full;
+    }
+
+    private bool HoldsEndOfLargeRequest(Worker worker)
+    {
+        var threshold = _options.CloseAtOnceRequestRows;
+        if (threshold <= 0)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < worker.SliceCount; i++)
+        {
+            if (worker.Slices[i].EndsRequest && worker.Slices[i].Request.Rows.Length >= threshold)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]

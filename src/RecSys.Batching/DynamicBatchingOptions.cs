@@ -33,6 +33,13 @@ public sealed record DynamicBatchingOptions
     /// <summary>Pads every batch to the next power of two rows (zero features), so a session sees few distinct shapes.</summary>
     public bool PadToPowerOfTwo { get; init; } = true;
 
+    /// <summary>
+    /// A batch that holds the last rows of a request of at least this many rows closes as soon as the rows already queued have
+    /// joined it, without waiting for more: such a request amortizes a run by itself, and the wait would only delay it.
+    /// 0 (the default) turns this off; requests smaller than this wait as before.
+    /// </summary>
+    public int CloseAtOnceRequestRows { get; init; }
+
     /// <summary>Rows that may wait in the queue; a request that does not fit is rejected at once.</summary>
     public int QueueCapacityRows { get; init; } = 8192;
 
@@ -87,6 +94,7 @@ public sealed record DynamicBatchingOptions
         }
 
         Check(!string.IsNullOrWhiteSpace(Name), "Name must not be empty");
+        Check(CloseAtOnceRequestRows >= 0, $"CloseAtOnceRequestRows must not be negative (was {CloseAtOnceRequestRows})");
         Check(FeatureWidth is >= 1 and <= 1 << 16, $"FeatureWidth must be in 1..65536 (was {FeatureWidth})");
         Check(MinAdaptiveBatchRows >= 1, $"MinAdaptiveBatchRows must be at least 1 (was {MinAdaptiveBatchRows})");
         Check(MaxAdaptiveBatchRows is >= 1 and <= 1 << 16, $"MaxAdaptiveBatchRows must be in 1..65536 (was {MaxAdaptiveBatchRows})");

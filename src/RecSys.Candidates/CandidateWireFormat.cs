@@ -205,6 +205,17 @@ public static class CandidateWireFormat
     /// <summary>Reads a response written by <see cref="Encoded.WriteTo"/>; <see cref="FormatException"/> when the bytes are not one.</summary>
     public static CandidateResponse Read(ReadOnlySpan<byte> data)
     {
+        var decoded = Read(data, static (id, score, sources) => new CandidateDto(id, score, sources));
+        return new CandidateResponse(decoded.UserId, decoded.Candidates, decoded.Sources, decoded.Degraded, decoded.ElapsedMs) { IndexCoverage = decoded.IndexCoverage };
+    }
+
+    /// <summary>
+    /// Reads a response written by <see cref="Encoded.WriteTo"/> straight into the caller's candidate type (one object per
+    /// candidate, no <see cref="CandidateDto"/> in between); <see cref="FormatException"/> when the bytes are not one.
+    /// </summary>
+    public static DecodedCandidates<TCandidate> Read<TCandidate>(ReadOnlySpan<byte> data, CandidateFactory<TCandidate> create)
+    {
+        ArgumentNullException.ThrowIfNull(create);
         var r = new Reader(data);
         if (r.U32() != Magic)
         {
@@ -265,7 +276,7 @@ public static class CandidateWireFormat
 
         // One source list per distinct mask, shared by the candidates that have it (a handful of lists for 5,000 candidates).
         var lists = new Dictionary<uint, string[]>();
-        var candidates = new CandidateDto[count];
+        var candidates = new TCandidate[count];
         for (var i = 0; i < count; i++)
         {
             var mask = masks[i];
@@ -289,7 +300,7 @@ public static class CandidateWireFormat
                 lists[mask] = sources;
             }
 
-            candidates[i] = new CandidateDto(r.String(), scores[i], sources);
+            candidates[i] = create(r.String(), scores[i], sources);
         }
 
         if (r.Remaining != 0)
@@ -297,7 +308,7 @@ public static class CandidateWireFormat
             throw new FormatException($"{r.Remaining} bytes after the last candidate.");
         }
 
-        return new CandidateResponse(userId, candidates, reports, degraded, elapsed) { IndexCoverage = hasCoverage ? coverage : null };
+        return new DecodedCandidates<TCandidate>(userId, candidates, reports, degraded, elapsed, hasCoverage ? coverage : null);
     }
 
     private readonly ref struct Writer(IBufferWriter<byte> output)
@@ -379,3 +390,15 @@ public static class CandidateWireFormat
         }
     }
 }
+
+/// <summary>Makes one decoded candidate: its id, fused score and source names (a list shared by candidates with the same sources).</summary>
+public delegate TCandidate CandidateFactory<out TCandidate>(string itemId, double score, IReadOnlyList<string> sources);
+
+/// <summary>A decoded <see cref="CandidateResponse"/> whose candidates are of the caller's type.</summary>
+public sealed record DecodedCandidates<TCandidate>(
+    string UserId,
+    TCandidate[] Candidates,
+    IReadOnlyList<SourceReport> Sources,
+    IReadOnlyList<string> Degraded,
+    double ElapsedMs,
+    double? IndexCoverage);

@@ -133,6 +133,53 @@ public sealed class BatchFormationTests
     }
 
     [Fact]
+    public async Task The_last_rows_of_a_request_at_the_close_at_once_size_do_not_wait()
+    {
+        await using var h = new BatcherHarness(o => o with { MaxBatchRows = 16, CloseAtOnceRequestRows = 40 });
+        var rows = h.NewRows(40);
+        var (task, scores) = h.Submit(rows);
+
+        // The clock never moves: the tail closes without the wait.
+        await BatcherHarness.Bounded(task);
+
+        Assert.Equal([16, 16, 8], h.Batches.Select(b => b.Rows));
+        Assert.Equal(rows.Select(r => r.Id), h.Batches.SelectMany(b => b.Ids(BatcherHarness.Width)));
+        Assert.Equal(rows.Select(BatcherHarness.ExpectedScore), scores);
+    }
+
+    [Fact]
+    public async Task A_request_at_the_close_at_once_size_that_fits_one_batch_does_not_wait_and_takes_queued_rows_along()
+    {
+        await using var h = new BatcherHarness(o => o with { MaxBatchRows = 64, CloseAtOnceRequestRows = 10 });
+        var small = h.NewRows(3);
+        var large = h.NewRows(12);
+        var (smallTask, smallScores) = h.Submit(small);
+        var (largeTask, largeScores) = h.Submit(large);
+
+        // The clock never moves: the large request closes the batch, and the small one queued before it rides along.
+        await BatcherHarness.Bounded(Task.WhenAll(smallTask, largeTask));
+
+        Assert.Equal(16, Assert.Single(h.Batches).Rows);
+        Assert.Equal(small.Select(BatcherHarness.ExpectedScore), smallScores);
+        Assert.Equal(large.Select(BatcherHarness.ExpectedScore), largeScores);
+    }
+
+    [Fact]
+    public async Task A_request_below_the_close_at_once_size_still_waits()
+    {
+        await using var h = new BatcherHarness(o => o with { MaxBatchRows = 16, CloseAtOnceRequestRows = 5 });
+        var (task, _) = h.Submit(h.NewRows(4));
+        await h.SettleAsync();
+        Assert.Empty(h.Batches);
+        Assert.False(task.IsCompleted);
+
+        h.Time.Advance(h.Options.MaxWait);
+        await BatcherHarness.Bounded(task);
+
+        Assert.Equal(4, Assert.Single(h.Batches).Rows);
+    }
+
+    [Fact]
     public async Task Rows_of_several_requests_share_a_batch_and_get_their_own_scores_back()
     {
         await using var h = new BatcherHarness();

@@ -59,4 +59,21 @@ public sealed class RetrievalClientTests
 
         Assert.Equal(["i0", "i1", "i2"], response.Candidates.Select(c => c.ItemId));
     }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Ranking_candidates_are_the_candidates_of_either_form(bool compact)
+    {
+        var expected = Response(5000);
+        var retrieval = new ScriptedRetrieval { Script = (_, _, _) => Task.FromResult(compact ? Compact(expected, withLength: true) : ScriptedRetrieval.Ok(expected)) };
+        var client = new RetrievalClient(new HttpClient(retrieval) { BaseAddress = new Uri("http://retrieval") });
+
+        var response = await client.GetRankingCandidatesAsync(new CandidateRequest("u1", null, 5000, null), CancellationToken.None);
+
+        Assert.Equal(expected.Candidates.Select(c => (c.ItemId, c.Score, string.Join(',', c.Sources))),
+            response.Candidates.Select(c => (c.ItemId, c.RetrievalScore, string.Join(',', c.Sources))));
+        Assert.Equal(1, response.IndexCoverage);
+        Assert.Empty(response.Degraded);
+    }
 }

@@ -22,6 +22,7 @@ public sealed class ItemFeatureTable
     private readonly IOnlineFeatureStore _store;
     private readonly ItemCatalogReader _catalog;
     private readonly ItemMetadataReader? _metadata;
+    private readonly EmbeddingStore? _embeddings;
     private readonly RankingFeatureProviderOptions _options;
     private readonly TimeProvider _time;
     private readonly FeatureDefinition[] _definitions;
@@ -30,7 +31,7 @@ public sealed class ItemFeatureTable
     private long _version;
 
     public ItemFeatureTable(IOnlineFeatureStore store, ItemCatalogReader catalog, FeatureRegistry registry, IOptions<RankingFeatureProviderOptions> options,
-        TimeProvider time, IMeterFactory? meters = null, ItemMetadataReader? metadata = null)
+        TimeProvider time, IMeterFactory? meters = null, ItemMetadataReader? metadata = null, EmbeddingStore? embeddings = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(catalog);
@@ -40,6 +41,7 @@ public sealed class ItemFeatureTable
         _store = store;
         _catalog = catalog;
         _metadata = metadata;
+        _embeddings = embeddings;
         _options = options.Value;
         _time = time;
         _definitions = [.. RankingFeatureCatalog.ItemFeatures.Select(name => registry.TryGet(name, out var definition)
@@ -68,6 +70,7 @@ public sealed class ItemFeatureTable
     public async Task<ItemFeatureSnapshot> RefreshAsync(CancellationToken cancellationToken)
     {
         var started = _time.GetTimestamp();
+        var versionBefore = await ActiveEmbeddingVersionAsync(cancellationToken).ConfigureAwait(false);
         var ids = await _catalog.ReadAllAsync(cancellationToken).ConfigureAwait(false);
         var items = new Dictionary<string, ItemEntry>(ids.Length, StringComparer.Ordinal);
         var categories = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -96,10 +99,34 @@ public sealed class ItemFeatureTable
             await CollectAsync(pending, items, categories).ConfigureAwait(false);
         }
 
-        var snapshot = new ItemFeatureSnapshot(Interlocked.Increment(ref _version), items, started, _metadata is not null);
+        // The store resolves the active version per chunk: only when it was the same before and after the read are all the
+        // snapshot's embeddings known to be that version's (post-processing then takes them from here instead of the store).
+        var versionAfter = versionBefore is null ? null : await ActiveEmbeddingVersionAsync(cancellationToken).ConfigureAwait(false);
+        var snapshot = new ItemFeatureSnapshot(Interlocked.Increment(ref _version), items, started, _metadata is not null)
+        {
+            EmbeddingVersion = versionBefore is { Length: > 0 } && string.Equals(versionBefore, versionAfter, StringComparison.Ordinal) ? versionBefore : null,
+        };
         Volatile.Write(ref _current, snapshot);
         _refreshSeconds?.Record(_time.GetElapsedTime(started).TotalSeconds);
         return snapshot;
+    }
+
+    /// <summary>The active embedding version, or null without an embedding store or when it cannot be read.</summary>
+    private async Task<string?> ActiveEmbeddingVersionAsync(CancellationToken cancellationToken)
+    {
+        if (_embeddings is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            return await _embeddings.GetActiveVersionAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OnlineStoreUnavailableException)
+        {
+            return null;
+        }
     }
 
     /// <summary>
@@ -168,6 +195,12 @@ public sealed class ItemFeatureSnapshot
     /// <summary>Whether the items' filter metadata was read with their values.</summary>
     public bool HasMetadata { get; }
 
+    /// <summary>
+    /// The embedding version every item embedding of this snapshot was read under (the active one before and after the read);
+    /// null when unknown (no embedding store given, no version active, or an activation during the read).
+    /// </summary>
+    public string? EmbeddingVersion { get; init; }
+
     public int Count => _items.Count;
 
     public bool TryGet(string itemId, out EntityValues values)
@@ -179,6 +212,23 @@ public sealed class ItemFeatureSnapshot
         }
 
         values = EntityValues.Empty;
+        return false;
+    }
+
+    /// <summary>
+    /// The item's embedding as the store holds it under <see cref="EmbeddingVersion"/>, when that is <paramref name="version"/> and
+    /// the vector has <paramref name="dimension"/> values (the array is shared: read it, never write it).
+    /// </summary>
+    public bool TryGetEmbedding(string itemId, string version, int dimension, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out float[]? embedding)
+    {
+        if (EmbeddingVersion is { } own && string.Equals(own, version, StringComparison.Ordinal) && _items.TryGetValue(itemId, out var entry)
+            && entry.Values.Vector(RankingFeatureCatalog.ItemEmbedding) is { } vector && vector.Length == dimension)
+        {
+            embedding = vector;
+            return true;
+        }
+
+        embedding = null;
         return false;
     }
 

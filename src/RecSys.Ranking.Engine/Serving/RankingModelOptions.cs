@@ -90,6 +90,13 @@ public sealed class MainStageBatchingOptions
     [Range(typeof(TimeSpan), "00:00:00.0001", "00:00:10")]
     public TimeSpan MaxWait { get; set; } = TimeSpan.FromMilliseconds(2);
 
+    /// <summary>
+    /// A request of at least this many main-stage rows (a learned request sends ~500) is scored without waiting for other
+    /// requests' rows to join its last batch; smaller ones wait up to <see cref="MaxWait"/> as before. 0 turns it off.
+    /// </summary>
+    [Range(0, 10_000_000)]
+    public int CloseAtOnceRequestRows { get; set; } = 64;
+
     /// <summary>Rows that may wait; a request that does not fit is answered 429 with Retry-After.</summary>
     [Range(1, 10_000_000)]
     public int QueueCapacityRows { get; set; } = 16_384;
@@ -122,6 +129,7 @@ public sealed class MainStageBatchingOptions
             WorkerCount = WorkerCount,
             AdaptationEnabled = AdaptationEnabled,
             TargetP99 = TargetP99,
+            CloseAtOnceRequestRows = CloseAtOnceRequestRows,
         };
     }
 }

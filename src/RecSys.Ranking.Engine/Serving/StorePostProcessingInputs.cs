@@ -6,7 +6,8 @@ namespace RecSys.Ranking.Serving;
 /// <summary>
 /// Post-processing's item inputs from the online store: metadata (creator, categories, availability, creation time) from the
 /// in-process <see cref="ItemFeatureTable"/> when it holds them (availability still read per request) or through
-/// <see cref="ItemMetadataReader"/>, and the item embeddings of the active embedding version for diversity. The active
+/// <see cref="ItemMetadataReader"/>, and the item embeddings of the active embedding version for diversity (from the item
+/// table when its snapshot holds that version's, else from the store). The active
 /// version and its dimension are re-read at most every few seconds. Without embeddings (none published, or a store failure
 /// on that read) diversity sees every item as dissimilar, and the rules still apply.
 /// </summary>
@@ -27,7 +28,7 @@ public sealed class StorePostProcessingInputs(ItemMetadataReader metadata, Embed
         try
         {
             var (version, dimension) = await ActiveVersionAsync(cancellationToken).ConfigureAwait(false);
-            vectors = dimension > 0 ? await embeddings.GetItemsAsync(version, itemIds, dimension, cancellationToken).ConfigureAwait(false) : new float[]?[itemIds.Count];
+            vectors = dimension > 0 ? await EmbeddingsAsync(version, dimension, itemIds, cancellationToken).ConfigureAwait(false) : new float[]?[itemIds.Count];
         }
         catch (OnlineStoreUnavailableException)
         {
@@ -35,6 +36,44 @@ public sealed class StorePostProcessingInputs(ItemMetadataReader metadata, Embed
         }
 
         return (await metadataRead.ConfigureAwait(false), vectors);
+    }
+
+    /// <summary>
+    /// The items' embeddings under <paramref name="version"/>: from the item table when its snapshot was read under that version
+    /// (the same bytes the store holds, decoded the same way), the rest (items the table lacks, or every item when its version
+    /// differs) from the store in one read.
+    /// </summary>
+    private async Task<float[]?[]> EmbeddingsAsync(string version, int dimension, IReadOnlyList<string> itemIds, CancellationToken cancellationToken)
+    {
+        if (itemTable?.Current is not { } table || !string.Equals(table.EmbeddingVersion, version, StringComparison.Ordinal))
+        {
+            return await embeddings.GetItemsAsync(version, itemIds, dimension, cancellationToken).ConfigureAwait(false);
+        }
+
+        var vectors = new float[]?[itemIds.Count];
+        List<int>? absent = null;
+        for (var i = 0; i < vectors.Length; i++)
+        {
+            if (table.TryGetEmbedding(itemIds[i], version, dimension, out var vector))
+            {
+                vectors[i] = vector;
+            }
+            else
+            {
+                (absent ??= []).Add(i);
+            }
+        }
+
+        if (absent is not null)
+        {
+            var read = await embeddings.GetItemsAsync(version, [.. absent.Select(i => itemIds[i])], dimension, cancellationToken).ConfigureAwait(false);
+            for (var k = 0; k < absent.Count; k++)
+            {
+                vectors[absent[k]] = read[k];
+            }
+        }
+
+        return vectors;
     }
 
     /// <summary>

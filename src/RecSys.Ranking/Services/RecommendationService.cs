@@ -44,7 +44,8 @@ public sealed partial class RecommendationService(
         var degraded = new List<string>();
         var start = time.GetTimestamp();
 
-        IReadOnlyList<CandidateDto> candidates;
+        // As the ranker takes them: decoded once into RankingCandidates, not copied per request.
+        RankingCandidate[] candidates;
         double? indexCoverage = null;
         var stageStart = time.GetTimestamp();
         try
@@ -52,7 +53,7 @@ public sealed partial class RecommendationService(
             // The client's resilience pipeline also ends at RetrievalTimeout; this bound covers a pipeline configured otherwise.
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(o.RetrievalTimeout);
-            var response = await retrieval.GetCandidatesAsync(
+            var response = await retrieval.GetRankingCandidatesAsync(
                 new CandidateRequest(userId, context, Math.Max(o.CandidateCount, count), null), timeout.Token);
             candidates = response.Candidates;
             degraded.AddRange(response.Degraded);
@@ -67,12 +68,12 @@ public sealed partial class RecommendationService(
         }
 
         var fromLastKnown = false;
-        if (candidates.Count == 0)
+        if (candidates.Length == 0)
         {
             // Failed, or answered empty because every source failed (the store is away): never answer an empty list.
             degraded.Add(DegradedRetrieval);
             var fell = await fallback.GetAsync(userId, Math.Max(o.CandidateCount, count), cancellationToken);
-            candidates = fell.Candidates;
+            candidates = RetrievedCandidates.From(fell.Candidates);
             fromLastKnown = fell.LastKnown;
             if (fromLastKnown)
             {
@@ -130,7 +131,7 @@ public sealed partial class RecommendationService(
         }
         else
         {
-            var scores = await fusedRanker.ScoreAsync(userId, candidates, cancellationToken);
+            var scores = await fusedRanker.ScoreAsync(userId, FusedInput(candidates), cancellationToken);
             var order = TopK(scores, count);
             items = new RankedItem[order.Length];
             for (var i = 0; i < order.Length; i++)
@@ -151,23 +152,17 @@ public sealed partial class RecommendationService(
         return new RecommendationResponse(
             userId,
             items,
-            new RecommendationMetadata(requestId, rankerVersion, degraded, stages, candidates.Count) { Models = models, IndexCoverage = indexCoverage });
+            new RecommendationMetadata(requestId, rankerVersion, degraded, stages, candidates.Length) { Models = models, IndexCoverage = indexCoverage });
     }
 
     /// <summary>The learned ranking, or null (and <see cref="DegradedModel"/>) when no release serves or it failed.</summary>
     private async Task<TwoStageResult?> RankWithModelsAsync(
-        string userId, string? context, IReadOnlyList<CandidateDto> candidates, int count, string requestId, List<string> degraded, CancellationToken cancellationToken)
+        string userId, string? context, RankingCandidate[] candidates, int count, string requestId, List<string> degraded, CancellationToken cancellationToken)
     {
         try
         {
-            var rankingCandidates = new RankingCandidate[candidates.Count];
-            for (var i = 0; i < rankingCandidates.Length; i++)
-            {
-                rankingCandidates[i] = new RankingCandidate(candidates[i].ItemId, candidates[i].Score, candidates[i].Sources);
-            }
-
             // Bounded: the stages read features from the store, and a hung store would hold the request for the client's timeout.
-            var result = await rollout.RankAsync(new RankingQuery(userId, context, time.GetUtcNow()), rankingCandidates, count, requestId, cancellationToken)
+            var result = await rollout.RankAsync(new RankingQuery(userId, context, time.GetUtcNow()), candidates, count, requestId, cancellationToken)
                 .WaitAsync(fallbackOptions.Value.ModelStageTimeout, time, cancellationToken);
             if (result is null)
             {
@@ -188,6 +183,18 @@ public sealed partial class RecommendationService(
             degraded.Add(DegradedModel);
             return null;
         }
+    }
+
+    /// <summary>The fused ranker's view of the candidates (it reads their fused scores).</summary>
+    private static CandidateDto[] FusedInput(RankingCandidate[] candidates)
+    {
+        var input = new CandidateDto[candidates.Length];
+        for (var i = 0; i < input.Length; i++)
+        {
+            input[i] = new CandidateDto(candidates[i].ItemId, candidates[i].RetrievalScore, candidates[i].Sources);
+        }
+
+        return input;
     }
 
     /// <summary>Indices of the <paramref name="k"/> best scores, best first; ties keep candidate order (stable).</summary>

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Net.Http.Headers;
 using RecSys.Candidates;
 using RecSys.Core.Contracts;
+using RecSys.Ranking.Features;
 
 namespace RecSys.Ranking.Services;
 
@@ -17,7 +18,25 @@ public sealed class RetrievalClient(HttpClient http)
     /// <summary>Far above 10,000 candidates (the largest count) with 64-character ids: a bound on what is buffered.</summary>
     private const int MaxCompactBytes = 64 * 1024 * 1024;
 
-    public async Task<CandidateResponse> GetCandidatesAsync(CandidateRequest request, CancellationToken cancellationToken)
+    public Task<CandidateResponse> GetCandidatesAsync(CandidateRequest request, CancellationToken cancellationToken) =>
+        SendAsync(request, static bytes => CandidateWireFormat.Read(bytes), static json => json, cancellationToken);
+
+    /// <summary>
+    /// The candidates as the ranker takes them: a compact answer is decoded straight into <see cref="RankingCandidate"/>s
+    /// (one object per candidate, where going through <see cref="CandidateDto"/> made two); a JSON answer is converted.
+    /// </summary>
+    public Task<RetrievedCandidates> GetRankingCandidatesAsync(CandidateRequest request, CancellationToken cancellationToken) =>
+        SendAsync(
+            request,
+            static bytes =>
+            {
+                var decoded = CandidateWireFormat.Read(bytes, static (id, score, sources) => new RankingCandidate(id, score, sources));
+                return new RetrievedCandidates(decoded.Candidates, decoded.Degraded, decoded.IndexCoverage);
+            },
+            static json => new RetrievedCandidates(RetrievedCandidates.From(json.Candidates), json.Degraded, json.IndexCoverage),
+            cancellationToken);
+
+    private async Task<T> SendAsync<T>(CandidateRequest request, CompactReader<T> fromCompact, Func<CandidateResponse, T> fromJson, CancellationToken cancellationToken)
     {
         using var message = new HttpRequestMessage(HttpMethod.Post, "/v1/candidates")
         {
@@ -34,18 +53,20 @@ public sealed class RetrievalClient(HttpClient http)
 
         if (string.Equals(response.Content.Headers.ContentType?.MediaType, CandidateWireFormat.MediaType, StringComparison.OrdinalIgnoreCase))
         {
-            return await ReadCompactAsync(response.Content, cancellationToken);
+            return await ReadCompactAsync(response.Content, fromCompact, cancellationToken);
         }
 
-        return await response.Content.ReadFromJsonAsync<CandidateResponse>(JsonDefaults.Options, cancellationToken)
-            ?? throw new HttpRequestException("Retrieval answered an empty body.");
+        return fromJson(await response.Content.ReadFromJsonAsync<CandidateResponse>(JsonDefaults.Options, cancellationToken)
+            ?? throw new HttpRequestException("Retrieval answered an empty body."));
     }
+
+    private delegate T CompactReader<out T>(ReadOnlySpan<byte> bytes);
 
     /// <summary>
     /// Reads the body into a pooled buffer: ~100 KB for 5,000 candidates, which as a fresh array per request would land on
     /// the large-object heap.
     /// </summary>
-    private static async Task<CandidateResponse> ReadCompactAsync(HttpContent content, CancellationToken cancellationToken)
+    private static async Task<T> ReadCompactAsync<T>(HttpContent content, CompactReader<T> decode, CancellationToken cancellationToken)
     {
         var length = content.Headers.ContentLength;
         var buffer = ArrayPool<byte>.Shared.Rent(length is > 0 and <= MaxCompactBytes ? (int)length.Value : 128 * 1024);
@@ -77,11 +98,27 @@ public sealed class RetrievalClient(HttpClient http)
                 filled += read;
             }
 
-            return CandidateWireFormat.Read(buffer.AsSpan(0, filled));
+            return decode(buffer.AsSpan(0, filled));
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+}
+
+/// <summary>Retrieval's answer as the ranker takes it: the candidates, the sources it degraded, the index's coverage.</summary>
+public sealed record RetrievedCandidates(RankingCandidate[] Candidates, IReadOnlyList<string> Degraded, double? IndexCoverage)
+{
+    public static RankingCandidate[] From(IReadOnlyList<CandidateDto> candidates)
+    {
+        ArgumentNullException.ThrowIfNull(candidates);
+        var converted = new RankingCandidate[candidates.Count];
+        for (var i = 0; i < converted.Length; i++)
+        {
+            converted[i] = new RankingCandidate(candidates[i].ItemId, candidates[i].Score, candidates[i].Sources);
+        }
+
+        return converted;
     }
 }

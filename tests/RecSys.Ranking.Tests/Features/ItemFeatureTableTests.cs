@@ -65,4 +65,56 @@ public sealed class ItemFeatureTableTests(EmbeddedGarnet garnet) : IClassFixture
         Assert.Equal(direct.Select(m => m?.Available), metadata.Select(m => m?.Available));
         Assert.Equal(direct.Select(m => m?.CreatedAt), metadata.Select(m => m?.CreatedAt));
     }
+
+    [Fact]
+    public async Task Post_processing_takes_embeddings_of_the_active_version_from_the_table_as_the_store_holds_them()
+    {
+        garnet.Flush();
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var meters = services.GetRequiredService<IMeterFactory>();
+        var telemetry = new FeatureStoreTelemetry(meters, new ProcessorState());
+        var applier = new OnlineApplier(garnet.Connection, telemetry);
+        await applier.InitializeAsync();
+        List<LogRecord> records = [TestData.Item("a", "c1", ["news"], Now.AddHours(-2)), TestData.Item("b", "c2", ["film"], Now.AddDays(-9))];
+        var entries = TestData.Entries(records);
+        Assert.True((await applier.ApplyAsync(entries, 0, entries.Count)).Committed);
+        var embeddings = new EmbeddingStore(garnet.Connection);
+        await embeddings.CreateVersionAsync("v1", 3, CancellationToken.None);
+        await embeddings.SetItemsAsync("v1", [("a", [0.1f, -2.5f, 1e-7f]), ("b", [3f, 0f, -0.333f])], CancellationToken.None);
+        await embeddings.ActivateAsync("v1", CancellationToken.None);
+
+        var time = new FakeTimeProvider(Now);
+        var store = new RedisOnlineFeatureStore(garnet.Connection, Options.Create(new OnlineStoreOptions()), telemetry, time, NullLogger<RedisOnlineFeatureStore>.Instance);
+        var reader = new ItemMetadataReader(garnet.Connection);
+        var table = new ItemFeatureTable(store, new ItemCatalogReader(garnet.Connection), new FeatureRegistry(), Options.Create(new RankingFeatureProviderOptions()),
+            time, meters, reader, embeddings);
+        var snapshot = await table.RefreshAsync(CancellationToken.None);
+        Assert.Equal("v1", snapshot.EmbeddingVersion);
+        Assert.True(snapshot.TryGetEmbedding("a", "v1", 3, out _));
+        Assert.False(snapshot.TryGetEmbedding("a", "v1", 4, out _));
+        Assert.False(snapshot.TryGetEmbedding("a", "v2", 3, out _));
+
+        // c gets a vector after the read: the table lacks it, so it comes from the store.
+        await embeddings.SetItemsAsync("v1", [("c", [7f, 8f, 9f])], CancellationToken.None);
+        var inputs = new StorePostProcessingInputs(reader, embeddings, time, table);
+        string[] ids = ["b", "a", "c", "gone"];
+        var (_, vectors) = await inputs.ReadAsync(ids, CancellationToken.None);
+        var direct = await embeddings.GetItemsAsync("v1", ids, 3, CancellationToken.None);
+        Assert.Equal(direct.Length, vectors.Count);
+        for (var i = 0; i < direct.Length; i++)
+        {
+            Assert.Equal(direct[i], vectors[i]);
+        }
+
+        Assert.Null(vectors[3]);
+
+        // Another version activated: the table's vectors are not that version's, so every one is read from the store.
+        await embeddings.CreateVersionAsync("v2", 3, CancellationToken.None);
+        await embeddings.SetItemsAsync("v2", [("a", [1f, 1f, 1f])], CancellationToken.None);
+        await embeddings.ActivateAsync("v2", CancellationToken.None);
+        time.Advance(TimeSpan.FromSeconds(6));
+        (_, vectors) = await inputs.ReadAsync(["a", "b"], CancellationToken.None);
+        Assert.Equal([1f, 1f, 1f], vectors[0]!);
+        Assert.Null(vectors[1]);
+    }
 }

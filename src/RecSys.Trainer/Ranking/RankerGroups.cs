@@ -66,7 +66,8 @@ public sealed record RankerTrainingOptions
     /// just before their labels, so the user is always active then (mid-session, back after a few days), while a system is
     /// also asked for users who are not; the ranker trained only on active requests leans on the session and recency features
     /// and ranks lapsed users worse than the embeddings alone. Chosen per request by a hash of the seed, the user and the
-    /// request time, so a run is repeatable; the request time, labels and every other value stay as they are.
+    /// request's distance to the data's end (not its absolute time, so a log imported shifted in time picks the same
+    /// requests), so a run is repeatable; the request time, labels and every other value stay as they are.
     /// </summary>
     public double LapsedDropout { get; init; } = 0.5;
 
@@ -297,7 +298,7 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
             var (candidates, mainCount) = draw switch
             {
                 CandidateDraw.Wide => Deep(model, seen, popular, u),
-                CandidateDraw.Training when options.PreRankerExtraCandidates > 0 => WithExtras(model, seen, popular, u, asOf),
+                CandidateDraw.Training when options.PreRankerExtraCandidates > 0 => WithExtras(model, seen, popular, u, dataEnd - asOf),
                 _ => Main(model, seen, popular, u),
             };
             var y = new float[candidates.Length];
@@ -316,7 +317,7 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
                 }
             }
 
-            plans[g] = new Plan(u, candidates, mainCount, asOf, y, w, ReadsAsLapsed(options.Seed, u, asOf, lapsedDropout));
+            plans[g] = new Plan(u, candidates, mainCount, asOf, y, w, ReadsAsLapsed(options.Seed, u, dataEnd - asOf, lapsedDropout));
         });
 
         var offsets = new int[plans.Length + 1];
@@ -420,13 +421,13 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
     /// The main candidates followed by <see cref="RankerTrainingOptions.PreRankerExtraCandidates"/> drawn without replacement from
     /// the deeper ALS and popular ranks Retrieval also returns (seeded by the seed, user and request time).
     /// </summary>
-    private (int[] Candidates, int MainCount) WithExtras(FactorModel model, InteractionMatrix seen, int[] popular, int user, long asOfMs)
+    private (int[] Candidates, int MainCount) WithExtras(FactorModel model, InteractionMatrix seen, int[] popular, int user, long msBeforeDataEnd)
     {
         var main = Candidates(model, seen, popular, user);
         var (deep, _) = Deep(model, seen, popular, user);
         var taken = main.ToHashSet();
         var pool = deep.Where(i => !taken.Contains(i)).ToArray();
-        var random = new Random((int)(Mix(options.Seed ^ 0x5EED, user, asOfMs) >> 33));
+        var random = new Random((int)(Mix(options.Seed ^ 0x5EED, user, msBeforeDataEnd) >> 33));
         random.Shuffle(pool);
         return ([.. main, .. pool.AsSpan(0, Math.Min(pool.Length, options.PreRankerExtraCandidates))], main.Length);
     }
@@ -479,21 +480,24 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
         return [.. list];
     }
 
-    /// <summary>Whether the request of <paramref name="user"/> at <paramref name="asOfMs"/> is read as lapsed: a SplitMix64 hash, stable across runs and threads.</summary>
-    internal static bool ReadsAsLapsed(int seed, int user, long asOfMs, double share)
+    /// <summary>
+    /// Whether the request of <paramref name="user"/> made <paramref name="msBeforeDataEnd"/> before the data's end is read as
+    /// lapsed: a SplitMix64 hash, stable across runs, threads and shifts of the whole log in time.
+    /// </summary>
+    internal static bool ReadsAsLapsed(int seed, int user, long msBeforeDataEnd, double share)
     {
         if (share <= 0)
         {
             return false;
         }
 
-        return (Mix(seed, user, asOfMs) >> 11) * (1.0 / (1UL << 53)) < share;
+        return (Mix(seed, user, msBeforeDataEnd) >> 11) * (1.0 / (1UL << 53)) < share;
     }
 
     /// <summary>A SplitMix64 hash of (seed, user, time): stable across runs and threads (HashCode is randomized per process).</summary>
-    private static ulong Mix(int seed, int user, long asOfMs)
+    private static ulong Mix(int seed, int user, long time)
     {
-        var z = unchecked(((ulong)(uint)seed << 32) ^ (ulong)(uint)user ^ ((ulong)asOfMs * 0x9E3779B97F4A7C15UL));
+        var z = unchecked(((ulong)(uint)seed << 32) ^ (ulong)(uint)user ^ ((ulong)time * 0x9E3779B97F4A7C15UL));
         z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
         z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
         return z ^ (z >> 31);

@@ -9,12 +9,12 @@ namespace RecSys.VectorSearch;
 /// <remarks>
 /// Collects every hit and sorts once with a struct comparer: for the few thousand hits of a large-k search that is cheaper
 /// than a dictionary of best scores plus a heap plus a delegate-compared sort, and the first occurrence of an id in that
-/// order is its best score.
+/// order is its best score. Each hit keeps where its label lives (<see cref="HitLabel"/>) through the merge.
 /// </remarks>
 public sealed class TopKAggregator
 {
     private readonly int _k;
-    private readonly List<SearchHit> _hits;
+    private readonly List<Entry> _hits;
 
     /// <param name="k">Hits kept.</param>
     /// <param name="expectedHits">Hits that will be added, when known (room is made for them up front).</param>
@@ -22,41 +22,71 @@ public sealed class TopKAggregator
     {
         ArgumentOutOfRangeException.ThrowIfNegative(k);
         _k = k;
-        _hits = new List<SearchHit>(Math.Max(0, expectedHits));
+        _hits = new List<Entry>(Math.Max(0, expectedHits));
     }
 
     public int K => _k;
 
-    public void Add(SearchHit hit) => _hits.Add(hit);
+    public void Add(SearchHit hit) => _hits.Add(new Entry(hit, null, 0));
 
-    public void AddRange(ReadOnlySpan<SearchHit> hits) => _hits.AddRange(hits);
+    public void AddRange(ReadOnlySpan<SearchHit> hits) => AddRange(hits, null, []);
+
+    /// <summary>Adds hits with their nodes in <paramref name="labels"/>' index (<paramref name="nodes"/> aligned with them).</summary>
+    public void AddRange(ReadOnlySpan<SearchHit> hits, NodeLabels? labels, ReadOnlySpan<int> nodes)
+    {
+        var withNodes = labels is not null && nodes.Length >= hits.Length;
+        _hits.EnsureCapacity(_hits.Count + hits.Length);
+        for (var i = 0; i < hits.Length; i++)
+        {
+            _hits.Add(withNodes ? new Entry(hits[i], labels, nodes[i]) : new Entry(hits[i], null, 0));
+        }
+    }
+
+    public void AddRange(ShardSearchResult result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        AddRange(result.Hits, result.Labels, result.Nodes);
+    }
 
     /// <summary>True when <paramref name="a"/> ranks before <paramref name="b"/>.</summary>
     public static bool RanksBefore(SearchHit a, SearchHit b) => a.Score > b.Score || (a.Score == b.Score && a.Id < b.Id);
 
     /// <summary>The top-k, best first.</summary>
-    public SearchHit[] ToArray()
+    public SearchHit[] ToArray() => ToArray(out _, withLabels: false);
+
+    /// <summary>The top-k, best first, and where each one's label lives (aligned).</summary>
+    public SearchHit[] ToArray(out HitLabel[] labels) => ToArray(out labels, withLabels: true);
+
+    private SearchHit[] ToArray(out HitLabel[] labels, bool withLabels)
     {
+        labels = [];
         if (_k == 0 || _hits.Count == 0) return [];
         var all = CollectionsMarshal.AsSpan(_hits);
         all.Sort(default(Ranking));
         var result = new SearchHit[Math.Min(_k, all.Length)];
+        if (withLabels) labels = new HitLabel[result.Length];
         var seen = new HashSet<long>(result.Length);
         var n = 0;
         for (var i = 0; i < all.Length && n < result.Length; i++)
         {
-            if (seen.Add(all[i].Id)) result[n++] = all[i];
+            if (!seen.Add(all[i].Hit.Id)) continue;
+            if (withLabels) labels[n] = new HitLabel(all[i].Labels, all[i].Node);
+            result[n++] = all[i].Hit;
         }
+
+        if (n < result.Length && withLabels) labels = labels[..n];
         return n == result.Length ? result : result[..n];
     }
 
+    private readonly record struct Entry(SearchHit Hit, NodeLabels? Labels, int Node);
+
     /// <summary>Score descending (NaN last), then id ascending: <see cref="RanksBefore"/> as a total order.</summary>
-    private readonly struct Ranking : IComparer<SearchHit>
+    private readonly struct Ranking : IComparer<Entry>
     {
-        public int Compare(SearchHit a, SearchHit b)
+        public int Compare(Entry a, Entry b)
         {
-            var byScore = b.Score.CompareTo(a.Score);
-            return byScore != 0 ? byScore : a.Id.CompareTo(b.Id);
+            var byScore = b.Hit.Score.CompareTo(a.Hit.Score);
+            return byScore != 0 ? byScore : a.Hit.Id.CompareTo(b.Hit.Id);
         }
     }
 }

@@ -132,8 +132,9 @@ public sealed class ScatterGatherCoordinator
     }
 
     /// <summary>
-    /// Queries every shard in parallel for its top-<see cref="PerShardLimit"/> under <paramref name="perShardTimeout"/> (default from
-    /// options) and merges. Never throws for a shard's failure; throws only when <paramref name="cancellationToken"/> is cancelled.
+    /// Queries every shard for its top-<see cref="PerShardLimit"/> under <paramref name="perShardTimeout"/> (default from
+    /// options) and merges: remote shards in parallel, local ones on this thread meanwhile (see
+    /// <see cref="ScatterGatherOptions.InlineLocalShards"/>). Never throws for a shard's failure; throws only when <paramref name="cancellationToken"/> is cancelled.
     /// </summary>
     public async Task<ScatterGatherResult> SearchAsync(ReadOnlyMemory<float> query, int k, int ef = 0, SearchFilter? filter = null,
         TimeSpan? perShardTimeout = null, CancellationToken cancellationToken = default)
@@ -141,20 +142,33 @@ public sealed class ScatterGatherCoordinator
         var start = Stopwatch.GetTimestamp();
         var timeout = perShardTimeout ?? _options.PerShardTimeout;
         var request = new ShardSearchRequest(PerShardLimit(k), ef, filter);
-        var tasks = new Task<ShardSearchResult>?[_shards.Length];
+        var tasks = new Task<ShardSearchResult>[_shards.Length];
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout);
+        var anyInline = false;
         for (var i = 0; i < _shards.Length; i++)
         {
             var shard = _shards[i];
             if (_options.InlineLocalShards && shard is LocalVectorShard)
             {
+                anyInline = true;
                 continue;
             }
 
             var token = deadline.Token;
             tasks[i] = Task.Run(() => shard.SearchAsync(query, request, token).AsTask(), token);
         }
+
+        // The queued (remote or decorated) shards run meanwhile; each local one answers synchronously, its outcome kept as
+        // a completed task so that the merge below treats every shard alike.
+        for (var i = 0; anyInline && i < _shards.Length; i++)
+        {
+            if (tasks[i] is null)
+            {
+                tasks[i] = SearchInline(_shards[i], query, request, deadline.Token);
+            }
+        }
+
         var agg = new TopKAggregator(k, request.K * _shards.Length);
         var failures = new List<ShardFailure>();
         var answered = 0;
@@ -162,10 +176,7 @@ public sealed class ScatterGatherCoordinator
         {
             try
             {
-                // Inline: the remote shards (queued above) run meanwhile; a local search completes synchronously.
-                var r = tasks[i] is { } task
-                    ? await task.WaitAsync(deadline.Token).ConfigureAwait(false)
-                    : SearchInline(_shards[i], query, request, deadline.Token);
+                var r = await tasks[i].WaitAsync(deadline.Token).ConfigureAwait(false);
                 agg.AddRange(r);
                 answered++;
             }
@@ -186,11 +197,17 @@ public sealed class ScatterGatherCoordinator
         };
     }
 
-    private static ShardSearchResult SearchInline(IVectorShard shard, ReadOnlyMemory<float> query, ShardSearchRequest request, CancellationToken deadline)
+    private static Task<ShardSearchResult> SearchInline(IVectorShard shard, ReadOnlyMemory<float> query, ShardSearchRequest request, CancellationToken deadline)
     {
-        deadline.ThrowIfCancellationRequested();
-        var pending = shard.SearchAsync(query, request, deadline);
-        // A local shard answers synchronously; anything else is waited for here (not expected on this path).
-        return pending.IsCompleted ? pending.Result : pending.AsTask().WaitAsync(deadline).GetAwaiter().GetResult();
+        try
+        {
+            // A shard not started before the deadline is reported as timed out, as a queued one would be.
+            deadline.ThrowIfCancellationRequested();
+            return shard.SearchAsync(query, request, deadline).AsTask();
+        }
+        catch (Exception e)
+        {
+            return Task.FromException<ShardSearchResult>(e);
+        }
     }
 }

@@ -193,7 +193,7 @@ public sealed class ScatterGatherCoordinator
         var hits = agg.ToArray(out var labels);
         return new ScatterGatherResult(hits, answered, _shards.Length, failures, Stopwatch.GetElapsedTime(start))
         {
-            Labels = Array.Exists(labels, static l => l.Table is not null) ? labels : [],
+            Labels = labels,
         };
     }
 

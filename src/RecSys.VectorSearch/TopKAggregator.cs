@@ -14,7 +14,12 @@ namespace RecSys.VectorSearch;
 public sealed class TopKAggregator
 {
     private readonly int _k;
-    private readonly List<Entry> _hits;
+    private readonly List<SearchHit> _hits;
+
+    // Beside each hit, where its label lives: (1 + index into _tables) << 32 | node, 0 for none. Kept apart from the hits
+    // (sorted along with them) so that the hit list stays 16 bytes an entry, off the large-object heap at a few thousand.
+    private readonly List<long> _labelRefs = [];
+    private readonly List<NodeLabels> _tables = [];
 
     /// <param name="k">Hits kept.</param>
     /// <param name="expectedHits">Hits that will be added, when known (room is made for them up front).</param>
@@ -22,12 +27,16 @@ public sealed class TopKAggregator
     {
         ArgumentOutOfRangeException.ThrowIfNegative(k);
         _k = k;
-        _hits = new List<Entry>(Math.Max(0, expectedHits));
+        _hits = new List<SearchHit>(Math.Max(0, expectedHits));
     }
 
     public int K => _k;
 
-    public void Add(SearchHit hit) => _hits.Add(new Entry(hit, null, 0));
+    public void Add(SearchHit hit)
+    {
+        _hits.Add(hit);
+        if (_tables.Count > 0) _labelRefs.Add(0);
+    }
 
     public void AddRange(ReadOnlySpan<SearchHit> hits) => AddRange(hits, null, []);
 
@@ -35,10 +44,23 @@ public sealed class TopKAggregator
     public void AddRange(ReadOnlySpan<SearchHit> hits, NodeLabels? labels, ReadOnlySpan<int> nodes)
     {
         var withNodes = labels is not null && nodes.Length >= hits.Length;
-        _hits.EnsureCapacity(_hits.Count + hits.Length);
-        for (var i = 0; i < hits.Length; i++)
+        if (withNodes && _tables.Count == 0)
         {
-            _hits.Add(withNodes ? new Entry(hits[i], labels, nodes[i]) : new Entry(hits[i], null, 0));
+            // The first labelled hits: the ones added before have none.
+            _labelRefs.EnsureCapacity(_hits.Capacity);
+            for (var i = 0; i < _hits.Count; i++) _labelRefs.Add(0);
+        }
+
+        _hits.AddRange(hits);
+        if (withNodes)
+        {
+            _tables.Add(labels!);
+            var table = (long)_tables.Count << 32;
+            for (var i = 0; i < hits.Length; i++) _labelRefs.Add(table | (uint)nodes[i]);
+        }
+        else if (_tables.Count > 0)
+        {
+            for (var i = 0; i < hits.Length; i++) _labelRefs.Add(0);
         }
     }
 
@@ -54,7 +76,7 @@ public sealed class TopKAggregator
     /// <summary>The top-k, best first.</summary>
     public SearchHit[] ToArray() => ToArray(out _, withLabels: false);
 
-    /// <summary>The top-k, best first, and where each one's label lives (aligned).</summary>
+    /// <summary>The top-k, best first, and where each one's label lives (aligned; empty when no hit was added with labels).</summary>
     public SearchHit[] ToArray(out HitLabel[] labels) => ToArray(out labels, withLabels: true);
 
     private SearchHit[] ToArray(out HitLabel[] labels, bool withLabels)
@@ -62,31 +84,32 @@ public sealed class TopKAggregator
         labels = [];
         if (_k == 0 || _hits.Count == 0) return [];
         var all = CollectionsMarshal.AsSpan(_hits);
-        all.Sort(default(Ranking));
+        withLabels &= _tables.Count > 0;
+        var refs = withLabels ? CollectionsMarshal.AsSpan(_labelRefs) : [];
+        if (withLabels) all.Sort(refs, default(Ranking));
+        else all.Sort(default(Ranking));
         var result = new SearchHit[Math.Min(_k, all.Length)];
         if (withLabels) labels = new HitLabel[result.Length];
         var seen = new HashSet<long>(result.Length);
         var n = 0;
         for (var i = 0; i < all.Length && n < result.Length; i++)
         {
-            if (!seen.Add(all[i].Hit.Id)) continue;
-            if (withLabels) labels[n] = new HitLabel(all[i].Labels, all[i].Node);
-            result[n++] = all[i].Hit;
+            if (!seen.Add(all[i].Id)) continue;
+            if (withLabels && refs[i] != 0) labels[n] = new HitLabel(_tables[(int)(refs[i] >> 32) - 1], (int)(uint)refs[i]);
+            result[n++] = all[i];
         }
 
         if (n < result.Length && withLabels) labels = labels[..n];
         return n == result.Length ? result : result[..n];
     }
 
-    private readonly record struct Entry(SearchHit Hit, NodeLabels? Labels, int Node);
-
     /// <summary>Score descending (NaN last), then id ascending: <see cref="RanksBefore"/> as a total order.</summary>
-    private readonly struct Ranking : IComparer<Entry>
+    private readonly struct Ranking : IComparer<SearchHit>
     {
-        public int Compare(Entry a, Entry b)
+        public int Compare(SearchHit a, SearchHit b)
         {
-            var byScore = b.Hit.Score.CompareTo(a.Hit.Score);
-            return byScore != 0 ? byScore : a.Hit.Id.CompareTo(b.Hit.Id);
+            var byScore = b.Score.CompareTo(a.Score);
+            return byScore != 0 ? byScore : a.Id.CompareTo(b.Id);
         }
     }
 }

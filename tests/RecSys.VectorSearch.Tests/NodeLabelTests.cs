@@ -10,15 +10,17 @@ public class NodeLabelTests
     public void Labels_grow_past_their_first_capacity_and_keep_what_was_set()
     {
         var labels = new NodeLabels(16);
-        labels.Set(3, "three");
-        labels.Set(1000, "thousand");
-        Assert.Equal("three", labels.Get(3));
-        Assert.Equal("thousand", labels.Get(1000));
-        Assert.Null(labels.Get(999));
-        Assert.Null(labels.Get(-1));
-        Assert.Null(labels.Get(1 << 20));
-        Assert.Null(default(HitLabel).Get());
-        default(HitLabel).Set("nowhere"); // no table: nothing to keep, no failure
+        labels.Set(3, "three", 1);
+        labels.Set(1000, "thousand", 2);
+        Assert.Equal("three", labels.Get(3, out var stamp3));
+        Assert.Equal(1, stamp3);
+        Assert.Equal("thousand", labels.Get(1000, out var stamp1000));
+        Assert.Equal(2, stamp1000);
+        Assert.Null(labels.Get(999, out _));
+        Assert.Null(labels.Get(-1, out _));
+        Assert.Null(labels.Get(1 << 20, out _));
+        Assert.Null(default(HitLabel).Get(out _));
+        default(HitLabel).Set("nowhere", 1); // no table: nothing to keep, no failure
     }
 
     [Fact]
@@ -34,7 +36,7 @@ public class NodeLabelTests
         Assert.Equal(50, nodes.Distinct().Count());
         for (var i = 0; i < n; i++)
         {
-            index.Labels.Set(nodes[i], hits[i].Id);
+            index.Labels.Set(nodes[i], Label(hits[i].Id), 0);
         }
 
         // Another query reaches other nodes too: every node that has a label holds the id it was labelled with.
@@ -44,9 +46,9 @@ public class NodeLabelTests
         var labelled = 0;
         for (var i = 0; i < m; i++)
         {
-            if (index.Labels.Get(againNodes[i]) is long id)
+            if (index.Labels.Get(againNodes[i], out _) is { } label)
             {
-                Assert.Equal(again[i].Id, id);
+                Assert.Equal(Label(again[i].Id), label);
                 labelled++;
             }
         }
@@ -81,9 +83,9 @@ public class NodeLabelTests
                 var owner = shards[inline.ShardOf(a.Hits[i].Id)];
                 Assert.Same(owner.Index.Labels, a.Labels[i].Table);
                 Assert.Equal(a.Labels[i], b.Labels[i]);
-                var labelled = a.Labels[i].Get();
-                Assert.True(labelled is null || (long)labelled == a.Hits[i].Id);
-                a.Labels[i].Set(a.Hits[i].Id);
+                var labelled = a.Labels[i].Get(out _);
+                Assert.True(labelled is null || labelled == Label(a.Hits[i].Id));
+                a.Labels[i].Set(Label(a.Hits[i].Id), 0);
             }
         }
     }
@@ -101,4 +103,6 @@ public class NodeLabelTests
         Assert.Equal([2L, 5L, 3L], hits.Select(h => h.Id));
         Assert.Equal([new HitLabel(left, 20), default, new HitLabel(right, 30)], labels);
     }
+
+    private static string Label(long id) => id.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }

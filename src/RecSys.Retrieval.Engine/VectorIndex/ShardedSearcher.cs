@@ -69,12 +69,11 @@ internal sealed class ShardedSearcher(
         for (var i = 0; i < result.Hits.Length; i++)
         {
             var hit = result.Hits[i];
-            // An item deleted while this search ran may still come back from a shard: its map entry is gone (or marked
-            // removed, for a labelled node), so it is dropped.
+            // An item deleted while this search ran may still come back from a shard: its map entry is gone, so it is dropped.
             var label = i < labels.Length ? labels[i] : default;
-            if (items.TryGet(hit.Id, label, out var item) && !queue.IsDeletePending(hit.Id))
+            if (items.TryGetItemId(hit.Id, label, out var itemId) && !queue.IsDeletePending(hit.Id))
             {
-                hits.Add(new IndexHit(item.ItemId, hit.Score, shards.ShardOf(hit.Id)));
+                hits.Add(new IndexHit(itemId, hit.Score, shards.ShardOf(hit.Id)));
             }
         }
 

@@ -481,6 +481,11 @@ public sealed unsafe partial class HnswIndex
             int* ll;
             if (level == 0)
             {
+                // The next candidate is most likely the one expanded after this: its link list (past its vector, in lines
+                // the scoring did not load) is fetched while this one is expanded.
+                // SAFETY: prefetch never faults; candidates came from this storage's links.
+                if (cand.Count > 0 && System.Runtime.Intrinsics.X86.Sse.IsSupported)
+                    System.Runtime.Intrinsics.X86.Sse.Prefetch0(s.Links0(cand.TopNode));
                 // SAFETY: c < Capacity (it came from this storage's links or is the entry point).
                 ll = s.Links0(c);
             }

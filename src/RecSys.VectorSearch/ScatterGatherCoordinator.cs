@@ -23,9 +23,11 @@ public sealed record ScatterGatherOptions
     /// thread-pool work item each: a local search is CPU work that completes synchronously, so the hops only add thread
     /// switches (on a 2-core machine they cost more CPU than they save in latency). The deadline is then checked between
     /// shards: a shard not started before it passes is reported as timed out. Other shards (remote or decorated) are always
-    /// searched in parallel, each under its deadline.
+    /// searched in parallel, each under its deadline. Off by default: measured on 2 vCPUs at 50 req/s with ~2,900 hits per
+    /// search, it saved no CPU that the noise of a shared machine could show (thread switches fell from ~4 % to ~1.6 % of
+    /// the samples) and it serializes the shards' searches.
     /// </summary>
-    public bool InlineLocalShards { get; init; } = true;
+    public bool InlineLocalShards { get; init; }
 }
 
 /// <summary>A shard that did not contribute, and why.</summary>

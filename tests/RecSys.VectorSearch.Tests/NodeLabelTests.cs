@@ -65,7 +65,8 @@ public class NodeLabelTests
         var data = TestData.Embeddings(3000, Dim, seed: 42);
         var ids = Enumerable.Range(0, 3000).Select(i => (long)i * 13).ToArray();
         var shards = Enumerable.Range(0, 4).Select(i => new LocalVectorShard(i, Options)).ToArray();
-        var inline = new ScatterGatherCoordinator(shards, new ScatterGatherOptions { PerShardTimeout = TimeSpan.FromSeconds(30) });
+        var inline = new ScatterGatherCoordinator(shards,
+            new ScatterGatherOptions { PerShardTimeout = TimeSpan.FromSeconds(30), InlineLocalShards = true });
         var parallel = new ScatterGatherCoordinator(shards,
             new ScatterGatherOptions { PerShardTimeout = TimeSpan.FromSeconds(30), InlineLocalShards = false });
         await inline.UpsertAsync(ids, data);

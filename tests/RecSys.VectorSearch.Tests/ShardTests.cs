@@ -115,7 +115,7 @@ public class ShardTests
         await first.UpsertAsync(Enumerable.Range(0, 300).Select(i => (long)i).ToArray(), data.AsMemory(0, 300 * Dim));
         await second.UpsertAsync(Enumerable.Range(300, 300).Select(i => (long)i).ToArray(), data.AsMemory(300 * Dim, 300 * Dim));
         var coord = new ScatterGatherCoordinator([new FaultyShard(0, hang: true), first, second],
-            new ScatterGatherOptions { PerShardTimeout = TimeSpan.FromSeconds(2) });
+            new ScatterGatherOptions { PerShardTimeout = TimeSpan.FromSeconds(2), InlineLocalShards = true });
 
         var r = await coord.SearchAsync(data.AsMemory(310 * Dim, Dim), 5);
 

@@ -53,12 +53,15 @@ internal sealed class CostRun(IServiceProvider services, CostSettings settings, 
         sampler?.Start();
         var window0 = CpuClocks.ProcessMilliseconds();
         var pacer = new Pacer(settings.Rate);
+        var latencyMs = new double[settings.Requests];
         for (var i = 0; i < settings.Requests; i++)
         {
             await pacer.WaitAsync(cancellationToken);
             var user = UserAt(i);
             var c0 = CpuClocks.ProcessMilliseconds();
+            var t0 = System.Diagnostics.Stopwatch.GetTimestamp();
             var response = await retriever.RetrieveAsync(user, null, settings.Count, empty, cancellationToken);
+            latencyMs[i] = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
             var c1 = CpuClocks.ProcessMilliseconds();
             Encode(response, buffer);
             var c2 = CpuClocks.ProcessMilliseconds();
@@ -83,6 +86,9 @@ internal sealed class CostRun(IServiceProvider services, CostSettings settings, 
         log.WriteLine($"end to end: {n} requests at {settings.Rate} req/s, {candidates / (double)n:N0} candidates each: " +
             $"{windowCpu / n:F2} CPU-ms per request over the window, {requestCpu / n:F2} in the requests (encode {encodeCpu / n:F2}), " +
             $"{allocated / (double)n / 1024:N0} KiB allocated per request, {gcs} GCs");
+        Array.Sort(latencyMs);
+        log.WriteLine($"retrieval wall time per request (one at a time): p50 {Percentile(latencyMs, 0.50):F2} ms, " +
+            $"p90 {Percentile(latencyMs, 0.90):F2} ms, p99 {Percentile(latencyMs, 0.99):F2} ms");
 
         if (sampler is not null)
         {
@@ -103,6 +109,9 @@ internal sealed class CostRun(IServiceProvider services, CostSettings settings, 
         stages["encode"] = encodeCpu / n;
         return new CostReport(n, settings.Rate, settings.Count, candidates / (double)n, windowCpu / n, requestCpu / n, allocated / (double)n, gcs, stages, recall);
     }
+
+    private static double Percentile(double[] sorted, double q) =>
+        sorted.Length == 0 ? 0 : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
 
     private string UserAt(int i) => SyntheticWorld.UserId((int)((i * 7919L) % settings.Users));
 

@@ -21,6 +21,7 @@ public sealed unsafe partial class HnswIndex
     private readonly Lock _mapLock = new();
     private readonly Lock _globalLock = new();
     private readonly Dictionary<long, int> _idMap = [];
+    private readonly NodeLabels _labels;
     private volatile HnswStorage _storage;
     private int _used;         // internal ids handed out
     private int _deletedCount;
@@ -36,7 +37,11 @@ public sealed unsafe partial class HnswIndex
         _m0 = 2 * options.M;
         _levelMult = 1.0 / Math.Log(options.M);
         _storage = new HnswStorage(Math.Max(16, options.InitialCapacity), _dim, _m);
+        _labels = new NodeLabels(_storage.Capacity);
     }
+
+    /// <summary>The callers' labels of this index's nodes (empty when built; see <see cref="NodeLabels"/>).</summary>
+    public NodeLabels Labels => _labels;
 
     public HnswOptions Options => _options;
 
@@ -476,6 +481,11 @@ public sealed unsafe partial class HnswIndex
             int* ll;
             if (level == 0)
             {
+                // The next candidate is most likely the one expanded after this: its link list (past its vector, in lines
+                // the scoring did not load) is fetched while this one is expanded.
+                // SAFETY: prefetch never faults; candidates came from this storage's links.
+                if (cand.Count > 0 && System.Runtime.Intrinsics.X86.Sse.IsSupported)
+                    System.Runtime.Intrinsics.X86.Sse.Prefetch0(s.Links0(cand.TopNode));
                 // SAFETY: c < Capacity (it came from this storage's links or is the entry point).
                 ll = s.Links0(c);
             }
@@ -579,8 +589,18 @@ public sealed unsafe partial class HnswIndex
     }
 
     /// <summary>Allocation-free search into <paramref name="destination"/> (its length is k); returns the number of hits.</summary>
-    public int Search(ReadOnlySpan<float> query, Span<SearchHit> destination, int ef = 0, SearchFilter? filter = null, FilterBitset? bitset = null)
+    public int Search(ReadOnlySpan<float> query, Span<SearchHit> destination, int ef = 0, SearchFilter? filter = null, FilterBitset? bitset = null) =>
+        Search(query, destination, [], ef, filter, bitset);
+
+    /// <summary>
+    /// As <see cref="Search(ReadOnlySpan{float}, Span{SearchHit}, int, SearchFilter?, FilterBitset?)"/>, and writes each hit's
+    /// node number into <paramref name="nodes"/> when it is not empty (at least as long as <paramref name="destination"/>),
+    /// for <see cref="Labels"/>.
+    /// </summary>
+    public int Search(ReadOnlySpan<float> query, Span<SearchHit> destination, Span<int> nodes, int ef = 0, SearchFilter? filter = null, FilterBitset? bitset = null)
     {
+        if (!nodes.IsEmpty && nodes.Length < destination.Length)
+            throw new ArgumentException($"{nodes.Length} node slots for {destination.Length} hits.", nameof(nodes));
         if (query.Length != _dim) ThrowHelper.DimensionMismatch(_dim, query.Length);
         var k = destination.Length;
         if (k == 0) return 0;
@@ -602,6 +622,7 @@ public sealed unsafe partial class HnswIndex
                 n = SearchNodes(s, ctx, ref scorer, ef, k, filter, bitset, ctx.SortedNode, ctx.SortedDist);
             }
             for (var i = 0; i < n; i++) destination[i] = new SearchHit(s.Ids[ctx.SortedNode[i]], -ctx.SortedDist[i]);
+            if (!nodes.IsEmpty) ctx.SortedNode.AsSpan(0, n).CopyTo(nodes);
             return n;
         }
         finally

@@ -17,6 +17,17 @@ public sealed record ScatterGatherOptions
 
     /// <summary>Standard deviations of headroom used by <see cref="ProbabilisticShardLimit"/>.</summary>
     public double LimitSigmas { get; init; } = 4.0;
+
+    /// <summary>
+    /// Search in-process shards (<see cref="LocalVectorShard"/>) one after the other on the calling thread instead of one
+    /// thread-pool work item each: a local search is CPU work that completes synchronously, so the hops only add thread
+    /// switches (on a 2-core machine they cost more CPU than they save in latency). The deadline is then checked between
+    /// shards: a shard not started before it passes is reported as timed out. Other shards (remote or decorated) are always
+    /// searched in parallel, each under its deadline. Off by default: measured on 2 vCPUs at 50 req/s with ~2,900 hits per
+    /// search, it saved no CPU that the noise of a shared machine could show (thread switches fell from ~4 % to ~1.6 % of
+    /// the samples) and it serializes the shards' searches.
+    /// </summary>
+    public bool InlineLocalShards { get; init; }
 }
 
 /// <summary>A shard that did not contribute, and why.</summary>
@@ -25,6 +36,9 @@ public sealed record ShardFailure(int ShardId, string Reason, bool TimedOut);
 /// <summary>Merged top-k with how much of the index answered.</summary>
 public sealed record ScatterGatherResult(SearchHit[] Hits, int ShardsAnswered, int ShardsTotal, IReadOnlyList<ShardFailure> Failures, TimeSpan Elapsed)
 {
+    /// <summary>Where each hit's label lives (aligned with <see cref="Hits"/>; empty when no shard has labels).</summary>
+    public HitLabel[] Labels { get; init; } = [];
+
     /// <summary>Fraction of shards that answered.</summary>
     public double Coverage => ShardsTotal == 0 ? 0 : ShardsAnswered / (double)ShardsTotal;
 
@@ -120,8 +134,9 @@ public sealed class ScatterGatherCoordinator
     }
 
     /// <summary>
-    /// Queries every shard in parallel for its top-<see cref="PerShardLimit"/> under <paramref name="perShardTimeout"/> (default from
-    /// options) and merges. Never throws for a shard's failure; throws only when <paramref name="cancellationToken"/> is cancelled.
+    /// Queries every shard for its top-<see cref="PerShardLimit"/> under <paramref name="perShardTimeout"/> (default from
+    /// options) and merges: remote shards in parallel, local ones on this thread meanwhile (see
+    /// <see cref="ScatterGatherOptions.InlineLocalShards"/>). Never throws for a shard's failure; throws only when <paramref name="cancellationToken"/> is cancelled.
     /// </summary>
     public async Task<ScatterGatherResult> SearchAsync(ReadOnlyMemory<float> query, int k, int ef = 0, SearchFilter? filter = null,
         TimeSpan? perShardTimeout = null, CancellationToken cancellationToken = default)
@@ -132,12 +147,30 @@ public sealed class ScatterGatherCoordinator
         var tasks = new Task<ShardSearchResult>[_shards.Length];
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout);
+        var anyInline = false;
         for (var i = 0; i < _shards.Length; i++)
         {
             var shard = _shards[i];
+            if (_options.InlineLocalShards && shard is LocalVectorShard)
+            {
+                anyInline = true;
+                continue;
+            }
+
             var token = deadline.Token;
             tasks[i] = Task.Run(() => shard.SearchAsync(query, request, token).AsTask(), token);
         }
+
+        // The queued (remote or decorated) shards run meanwhile; each local one answers synchronously, its outcome kept as
+        // a completed task so that the merge below treats every shard alike.
+        for (var i = 0; anyInline && i < _shards.Length; i++)
+        {
+            if (tasks[i] is null)
+            {
+                tasks[i] = SearchInline(_shards[i], query, request, deadline.Token);
+            }
+        }
+
         var agg = new TopKAggregator(k, request.K * _shards.Length);
         var failures = new List<ShardFailure>();
         var answered = 0;
@@ -146,7 +179,7 @@ public sealed class ScatterGatherCoordinator
             try
             {
                 var r = await tasks[i].WaitAsync(deadline.Token).ConfigureAwait(false);
-                agg.AddRange(r.Hits);
+                agg.AddRange(r);
                 answered++;
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
@@ -159,6 +192,24 @@ public sealed class ScatterGatherCoordinator
             }
         }
         cancellationToken.ThrowIfCancellationRequested();
-        return new ScatterGatherResult(agg.ToArray(), answered, _shards.Length, failures, Stopwatch.GetElapsedTime(start));
+        var hits = agg.ToArray(out var labels);
+        return new ScatterGatherResult(hits, answered, _shards.Length, failures, Stopwatch.GetElapsedTime(start))
+        {
+            Labels = labels,
+        };
+    }
+
+    private static Task<ShardSearchResult> SearchInline(IVectorShard shard, ReadOnlyMemory<float> query, ShardSearchRequest request, CancellationToken deadline)
+    {
+        try
+        {
+            // A shard not started before the deadline is reported as timed out, as a queued one would be.
+            deadline.ThrowIfCancellationRequested();
+            return shard.SearchAsync(query, request, deadline).AsTask();
+        }
+        catch (Exception e)
+        {
+            return Task.FromException<ShardSearchResult>(e);
+        }
     }
 }

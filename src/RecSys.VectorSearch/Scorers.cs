@@ -38,7 +38,9 @@ internal readonly unsafe struct FullScorer : IScorer
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Distance(int node) =>
         // SAFETY: node < capacity of the storage that owns _block (callers only pass ids read from that storage's links).
-        -VectorKernels.Dot(ref Unsafe.AsRef<float>(_block + (node * _nodeBytes)), ref Unsafe.AsRef<float>(_query), _dim);
+        _dim == 16
+            ? -VectorKernels.Dot16(ref Unsafe.AsRef<float>(_block + (node * _nodeBytes)), ref Unsafe.AsRef<float>(_query))
+            : -VectorKernels.Dot(ref Unsafe.AsRef<float>(_block + (node * _nodeBytes)), ref Unsafe.AsRef<float>(_query), _dim);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Prefetch(int node)

@@ -10,7 +10,14 @@ namespace RecSys.VectorSearch;
 public sealed record ShardSearchRequest(int K, int Ef = 0, SearchFilter? Filter = null);
 
 /// <summary>One shard's answer, tagged with the index version that produced it.</summary>
-public sealed record ShardSearchResult(int ShardId, long Version, SearchHit[] Hits);
+public sealed record ShardSearchResult(int ShardId, long Version, SearchHit[] Hits)
+{
+    /// <summary>The node of each hit in <see cref="Labels"/>' index (aligned with <see cref="Hits"/>), when the shard has one.</summary>
+    public int[]? Nodes { get; init; }
+
+    /// <summary>The labels of the index that answered (an in-process shard's; null elsewhere).</summary>
+    public NodeLabels? Labels { get; init; }
+}
 
 /// <summary>
 /// One partition of the vector space. Designed so that a remote store (for example one Qdrant collection per shard)
@@ -143,9 +150,19 @@ public sealed class LocalVectorShard : IVectorShard
     {
         ArgumentNullException.ThrowIfNull(request);
         cancellationToken.ThrowIfCancellationRequested();
+        ArgumentOutOfRangeException.ThrowIfNegative(request.K);
         var version = Version;
-        var hits = Index.Search(query.Span, request.K, request.Ef, request.Filter);
-        return ValueTask.FromResult(new ShardSearchResult(ShardId, version, hits));
+        var index = Index;
+        var hits = new SearchHit[request.K];
+        var nodes = new int[request.K];
+        var n = index.Search(query.Span, hits, nodes, request.Ef, request.Filter);
+        if (n < hits.Length)
+        {
+            hits = hits[..n];
+            nodes = nodes[..n];
+        }
+
+        return ValueTask.FromResult(new ShardSearchResult(ShardId, version, hits) { Nodes = nodes, Labels = index.Labels });
     }
 
     public ValueTask<long> CountAsync(CancellationToken cancellationToken = default) => ValueTask.FromResult((long)Index.Count);

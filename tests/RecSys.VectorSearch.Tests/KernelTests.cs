@@ -36,6 +36,31 @@ public class KernelTests
     }
 
     [Fact]
+    public void The_16_wide_kernel_gives_the_active_kernels_bits()
+    {
+        var rng = new Random(16);
+        var a = new float[16];
+        var b = new float[16];
+        for (var trial = 0; trial < 2000; trial++)
+        {
+            for (var i = 0; i < 16; i++)
+            {
+                // Some exact zeros of either sign and cancelling pairs, where the order of operations would show.
+                a[i] = trial % 7 == 0 && i % 3 == 0 ? (i % 2 == 0 ? -0f : 0f) : (float)TestData.Normal(rng);
+                b[i] = trial % 5 == 0 && i >= 8 ? -a[i - 8] * (i % 2 == 0 ? 1 : -1) : (float)TestData.Normal(rng);
+            }
+
+            var expected = VectorKernels.Dot(a, b);
+            var got = VectorKernels.Dot16(ref a[0], ref b[0]);
+            Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(got));
+        }
+
+        Array.Clear(a);
+        Array.Fill(b, -1f);
+        Assert.Equal(BitConverter.SingleToInt32Bits(VectorKernels.Dot(a, b)), BitConverter.SingleToInt32Bits(VectorKernels.Dot16(ref a[0], ref b[0])));
+    }
+
+    [Fact]
     public void Active_kernel_is_supported() => Assert.Contains(VectorKernels.Active, VectorKernels.Supported);
 
     [Fact]

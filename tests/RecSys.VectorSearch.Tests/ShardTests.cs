@@ -107,6 +107,26 @@ public class ShardTests
     }
 
     [Fact]
+    public async Task Local_shards_searched_inline_answer_while_a_hung_shard_listed_before_them_times_out()
+    {
+        var data = TestData.Embeddings(600, Dim, seed: 34);
+        var first = new LocalVectorShard(1, Options);
+        var second = new LocalVectorShard(2, Options);
+        await first.UpsertAsync(Enumerable.Range(0, 300).Select(i => (long)i).ToArray(), data.AsMemory(0, 300 * Dim));
+        await second.UpsertAsync(Enumerable.Range(300, 300).Select(i => (long)i).ToArray(), data.AsMemory(300 * Dim, 300 * Dim));
+        var coord = new ScatterGatherCoordinator([new FaultyShard(0, hang: true), first, second],
+            new ScatterGatherOptions { PerShardTimeout = TimeSpan.FromSeconds(2), InlineLocalShards = true });
+
+        var r = await coord.SearchAsync(data.AsMemory(310 * Dim, Dim), 5);
+
+        Assert.Equal(2, r.ShardsAnswered);
+        Assert.Equal(310, r.Hits[0].Id);
+        var failure = Assert.Single(r.Failures);
+        Assert.Equal(0, failure.ShardId);
+        Assert.True(failure.TimedOut);
+    }
+
+    [Fact]
     public async Task Queries_during_swaps_and_adds_never_fail_and_see_monotonic_versions()
     {
         var data = TestData.Embeddings(1600, Dim, seed: 33);

@@ -12,6 +12,7 @@ internal sealed class EmbeddedShardSet : IIndexShardSet
 {
     private readonly HnswOptions _hnsw;
     private readonly TimeSpan _perShardTimeout;
+    private readonly bool _inlineSearch;
     private readonly Func<LocalVectorShard, IVectorShard>? _decorateShard;
     private State _state;
 
@@ -20,6 +21,7 @@ internal sealed class EmbeddedShardSet : IIndexShardSet
     {
         _hnsw = options.ToHnsw();
         _perShardTimeout = options.PerShardTimeout;
+        _inlineSearch = options.InlineShardSearch;
         _decorateShard = decorateShard;
         _state = CreateState([.. Enumerable.Range(0, options.Shards).Select(i => new LocalVectorShard(i, _hnsw))], string.Empty);
     }
@@ -129,7 +131,7 @@ internal sealed class EmbeddedShardSet : IIndexShardSet
     {
         var reader = new ScatterGatherCoordinator(
             [.. shards.Select(s => _decorateShard?.Invoke(s) ?? s)],
-            new ScatterGatherOptions { PerShardTimeout = _perShardTimeout });
+            new ScatterGatherOptions { PerShardTimeout = _perShardTimeout, InlineLocalShards = _inlineSearch });
         var count = shards.Length;
         return new State(shards, new IndexGeneration(reader, embeddingVersion, (key, destination) =>
             shards[ShardRouter.ShardOf(key, count)].Index.TryGetVector(key, destination)));

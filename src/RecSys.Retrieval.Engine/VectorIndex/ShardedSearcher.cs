@@ -65,12 +65,15 @@ internal sealed class ShardedSearcher(
 
         var result = await generation.Reader.SearchAsync(query, k, efSearch, engineFilter, cancellationToken: cancellationToken);
         var hits = new List<IndexHit>(result.Hits.Length);
-        foreach (var hit in result.Hits)
+        var labels = result.Labels;
+        for (var i = 0; i < result.Hits.Length; i++)
         {
+            var hit = result.Hits[i];
             // An item deleted while this search ran may still come back from a shard: its map entry is gone, so it is dropped.
-            if (items.TryGet(hit.Id, out var item) && !queue.IsDeletePending(hit.Id))
+            var label = i < labels.Length ? labels[i] : default;
+            if (items.TryGetItemId(hit.Id, label, out var itemId) && !queue.IsDeletePending(hit.Id))
             {
-                hits.Add(new IndexHit(item.ItemId, hit.Score, shards.ShardOf(hit.Id)));
+                hits.Add(new IndexHit(itemId, hit.Score, shards.ShardOf(hit.Id)));
             }
         }
 

@@ -83,6 +83,14 @@ public sealed class VectorIndexOptions
     [Range(typeof(TimeSpan), "00:00:00.001", "00:01:00")]
     public TimeSpan PerShardTimeout { get; set; } = TimeSpan.FromMilliseconds(80);
 
+    /// <summary>
+    /// Embedded backend: search the in-process shards one after the other on the request's thread rather than one
+    /// thread-pool work item each (see <see cref="ScatterGatherOptions.InlineLocalShards"/>): fewer thread switches, a
+    /// serial search. Off by default: no CPU saving showed in the measurements (docs/ranking-serving-benchmarks.md,
+    /// "Retrieval cost, second pass"). The deadline is then checked between shards.
+    /// </summary>
+    public bool InlineShardSearch { get; set; }
+
     /// <summary>Directory of snapshots; bound from <see cref="DataDirectoryKey"/>. Empty: the index lives in memory only.</summary>
     public string? DataDirectory { get; set; }
 

@@ -121,20 +121,7 @@ public sealed class RespServer : IDisposable
         _disposed = true;
         if (_process is not null)
         {
-            try
-            {
-                if (!_process.HasExited)
-                {
-                    _process.Kill(entireProcessTree: true);
-                    _process.WaitForExit(5000);
-                }
-            }
-            catch (InvalidOperationException)
-            {
-                // Exited between the check and the kill.
-            }
-
-            _process.Dispose();
+            ChildProcess.Stop(_process, TimeSpan.FromSeconds(5));
         }
 
         _garnet?.Dispose();

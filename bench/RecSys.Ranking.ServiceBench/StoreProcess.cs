@@ -101,23 +101,7 @@ internal sealed class StoreProcess : IDisposable
         return counts;
     }
 
-    public void Dispose()
-    {
-        try
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-                _process.WaitForExit(10_000);
-            }
-        }
-        catch (InvalidOperationException)
-        {
-            // Exited between the check and the kill.
-        }
-
-        _process.Dispose();
-    }
+    public void Dispose() => ChildProcess.Stop(_process, TimeSpan.FromSeconds(10));
 
     private void WaitUntilServing()
     {

@@ -22,15 +22,8 @@ public sealed class ItemFeatureTableTests(EmbeddedGarnet garnet) : IClassFixture
     [Fact]
     public async Task Post_processing_takes_metadata_from_the_table_and_availability_from_the_store()
     {
-        garnet.Flush();
-        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        var meters = services.GetRequiredService<IMeterFactory>();
-        var telemetry = new FeatureStoreTelemetry(meters, new ProcessorState());
-        var applier = new OnlineApplier(garnet.Connection, telemetry);
-        await applier.InitializeAsync();
-        List<LogRecord> records = [TestData.Item("a", "c1", ["news"], Now.AddHours(-2)), TestData.Item("b", "c2", ["film"], Now.AddDays(-9))];
-        var entries = TestData.Entries(records);
-        Assert.True((await applier.ApplyAsync(entries, 0, entries.Count)).Committed);
+        using var world = await TwoItems.ApplyAsync(garnet);
+        var (meters, telemetry, applier, entries) = (world.Meters, world.Telemetry, world.Applier, world.Entries);
 
         var time = new FakeTimeProvider(Now);
         var store = new RedisOnlineFeatureStore(garnet.Connection, Options.Create(new OnlineStoreOptions()), telemetry, time, NullLogger<RedisOnlineFeatureStore>.Instance);
@@ -69,15 +62,8 @@ public sealed class ItemFeatureTableTests(EmbeddedGarnet garnet) : IClassFixture
     [Fact]
     public async Task Post_processing_takes_embeddings_of_the_active_version_from_the_table_as_the_store_holds_them()
     {
-        garnet.Flush();
-        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        var meters = services.GetRequiredService<IMeterFactory>();
-        var telemetry = new FeatureStoreTelemetry(meters, new ProcessorState());
-        var applier = new OnlineApplier(garnet.Connection, telemetry);
-        await applier.InitializeAsync();
-        List<LogRecord> records = [TestData.Item("a", "c1", ["news"], Now.AddHours(-2)), TestData.Item("b", "c2", ["film"], Now.AddDays(-9))];
-        var entries = TestData.Entries(records);
-        Assert.True((await applier.ApplyAsync(entries, 0, entries.Count)).Committed);
+        using var world = await TwoItems.ApplyAsync(garnet);
+        var (meters, telemetry, applier, entries) = (world.Meters, world.Telemetry, world.Applier, world.Entries);
         var embeddings = new EmbeddingStore(garnet.Connection);
         await embeddings.CreateVersionAsync("v1", 3, CancellationToken.None);
         await embeddings.SetItemsAsync("v1", [("a", [0.1f, -2.5f, 1e-7f]), ("b", [3f, 0f, -0.333f])], CancellationToken.None);
@@ -116,5 +102,41 @@ public sealed class ItemFeatureTableTests(EmbeddedGarnet garnet) : IClassFixture
         (_, vectors) = await inputs.ReadAsync(["a", "b"], CancellationToken.None);
         Assert.Equal([1f, 1f, 1f], vectors[0]!);
         Assert.Null(vectors[1]);
+    }
+    /// <summary>A flushed store with items "a" (news, 2 h old) and "b" (film, 9 days old) applied by the stream processor's writer.</summary>
+    private sealed class TwoItems : IDisposable
+    {
+        private readonly ServiceProvider _services;
+
+        private TwoItems(ServiceProvider services, FeatureStoreTelemetry telemetry, OnlineApplier applier, List<LogEntry> entries)
+        {
+            _services = services;
+            Telemetry = telemetry;
+            Applier = applier;
+            Entries = entries;
+        }
+
+        public IMeterFactory Meters => _services.GetRequiredService<IMeterFactory>();
+
+        public FeatureStoreTelemetry Telemetry { get; }
+
+        public OnlineApplier Applier { get; }
+
+        public List<LogEntry> Entries { get; }
+
+        public static async Task<TwoItems> ApplyAsync(EmbeddedGarnet garnet)
+        {
+            garnet.Flush();
+            var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+            var telemetry = new FeatureStoreTelemetry(services.GetRequiredService<IMeterFactory>(), new ProcessorState());
+            var applier = new OnlineApplier(garnet.Connection, telemetry);
+            await applier.InitializeAsync();
+            List<LogRecord> records = [TestData.Item("a", "c1", ["news"], Now.AddHours(-2)), TestData.Item("b", "c2", ["film"], Now.AddDays(-9))];
+            var entries = TestData.Entries(records);
+            Assert.True((await applier.ApplyAsync(entries, 0, entries.Count)).Committed);
+            return new TwoItems(services, telemetry, applier, entries);
+        }
+
+        public void Dispose() => _services.Dispose();
     }
 }

@@ -45,7 +45,6 @@ public static class Extensions
             http.AddServiceDiscovery();
         });
 
-        builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddProblemDetails(options =>
             options.CustomizeProblemDetails = ctx =>
             {
@@ -66,6 +65,7 @@ public static class Extensions
         });
 
         builder.Services.AddOptionsWithValidateOnStart<TelemetryOptions, TelemetryOptionsValidator>().BindConfiguration(TelemetryOptions.SectionName);
+        // The trace sampler's clock, and the services' (AddServiceDefaults calls this first).
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddOpenTelemetry()
             .WithMetrics(metrics => metrics

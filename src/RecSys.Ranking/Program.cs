@@ -41,6 +41,10 @@ builder.Services.AddRankingPostProcessing(builder.Configuration);
 builder.Services.AddSingleton<IPostProcessingInputs, StorePostProcessingInputs>();
 builder.Services.AddRankingModelServing();
 builder.Services.AddRankingRollout(builder.Configuration);
+builder.Services.AddOptionsWithValidateOnStart<LoadDegradationOptions, LoadDegradationOptionsValidator>().BindConfiguration(LoadDegradationOptions.SectionName);
+builder.Services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<LoadDegradationOptions>, LoadDegradationStepsValidator>();
+builder.Services.AddSingleton<CandidateBudget>();
+builder.Services.AddHealthChecks().AddCheck<CandidateBudgetHealthCheck>(CandidateBudgetHealthCheck.Name);
 builder.Services.AddScoped<RecommendationService>();
 
 var app = builder.Build();

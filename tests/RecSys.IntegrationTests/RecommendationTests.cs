@@ -112,8 +112,9 @@ public sealed class RecommendationTests(AppHostFixture fixture) : IAsyncLifetime
         var response = await RecommendAsync("u1", 50);
         Assert.NotEmpty(response.Items);
         Assert.Contains(response.Items, i => i.Sources.Contains("collaborative"));
-        // Only "model" may be degraded: Ranking may not have loaded the release the seed trained yet (it looks every 2 s here).
-        Assert.All(response.Metadata.Degraded, d => Assert.Equal("model", d));
+        // Only "model" may be degraded: Ranking may not have loaded the release the seed trained yet (it looks every 2 s here),
+        // and "candidates-reduced" when this shared machine made Ranking's latency exceed its target (fewer candidates, still every source).
+        Assert.All(response.Metadata.Degraded, d => Assert.Contains(d, new[] { "model", "candidates-reduced" }));
     }
 
     [Fact]

@@ -73,6 +73,41 @@ public sealed class RecommendationsApiTests : IClassFixture<EmbeddedGarnet>, IDi
     }
 
     [Fact]
+    public async Task Asks_for_fewer_candidates_and_says_so_while_latency_is_over_its_target()
+    {
+        using var factory = _factory.WithWebHostBuilder(web =>
+        {
+            web.UseSetting("Ranking:LoadDegradation:TargetP99", "00:00:00.001");
+            web.UseSetting("Ranking:LoadDegradation:MinSamples", "1");
+            web.UseSetting("Ranking:LoadDegradation:Window", "00:00:00.050");
+        });
+        var asked = new List<int>();
+        _retrieval.Respond = r =>
+        {
+            lock (asked)
+            {
+                asked.Add(r.Count ?? 0);
+            }
+
+            return new CandidateResponse("u1", [new("a", 0.5, ["trending"])], [], [], 1.0);
+        };
+        using var client = factory.CreateClient();
+        var budget = factory.Services.GetRequiredService<CandidateBudget>();
+        // A slow window (1 s against a 1 ms target) closes: the next request asks for the first smaller budget.
+        budget.Record(TimeSpan.FromSeconds(1));
+        await Task.Delay(TimeSpan.FromMilliseconds(80));
+        budget.Record(TimeSpan.FromSeconds(1));
+
+        var response = await client.GetFromJsonAsync<RecommendationResponse>("/v1/recommendations/u1", JsonDefaults.Options);
+
+        Assert.Equal([2500], asked);
+        Assert.NotNull(response);
+        Assert.Contains(RecommendationService.DegradedCandidates, response.Metadata.Degraded);
+        using var health = await client.GetAsync("/health");
+        Assert.Contains("candidate-budget", await health.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Passes_the_sources_degraded_in_retrieval_through()
     {
         _retrieval.Respond = _ => new CandidateResponse("u1", [new("a", 1, ["trending"])], [], ["creator"], 1.0);

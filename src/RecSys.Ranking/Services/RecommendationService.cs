@@ -22,6 +22,7 @@ public sealed partial class RecommendationService(
     RolloutServing rollout,
     ImpressionLogger impressions,
     RankingTelemetry telemetry,
+    CandidateBudget candidateBudget,
     IOptions<RankingOptions> options,
     IOptions<FallbackOptions> fallbackOptions,
     TimeProvider time,
@@ -32,6 +33,9 @@ public sealed partial class RecommendationService(
 
     /// <summary>Neither Retrieval nor the store's trending list answered: the in-process last-known popular list did.</summary>
     public const string DegradedLastKnown = "last-known-popular";
+
+    /// <summary>Latency was over its target, so this request asked for fewer candidates than the full budget (<see cref="CandidateBudget"/>).</summary>
+    public const string DegradedCandidates = "candidates-reduced";
 
     public async Task<RecommendationResponse> RecommendAsync(string userId, int count, string? context, CancellationToken cancellationToken)
     {
@@ -48,13 +52,19 @@ public sealed partial class RecommendationService(
         RankingCandidate[] candidates;
         double? indexCoverage = null;
         var stageStart = time.GetTimestamp();
+        var asked = candidateBudget.Current;
+        if (asked < candidateBudget.Full)
+        {
+            degraded.Add(DegradedCandidates);
+        }
+
         try
         {
             // The client's resilience pipeline also ends at RetrievalTimeout; this bound covers a pipeline configured otherwise.
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(o.RetrievalTimeout);
             var response = await retrieval.GetRankingCandidatesAsync(
-                new CandidateRequest(userId, context, Math.Max(o.CandidateCount, count), null), timeout.Token);
+                new CandidateRequest(userId, context, Math.Max(asked, count), null), timeout.Token);
             candidates = response.Candidates;
             degraded.AddRange(response.Degraded);
             indexCoverage = response.IndexCoverage;
@@ -148,6 +158,7 @@ public sealed partial class RecommendationService(
         stages["total"] = total.TotalMilliseconds;
 
         telemetry.RecordRequest(total, items.Length, degraded.Count > 0);
+        candidateBudget.Record(total);
         impressions.Log(userId, requestId, rankerVersion, items);
         return new RecommendationResponse(
             userId,

@@ -1,0 +1,236 @@
+using System.ComponentModel.DataAnnotations;
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+
+namespace RecSys.Ranking.Services;
+
+/// <summary>
+/// Settings of the candidate budget under load (section <c>Ranking:LoadDegradation</c>): the design's "high latency"
+/// recovery, "reduce ef_search, limit candidates", taken at once and undone when latency allows.
+/// </summary>
+public sealed class LoadDegradationOptions
+{
+    public const string SectionName = "Ranking:LoadDegradation";
+
+    /// <summary>Off: every request asks <see cref="RankingOptions.CandidateCount"/> candidates whatever the latency.</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>
+    /// The p99 of served requests above which the next smaller budget is taken. Below the load shedder's target (300 ms),
+    /// so that a request is made cheaper before one is refused.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:01:00")]
+    public TimeSpan TargetP99 { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// The smaller budgets, largest first, each below the one before and below <see cref="RankingOptions.CandidateCount"/>
+    /// (larger steps are skipped). Retrieval scales its source budgets, hence the vector search's per-shard k and ef, to
+    /// the count asked, so one number makes every stage cheaper.
+    /// </summary>
+    public int[] CandidateSteps { get; set; } = [2500, 1000, 500];
+
+    /// <summary>How often the p99 is judged (over the requests completed in the window).</summary>
+    [Range(typeof(TimeSpan), "00:00:00.050", "00:01:00")]
+    public TimeSpan Window { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Requests a window needs before its p99 can make the budget smaller (a few slow requests are not load).</summary>
+    [Range(1, 100_000)]
+    public int MinSamples { get; set; } = 20;
+
+    /// <summary>A larger budget comes back once every window has stayed under this share of the target for <see cref="RecoverAfter"/>.</summary>
+    [Range(0.05, 1.0)]
+    public double RecoverBelow { get; set; } = 0.5;
+
+    /// <summary>How long latency must stay low before one step is taken back (steps down are at once: overload hurts now).</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan RecoverAfter { get; set; } = TimeSpan.FromSeconds(5);
+}
+
+/// <summary>Checks <see cref="LoadDegradationOptions"/> at start: data annotations, then the steps' order.</summary>
+[OptionsValidator]
+public sealed partial class LoadDegradationOptionsValidator : IValidateOptions<LoadDegradationOptions>;
+
+/// <summary>The steps of <see cref="LoadDegradationOptions.CandidateSteps"/> must be positive and strictly decreasing.</summary>
+public sealed class LoadDegradationStepsValidator : IValidateOptions<LoadDegradationOptions>
+{
+    public ValidateOptionsResult Validate(string? name, LoadDegradationOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var steps = options.CandidateSteps ?? [];
+        for (var i = 0; i < steps.Length; i++)
+        {
+            if (steps[i] < 1 || (i > 0 && steps[i] >= steps[i - 1]))
+            {
+                return ValidateOptionsResult.Fail(
+                    $"{LoadDegradationOptions.SectionName}:CandidateSteps must be positive and strictly decreasing (got [{string.Join(", ", steps)}]).");
+            }
+        }
+
+        return ValidateOptionsResult.Success;
+    }
+}
+
+/// <summary>
+/// How many candidates a request asks of Retrieval now. Every completed request reports its latency; once per window the
+/// p99 of the window decides: above the target, the next smaller budget at once; under <see cref="LoadDegradationOptions.RecoverBelow"/>
+/// x the target for <see cref="LoadDegradationOptions.RecoverAfter"/>, one step back. Candidates are what a request's
+/// cost scales with (the vector search's k and ef, the decoding, the feature rows, the pre-ranker), so on a machine that
+/// cannot carry the full budget at the offered rate the answers get a little worse instead of late, and the load
+/// shedder refuses only what even the smallest budget cannot carry. A window with too few requests counts as calm.
+/// </summary>
+public sealed partial class CandidateBudget
+{
+    public const string MeterName = "RecSys.Ranking.LoadDegradation";
+    private const int MaxSamplesPerWindow = 8_192;
+
+    private readonly TimeProvider _time;
+    private readonly ILogger<CandidateBudget> _logger;
+    private readonly bool _enabled;
+    private readonly int _full;
+    private readonly int[] _budgets;
+    private readonly long _targetTicks;
+    private readonly long _recoverTicks;
+    private readonly TimeSpan _window;
+    private readonly TimeSpan _recoverAfter;
+    private readonly int _minSamples;
+    private readonly Lock _gate = new();
+    private readonly long[] _samples = new long[MaxSamplesPerWindow];
+    private readonly Counter<long>? _changes;
+
+    private int _level;
+    private int _sampleCount;
+    private long _windowStart;
+    private long _calmSince;
+
+    public CandidateBudget(IOptions<RankingOptions> ranking, IOptions<LoadDegradationOptions> options, TimeProvider time, ILogger<CandidateBudget> logger, IMeterFactory? meters = null)
+    {
+        ArgumentNullException.ThrowIfNull(ranking);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(time);
+        var o = options.Value;
+        _time = time;
+        _logger = logger;
+        _full = ranking.Value.CandidateCount;
+        _enabled = o.Enabled;
+        // Level 0 is the full budget; steps at or above it would not make a request cheaper.
+        _budgets = [_full, .. (o.CandidateSteps ?? []).Where(s => s < _full)];
+        _targetTicks = ToTimestampTicks(o.TargetP99);
+        _recoverTicks = (long)(_targetTicks * o.RecoverBelow);
+        _window = o.Window;
+        _recoverAfter = o.RecoverAfter;
+        _minSamples = o.MinSamples;
+        _windowStart = time.GetTimestamp();
+        _calmSince = _windowStart;
+        if (meters is not null)
+        {
+            // The factory owns the meter and disposes it with the container.
+            var meter = meters.Create(MeterName);
+            meter.CreateObservableGauge("recsys.ranking.candidate_budget", () => Current, "{candidate}", "Candidates a request asks of Retrieval now.");
+            meter.CreateObservableGauge("recsys.ranking.degradation_level", () => Volatile.Read(ref _level), "{step}", "Steps below the full candidate budget (0: full).");
+            _changes = meter.CreateCounter<long>("recsys.ranking.candidate_budget.changes", "{change}", "Changes of the candidate budget, tagged by direction.");
+        }
+    }
+
+    /// <summary>The candidates a request asks for now (before the caller's own count is taken into account).</summary>
+    public int Current => _budgets[Volatile.Read(ref _level)];
+
+    /// <summary>The full budget (<see cref="RankingOptions.CandidateCount"/>).</summary>
+    public int Full => _full;
+
+    /// <summary>Whether requests now ask for less than the full budget.</summary>
+    public bool IsReduced => Volatile.Read(ref _level) > 0;
+
+    /// <summary>Reports one completed request's latency; may move the budget when a window closes.</summary>
+    public void Record(TimeSpan latency)
+    {
+        if (!_enabled)
+        {
+            return;
+        }
+
+        var now = _time.GetTimestamp();
+        lock (_gate)
+        {
+            if (_sampleCount < _samples.Length)
+            {
+                _samples[_sampleCount++] = latency.Ticks * _time.TimestampFrequency / TimeSpan.TicksPerSecond;
+            }
+
+            if (_time.GetElapsedTime(_windowStart, now) >= _window)
+            {
+                CloseWindow(now);
+            }
+        }
+    }
+
+    private void CloseWindow(long now)
+    {
+        var count = _sampleCount;
+        _sampleCount = 0;
+        _windowStart = now;
+        long p99 = 0;
+        if (count > 0)
+        {
+            var window = _samples.AsSpan(0, count);
+            window.Sort();
+            p99 = window[Math.Min(count - 1, (int)Math.Ceiling(count * 0.99) - 1)];
+        }
+
+        var level = _level;
+        if (count >= _minSamples && p99 > _targetTicks)
+        {
+            _calmSince = now;
+            if (level + 1 < _budgets.Length)
+            {
+                Move(level + 1, p99, "down");
+            }
+
+            return;
+        }
+
+        if (count >= _minSamples && p99 > _recoverTicks)
+        {
+            // Under the target but not calm: the budget holds, and so does the wait for recovery.
+            _calmSince = now;
+            return;
+        }
+
+        if (level > 0 && _time.GetElapsedTime(_calmSince, now) >= _recoverAfter)
+        {
+            _calmSince = now;
+            Move(level - 1, p99, "up");
+        }
+    }
+
+    private void Move(int level, long p99, string direction)
+    {
+        Volatile.Write(ref _level, level);
+        _changes?.Add(1, new KeyValuePair<string, object?>("direction", direction));
+        LogBudgetChanged(_logger, _budgets[level], _full, TimeSpan.FromTicks(p99 * TimeSpan.TicksPerSecond / _time.TimestampFrequency).TotalMilliseconds);
+    }
+
+    private long ToTimestampTicks(TimeSpan span) => (long)(span.Ticks * (double)_time.TimestampFrequency / TimeSpan.TicksPerSecond);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Candidate budget now {Budget} of {Full} (window p99 {P99Ms:F1} ms)")]
+    private static partial void LogBudgetChanged(ILogger logger, int budget, int full, double p99Ms);
+}
+
+/// <summary>
+/// Reports the candidate budget on <c>/health</c>: always healthy (a smaller budget is the service coping with load, not a
+/// failed dependency); the description says when requests ask for fewer candidates than the full budget.
+/// </summary>
+public sealed class CandidateBudgetHealthCheck(CandidateBudget budget) : IHealthCheck
+{
+    public const string Name = "candidate-budget";
+
+    public Task<HealthCheckResult> CheckHealthAsync(
+        HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var current = budget.Current;
+        var data = new Dictionary<string, object> { ["candidates"] = current, ["full"] = budget.Full };
+        return Task.FromResult(HealthCheckResult.Healthy(
+            current < budget.Full ? $"Latency over target: requests ask {current} of {budget.Full} candidates" : $"Full budget: {current} candidates",
+            data));
+    }
+}

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using System.Text.Json;
 using RecSys.Bench.Common;
 
 // Open-loop load generator for /v1/recommendations: requests are started on a fixed schedule whatever the latency of
@@ -63,6 +64,9 @@ static async Task<int> RunAsync(ParsedArguments options)
     var random = new Random(1);
     var userOf = Enumerable.Range(0, total).Select(_ => random.Next(users)).ToArray();
     var tasks = new Task[total];
+    // What each 2xx answer was made of: candidates ranked, and the parts the service reports as degraded.
+    var considered = new int[total];
+    var degradedReasons = new System.Collections.Concurrent.ConcurrentDictionary<string, int>(StringComparer.Ordinal);
     var rss = new List<long>();
     using var sampling = new CancellationTokenSource();
     var sampler = pid > 0 ? SampleRssAsync(pid, rss, sampling.Token) : Task.CompletedTask;
@@ -83,6 +87,11 @@ static async Task<int> RunAsync(ParsedArguments options)
             {
                 using var response = await http.GetAsync($"/v1/recommendations/u{userOf[index]}?count={count}");
                 await response.Content.LoadIntoBufferAsync();
+                if (response.IsSuccessStatusCode)
+                {
+                    ReadMetadata(await response.Content.ReadAsByteArrayAsync(), index);
+                }
+
                 outcomes[index] = response.StatusCode switch
                 {
                     >= HttpStatusCode.OK and < HttpStatusCode.MultipleChoices => Outcome.Ok,
@@ -115,6 +124,13 @@ static async Task<int> RunAsync(ParsedArguments options)
         Console.WriteLine($"429 latency: {Percentiles(rejected)}");
     }
 
+    var okCandidates = Enumerable.Range(0, total).Where(i => outcomes[i] == Outcome.Ok).Select(i => considered[i]).Order().ToArray();
+    if (okCandidates.Length > 0)
+    {
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"2xx candidates ranked: min {okCandidates[0]}  p10 {okCandidates[okCandidates.Length / 10]}  p50 {okCandidates[okCandidates.Length / 2]}  max {okCandidates[^1]}; degraded: {(degradedReasons.IsEmpty ? "none" : string.Join(", ", degradedReasons.OrderBy(d => d.Key, StringComparer.Ordinal).Select(d => $"{d.Key} {d.Value}")))}"));
+    }
+
     if (phases.Count > 1)
     {
         PrintPhases(phases, schedule, outcomes, latencies, recoveredP99);
@@ -138,6 +154,35 @@ static async Task<int> RunAsync(ParsedArguments options)
     double[] Select(Outcome outcome) => [.. Enumerable.Range(0, total).Where(i => outcomes[i] == outcome).Select(i => latencies[i]).Order()];
 
     int Count(Outcome outcome) => outcomes.Count(o => o == outcome);
+
+    void ReadMetadata(byte[] body, int index)
+    {
+        try
+        {
+            using var json = JsonDocument.Parse(body);
+            if (!json.RootElement.TryGetProperty("metadata", out var metadata))
+            {
+                return;
+            }
+
+            if (metadata.TryGetProperty("candidatesConsidered", out var c) && c.TryGetInt32(out var n))
+            {
+                considered[index] = n;
+            }
+
+            if (metadata.TryGetProperty("degraded", out var d) && d.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var reason in d.EnumerateArray())
+                {
+                    degradedReasons.AddOrUpdate(reason.GetString() ?? "?", 1, (_, v) => v + 1);
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            // Not the service's JSON: the status still counts, the composition is unknown.
+        }
+    }
 }
 
 static List<(double Rate, double Seconds)> ParsePhases(ParsedArguments options)

@@ -15,6 +15,8 @@
 #   RETRIEVAL_TIMEOUT / RETRIEVAL_ATTEMPT_TIMEOUT / RETRIEVAL_RETRIES set Ranking's budget for the call to Retrieval (defaults:
 #   Ranking's own, 2 s / 600 ms / 2): on a loaded machine, attempts time out, retries add load and the circuit opens, and the
 #   pass then measures the trending fallback instead of 5,000 candidates (each pass reports how many requests fell back).
+#   LOAD_DEGRADATION=true lets Ranking ask for fewer candidates while its p99 is over target (Ranking:LoadDegradation, on in
+#   deployments); off by default here, so that every pass measures requests that carry the full ~5,000 candidates.
 #   BIN_ROOT=<another checkout, built in Release> runs that checkout's services and trainer with this script (before/after
 #   with one script). PERF_MAP=1 makes the .NET processes write perf maps (/tmp/perf-PID.map) for `perf record`.
 #   With redis-cli on the PATH, each pass also reports the store's commands per request (INFO commandstats).
@@ -77,7 +79,7 @@ fi
 # Both instances log their served lists as impressions to the FeatureServer, as a deployment does: part of the cost.
 ranking_env=("${common[@]}" Ranking__RetrievalBaseAddress=http://127.0.0.1:$retrieval_port
   Ranking__RetrievalTimeout="${RETRIEVAL_TIMEOUT:-00:00:02}" Ranking__RetrievalAttemptTimeout="${RETRIEVAL_ATTEMPT_TIMEOUT:-00:00:00.600}"
-  Ranking__RetrievalRetries="${RETRIEVAL_RETRIES:-2}"
+  Ranking__RetrievalRetries="${RETRIEVAL_RETRIES:-2}" Ranking__LoadDegradation__Enabled="${LOAD_DEGRADATION:-false}"
   Ranking__Feedback__FeatureServerBaseAddress=http://127.0.0.1:$fs_port)
 # ITEM_TABLE_REFRESH (default Ranking's, 60 s): the learned instance re-reads the whole catalog at this interval, which
 # lands in whichever pass runs then (~500 store commands per request at 20 req/s); 01:00:00 keeps it out of the passes.
@@ -148,7 +150,7 @@ measure() {
   done
   local requests; requests=$(sed -nE 's/^requests ([0-9]+).*/\1/p' <<<"$out")
   echo "== $name at $r req/s for $s s  (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
-  echo "$out" | head -n 3
+  echo "$out" | head -n 4
   echo "CPU: $detail; total $total ms over $requests requests = $(awk -v t="$total" -v n="$requests" 'BEGIN { printf "%.2f", t / n }') CPU-ms per request"
   echo "requests answered from the trending fallback (Retrieval failed or timed out): $((fa - fb))"
   if [[ -n "$calls_after" ]]; then

@@ -74,7 +74,7 @@ internal sealed class ShardedSearcher(
             var label = i < labels.Length ? labels[i] : default;
             if (items.TryGetItemId(hit.Id, label, out var itemId) && !queue.IsDeletePending(hit.Id))
             {
-                hits.Add(new IndexHit(itemId, hit.Score, shards.ShardOf(hit.Id)));
+                hits.Add(new IndexHit(itemId, hit.Score, shards.ShardOf(hit.Id)) { Key = hit.Id });
             }
         }
 

@@ -49,10 +49,12 @@ for dim in $dims; do
   }
   for round in $(seq 1 "$rounds"); do
     if [[ "${PAIRED:-0}" == 1 ]]; then
-      echo "-- d=$dim round $round, base and new at once (load average $(cut -d' ' -f1-3 /proc/loadavg))"
-      run_one base "$round" 0 > "$work/logs/base-d$dim-r$round.out" & base_pid=$!
-      run_one new "$round" 0 > "$work/logs/new-d$dim-r$round.out"
-      wait "$base_pid"
+      # The one started first gets a head start on a loaded machine: odd rounds start base first, even rounds new.
+      first=base; second=new; (( round % 2 == 0 )) && { first=new; second=base; }
+      echo "-- d=$dim round $round, base and new at once, $first started first (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+      run_one "$first" "$round" 0 > "$work/logs/$first-d$dim-r$round.out" & first_pid=$!
+      run_one "$second" "$round" 0 > "$work/logs/$second-d$dim-r$round.out"
+      wait "$first_pid"
       cat "$work/logs/base-d$dim-r$round.out" "$work/logs/new-d$dim-r$round.out"
       continue
     fi

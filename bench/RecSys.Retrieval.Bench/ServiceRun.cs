@@ -22,6 +22,13 @@ namespace RecSys.Retrieval.Bench;
 /// </summary>
 internal sealed class ServiceRun(CostSettings settings, TextWriter log)
 {
+    /// <summary>
+    /// The response body, read into one buffer kept across requests: a new ~100 KB array per response would be a
+    /// large-object-heap allocation of the bench's own (the client is Ranking, in another process), and its collections
+    /// would be counted against the service.
+    /// </summary>
+    private readonly MemoryStream _body = new(1 << 18);
+
     public async Task<CostReport> RunAsync(
         string store, int dimensions, string indexDirectory, IReadOnlyDictionary<string, string?> extra, StreamWriter? digest, CancellationToken cancellationToken)
     {
@@ -60,7 +67,7 @@ internal sealed class ServiceRun(CostSettings settings, TextWriter log)
             bytes += body.Length;
             var allocated1 = GC.GetAllocatedBytesForCurrentThread();
             // Decoding and the digest are the bench's bookkeeping (Ranking's side of the wire): taken out of the figures.
-            var response = CandidateWireFormat.Read(body);
+            var response = CandidateWireFormat.Read(body.Span);
             candidates += response.Candidates.Count;
             digest?.WriteLine(CostRun.Digest(response));
             digestAllocated += GC.GetAllocatedBytesForCurrentThread() - allocated1;
@@ -81,7 +88,7 @@ internal sealed class ServiceRun(CostSettings settings, TextWriter log)
             new Dictionary<string, double>(StringComparer.Ordinal), null);
     }
 
-    private async Task<byte[]> PostAsync(HttpClient client, string user, CancellationToken cancellationToken)
+    private async Task<ReadOnlyMemory<byte>> PostAsync(HttpClient client, string user, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/candidates")
         {
@@ -94,7 +101,9 @@ internal sealed class ServiceRun(CostSettings settings, TextWriter log)
             throw new InvalidOperationException($"POST /v1/candidates for {user}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(cancellationToken)}");
         }
 
-        return await response.Content.ReadAsByteArrayAsync(cancellationToken);
+        _body.SetLength(0);
+        await response.Content.CopyToAsync(_body, cancellationToken);
+        return _body.GetBuffer().AsMemory(0, (int)_body.Length);
     }
 
     /// <summary>The service's own <c>Program</c> (found through a public type of its assembly) with the bench's settings and clock.</summary>

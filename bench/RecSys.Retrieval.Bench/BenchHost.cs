@@ -24,6 +24,18 @@ internal static class BenchHost
             EnvironmentName = Environments.Production,
             DisableDefaults = true,
         });
+        builder.Configuration.AddInMemoryCollection(Settings(store, dimensions, indexDirectory, extra));
+        builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning);
+        builder.Services.AddSingleton<TimeProvider>(new FixedNowTimeProvider(BenchWorld.RequestTime));
+        builder.AddOnlineStoreClient();
+        builder.AddRetrieval();
+        builder.AddVectorIndex();
+        return builder.Build();
+    }
+
+    /// <summary>The service's settings for a bench run (also given to the real web host by <see cref="ServiceRun"/>).</summary>
+    public static Dictionary<string, string?> Settings(string store, int dimensions, string indexDirectory, IReadOnlyDictionary<string, string?>? extra)
+    {
         var settings = new Dictionary<string, string?>
         {
             ["ConnectionStrings:" + ServiceNames.OnlineStore] = store,
@@ -44,13 +56,7 @@ internal static class BenchHost
             settings[key] = value;
         }
 
-        builder.Configuration.AddInMemoryCollection(settings);
-        builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning);
-        builder.Services.AddSingleton<TimeProvider>(new FixedNowTimeProvider(BenchWorld.RequestTime));
-        builder.AddOnlineStoreClient();
-        builder.AddRetrieval();
-        builder.AddVectorIndex();
-        return builder.Build();
+        return settings;
     }
 
     /// <summary>Waits until the maintenance service has loaded the snapshots of <paramref name="version"/>.</summary>

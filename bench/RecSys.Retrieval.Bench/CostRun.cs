@@ -110,10 +110,13 @@ internal sealed class CostRun(IServiceProvider services, CostSettings settings, 
         return new CostReport(n, settings.Rate, settings.Count, candidates / (double)n, windowCpu / n, requestCpu / n, allocated / (double)n, gcs, stages, recall);
     }
 
-    private static double Percentile(double[] sorted, double q) =>
+    internal static double Percentile(double[] sorted, double q) =>
         sorted.Length == 0 ? 0 : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
 
-    private string UserAt(int i) => SyntheticWorld.UserId((int)((i * 7919L) % settings.Users));
+    private string UserAt(int i) => UserAt(i, settings.Users);
+
+    /// <summary>The i-th user of the fixed request sequence.</summary>
+    internal static string UserAt(int i, int users) => SyntheticWorld.UserId((int)((i * 7919L) % users));
 
     private static void Encode(CandidateResponse response, ArrayBufferWriter<byte> buffer)
     {
@@ -123,7 +126,7 @@ internal sealed class CostRun(IServiceProvider services, CostSettings settings, 
     }
 
     /// <summary>User, count, then a hash of every candidate's id, score bits and sources in order, then the ids.</summary>
-    private static string Digest(CandidateResponse response)
+    internal static string Digest(CandidateResponse response)
     {
         var text = new StringBuilder();
         foreach (var c in response.Candidates)
@@ -292,7 +295,7 @@ internal sealed class CostRun(IServiceProvider services, CostSettings settings, 
     private void Add(string stage, double ms) => _stageCpu[stage] = _stageCpu.GetValueOrDefault(stage) + ms;
 
     /// <summary>Starts request i at i / rate seconds (or at once when behind).</summary>
-    private sealed class Pacer(double rate)
+    internal sealed class Pacer(double rate)
     {
         private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
         private int _issued;

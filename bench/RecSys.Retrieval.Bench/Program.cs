@@ -26,6 +26,7 @@ var commandLine = new BenchCommandLine("dotnet bench/RecSys.Retrieval.Bench/bin/
     .Option("--count", "N", "run: candidates asked per request (default 5000)")
     .Option("--recall-users", "N", "run: users of the recall check of the collaborative search (default 0: none)")
     .Flag("--no-stages", "run: end to end only (for profiling)")
+    .Flag("--service", "run: through the service's real web host (POST /v1/candidates on the test server) instead of the retriever")
     .Flag("--allocations", "run: sample the end-to-end loop's allocations by type")
     .Option("--digest", "FILE", "run: write each response's digest and ids here")
     .Option("--json", "FILE", "run: write the figures here")
@@ -59,7 +60,9 @@ return await commandLine.RunAsync(args, async a =>
 
             var settings = new CostSettings(users, a.GetInt("--requests", 300), a.GetInt("--warmup", 200), a.GetDouble("--rate", 50),
                 a.GetInt("--count", 5000), a.GetInt("--recall-users", 0), !a.Has("--no-stages"), a.Has("--allocations"));
-            return await RunAsync(store, indexDir, dim, settings, a.GetStringOrNull("--digest"), a.GetStringOrNull("--json"), a.GetString("--label", "current"), extra);
+            return a.Has("--service")
+                ? await ServiceAsync(store, indexDir, dim, settings, a.GetStringOrNull("--digest"), a.GetStringOrNull("--json"), a.GetString("--label", "current"), extra)
+                : await RunAsync(store, indexDir, dim, settings, a.GetStringOrNull("--digest"), a.GetStringOrNull("--json"), a.GetString("--label", "current"), extra);
         default:
             throw new BenchCommandLineException($"Unknown mode '{mode}'.");
     }
@@ -122,6 +125,19 @@ static async Task<int> RunAsync(string store, string indexDir, int dim, CostSett
     }
 
     await host.StopAsync();
+    return 0;
+}
+
+static async Task<int> ServiceAsync(string store, string indexDir, int dim, CostSettings settings, string? digestPath, string? jsonPath, string label, Dictionary<string, string?> extra)
+{
+    Console.WriteLine($"[{label}] service path: {settings.Requests} requests for {settings.Count} candidates at {settings.Rate} req/s (warm-up {settings.Warmup})");
+    await using var digest = digestPath is null ? null : new StreamWriter(digestPath);
+    var report = await new ServiceRun(settings, Console.Out).RunAsync(store, dim, indexDir, extra, digest, CancellationToken.None);
+    if (jsonPath is not null)
+    {
+        await File.WriteAllTextAsync(jsonPath, JsonSerializer.Serialize(new { label, report }, new JsonSerializerOptions { WriteIndented = true }));
+    }
+
     return 0;
 }
 

@@ -7,7 +7,9 @@
 # digests of their answers (ids, order, score bits, sources) are compared at the end.
 # Usage: bench/scripts/retrieval-cost.sh [rounds=2] [requests=300] [rate=50]
 #   BASE_REF (default: merge-base with main), DIMS (default "16 64"), WORK (default /tmp/retcost), SKIP_BUILD=1,
-#   NEW_SET / BASE_SET ("K=V;K=V" settings passed to that build's service, e.g. an ef), RECALL_USERS (default 20).
+#   NEW_SET / BASE_SET ("K=V;K=V" settings passed to that build's service, e.g. an ef), RECALL_USERS (default 20),
+#   PAIRED=1 (base and new run at the same time in each round, so both see the same load on a shared machine; no recall
+#   check then), SERVICE=1 (through the service's real web host: POST /v1/candidates, see ServiceRun; no stages).
 set -euo pipefail
 rounds="${1:-2}"; requests="${2:-300}"; rate="${3:-50}"
 root="$(git -C "$(dirname "$0")/../.." rev-parse --show-toplevel)"
@@ -37,14 +39,29 @@ for dim in $dims; do
   dotnet "$root/$dll" seed --store "127.0.0.1:$port" --dim "$dim" --index-dir "$work/index-d$dim" > "$work/logs/seed-d$dim.log" 2>&1 \
     || { echo "seed failed: $work/logs/seed-d$dim.log"; exit 1; }
   tail -n 1 "$work/logs/seed-d$dim.log"
+  mode_args=(); [[ "${SERVICE:-0}" == 1 ]] && mode_args=(--service)
+  run_one() { # build round recall
+    local v="$1" round="$2" recall="$3" bin set_arg
+    if [[ $v == base ]]; then bin="$work/base/$dll"; set_arg="${BASE_SET:-}"; else bin="$root/$dll"; set_arg="${NEW_SET:-}"; fi
+    dotnet "$bin" run "${mode_args[@]}" --store "127.0.0.1:$port" --dim "$dim" --index-dir "$work/index-d$dim" --requests "$requests" --rate "$rate" \
+      --recall-users "$recall" --label "$v" --digest "$work/$v-d$dim.digest" --json "$work/$v-d$dim-r$round.json" ${set_arg:+--set "$set_arg"} \
+      2> "$work/logs/$v-d$dim-r$round.err" | grep -v '^\[.*\] index loaded\|^\(info\|warn\|fail\):\|^      '
+  }
   for round in $(seq 1 "$rounds"); do
+    if [[ "${PAIRED:-0}" == 1 ]]; then
+      # The one started first gets a head start on a loaded machine: odd rounds start base first, even rounds new.
+      first=base; second=new; (( round % 2 == 0 )) && { first=new; second=base; }
+      echo "-- d=$dim round $round, base and new at once, $first started first (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+      run_one "$first" "$round" 0 > "$work/logs/$first-d$dim-r$round.out" & first_pid=$!
+      run_one "$second" "$round" 0 > "$work/logs/$second-d$dim-r$round.out"
+      wait "$first_pid"
+      cat "$work/logs/base-d$dim-r$round.out" "$work/logs/new-d$dim-r$round.out"
+      continue
+    fi
     for v in base new; do
-      if [[ $v == base ]]; then bin="$work/base/$dll"; set_arg="${BASE_SET:-}"; else bin="$root/$dll"; set_arg="${NEW_SET:-}"; fi
       recall=0; [[ $round == 1 ]] && recall="${RECALL_USERS:-20}"
       echo "-- d=$dim round $round $v (load average $(cut -d' ' -f1-3 /proc/loadavg))"
-      dotnet "$bin" run --store "127.0.0.1:$port" --dim "$dim" --index-dir "$work/index-d$dim" --requests "$requests" --rate "$rate" \
-        --recall-users "$recall" --label "$v" --digest "$work/$v-d$dim.digest" --json "$work/$v-d$dim-r$round.json" ${set_arg:+--set "$set_arg"} \
-        2> "$work/logs/$v-d$dim-r$round.err" | grep -v '^\[.*\] index loaded'
+      run_one "$v" "$round" "$recall"
     done
   done
   echo "-- d=$dim answers, base against new:"

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace RecSys.Candidates;
@@ -65,6 +66,9 @@ public readonly record struct RankedCandidate(string ItemId, double Score, int E
 /// source, in rank order, exactly as a single <see cref="CandidateFusion.Merge"/> of the final lists sums them: extending
 /// the last source added gives bit-for-bit the same totals; extending an earlier one does not (floating-point sums depend
 /// on their order), so callers fuse again from scratch then. At most 64 sources; not thread-safe.
+/// Items are found by their id string, or, when every list comes with keys (<see cref="Add(int, IReadOnlyList{ScoredItem}, int, long[])"/>),
+/// by a 64-bit key per item (the vector index's key of the id): the id is then compared only when two lists propose the same key,
+/// and ids that share a key are still told apart, so the fusion is the same either way.
 /// </summary>
 public sealed class FusionAccumulator
 {
@@ -72,6 +76,12 @@ public sealed class FusionAccumulator
     public const int MaxSources = 64;
 
     private readonly Dictionary<string, int> _entryOf;
+    private readonly Dictionary<long, int> _entryOfKey;
+
+    /// <summary>Keyed fusion: ids whose key already belonged to another id (a hash collision), by id.</summary>
+    private readonly Dictionary<string, int> _collided = new(StringComparer.Ordinal);
+    private bool? _keyed;
+    private int _capacity;
     private readonly List<(string Name, double Weight, int Taken)> _sources = [];
     private readonly Dictionary<ulong, string[]> _sourceLists = [];
     private Entry[] _entries;
@@ -81,7 +91,9 @@ public sealed class FusionAccumulator
 
     public FusionAccumulator(int capacity = 0)
     {
-        _entryOf = new Dictionary<string, int>(capacity, StringComparer.Ordinal);
+        _entryOf = new Dictionary<string, int>(StringComparer.Ordinal);
+        _entryOfKey = [];
+        _capacity = capacity;
         _entries = new Entry[Math.Max(16, capacity)];
     }
 
@@ -92,7 +104,10 @@ public sealed class FusionAccumulator
     public void Reset(int capacity)
     {
         _entryOf.Clear();
-        _entryOf.EnsureCapacity(capacity);
+        _entryOfKey.Clear();
+        _collided.Clear();
+        _keyed = null;
+        _capacity = capacity;
         if (_entries.Length < capacity)
         {
             _entries = new Entry[capacity];
@@ -136,6 +151,7 @@ public sealed class FusionAccumulator
     public void Add(int source, IReadOnlyList<ScoredItem> items, int end)
     {
         ArgumentNullException.ThrowIfNull(items);
+        UseKeys(false);
         var (name, weight, taken) = _sources[source];
         end = Math.Min(end, items.Count);
         var bit = 1UL << source;
@@ -145,26 +161,10 @@ public sealed class FusionAccumulator
             ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_entryOf, item.ItemId, out var exists);
             if (!exists)
             {
-                slot = _count;
-                if (_count == _entries.Length)
-                {
-                    Array.Resize(ref _entries, _entries.Length * 2);
-                }
-
-                _entries[_count++] = new Entry { ItemId = item.ItemId };
+                slot = NewEntry(item.ItemId, 0);
             }
 
-            ref var entry = ref _entries[slot];
-            if ((entry.Sources & bit) != 0)
-            {
-                // Listed twice by this source: it counts once, at its first (best) rank.
-                continue;
-            }
-
-            entry.Sources |= bit;
-            var rank = i + 1;
-            var rrf = 1.0 / (CandidateFusion.RrfK + rank);
-            entry.Score += ((item.Score * CandidateFusion.ScoreShare) + (rrf * CandidateFusion.RankShare)) * weight;
+            Sum(slot, bit, i, item.Score, weight);
         }
 
         if (end > taken)
@@ -173,10 +173,116 @@ public sealed class FusionAccumulator
         }
     }
 
-    /// <summary>True when some source has proposed <paramref name="itemId"/>.</summary>
-    public bool Contains(string itemId) => _entryOf.ContainsKey(itemId);
+    /// <summary>
+    /// As <see cref="Add(int, IReadOnlyList{ScoredItem}, int)"/>, finding items by <paramref name="keys"/> (aligned with
+    /// <paramref name="items"/>: the same id always has the same key). A fusion takes keys for every list or for none.
+    /// </summary>
+    public void Add(int source, IReadOnlyList<ScoredItem> items, int end, long[] keys)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        ArgumentNullException.ThrowIfNull(keys);
+        UseKeys(true);
+        var (name, weight, taken) = _sources[source];
+        end = Math.Min(end, items.Count);
+        if (keys.Length < end)
+        {
+            throw new ArgumentException($"{keys.Length} keys for {end} items.", nameof(keys));
+        }
+
+        var bit = 1UL << source;
+        for (var i = taken; i < end; i++)
+        {
+            var item = items[i];
+            var key = keys[i];
+            ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_entryOfKey, key, out var exists);
+            int entry;
+            if (!exists)
+            {
+                entry = slot = NewEntry(item.ItemId, key);
+            }
+            else if (ReferenceEquals(_entries[slot].ItemId, item.ItemId) || string.Equals(_entries[slot].ItemId, item.ItemId, StringComparison.Ordinal))
+            {
+                entry = slot;
+            }
+            else
+            {
+                // Another id with the same key: it has its own entry, found by id.
+                ref var other = ref CollectionsMarshal.GetValueRefOrAddDefault(_collided, item.ItemId, out var known);
+                if (!known)
+                {
+                    other = NewEntry(item.ItemId, key);
+                }
+
+                entry = other;
+            }
+
+            Sum(entry, bit, i, item.Score, weight);
+        }
+
+        if (end > taken)
+        {
+            _sources[source] = (name, weight, end);
+        }
+    }
+
+    private void UseKeys(bool keyed)
+    {
+        if (_keyed != keyed && _keyed is not null)
+        {
+            throw new InvalidOperationException("A fusion takes keys for every list or for none.");
+        }
+
+        if (_keyed is null)
+        {
+            // Sized once the kind of fusion is known: only one of the two maps is used.
+            if (keyed)
+            {
+                _entryOfKey.EnsureCapacity(_capacity);
+            }
+            else
+            {
+                _entryOf.EnsureCapacity(_capacity);
+            }
+
+            _keyed = keyed;
+        }
+    }
+
+    private int NewEntry(string itemId, long key)
+    {
+        if (_count == _entries.Length)
+        {
+            Array.Resize(ref _entries, _entries.Length * 2);
+        }
+
+        _entries[_count] = new Entry { ItemId = itemId, Key = key };
+        return _count++;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Sum(int slot, ulong bit, int index, double score, double weight)
+    {
+        ref var entry = ref _entries[slot];
+        if ((entry.Sources & bit) != 0)
+        {
+            // Listed twice by this source: it counts once, at its first (best) rank.
+            return;
+        }
+
+        entry.Sources |= bit;
+        var rank = index + 1;
+        var rrf = 1.0 / (CandidateFusion.RrfK + rank);
+        entry.Score += ((score * CandidateFusion.ScoreShare) + (rrf * CandidateFusion.RankShare)) * weight;
+    }
+
+    /// <summary>True when some source has proposed <paramref name="itemId"/> (a fusion without keys).</summary>
+    public bool Contains(string itemId) =>
+        _keyed == true ? throw new InvalidOperationException("A keyed fusion finds items by key.") : _entryOf.ContainsKey(itemId);
 
     public string ItemIdAt(int entry) => _entries[entry].ItemId;
+
+    /// <summary>The key entry <paramref name="entry"/> was added with (0 in a fusion without keys).</summary>
+    public long KeyAt(int entry) => _entries[entry].Key;
 
     /// <summary>
     /// Every item ranked: total score (the multi-source bonus applied) descending, ties by item id (ordinal).
@@ -295,6 +401,7 @@ public sealed class FusionAccumulator
     private struct Entry
     {
         public string ItemId;
+        public long Key;
         public double Score;
         public ulong Sources;
     }

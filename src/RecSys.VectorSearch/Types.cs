@@ -1,3 +1,6 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+
 namespace RecSys.VectorSearch;
 
 /// <summary>How similarity is measured. Cosine normalizes vectors at insert and query and then uses the inner product.</summary>
@@ -59,14 +62,42 @@ public sealed record HnswOptions
 
 /// <summary>
 /// A filter on external ids. Filtered-out nodes are still traversed, never returned.
-/// Either a predicate, or a set of allowed ids (a Qdrant adapter can map the latter to a HasId condition).
+/// Either a predicate, or a set of allowed ids (a Qdrant adapter can map the latter to a HasId condition), or a set of
+/// excluded ids (<see cref="Excluding"/>: a predicate to every consumer, checked cheaply in process).
 /// </summary>
 public sealed class SearchFilter
 {
+    /// <summary>Bits per excluded id in <see cref="_excludedBits"/>: ~3 % of the allowed ids reach the set lookup.</summary>
+    private const int BitsPerExcludedId = 32;
+
+    private readonly IReadOnlySet<long>? _excluded;
+
+    /// <summary>
+    /// A one-hash Bloom filter of <see cref="_excluded"/>: a graph walk asks about thousands of nodes per search and almost
+    /// all are allowed, so most answers come from one bit instead of a delegate call and a hash-set lookup.
+    /// </summary>
+    private readonly ulong[]? _excludedBits;
+
+    private readonly int _excludedShift;
+
     private SearchFilter(Func<long, bool>? predicate, IReadOnlySet<long>? allowed)
     {
         Predicate = predicate;
         AllowedIds = allowed;
+    }
+
+    private SearchFilter(IReadOnlySet<long> excluded)
+    {
+        _excluded = excluded;
+        Predicate = id => !excluded.Contains(id);
+        var bits = (int)Math.Min(1 << 24, BitOperations.RoundUpToPowerOf2((uint)Math.Max(64, excluded.Count * BitsPerExcludedId)));
+        _excludedShift = 64 - BitOperations.Log2((uint)bits);
+        _excludedBits = new ulong[bits >> 6];
+        foreach (var id in excluded)
+        {
+            var h = BloomHash(id);
+            _excludedBits[h >> 6] |= 1UL << (int)(h & 63);
+        }
     }
 
     public Func<long, bool>? Predicate { get; }
@@ -85,7 +116,31 @@ public sealed class SearchFilter
         return new SearchFilter(null, allowedIds);
     }
 
-    public bool Allows(long id) => AllowedIds is { } set ? set.Contains(id) : Predicate!(id);
+    /// <summary>
+    /// Every id but <paramref name="excludedIds"/> (the set is read, not copied: it must not change while searches use the
+    /// filter). Answers as <c>FromPredicate(id =&gt; !excludedIds.Contains(id))</c>, which is also its <see cref="Predicate"/>.
+    /// </summary>
+    public static SearchFilter Excluding(IReadOnlySet<long> excludedIds)
+    {
+        ArgumentNullException.ThrowIfNull(excludedIds);
+        return new SearchFilter(excludedIds);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool Allows(long id)
+    {
+        if (_excludedBits is { } bits)
+        {
+            var h = BloomHash(id);
+            return (bits[h >> 6] & (1UL << (int)(h & 63))) == 0 || !_excluded!.Contains(id);
+        }
+
+        return AllowedIds is { } set ? set.Contains(id) : Predicate!(id);
+    }
+
+    /// <summary>Fibonacci hashing: the top bits of the product are well mixed even for small sequential ids.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ulong BloomHash(long id) => ((ulong)id * 0x9E3779B97F4A7C15UL) >> _excludedShift;
 }
 
 /// <summary>A bitset over the internal ids of one index (see <see cref="HnswIndex.CreateBitset"/>); the cheapest filter.</summary>

@@ -126,6 +126,44 @@ public sealed class FusionTests
         Assert.Equal(["y", "x", "z"], reused.Select(r => r.ItemId));
     }
 
+    [Theory]
+    [InlineData(64)] // distinct keys: each id's own
+    [InlineData(7)] // many ids share a key, as if the hash collided
+    public void A_keyed_fusion_ranks_bit_for_bit_as_the_fusion_by_id(int keySpace)
+    {
+        var random = new Random(5);
+        var lists = Enumerable.Range(0, 4)
+            .Select(_ => Enumerable.Range(0, 300).Select(_ => new ScoredItem($"i{random.Next(500)}", random.NextDouble())).ToArray())
+            .ToArray();
+        // The same id always has the same key; ids are fresh strings per list (equal, not the same object) as the store gives them.
+        long KeyOf(string id) => int.Parse(id.AsSpan(1), System.Globalization.CultureInfo.InvariantCulture) % keySpace;
+        lists = [.. lists.Select(l => l.Select(i => new ScoredItem(new string(i.ItemId.AsSpan()), i.Score)).ToArray())];
+        double[] weights = [1.0, 0.9, 0.85, 0.7];
+
+        var keyed = new FusionAccumulator(16);
+        for (var s = 0; s < lists.Length; s++)
+        {
+            var keys = lists[s].Select(i => KeyOf(i.ItemId)).ToArray();
+            keyed.Add(keyed.AddSource($"s{s}", weights[s]), lists[s], s == 3 ? 100 : lists[s].Length, keys);
+            if (s == 3)
+            {
+                keyed.Add(3, lists[3], lists[3].Length, keys);
+            }
+        }
+
+        AssertSameRanking(CandidateFusion.Merge([.. lists.Select((l, s) => new SourceResult($"s{s}", weights[s], l))]), keyed.Rank(), keyed);
+        for (var e = 0; e < keyed.Count; e++)
+        {
+            Assert.Equal(KeyOf(keyed.ItemIdAt(e)), keyed.KeyAt(e));
+        }
+
+        Assert.Throws<InvalidOperationException>(() => keyed.Contains("i1"));
+        Assert.Throws<InvalidOperationException>(() => keyed.Add(0, lists[0], lists[0].Length));
+        keyed.Reset(4);
+        keyed.Add(keyed.AddSource("a", 1.0), lists[0], 10);
+        Assert.Equal(lists[0].Take(10).Select(i => i.ItemId).Distinct().Count(), keyed.Count);
+    }
+
     private static void AssertSameRanking(List<FusedCandidate> expected, RankedCandidate[] actual, FusionAccumulator fusion)
     {
         Assert.Equal(expected.Select(c => c.ItemId), actual.Select(r => r.ItemId));

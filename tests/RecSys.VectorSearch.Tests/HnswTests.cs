@@ -162,6 +162,43 @@ public class HnswTests
     }
 
     [Fact]
+    public void Exclusion_filter_answers_as_the_set_predicate()
+    {
+        var rng = new Random(17);
+        foreach (var size in new[] { 0, 1, 3, 150, 5_000 })
+        {
+            var excluded = new HashSet<long>();
+            while (excluded.Count < size) excluded.Add(rng.Next(2) == 0 ? rng.Next(10_000) : rng.NextInt64());
+            var filter = SearchFilter.Excluding(excluded);
+            foreach (var id in excluded) Assert.False(filter.Allows(id));
+            for (var i = 0; i < 20_000; i++)
+            {
+                var id = i < 10_000 ? i : rng.NextInt64(long.MinValue, long.MaxValue);
+                Assert.Equal(!excluded.Contains(id), filter.Allows(id));
+            }
+            Assert.Equal(filter.Allows(42), filter.Predicate!(42));
+        }
+    }
+
+    [Fact]
+    public void Exclusion_filter_search_matches_the_predicate_search()
+    {
+        var (_, queries, index) = Shared.Value;
+        var excluded = new HashSet<long>();
+        for (long i = 0; i < 5000; i += 13) excluded.Add(i);
+        var bySet = SearchFilter.Excluding(excluded);
+        var byPredicate = SearchFilter.FromPredicate(id => !excluded.Contains(id));
+        for (var q = 0; q < 30; q++)
+        {
+            var query = queries.AsSpan(q * Dim, Dim);
+            var expected = index.Search(query, 300, ef: 400, filter: byPredicate);
+            var actual = index.Search(query, 300, ef: 400, filter: bySet);
+            Assert.Equal(expected, actual);
+            Assert.DoesNotContain(actual, h => excluded.Contains(h.Id));
+        }
+    }
+
+    [Fact]
     public void Batch_search_matches_single_search()
     {
         var (_, queries, index) = Shared.Value;

@@ -5,6 +5,7 @@ using RecSys.Core.Contracts;
 using RecSys.FeatureStore.Serving;
 using RecSys.Retrieval.Diagnostics;
 using RecSys.Retrieval.Sources;
+using RecSys.Retrieval.VectorIndex;
 
 namespace RecSys.Retrieval.Services;
 
@@ -25,6 +26,9 @@ public sealed class CandidateRetriever
     private readonly RetrievalTelemetry _telemetry;
     private readonly ILogger<CandidateRetriever> _logger;
     private readonly FusionPool _fusions = new();
+
+    /// <summary>The keys of the last cached unavailable set seen (replaced along with it).</summary>
+    private volatile KeyedIdSet? _unavailableKeys;
 
     public CandidateRetriever(
         IEnumerable<ICandidateSource> sources,
@@ -104,10 +108,11 @@ public sealed class CandidateRetriever
             // The user's seen set came whole with the signals (the collaborative search skips it): filter against it in memory.
             var seen = seenRead && signals is { IsCompletedSuccessfully: true } ? new HashSet<string>(signals.Result.Seen, StringComparer.Ordinal) : null;
             var eligibility = await EligibilityAsync(userId, fused, backfill, exclude, seen, options, cancellationToken);
-            fused.Decide(exclude, eligibility);
+            var excluded = new KeyedIdSet(exclude);
+            fused.Decide(excluded, eligibility);
             if (backfill is not null)
             {
-                fused = await BackfillAsync(states, backfill, fused, request, eligibility, options, cancellationToken);
+                fused = await BackfillAsync(states, backfill, fused, request, excluded, eligibility, options, cancellationToken);
             }
 
             return Report(userId, states, fused, count, started, activity) with { IndexCoverage = request.IndexCoverage };
@@ -195,7 +200,7 @@ public sealed class CandidateRetriever
         var fusion = _fusions.Rent(capacity);
         foreach (var state in inputs)
         {
-            fusion.Add(fusion.AddSource(state.Name, state.Plan.Weight), state.Returned, state.Contributed);
+            fusion.Add(fusion.AddSource(state.Name, state.Plan.Weight), state.Returned, state.Contributed, state.Keys);
         }
 
         return new FusedCandidates(fusion, inputs);
@@ -213,12 +218,12 @@ public sealed class CandidateRetriever
         SourceState backfill,
         FusedCandidates fused,
         RetrievalRequestContext request,
+        KeyedIdSet exclude,
         Eligibility eligibility,
         RetrievalOptions options,
         CancellationToken cancellationToken)
     {
         var count = request.Count;
-        var exclude = request.Exclude;
         var rounds = 0;
         var selected = Math.Min(count, fused.Selectable);
         while (selected < count && !backfill.Failed)
@@ -230,15 +235,17 @@ public sealed class CandidateRetriever
                 // Extend the backfill list over the reserve until it adds as many new eligible candidates as are missing.
                 var missing = count - selected;
                 var source = fused.IncrementalSource(backfill);
+                var keys = backfill.Keys;
                 if (source >= 0)
                 {
                     var fusion = fused.Fusion;
                     while (used < reserve.Count && missing > 0)
                     {
-                        var id = reserve[used++].ItemId;
-                        var isNew = !fusion.Contains(id);
-                        fusion.Add(source, reserve, used);
-                        if (isNew && !exclude.Contains(id) && eligibility.IsEligible(id))
+                        var at = used++;
+                        var entries = fusion.Count;
+                        fusion.Add(source, reserve, used, keys);
+                        // A new entry: no source had proposed this item yet.
+                        if (fusion.Count > entries && !exclude.Contains(keys[at], reserve[at].ItemId) && eligibility.IsEligible(keys[at], reserve[at].ItemId))
                         {
                             missing--;
                         }
@@ -254,8 +261,9 @@ public sealed class CandidateRetriever
 
                     while (used < reserve.Count && missing > 0)
                     {
-                        var id = reserve[used++].ItemId;
-                        if (known.Add(id) && !exclude.Contains(id) && eligibility.IsEligible(id))
+                        var at = used++;
+                        var id = reserve[at].ItemId;
+                        if (known.Add(id) && !exclude.Contains(keys[at], id) && eligibility.IsEligible(keys[at], id))
                         {
                             missing--;
                         }
@@ -434,7 +442,14 @@ public sealed class CandidateRetriever
 
             if (unavailable is not null)
             {
-                return new Eligibility(seen, unavailable);
+                // The cached set is replaced, never changed: its keys are worked out once per replacement.
+                var unavailableKeys = _unavailableKeys;
+                if (!ReferenceEquals(unavailableKeys?.Ids, unavailable))
+                {
+                    _unavailableKeys = unavailableKeys = new KeyedIdSet(unavailable);
+                }
+
+                return new Eligibility(new KeyedIdSet(seen), unavailableKeys!);
             }
         }
 
@@ -562,16 +577,40 @@ public sealed class CandidateRetriever
         }
     }
 
+    /// <summary>
+    /// A set of item ids with the index key of each (<see cref="IndexedItems.KeyOf"/>): an id whose key is not among them is
+    /// not in the set, so most lookups hash a long instead of a string; the id is compared only when its key is there.
+    /// </summary>
+    private sealed class KeyedIdSet
+    {
+        private readonly HashSet<long> _keys;
+
+        public KeyedIdSet(IReadOnlySet<string> ids)
+        {
+            Ids = ids;
+            _keys = new HashSet<long>(ids.Count);
+            foreach (var id in ids)
+            {
+                _keys.Add(IndexedItems.KeyOf(id));
+            }
+        }
+
+        public IReadOnlySet<string> Ids { get; }
+
+        /// <summary>For an id and its key.</summary>
+        public bool Contains(long key, string itemId) => _keys.Count != 0 && _keys.Contains(key) && Ids.Contains(itemId);
+    }
+
     /// <summary>Whether an item (not excluded) may be recommended to the request's user.</summary>
     private sealed class Eligibility
     {
-        private readonly IReadOnlySet<string>? _seen;
-        private readonly IReadOnlySet<string>? _unavailable;
+        private readonly KeyedIdSet? _seen;
+        private readonly KeyedIdSet? _unavailable;
         private readonly Dictionary<string, bool>? _checked;
         private readonly Func<IEnumerable<string>, CancellationToken, Task>? _check;
 
         /// <summary>In memory: not seen and not unavailable (what the filter would answer).</summary>
-        public Eligibility(IReadOnlySet<string> seen, IReadOnlySet<string> unavailable)
+        public Eligibility(KeyedIdSet seen, KeyedIdSet unavailable)
         {
             _seen = seen;
             _unavailable = unavailable;
@@ -584,8 +623,9 @@ public sealed class CandidateRetriever
             _check = check;
         }
 
-        /// <summary>For an id that is not excluded and was checked (every fused or backfill id is).</summary>
-        public bool IsEligible(string itemId) => _checked is null ? !_seen!.Contains(itemId) && !_unavailable!.Contains(itemId) : _checked[itemId];
+        /// <summary>For an id (and its key) that is not excluded and was checked (every fused or backfill id is).</summary>
+        public bool IsEligible(long key, string itemId) =>
+            _checked is null ? !_seen!.Contains(key, itemId) && !_unavailable!.Contains(key, itemId) : _checked[itemId];
 
         /// <summary>Makes <see cref="IsEligible"/> answer for <paramref name="itemIds"/> (a round trip through the filter, or nothing).</summary>
         public Task CheckAsync(IEnumerable<string> itemIds, CancellationToken cancellationToken) =>
@@ -617,7 +657,7 @@ public sealed class CandidateRetriever
         public bool IsSelectable(int entry) => _selectable[entry];
 
         /// <summary>Decides the candidates fused since the last call.</summary>
-        public void Decide(IReadOnlySet<string> exclude, Eligibility eligibility)
+        public void Decide(KeyedIdSet exclude, Eligibility eligibility)
         {
             if (_selectable.Length < Fusion.Count)
             {
@@ -627,7 +667,8 @@ public sealed class CandidateRetriever
             for (; _decided < Fusion.Count; _decided++)
             {
                 var id = Fusion.ItemIdAt(_decided);
-                var selectable = !exclude.Contains(id) && eligibility.IsEligible(id);
+                var key = Fusion.KeyAt(_decided);
+                var selectable = !exclude.Contains(key, id) && eligibility.IsEligible(key, id);
                 _selectable[_decided] = selectable;
                 Selectable += selectable ? 1 : 0;
             }

@@ -24,6 +24,9 @@ internal sealed class SourceState(ICandidateSource source, SourcePlan plan, int 
     /// <summary>Everything the source returned, best first: its contribution is a prefix, the rest is reserve.</summary>
     public IReadOnlyList<ScoredItem> Returned { get; private set; } = [];
 
+    /// <summary>The index key of each item of <see cref="Returned"/>, aligned with it (fusion and eligibility find items by key).</summary>
+    public long[] Keys { get; private set; } = [];
+
     /// <summary>How many of <see cref="Returned"/> take part in fusion.</summary>
     public int Contributed { get; private set; }
 
@@ -38,6 +41,7 @@ internal sealed class SourceState(ICandidateSource source, SourcePlan plan, int 
     public void Succeeded(IReadOnlyList<ScoredItem> items, double elapsedMs)
     {
         Returned = items;
+        Keys = KeyedScoredItems.KeysOf(items);
         ElapsedMs += elapsedMs;
     }
 
@@ -47,6 +51,7 @@ internal sealed class SourceState(ICandidateSource source, SourcePlan plan, int 
         Error = error;
         Exception = exception;
         Returned = [];
+        Keys = [];
         Contributed = 0;
         ElapsedMs += elapsedMs;
     }
@@ -69,6 +74,7 @@ internal sealed class SourceState(ICandidateSource source, SourcePlan plan, int 
     {
         Fetch = fetch;
         Returned = items;
+        Keys = KeyedScoredItems.KeysOf(items);
         Contributed = Math.Min(Contributed, items.Count);
         ElapsedMs += elapsedMs;
     }

@@ -67,6 +67,7 @@ internal sealed class CollaborativeSource(
         return Normalize(result.Hits, index.Metric);
     }
 
+    /// <summary>The hits as scored items, with their index keys (fusion and eligibility find items by them).</summary>
     internal static IReadOnlyList<ScoredItem> Normalize(IReadOnlyList<IndexHit> hits, Metric metric)
     {
         if (hits.Count == 0)
@@ -74,24 +75,20 @@ internal sealed class CollaborativeSource(
             return [];
         }
 
-        var list = new List<ScoredItem>(hits.Count);
-        if (metric == Metric.Cosine)
-        {
-            foreach (var h in hits)
-            {
-                list.Add(new ScoredItem(h.ItemId, Math.Clamp((1 + (double)h.Score) / 2, 0, 1)));
-            }
-
-            return list;
-        }
-
+        var items = new ScoredItem[hits.Count];
+        var keys = new long[hits.Count];
         var max = hits[0].Score;
-        foreach (var h in hits)
+        for (var i = 0; i < items.Length; i++)
         {
-            var score = max > 0 ? Math.Clamp(h.Score / (double)max, 0, 1) : 0;
-            list.Add(new ScoredItem(h.ItemId, score));
+            var h = hits[i];
+            var score = metric == Metric.Cosine
+                ? Math.Clamp((1 + (double)h.Score) / 2, 0, 1)
+                : max > 0 ? Math.Clamp(h.Score / (double)max, 0, 1) : 0;
+            items[i] = new ScoredItem(h.ItemId, score);
+            // A hit's key is the key of its id (0 from a hit that did not carry it: KeyOf says the same then).
+            keys[i] = h.Key != 0 ? h.Key : IndexedItems.KeyOf(h.ItemId);
         }
 
-        return list;
+        return new KeyedScoredItems(items, keys);
     }
 }

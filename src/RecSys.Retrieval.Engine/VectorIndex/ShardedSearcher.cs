@@ -54,9 +54,10 @@ internal sealed class ShardedSearcher(
         SearchFilter? engineFilter = null;
         if (filter is null && excludeKeys is { Count: > 0 } && !queue.HasPendingDeletes)
         {
-            // The common case (the collaborative source's exclusions): the shards call this for every node they consider,
-            // so it is only the set lookup. A delete queued while the search runs is still dropped below, with the hits.
-            engineFilter = SearchFilter.FromPredicate(key => !excludeKeys.Contains(key));
+            // The common case (the collaborative source's exclusions): the shards ask this for every node they consider,
+            // so it is the exclusion set alone, behind its bit filter. A delete queued while the search runs is still
+            // dropped below, with the hits.
+            engineFilter = SearchFilter.Excluding(excludeKeys);
         }
         else if (filter is not null || excludeKeys is { Count: > 0 } || queue.HasPendingDeletes)
         {
@@ -73,7 +74,7 @@ internal sealed class ShardedSearcher(
             var label = i < labels.Length ? labels[i] : default;
             if (items.TryGetItemId(hit.Id, label, out var itemId) && !queue.IsDeletePending(hit.Id))
             {
-                hits.Add(new IndexHit(itemId, hit.Score, shards.ShardOf(hit.Id)));
+                hits.Add(new IndexHit(itemId, hit.Score, shards.ShardOf(hit.Id)) { Key = hit.Id });
             }
         }
 

@@ -39,7 +39,11 @@ public sealed record ItemFilter(IReadOnlySet<string>? Categories, IReadOnlySet<s
 }
 
 /// <summary>One search hit: item id, similarity (higher is better) and the shard that holds it.</summary>
-public sealed record IndexHit(string ItemId, float Score, int Shard);
+public sealed record IndexHit(string ItemId, float Score, int Shard)
+{
+    /// <summary>The index's key of <see cref="ItemId"/> (<see cref="IndexedItems.KeyOf"/>); 0 when the hit did not say.</summary>
+    public long Key { get; init; }
+}
 
 /// <summary>Merged top-k of a sharded search, how much of the index answered, and the index version it ran against.</summary>
 public sealed record IndexSearchResult(

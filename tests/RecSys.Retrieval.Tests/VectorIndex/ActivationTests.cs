@@ -90,6 +90,8 @@ public sealed class ActivationTests : IDisposable
         var result = await index.SearchAsync(v2[0].Vector, 10);
         Assert.Equal("v2", result.EmbeddingVersion);
         Assert.Equal(v2[0].Id, result.Hits[0].ItemId);
+        // Fusion and eligibility find the collaborative source's items by these keys, as they find other sources' by KeyOf.
+        Assert.All(result.Hits, h => Assert.Equal(IndexedItems.KeyOf(h.ItemId), h.Key));
         Assert.Equal(EmbeddingVersionState.Retired, (await _embeddings.GetVersionAsync("v1", None))!.State);
     }
 

@@ -147,4 +147,14 @@ public sealed class CollaborativeSourceTests : IDisposable
         var ip = CollaborativeSource.Normalize([new IndexHit("a", 4, 0), new IndexHit("b", 1, 1), new IndexHit("c", -2, 2)], Metric.InnerProduct);
         Assert.Equal([1.0, 0.25, 0.0], ip.Select(s => s.Score));
     }
+
+    [Fact]
+    public void Normalized_hits_carry_the_index_keys_of_their_ids()
+    {
+        var scored = CollaborativeSource.Normalize(
+            [new IndexHit("a", 1, 0) { Key = IndexedItems.KeyOf("a") }, new IndexHit("b", 0, 1)], Metric.Cosine);
+
+        Assert.Equal([IndexedItems.KeyOf("a"), IndexedItems.KeyOf("b")], KeyedScoredItems.KeysOf(scored));
+        Assert.Equal([IndexedItems.KeyOf("x")], KeyedScoredItems.KeysOf([new Candidates.ScoredItem("x", 1)]));
+    }
 }

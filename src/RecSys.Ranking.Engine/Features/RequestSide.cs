@@ -98,6 +98,25 @@ public sealed class RequestSide
             ? CosineOf(mean, _sessionMeanNorm, v, item.VectorNorm(RankingFeatureCatalog.ItemEmbedding, v))
             : null;
 
+    // The same computations over an item's embedding given as a span with its norm (the item table's columns): the arithmetic is
+    // the methods' above, through the same helpers, so that a row is the same bit for bit whichever form the item comes in.
+    internal float? DotWith(ReadOnlySpan<float> v) => _user is { } u && v.Length == u.Length ? DotProduct(u, v) : null;
+
+    internal float? CosineWith(ReadOnlySpan<float> v, float norm) =>
+        _user is { } u && v.Length == u.Length ? CosineOf(u, _userNorm, v, norm) : null;
+
+    internal float? RecentMeanSimilarityWith(ReadOnlySpan<float> v, float norm) =>
+        _recentMean is { } mean && v.Length == mean.Length ? CosineOf(mean, _recentMeanNorm, v, norm) : null;
+
+    internal float? SessionMeanSimilarityWith(ReadOnlySpan<float> v, float norm) =>
+        _sessionMean is { } mean && v.Length == mean.Length ? CosineOf(mean, _sessionMeanNorm, v, norm) : null;
+
+    /// <summary>The recent items' category sets by the item table's category numbers (<see cref="CategoryMatcher"/>).</summary>
+    internal CategoryMatcher RecentCategoriesBy(IReadOnlyDictionary<string, int> numbers, int count) => _recentCategories.By(numbers, count);
+
+    /// <summary>The session items' category sets by the item table's category numbers.</summary>
+    internal CategoryMatcher SessionCategoriesBy(IReadOnlyDictionary<string, int> numbers, int count) => _sessionCategories.By(numbers, count);
+
     public float? RecentMaxSimilarity(EntityValues item) => RecentTopSimilarity(item, 1);
 
     /// <summary>Mean of the <paramref name="top"/> largest cosines of the item with the recent items' embeddings.</summary>
@@ -225,6 +244,24 @@ public sealed class RequestSide
             }
         }
 
+        /// <summary>These masks keyed by category number instead of name (categories no set holds have none).</summary>
+        public CategoryMatcher By(IReadOnlyDictionary<string, int> numbers, int count)
+        {
+            var masks = new ulong[]?[_count == 0 ? 0 : count];
+            if (_count > 0)
+            {
+                foreach (var (category, mask) in _masks)
+                {
+                    if (numbers.TryGetValue(category, out var number))
+                    {
+                        masks[number] = mask;
+                    }
+                }
+            }
+
+            return new CategoryMatcher(_count, _words, masks);
+        }
+
         public float? Match(EntityValues item)
         {
             if (_count == 0 || item.Ids(RankingFeatureCatalog.ItemCategories) is not { } categories)
@@ -268,6 +305,59 @@ public sealed class RequestSide
             }
 
             return (float)matches / _count;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="CategorySets"/> over category numbers: a candidate's categories as numbers of the item table's snapshot, the
+    /// sets' masks in an array by number. The count is the population count of the union of the masks of the candidate's
+    /// categories, as <see cref="CategorySets"/> computes it from the names.
+    /// </summary>
+    internal sealed class CategoryMatcher(int count, int words, ulong[]?[] masks)
+    {
+        /// <summary>The share of sets matching the categories; null without sets or without categories (<paramref name="present"/> false).</summary>
+        public float? Match(ReadOnlySpan<int> categories, bool present)
+        {
+            if (count == 0 || !present)
+            {
+                return null;
+            }
+
+            var matches = 0;
+            if (words == 1)
+            {
+                var union = 0UL;
+                foreach (var category in categories)
+                {
+                    if (masks[category] is { } mask)
+                    {
+                        union |= mask[0];
+                    }
+                }
+
+                matches = System.Numerics.BitOperations.PopCount(union);
+            }
+            else
+            {
+                Span<ulong> union = words <= 16 ? stackalloc ulong[words] : new ulong[words];
+                foreach (var category in categories)
+                {
+                    if (masks[category] is { } mask)
+                    {
+                        for (var w = 0; w < words; w++)
+                        {
+                            union[w] |= mask[w];
+                        }
+                    }
+                }
+
+                foreach (var word in union)
+                {
+                    matches += System.Numerics.BitOperations.PopCount(word);
+                }
+            }
+
+            return (float)matches / count;
         }
     }
 

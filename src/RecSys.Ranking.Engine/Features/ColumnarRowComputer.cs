@@ -119,6 +119,7 @@ internal sealed class ColumnarRowComputer
         }
 
         var defaulted = 0;
+        RequestSide.ItemDots? dots = null;
         for (var c = from; c < to; c++)
         {
             var column = _columns[c];
@@ -134,13 +135,13 @@ internal sealed class ColumnarRowComputer
                     defaulted += request.CellDefaulted[c];
                     continue;
                 case Kind.Dot:
-                    computed = record.HasEmbedding ? side.DotWith(record.Embedding) : null;
+                    computed = record.HasEmbedding ? RequestSide.DotOf(dots ??= side.DotsWith(record.Embedding, record.Norm)) : null;
                     break;
                 case Kind.Cosine:
-                    computed = record.HasEmbedding ? side.CosineWith(record.Embedding, record.Norm) : null;
+                    computed = record.HasEmbedding ? side.CosineOf(dots ??= side.DotsWith(record.Embedding, record.Norm)) : null;
                     break;
                 case Kind.RecentMean:
-                    computed = record.HasEmbedding ? side.RecentMeanSimilarityWith(record.Embedding, record.Norm) : null;
+                    computed = record.HasEmbedding ? side.RecentMeanSimilarityOf(dots ??= side.DotsWith(record.Embedding, record.Norm)) : null;
                     break;
                 case Kind.SessionMean:
                     computed = record.HasEmbedding ? side.SessionMeanSimilarityWith(record.Embedding, record.Norm) : null;

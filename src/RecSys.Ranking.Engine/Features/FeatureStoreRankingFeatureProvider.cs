@@ -253,7 +253,41 @@ public sealed class FeatureStoreRankingFeatureProvider : IRankingFeatureProvider
 
     private ColumnarRowComputer Computer(IReadOnlyList<string> columns)
     {
-        var key = string.Join('\n', columns);
+        // A release hands the same names to every request: known by reference, without joining them into a key again.
+        if (Volatile.Read(ref _lastComputer) is { } last && SameNames(last.Columns, columns))
+        {
+            return last.Computer;
+        }
+
+        var computer = Computer(columns, string.Join('\n', columns));
+        Volatile.Write(ref _lastComputer, new LastComputer([.. columns], computer));
+        return computer;
+    }
+
+    private static bool SameNames(string[] known, IReadOnlyList<string> columns)
+    {
+        if (known.Length != columns.Count)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < known.Length; i++)
+        {
+            if (!ReferenceEquals(known[i], columns[i]))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private LastComputer? _lastComputer;
+
+    private sealed record LastComputer(string[] Columns, ColumnarRowComputer Computer);
+
+    private ColumnarRowComputer Computer(IReadOnlyList<string> columns, string key)
+    {
         lock (_computersLock)
         {
             if (!_computers.TryGetValue(key, out var computer))

@@ -100,13 +100,41 @@ public sealed class RequestSide
 
     // The same computations over an item's embedding given as a span with its norm (the item table's columns): the arithmetic is
     // the methods' above, through the same helpers, so that a row is the same bit for bit whichever form the item comes in.
-    internal float? DotWith(ReadOnlySpan<float> v) => _user is { } u && v.Length == u.Length ? DotProduct(u, v) : null;
+    /// <summary>
+    /// The item embedding's dot products with the user's embedding and with the recent items' mean, in one pass: two
+    /// independent sums (they overlap in the pipeline), each added in <see cref="DotProduct"/>'s order, so each is its value.
+    /// </summary>
+    internal ItemDots DotsWith(ReadOnlySpan<float> v, float norm)
+    {
+        var user = _user is { } u && v.Length == u.Length ? u : null;
+        var recent = _recentMean is { } m && v.Length == m.Length ? m : null;
+        if (user is not null && recent is not null)
+        {
+            double su = 0, sr = 0;
+            for (var i = 0; i < v.Length; i++)
+            {
+                su += (double)user[i] * v[i];
+                sr += (double)recent[i] * v[i];
+            }
 
-    internal float? CosineWith(ReadOnlySpan<float> v, float norm) =>
-        _user is { } u && v.Length == u.Length ? CosineOf(u, _userNorm, v, norm) : null;
+            return new ItemDots((float)su, (float)sr, norm);
+        }
 
-    internal float? RecentMeanSimilarityWith(ReadOnlySpan<float> v, float norm) =>
-        _recentMean is { } mean && v.Length == mean.Length ? CosineOf(mean, _recentMeanNorm, v, norm) : null;
+        return new ItemDots(user is null ? null : DotProduct(user, v), recent is null ? null : DotProduct(recent, v), norm);
+    }
+
+    /// <summary><see cref="Dot"/> from the item's <see cref="ItemDots"/>.</summary>
+    internal static float? DotOf(in ItemDots dots) => dots.User;
+
+    /// <summary><see cref="Cosine"/> from the item's <see cref="ItemDots"/> (the arithmetic of the cosine of two vectors with their norms).</summary>
+    internal float? CosineOf(in ItemDots dots) => dots.User is { } dot ? (_userNorm == 0 || dots.Norm == 0 ? 0 : dot / (_userNorm * dots.Norm)) : null;
+
+    /// <summary><see cref="RecentMeanSimilarity"/> from the item's <see cref="ItemDots"/>.</summary>
+    internal float? RecentMeanSimilarityOf(in ItemDots dots) =>
+        dots.Recent is { } dot ? (_recentMeanNorm == 0 || dots.Norm == 0 ? 0 : dot / (_recentMeanNorm * dots.Norm)) : null;
+
+    /// <summary>An item embedding's dot products with the request's vectors (null where the widths differ or the vector is absent) and its norm.</summary>
+    internal readonly record struct ItemDots(float? User, float? Recent, float Norm);
 
     internal float? SessionMeanSimilarityWith(ReadOnlySpan<float> v, float norm) =>
         _sessionMean is { } mean && v.Length == mean.Length ? CosineOf(mean, _sessionMeanNorm, v, norm) : null;
@@ -315,6 +343,9 @@ public sealed class RequestSide
     /// </summary>
     internal sealed class CategoryMatcher(int count, int words, ulong[]?[] masks)
     {
+        // With one word per mask (at most 64 sets, the usual case), the masks by number themselves (0: no set holds it).
+        private readonly ulong[]? _single = words == 1 ? [.. masks.Select(m => m?[0] ?? 0)] : null;
+
         /// <summary>The share of sets matching the categories; null without sets or without categories (<paramref name="present"/> false).</summary>
         public float? Match(ReadOnlySpan<int> categories, bool present)
         {
@@ -324,15 +355,12 @@ public sealed class RequestSide
             }
 
             var matches = 0;
-            if (words == 1)
+            if (_single is { } single)
             {
                 var union = 0UL;
                 foreach (var category in categories)
                 {
-                    if (masks[category] is { } mask)
-                    {
-                        union |= mask[0];
-                    }
+                    union |= single[category];
                 }
 
                 matches = System.Numerics.BitOperations.PopCount(union);

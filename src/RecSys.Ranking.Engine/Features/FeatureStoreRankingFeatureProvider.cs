@@ -12,7 +12,8 @@ namespace RecSys.Ranking.Features;
 /// <see cref="ItemFeatureTable"/> (the whole catalog, refreshed in the background) when one is given; the user's values, and
 /// those of items the table lacks, are read in one pipelined read, then the values of the user's recent and session items the
 /// table lacks in a second one (which items depends on the first); item values read per request go through a short-TTL
-/// bounded cache. Rows are computed by <see cref="RankingRowComputer"/>, as in training: the leading
+/// bounded cache. Rows are computed by <see cref="RankingRowComputer"/>, as in training (for the table's items from its records by
+/// item number, <see cref="ColumnarRowComputer"/>, which gives the same rows bit for bit): the leading
 /// <see cref="RankingQuery.EagerColumns"/> for every candidate, the others when <see cref="FeatureMatrix.CompleteRows"/> asks.
 /// Values the store does not have take the ranking feature's default and are counted in <see cref="FeatureMatrix.DefaultedValues"/>.
 /// </summary>
@@ -75,7 +76,7 @@ public sealed class FeatureStoreRankingFeatureProvider : IRankingFeatureProvider
         var n = candidates.Count;
         // One snapshot for the whole request: every item number below refers to it.
         var table = _table?.Current;
-        var itemColumns = table?.Columns;
+        var itemColumns = _options.UseItemColumns ? table?.Columns : null;
         var rows = ArrayPool<EntityValues>.Shared.Rent(Math.Max(1, n));
         var numbers = ArrayPool<int>.Shared.Rent(Math.Max(1, n));
         var rowsOwned = true;

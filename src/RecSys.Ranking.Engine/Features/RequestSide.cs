@@ -275,19 +275,16 @@ public sealed class RequestSide
         /// <summary>These masks keyed by category number instead of name (categories no set holds have none).</summary>
         public CategoryMatcher By(IReadOnlyDictionary<string, int> numbers, int count)
         {
-            var masks = new ulong[]?[_count == 0 ? 0 : count];
-            if (_count > 0)
+            var masks = new Dictionary<int, ulong[]>(_masks.Count);
+            foreach (var (category, mask) in _masks)
             {
-                foreach (var (category, mask) in _masks)
+                if (numbers.TryGetValue(category, out var number))
                 {
-                    if (numbers.TryGetValue(category, out var number))
-                    {
-                        masks[number] = mask;
-                    }
+                    masks[number] = mask;
                 }
             }
 
-            return new CategoryMatcher(_count, _words, masks);
+            return new CategoryMatcher(_count, _words, masks, count);
         }
 
         public float? Match(EntityValues item)
@@ -338,18 +335,57 @@ public sealed class RequestSide
 
     /// <summary>
     /// <see cref="CategorySets"/> over category numbers: a candidate's categories as numbers of the item table's snapshot, the
-    /// sets' masks in an array by number. The count is the population count of the union of the masks of the candidate's
+    /// sets' masks by number (in arrays, or in a dictionary when the snapshot knows very many categories). The count is the population count of the union of the masks of the candidate's
     /// categories, as <see cref="CategorySets"/> computes it from the names.
     /// </summary>
-    internal sealed class CategoryMatcher(int count, int words, ulong[]?[] masks)
+    internal sealed class CategoryMatcher
     {
-        // With one word per mask (at most 64 sets, the usual case), the masks by number themselves (0: no set holds it).
-        private readonly ulong[]? _single = words == 1 ? [.. masks.Select(m => m?[0] ?? 0)] : null;
+        /// <summary>Up to this many category numbers the masks are kept in arrays by number; beyond, in a dictionary (per request).</summary>
+        private const int MaxArrayCategories = 4096;
+
+        private readonly int _count;
+        private readonly int _words;
+
+        // One of three forms: single-word masks by number (0: no set holds it), masks by number, or masks by number in a dictionary.
+        private readonly ulong[]? _single;
+        private readonly ulong[]?[]? _byNumber;
+        private readonly Dictionary<int, ulong[]>? _byNumberSparse;
+
+        public CategoryMatcher(int count, int words, Dictionary<int, ulong[]> masks, int categories)
+        {
+            _count = count;
+            _words = words;
+            if (count == 0)
+            {
+                return;
+            }
+
+            if (categories > MaxArrayCategories)
+            {
+                _byNumberSparse = masks;
+            }
+            else if (words == 1)
+            {
+                _single = new ulong[categories];
+                foreach (var (number, mask) in masks)
+                {
+                    _single[number] = mask[0];
+                }
+            }
+            else
+            {
+                _byNumber = new ulong[]?[categories];
+                foreach (var (number, mask) in masks)
+                {
+                    _byNumber[number] = mask;
+                }
+            }
+        }
 
         /// <summary>The share of sets matching the categories; null without sets or without categories (<paramref name="present"/> false).</summary>
         public float? Match(ReadOnlySpan<int> categories, bool present)
         {
-            if (count == 0 || !present)
+            if (_count == 0 || !present)
             {
                 return null;
             }
@@ -367,12 +403,13 @@ public sealed class RequestSide
             }
             else
             {
-                Span<ulong> union = words <= 16 ? stackalloc ulong[words] : new ulong[words];
+                Span<ulong> union = _words <= 16 ? stackalloc ulong[_words] : new ulong[_words];
                 foreach (var category in categories)
                 {
-                    if (masks[category] is { } mask)
+                    var mask = _byNumber is { } byNumber ? byNumber[category] : _byNumberSparse!.GetValueOrDefault(category);
+                    if (mask is not null)
                     {
-                        for (var w = 0; w < words; w++)
+                        for (var w = 0; w < _words; w++)
                         {
                             union[w] |= mask[w];
                         }
@@ -385,7 +422,7 @@ public sealed class RequestSide
                 }
             }
 
-            return (float)matches / count;
+            return (float)matches / _count;
         }
     }
 

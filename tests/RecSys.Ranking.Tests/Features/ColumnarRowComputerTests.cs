@@ -12,14 +12,14 @@ public sealed class ColumnarRowComputerTests
     private static readonly long Now = new DateTimeOffset(2026, 11, 20, 12, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();
 
     [Theory]
-    [InlineData(1, 8, 40)]
-    [InlineData(2, 16, 3)]
-    [InlineData(3, 4, 200)]
-    [InlineData(4, 8, 1)]
-    public void Rows_from_the_columns_equal_the_general_path_bit_for_bit(int seed, int dimension, int categories)
+    [InlineData(1, 8, 40, 600)]
+    [InlineData(2, 16, 3, 600)]
+    [InlineData(3, 4, 200, 600)]
+    [InlineData(4, 8, 1, 600)]
+    [InlineData(5, 8, 1_000_000, 5_000)] // more distinct categories than the matcher keeps in arrays
+    public void Rows_from_the_columns_equal_the_general_path_bit_for_bit(int seed, int dimension, int categories, int items)
     {
         var random = new Random(seed);
-        const int items = 600;
         var catalog = new Dictionary<string, EntityValues>(StringComparer.Ordinal);
         var reference = new Dictionary<string, EntityValues>(StringComparer.Ordinal);
         for (var i = 0; i < items; i++)
@@ -32,6 +32,7 @@ public sealed class ColumnarRowComputerTests
 
         var snapshot = ItemFeatureSnapshot.Of(catalog);
         Assert.NotNull(snapshot.Columns);
+        Assert.Equal(categories > 10_000, snapshot.Columns.CategoryNumbers.Count > 4096);
         var general = new RankingRowComputer(RankingFeatureCatalog.Names);
         var columnar = new ColumnarRowComputer(general);
         var width = general.Width;

@@ -22,7 +22,7 @@ var commandLine = new BenchCommandLine("dotnet run -c Release --project bench/Re
     .Option("--candidates", "N", "candidates per request (default 5000)")
     .Option("--requests", "N", "requests per pass (default 200)")
     .Option("--rounds", "N", "rounds; each runs one pass of every variant, alternating (default 3)")
-    .Option("--variants", "LIST", "onnxruntime and/or compiled pre-ranker, comma separated (default onnxruntime,compiled)")
+    .Option("--variants", "LIST", "onnxruntime, compiled (pre-ranker engines) and/or compiled-values (compiled trees, rows from the item values instead of the item table's records), comma separated (default onnxruntime,compiled)")
     .Option("--release-root", "DIR", "where the trained release is kept (default /tmp/recsys-ranking-bench/releases)")
     .Option("--train-users", "N", "lists of 50 items in the training set (default 2500)")
     .Option("--results", "FILE", "writes every request's served list (item and score, per variant) here, to compare builds")
@@ -38,7 +38,7 @@ return await commandLine.RunAsync(args, async options =>
     var rounds = options.GetInt("--rounds", 3);
     var seed = options.GetInt("--seed", 7);
     var variants = options.GetString("--variants", "onnxruntime,compiled").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-    ParsedArguments.Require(variants.Length > 0 && variants.All(v => v is "onnxruntime" or "compiled"), "--variants takes onnxruntime and/or compiled.");
+    ParsedArguments.Require(variants.Length > 0 && variants.All(v => v is "onnxruntime" or "compiled" or "compiled-values"), "--variants takes onnxruntime, compiled and/or compiled-values.");
     ParsedArguments.Require(items >= candidateCount && candidateCount > 0 && requests > 0 && rounds > 0 && users > 0, "Sizes must be positive, with --items >= --candidates.");
     var root = options.GetString("--release-root", "/tmp/recsys-ranking-bench/releases");
 
@@ -75,10 +75,15 @@ return await commandLine.RunAsync(args, async options =>
     {
         var modelOptions = new RankingModelOptions { Path = root, ExecutionProvider = ExecutionProviderPreference.Cpu };
         // Set by name: a build from before compiled trees has no such option (and serves the ONNX Runtime path either way).
-        typeof(RankingModelOptions).GetProperty("CompileTreeEnsembles")?.SetValue(modelOptions, name == "compiled");
+        typeof(RankingModelOptions).GetProperty("CompileTreeEnsembles")?.SetValue(modelOptions, name != "onnxruntime");
+
+        // Rows from the item values (the general path) for compiled-values; a build before the item records has only that path.
+        var variantOptions = new RankingFeatureProviderOptions { MaxCandidates = providerOptions.Value.MaxCandidates };
+        typeof(RankingFeatureProviderOptions).GetProperty("UseItemColumns")?.SetValue(variantOptions, name != "compiled-values");
+        var variantProvider = new FeatureStoreRankingFeatureProvider(store, registry, Options.Create(variantOptions), time, meters, table);
         var monitor = new FixedOptions<RankingModelOptions>(modelOptions);
         var providers = new ExecutionProviderSelector(modelOptions, NullLogger<ExecutionProviderSelector>.Instance);
-        var loader = new RankerReleaseLoader(providers, provider, time, NullLogger<RankerReleaseLoader>.Instance, meters, telemetry);
+        var loader = new RankerReleaseLoader(providers, variantProvider, time, NullLogger<RankerReleaseLoader>.Instance, meters, telemetry);
         var manager = new RankerReleaseManager(loader, monitor, providers, NullLogger<RankerReleaseManager>.Instance, telemetry);
         ParsedArguments.Require(manager.Refresh(), $"The release under {root} did not load: {manager.LastError}");
         using (var lease = Acquire(manager))
@@ -92,7 +97,7 @@ return await commandLine.RunAsync(args, async options =>
                 $"; main ranker {lease.Release.MainStage.Width} features; {lease.Release.Columns.Count} columns fetched");
         }
 
-        served.Add((name, new TwoStageRanker(manager, provider, monitor, time, telemetry, null, pipeline, inputs), manager));
+        served.Add((name, new TwoStageRanker(manager, variantProvider, monitor, time, telemetry, null, pipeline, inputs), manager));
     }
 
     // Requests: a user and ~5,000 distinct candidates each (as Retrieval's fused list), the same for every variant.

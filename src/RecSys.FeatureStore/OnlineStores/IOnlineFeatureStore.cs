@@ -27,8 +27,9 @@ public readonly record struct FeatureValue(double? Number, IReadOnlyList<string>
 public sealed record OnlineFeatureQuery(IReadOnlyList<EntityRef> Entities, IReadOnlyList<FeatureDefinition> Features)
 {
     /// <summary>
-    /// Whether the store's L1 cache may answer and keeps what is read (true by default). Bulk readers that keep their own
-    /// copy (a catalog-wide table) switch it off: their reads would only evict the entries requests reuse.
+    /// Whether the store's L1 cache may answer and keeps what is read (true by default), and whether a recently read active
+    /// embedding version may be reused. Bulk readers that keep their own copy (a catalog-wide table) switch it off: their
+    /// reads would only evict the entries requests reuse, and they stamp what they read with the version they see.
     /// </summary>
     public bool UseL1Cache { get; init; } = true;
 }

@@ -16,6 +16,15 @@ public sealed class OnlineStoreOptions
     [Range(1, 10_000_000)]
     public int L1CacheMaxEntries { get; set; } = 200_000;
 
+    /// <summary>
+    /// How long the active embedding version (the pointer an embedding read resolves first) is reused before it is read
+    /// again; zero (the default) reads it for every fetch. With it, a request's embedding read is one round trip instead of
+    /// two; each fetch still reads one version whole, and a switch is seen within this time. Reads that opt out of in-process
+    /// caches (<see cref="OnlineFeatureQuery.UseL1Cache"/> false: the bulk readers) always read the pointer.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
+    public TimeSpan ActiveEmbeddingVersionCacheTtl { get; set; } = TimeSpan.Zero;
+
     /// <summary>Least time between two stale-value log lines of one feature (every stale value is counted).</summary>
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan StaleLogInterval { get; set; } = TimeSpan.FromMinutes(1);

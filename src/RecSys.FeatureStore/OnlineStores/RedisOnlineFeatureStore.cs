@@ -71,8 +71,7 @@ public sealed partial class RedisOnlineFeatureStore(
             if (plan.NeedsEmbeddingVersion && embeddingVersion is null)
             {
                 // Resolved once per read, so that every embedding of the answer comes from one version.
-                var active = await redis.GetDatabase().StringGetAsync(EmbeddingKeys.ActivePointer).WaitAsync(cancellationToken);
-                embeddingVersion = active.IsNullOrEmpty ? EmbeddingKeys.Unversioned : active.ToString();
+                embeddingVersion = await ActiveEmbeddingVersionAsync(query.UseL1Cache, cancellationToken);
             }
 
             pending.Add(Send(batch, entity, plan, values, nowMs, embeddingVersion ?? EmbeddingKeys.Unversioned));
@@ -164,6 +163,35 @@ public sealed partial class RedisOnlineFeatureStore(
         metrics.FeatureWritesRefused(refused);
         return landed;
     }
+
+    /// <summary>
+    /// The active embedding version: the pointer as last read when that was less than
+    /// <see cref="OnlineStoreOptions.ActiveEmbeddingVersionCacheTtl"/> ago (and the query allows in-process caches), else read
+    /// now. Either way one version for the whole read: a switch shows in the next reads, never within one.
+    /// </summary>
+    private async ValueTask<string> ActiveEmbeddingVersionAsync(bool mayUseCache, CancellationToken cancellationToken)
+    {
+        var ttl = options.Value.ActiveEmbeddingVersionCacheTtl;
+        var now = time.GetTimestamp();
+        if (mayUseCache && ttl > TimeSpan.Zero && Volatile.Read(ref _activeVersion) is { } cached && time.GetElapsedTime(cached.ReadAt, now) < ttl)
+        {
+            return cached.Version;
+        }
+
+        var active = await redis.GetDatabase().StringGetAsync(EmbeddingKeys.ActivePointer).WaitAsync(cancellationToken);
+        var version = active.IsNullOrEmpty ? EmbeddingKeys.Unversioned : active.ToString();
+        if (ttl > TimeSpan.Zero)
+        {
+            Volatile.Write(ref _activeVersion, new ActiveVersion(version, now));
+        }
+
+        return version;
+    }
+
+    // One immutable reference, replaced whole: a concurrent read sees an old or a new pair, never half of one.
+    private ActiveVersion? _activeVersion;
+
+    private sealed record ActiveVersion(string Version, long ReadAt);
 
     private bool TryFromCache(EntityRef entity, KindPlan plan, FeatureValue[] values)
     {

@@ -12,7 +12,8 @@ namespace RecSys.Ranking.Features;
 /// <see cref="ItemFeatureTable"/> (the whole catalog, refreshed in the background) when one is given; the user's values, and
 /// those of items the table lacks, are read in one pipelined read, then the values of the user's recent and session items the
 /// table lacks in a second one (which items depends on the first); item values read per request go through a short-TTL
-/// bounded cache. Rows are computed by <see cref="RankingRowComputer"/>, as in training: the leading
+/// bounded cache. Rows are computed by <see cref="RankingRowComputer"/>, as in training (for the table's items from its records by
+/// item number, <see cref="ColumnarRowComputer"/>, which gives the same rows bit for bit): the leading
 /// <see cref="RankingQuery.EagerColumns"/> for every candidate, the others when <see cref="FeatureMatrix.CompleteRows"/> asks.
 /// Values the store does not have take the ranking feature's default and are counted in <see cref="FeatureMatrix.DefaultedValues"/>.
 /// </summary>
@@ -26,7 +27,7 @@ public sealed class FeatureStoreRankingFeatureProvider : IRankingFeatureProvider
     private readonly FeatureDefinition[] _itemDefinitions;
     private readonly FeatureDefinition[] _contextDefinitions;
     private readonly Lock _computersLock = new();
-    private readonly Dictionary<string, RankingRowComputer> _computers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ColumnarRowComputer> _computers = new(StringComparer.Ordinal);
     private readonly Counter<long> _defaulted;
     private readonly Counter<long> _cacheHits;
     private readonly Counter<long> _cacheMisses;
@@ -70,28 +71,41 @@ public sealed class FeatureStoreRankingFeatureProvider : IRankingFeatureProvider
             throw new ArgumentException($"{candidates.Count:N0} candidates exceed the limit of {_options.MaxCandidates:N0}.", nameof(candidates));
         }
 
-        var computer = Computer(columns);
+        var columnar = Computer(columns);
+        var computer = columnar.General;
         var n = candidates.Count;
+        // One snapshot for the whole request: every item number below refers to it.
         var table = _table?.Current;
+        var itemColumns = _options.UseItemColumns ? table?.Columns : null;
         var rows = ArrayPool<EntityValues>.Shared.Rent(Math.Max(1, n));
+        var numbers = ArrayPool<int>.Shared.Rent(Math.Max(1, n));
         var rowsOwned = true;
         try
         {
-            // Candidates from the in-process item table; only those it lacks (and the user) go to the store.
+            // Candidates from the in-process item table (by number in its columns); only those it lacks (and the user) go to the store.
             List<string>? absent = null;
             var touched = 0;
             for (var i = 0; i < n; i++)
             {
-                if (table is not null && table.TryGet(candidates[i].ItemId, out var known))
+                rows[i] = null!;
+                numbers[i] = -1;
+                if (table is not null && table.TryGetNumber(candidates[i].ItemId, out var number))
                 {
-                    rows[i] = known;
                     // The row computation below reads these lines for every candidate: fetching them in this short loop
                     // overlaps the cache misses of many candidates (the catalog does not stay in cache).
-                    touched += known.Touch();
+                    if (itemColumns is not null)
+                    {
+                        numbers[i] = number;
+                        touched += itemColumns.Touch(number);
+                    }
+                    else
+                    {
+                        rows[i] = table.ValuesAt(number);
+                        touched += rows[i].Touch();
+                    }
                 }
                 else
                 {
-                    rows[i] = null!;
                     (absent ??= []).Add(candidates[i].ItemId);
                 }
             }
@@ -112,7 +126,10 @@ public sealed class FeatureStoreRankingFeatureProvider : IRankingFeatureProvider
             {
                 for (var i = 0; i < n; i++)
                 {
-                    rows[i] ??= itemValues.TryGetValue(candidates[i].ItemId, out var values) ? values : EntityValues.Empty;
+                    if (numbers[i] < 0)
+                    {
+                        rows[i] ??= itemValues.TryGetValue(candidates[i].ItemId, out var values) ? values : EntityValues.Empty;
+                    }
                 }
             }
 
@@ -148,6 +165,7 @@ public sealed class FeatureStoreRankingFeatureProvider : IRankingFeatureProvider
 
             var request = new RankingRequestValues(user, contextValues, query.RequestTime.ToUnixTimeMilliseconds(), query.Context);
             var side = new RequestSide(request);
+            var requestColumns = itemColumns is not null ? columnar.Begin(side, table!) : null;
             var eager = Math.Clamp(query.EagerColumns, 0, computer.Width);
             var matrix = new FeatureMatrix(n, computer.Columns);
             try
@@ -155,7 +173,9 @@ public sealed class FeatureStoreRankingFeatureProvider : IRankingFeatureProvider
                 var defaulted = 0;
                 for (var i = 0; i < n; i++)
                 {
-                    defaulted += computer.ComputeRow(side, rows[i], matrix.Row(i), 0, eager);
+                    defaulted += numbers[i] >= 0
+                        ? columnar.ComputeRow(requestColumns!, numbers[i], matrix.Row(i), 0, eager)
+                        : computer.ComputeRow(side, rows[i], matrix.Row(i), 0, eager);
                 }
 
                 matrix.DefaultedValues = defaulted;
@@ -168,7 +188,7 @@ public sealed class FeatureStoreRankingFeatureProvider : IRankingFeatureProvider
                 if (eager < computer.Width)
                 {
                     // The main stage's other columns are computed only for the rows the pre-ranker keeps.
-                    matrix.Defer(new DeferredColumns(computer, side, rows, eager, _defaulted));
+                    matrix.Defer(new DeferredColumns(columnar, side, requestColumns, rows, numbers, eager, _defaulted));
                     rowsOwned = false;
                 }
             }
@@ -190,12 +210,14 @@ public sealed class FeatureStoreRankingFeatureProvider : IRankingFeatureProvider
             if (rowsOwned)
             {
                 ArrayPool<EntityValues>.Shared.Return(rows, clearArray: true);
+                ArrayPool<int>.Shared.Return(numbers);
             }
         }
     }
 
     /// <summary>The later columns of a request's rows, over the request side and item values the eager pass used.</summary>
-    private sealed class DeferredColumns(RankingRowComputer computer, RequestSide side, EntityValues[] items, int from, Counter<long> defaultedCounter) : IDeferredColumns
+    private sealed class DeferredColumns(ColumnarRowComputer computer, RequestSide side, RequestColumns? columns, EntityValues[] items, int[] numbers, int from,
+        Counter<long> defaultedCounter) : IDeferredColumns
     {
         private EntityValues[]? _items = items;
 
@@ -205,7 +227,9 @@ public sealed class FeatureStoreRankingFeatureProvider : IRankingFeatureProvider
             var defaulted = 0;
             foreach (var r in rows)
             {
-                defaulted += computer.ComputeRow(side, items[r], matrix.Row(r), from, computer.Width);
+                defaulted += numbers[r] >= 0
+                    ? computer.ComputeRow(columns!, numbers[r], matrix.Row(r), from, computer.Width)
+                    : computer.General.ComputeRow(side, items[r], matrix.Row(r), from, computer.Width);
             }
 
             if (defaulted > 0)
@@ -221,21 +245,56 @@ public sealed class FeatureStoreRankingFeatureProvider : IRankingFeatureProvider
             if (Interlocked.Exchange(ref _items, null) is { } items)
             {
                 ArrayPool<EntityValues>.Shared.Return(items, clearArray: true);
+                ArrayPool<int>.Shared.Return(numbers);
             }
         }
     }
 
     private static EntityRef Item(string id) => new(EntityKinds.Item, id);
 
-    private RankingRowComputer Computer(IReadOnlyList<string> columns)
+    private ColumnarRowComputer Computer(IReadOnlyList<string> columns)
     {
-        var key = string.Join('\n', columns);
+        // A release hands the same names to every request: known by reference, without joining them into a key again.
+        if (Volatile.Read(ref _lastComputer) is { } last && SameNames(last.Columns, columns))
+        {
+            return last.Computer;
+        }
+
+        var computer = Computer(columns, string.Join('\n', columns));
+        Volatile.Write(ref _lastComputer, new LastComputer([.. columns], computer));
+        return computer;
+    }
+
+    private static bool SameNames(string[] known, IReadOnlyList<string> columns)
+    {
+        if (known.Length != columns.Count)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < known.Length; i++)
+        {
+            if (!ReferenceEquals(known[i], columns[i]))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private LastComputer? _lastComputer;
+
+    private sealed record LastComputer(string[] Columns, ColumnarRowComputer Computer);
+
+    private ColumnarRowComputer Computer(IReadOnlyList<string> columns, string key)
+    {
         lock (_computersLock)
         {
             if (!_computers.TryGetValue(key, out var computer))
             {
                 // Resolve throws ArgumentException for an unknown column, before anything is cached.
-                computer = new RankingRowComputer(columns);
+                computer = new ColumnarRowComputer(new RankingRowComputer(columns));
                 if (_computers.Count < 64)
                 {
                     _computers[key] = computer;

@@ -174,17 +174,45 @@ public sealed class ItemFeatureTable
 /// <summary>An item's values and filter metadata (null: the metadata was not read or the item hash is gone).</summary>
 internal readonly record struct ItemEntry(EntityValues Values, ItemMetadata? Metadata);
 
-/// <summary>One complete read of the catalog's item values (and filter metadata); never modified once published.</summary>
+/// <summary>
+/// One complete read of the catalog's item values (and filter metadata); never modified once published. Items are numbered
+/// densely in the order they were read; <see cref="Columns"/> holds their values as records by number, and a request resolves
+/// each candidate's id to its number once, against this snapshot, so that it never mixes two snapshots.
+/// </summary>
 public sealed class ItemFeatureSnapshot
 {
-    private readonly Dictionary<string, ItemEntry> _items;
+    private readonly Dictionary<string, int> _numbers;
+    private readonly ItemEntry[] _entries;
 
     internal ItemFeatureSnapshot(long version, Dictionary<string, ItemEntry> items, long loadedAt, bool hasMetadata)
     {
         Version = version;
-        _items = items;
+        _numbers = new Dictionary<string, int>(items.Count, StringComparer.Ordinal);
+        _entries = new ItemEntry[items.Count];
+        var values = new EntityValues[items.Count];
+        foreach (var (id, entry) in items)
+        {
+            values[_numbers.Count] = entry.Values;
+            _entries[_numbers.Count] = entry;
+            _numbers[id] = _numbers.Count;
+        }
+
+        Columns = ItemColumns.Build(values);
         LoadedAt = loadedAt;
         HasMetadata = hasMetadata;
+    }
+
+    /// <summary>A snapshot of <paramref name="items"/> (no metadata), each with its item-only features precomputed: for tests and benches.</summary>
+    internal static ItemFeatureSnapshot Of(IEnumerable<KeyValuePair<string, EntityValues>> items, long version = 1)
+    {
+        var entries = new Dictionary<string, ItemEntry>(StringComparer.Ordinal);
+        foreach (var (id, values) in items)
+        {
+            values.PrecomputeItemFeatures();
+            entries[id] = new ItemEntry(values, null);
+        }
+
+        return new ItemFeatureSnapshot(version, entries, 0, hasMetadata: false);
     }
 
     public long Version { get; }
@@ -201,13 +229,22 @@ public sealed class ItemFeatureSnapshot
     /// </summary>
     public string? EmbeddingVersion { get; init; }
 
-    public int Count => _items.Count;
+    public int Count => _entries.Length;
+
+    /// <summary>The items' values as records by number; null when the catalog's item features do not fit a record.</summary>
+    internal ItemColumns? Columns { get; }
+
+    /// <summary>The item's dense number in this snapshot (valid for this snapshot only).</summary>
+    public bool TryGetNumber(string itemId, out int number) => _numbers.TryGetValue(itemId, out number);
+
+    /// <summary>The values of item <paramref name="number"/> (see <see cref="TryGetNumber"/>).</summary>
+    public EntityValues ValuesAt(int number) => _entries[number].Values;
 
     public bool TryGet(string itemId, out EntityValues values)
     {
-        if (_items.TryGetValue(itemId, out var entry))
+        if (_numbers.TryGetValue(itemId, out var number))
         {
-            values = entry.Values;
+            values = _entries[number].Values;
             return true;
         }
 
@@ -221,8 +258,8 @@ public sealed class ItemFeatureSnapshot
     /// </summary>
     public bool TryGetEmbedding(string itemId, string version, int dimension, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out float[]? embedding)
     {
-        if (EmbeddingVersion is { } own && string.Equals(own, version, StringComparison.Ordinal) && _items.TryGetValue(itemId, out var entry)
-            && entry.Values.Vector(RankingFeatureCatalog.ItemEmbedding) is { } vector && vector.Length == dimension)
+        if (EmbeddingVersion is { } own && string.Equals(own, version, StringComparison.Ordinal) && _numbers.TryGetValue(itemId, out var number)
+            && _entries[number].Values.Vector(RankingFeatureCatalog.ItemEmbedding) is { } vector && vector.Length == dimension)
         {
             embedding = vector;
             return true;
@@ -235,7 +272,7 @@ public sealed class ItemFeatureSnapshot
     /// <summary>The item's creator, categories and creation time as of the read (availability is not kept fresh here: read it per request).</summary>
     public bool TryGetMetadata(string itemId, out ItemMetadata metadata)
     {
-        if (_items.TryGetValue(itemId, out var entry) && entry.Metadata is { } known)
+        if (_numbers.TryGetValue(itemId, out var number) && _entries[number].Metadata is { } known)
         {
             metadata = known;
             return true;

@@ -36,6 +36,13 @@ public sealed class RankingFeatureProviderOptions
     [Range(1, 64)]
     public int ItemTableChunksInFlight { get; set; } = 4;
 
+    /// <summary>
+    /// Whether the rows of candidates the item table holds are computed from its records by item number
+    /// (<see cref="ItemColumns"/>), the default; false computes them from the items' values through the catalog's functions
+    /// (the same rows, bit for bit, at a higher cost): for comparison, and as a way back should the two ever differ.
+    /// </summary>
+    public bool UseItemColumns { get; set; } = true;
+
     /// <summary>Most candidates one request may carry.</summary>
     [Range(1, 100_000)]
     public int MaxCandidates { get; set; } = 5_000;

@@ -98,6 +98,53 @@ public sealed class RequestSide
             ? CosineOf(mean, _sessionMeanNorm, v, item.VectorNorm(RankingFeatureCatalog.ItemEmbedding, v))
             : null;
 
+    // The same computations over an item's embedding given as a span with its norm (the item table's columns): the arithmetic is
+    // the methods' above, through the same helpers, so that a row is the same bit for bit whichever form the item comes in.
+    /// <summary>
+    /// The item embedding's dot products with the user's embedding and with the recent items' mean, in one pass: two
+    /// independent sums (they overlap in the pipeline), each added in <see cref="DotProduct"/>'s order, so each is its value.
+    /// </summary>
+    internal ItemDots DotsWith(ReadOnlySpan<float> v, float norm)
+    {
+        var user = _user is { } u && v.Length == u.Length ? u : null;
+        var recent = _recentMean is { } m && v.Length == m.Length ? m : null;
+        if (user is not null && recent is not null)
+        {
+            double su = 0, sr = 0;
+            for (var i = 0; i < v.Length; i++)
+            {
+                su += (double)user[i] * v[i];
+                sr += (double)recent[i] * v[i];
+            }
+
+            return new ItemDots((float)su, (float)sr, norm);
+        }
+
+        return new ItemDots(user is null ? null : DotProduct(user, v), recent is null ? null : DotProduct(recent, v), norm);
+    }
+
+    /// <summary><see cref="Dot"/> from the item's <see cref="ItemDots"/>.</summary>
+    internal static float? DotOf(in ItemDots dots) => dots.User;
+
+    /// <summary><see cref="Cosine"/> from the item's <see cref="ItemDots"/> (the arithmetic of the cosine of two vectors with their norms).</summary>
+    internal float? CosineOf(in ItemDots dots) => dots.User is { } dot ? (_userNorm == 0 || dots.Norm == 0 ? 0 : dot / (_userNorm * dots.Norm)) : null;
+
+    /// <summary><see cref="RecentMeanSimilarity"/> from the item's <see cref="ItemDots"/>.</summary>
+    internal float? RecentMeanSimilarityOf(in ItemDots dots) =>
+        dots.Recent is { } dot ? (_recentMeanNorm == 0 || dots.Norm == 0 ? 0 : dot / (_recentMeanNorm * dots.Norm)) : null;
+
+    /// <summary>An item embedding's dot products with the request's vectors (null where the widths differ or the vector is absent) and its norm.</summary>
+    internal readonly record struct ItemDots(float? User, float? Recent, float Norm);
+
+    internal float? SessionMeanSimilarityWith(ReadOnlySpan<float> v, float norm) =>
+        _sessionMean is { } mean && v.Length == mean.Length ? CosineOf(mean, _sessionMeanNorm, v, norm) : null;
+
+    /// <summary>The recent items' category sets by the item table's category numbers (<see cref="CategoryMatcher"/>).</summary>
+    internal CategoryMatcher RecentCategoriesBy(IReadOnlyDictionary<string, int> numbers, int count) => _recentCategories.By(numbers, count);
+
+    /// <summary>The session items' category sets by the item table's category numbers.</summary>
+    internal CategoryMatcher SessionCategoriesBy(IReadOnlyDictionary<string, int> numbers, int count) => _sessionCategories.By(numbers, count);
+
     public float? RecentMaxSimilarity(EntityValues item) => RecentTopSimilarity(item, 1);
 
     /// <summary>Mean of the <paramref name="top"/> largest cosines of the item with the recent items' embeddings.</summary>
@@ -225,6 +272,21 @@ public sealed class RequestSide
             }
         }
 
+        /// <summary>These masks keyed by category number instead of name (categories no set holds have none).</summary>
+        public CategoryMatcher By(IReadOnlyDictionary<string, int> numbers, int count)
+        {
+            var masks = new Dictionary<int, ulong[]>(_masks.Count);
+            foreach (var (category, mask) in _masks)
+            {
+                if (numbers.TryGetValue(category, out var number))
+                {
+                    masks[number] = mask;
+                }
+            }
+
+            return new CategoryMatcher(_count, _words, masks, count);
+        }
+
         public float? Match(EntityValues item)
         {
             if (_count == 0 || item.Ids(RankingFeatureCatalog.ItemCategories) is not { } categories)
@@ -253,6 +315,99 @@ public sealed class RequestSide
                 for (var k = 0; k < categories.Count; k++)
                 {
                     if (_masks.TryGetValue(categories[k], out var mask))
+                    {
+                        for (var w = 0; w < _words; w++)
+                        {
+                            union[w] |= mask[w];
+                        }
+                    }
+                }
+
+                foreach (var word in union)
+                {
+                    matches += System.Numerics.BitOperations.PopCount(word);
+                }
+            }
+
+            return (float)matches / _count;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="CategorySets"/> over category numbers: a candidate's categories as numbers of the item table's snapshot, the
+    /// sets' masks by number (in arrays, or in a dictionary when the snapshot knows very many categories). The count is the population count of the union of the masks of the candidate's
+    /// categories, as <see cref="CategorySets"/> computes it from the names.
+    /// </summary>
+    internal sealed class CategoryMatcher
+    {
+        /// <summary>Up to this many category numbers the masks are kept in arrays by number; beyond, in a dictionary (per request).</summary>
+        private const int MaxArrayCategories = 4096;
+
+        private readonly int _count;
+        private readonly int _words;
+
+        // One of three forms: single-word masks by number (0: no set holds it), masks by number, or masks by number in a dictionary.
+        private readonly ulong[]? _single;
+        private readonly ulong[]?[]? _byNumber;
+        private readonly Dictionary<int, ulong[]>? _byNumberSparse;
+
+        public CategoryMatcher(int count, int words, Dictionary<int, ulong[]> masks, int categories)
+        {
+            _count = count;
+            _words = words;
+            if (count == 0)
+            {
+                return;
+            }
+
+            if (categories > MaxArrayCategories)
+            {
+                _byNumberSparse = masks;
+            }
+            else if (words == 1)
+            {
+                _single = new ulong[categories];
+                foreach (var (number, mask) in masks)
+                {
+                    _single[number] = mask[0];
+                }
+            }
+            else
+            {
+                _byNumber = new ulong[]?[categories];
+                foreach (var (number, mask) in masks)
+                {
+                    _byNumber[number] = mask;
+                }
+            }
+        }
+
+        /// <summary>The share of sets matching the categories; null without sets or without categories (<paramref name="present"/> false).</summary>
+        public float? Match(ReadOnlySpan<int> categories, bool present)
+        {
+            if (_count == 0 || !present)
+            {
+                return null;
+            }
+
+            var matches = 0;
+            if (_single is { } single)
+            {
+                var union = 0UL;
+                foreach (var category in categories)
+                {
+                    union |= single[category];
+                }
+
+                matches = System.Numerics.BitOperations.PopCount(union);
+            }
+            else
+            {
+                Span<ulong> union = _words <= 16 ? stackalloc ulong[_words] : new ulong[_words];
+                foreach (var category in categories)
+                {
+                    var mask = _byNumber is { } byNumber ? byNumber[category] : _byNumberSparse!.GetValueOrDefault(category);
+                    if (mask is not null)
                     {
                         for (var w = 0; w < _words; w++)
                         {

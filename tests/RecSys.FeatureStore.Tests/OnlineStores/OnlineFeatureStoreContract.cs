@@ -33,9 +33,9 @@ public abstract class OnlineFeatureStoreContract
 
     private ManualTime Time { get; } = new(Now);
 
-    private RedisOnlineFeatureStore Store(TimeSpan? l1 = null) => new(
+    private RedisOnlineFeatureStore Store(TimeSpan? l1 = null, TimeSpan? versionTtl = null) => new(
         _redis,
-        Options.Create(new OnlineStoreOptions { L1CacheTtl = l1 ?? TimeSpan.Zero }),
+        Options.Create(new OnlineStoreOptions { L1CacheTtl = l1 ?? TimeSpan.Zero, ActiveEmbeddingVersionCacheTtl = versionTtl ?? TimeSpan.Zero }),
         new FeatureStoreTelemetry(Services.GetRequiredService<IMeterFactory>()),
         Time,
         NullLogger<RedisOnlineFeatureStore>.Instance);
@@ -301,6 +301,45 @@ public abstract class OnlineFeatureStoreContract
 
         await embeddings.ActivateAsync("v2", CancellationToken.None);
         var after = await Store().GetAsync(query);
+        Assert.Equal(newUser, ValuesOf(after[0])["user_embedding"].Vector);
+        Assert.Equal(newItem, ValuesOf(after[1])["item_embedding"].Vector);
+    }
+
+    [StoreFact]
+    public async Task A_reused_active_version_serves_one_version_per_read_and_the_switch_within_its_ttl()
+    {
+        var embeddings = new FeatureStore.Serving.EmbeddingStore(_redis);
+        float[] oldUser = [1, 0, 0, 0], oldItem = [0, 1, 0, 0], newUser = [0, 0, 1, 0], newItem = [0, 0, 0, 1];
+        await embeddings.CreateVersionAsync("v1", 4, CancellationToken.None);
+        await embeddings.SetUsersAsync("v1", [("u1", oldUser)], CancellationToken.None);
+        await embeddings.SetItemsAsync("v1", [("i1", oldItem)], CancellationToken.None);
+        await embeddings.ActivateAsync("v1", CancellationToken.None);
+        await embeddings.CreateVersionAsync("v2", 4, CancellationToken.None);
+        await embeddings.SetUsersAsync("v2", [("u1", newUser)], CancellationToken.None);
+        await embeddings.SetItemsAsync("v2", [("i1", newItem)], CancellationToken.None);
+        var query = new OnlineFeatureQuery(
+            [new EntityRef(EntityKinds.User, "u1"), new EntityRef(EntityKinds.Item, "i1")],
+            Features("user_embedding", "item_embedding"));
+        var store = Store(versionTtl: TimeSpan.FromSeconds(2));
+
+        var first = await store.GetAsync(query);
+        Assert.Equal(oldUser, ValuesOf(first[0])["user_embedding"].Vector);
+        await embeddings.ActivateAsync("v2", CancellationToken.None);
+
+        // Within the TTL the pointer is not read again (v1 is served after the switch), and the whole answer is v1's (never the user of one version and the item of the other).
+        Time.Advance(TimeSpan.FromSeconds(1));
+        var within = await store.GetAsync(query);
+        Assert.Equal(oldUser, ValuesOf(within[0])["user_embedding"].Vector);
+        Assert.Equal(oldItem, ValuesOf(within[1])["item_embedding"].Vector);
+
+        // A bulk read (no in-process caches) reads the pointer and sees v2 at once.
+        var bulk = await store.GetAsync(query with { UseL1Cache = false });
+        Assert.Equal(newUser, ValuesOf(bulk[0])["user_embedding"].Vector);
+        Assert.Equal(newItem, ValuesOf(bulk[1])["item_embedding"].Vector);
+
+        // Past the TTL (counted from the last read of the pointer) the switch shows, whole.
+        Time.Advance(TimeSpan.FromSeconds(2.5));
+        var after = await store.GetAsync(query);
         Assert.Equal(newUser, ValuesOf(after[0])["user_embedding"].Vector);
         Assert.Equal(newItem, ValuesOf(after[1])["item_embedding"].Vector);
     }

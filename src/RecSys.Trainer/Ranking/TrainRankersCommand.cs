@@ -68,7 +68,11 @@ internal static class TrainRankersCommand
                 + $"principal axes (0-{RankingFeatureCatalog.EmbeddingProductDimensions}; 0 leaves them out)",
             DefaultValueFactory = _ => DefaultEmbeddingProducts,
         };
-        var mainWeightDecay = new Option<float>("--main-weight-decay") { Description = "Decoupled weight decay of the main ranker's and the student's weights per step (times the step size; 0: none)", DefaultValueFactory = _ => 0f };
+        var mainWeightDecay = new Option<float>("--main-weight-decay")
+        {
+            Description = "Decoupled weight decay of the main ranker's and the student's weights per step (times the step size; 0: none)",
+            DefaultValueFactory = _ => new RankerModelOptions().MainRanker.WeightDecay,
+        };
         var labelHalfLife = new Option<double>("--label-half-life-days") { Description = "Sample weights halve for labels this much older than the newest (0, the default: no decay; on logs spanning years a short half-life starves the older users of weight)", DefaultValueFactory = _ => 0 };
         var consumedWeight = new Option<float>("--consumed-weight") { Description = "Weight of consumption labels (views, ratings below 4); engaged labels weigh 1", DefaultValueFactory = _ => 0.5f };
         var trees = new Option<int>("--trees") { Description = "Boosting rounds of the pre-ranker", DefaultValueFactory = _ => 200 };
@@ -274,6 +278,7 @@ internal static class TrainRankersCommand
                 ["lapsedDropout"] = options.LapsedDropout,
                 ["labelHalfLifeDays"] = days,
                 ["consumedWeight"] = options.Labels.ConsumedWeight,
+                ["mainWeightDecay"] = models.MainRanker.WeightDecay,
                 ["featuresFrom"] = trainingSets is null ? "replay" : "featureserver (POST /v1/training-sets) for " + string.Join(", ", TrainingSetFeatures.UserFeatures.Concat(TrainingSetFeatures.ItemFeatures)),
                 ["negatives"] = "sampled: the ALS and popular candidates of the request the user did not engage with in the label window; plus impressions without engagement when the log has them",
             };

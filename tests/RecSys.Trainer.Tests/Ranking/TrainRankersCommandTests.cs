@@ -38,6 +38,7 @@ public sealed class TrainRankersCommandTests
 
         using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(release, RankerRelease.ReportFile)));
         Assert.Equal(6, report.RootElement.GetProperty("embeddingProducts").GetInt32());
+        Assert.Equal(0.1f, report.RootElement.GetProperty("mainWeightDecay").GetSingle());
         var metrics = report.RootElement.GetProperty("metrics");
         foreach (var name in new[] { "main_ranker_onnx_max_abs_diff", "student_onnx_max_abs_diff" })
         {
@@ -75,6 +76,7 @@ public sealed class TrainRankersCommandTests
 
         using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(release, RankerRelease.ReportFile)));
         Assert.True(report.RootElement.GetProperty("groups").GetInt32() > 150);
+        Assert.Equal(new RankerModelOptions().MainRanker.WeightDecay, report.RootElement.GetProperty("mainWeightDecay").GetSingle());
 
         // ONNX parity was checked on 10,000 rows and is recorded (float32 rounding: 1e-5 absolute, relative for logits beyond 1);
         // the main ranker learned something on the planted topics.

@@ -30,6 +30,15 @@ internal static class TrainRankersCommand
     internal static IEnumerable<string> UnusedEmbeddingProducts(int used) =>
         Enumerable.Range(used, RankingFeatureCatalog.EmbeddingProductDimensions - used).Select(RankingFeatureCatalog.EmbeddingProductName);
 
+    /// <summary>Removes the run's folder for the training-set API's answers (each answer is deleted once read; the folder stayed behind).</summary>
+    private static void DeleteWorkDirectory(string directory)
+    {
+        if (Directory.Exists(directory))
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     public static Command Create(TrainerEnvironment env)
     {
         var inputs = new TrainingInputOptions();
@@ -337,6 +346,11 @@ internal static class TrainRankersCommand
                 return (set, rankers);
             }
 
+            if (split is null)
+            {
+                DeleteWorkDirectory(builder.WorkDirectory);
+            }
+
             report["groups"] = groups.Data.GroupCount;
             report["rows"] = groups.Data.RowCount;
             report["positives"] = groups.Data.Labels.Count(l => l > 0);
@@ -345,6 +359,7 @@ internal static class TrainRankersCommand
             if (split is not null)
             {
                 var evaluation = await Task.Run(() => EvaluateAsync(env, data, builder, split, trained, alsOptions, options, result.GetValue(compareEase), result.GetValue(evaluateWide), cancellationToken), cancellationToken);
+                DeleteWorkDirectory(builder.WorkDirectory);
                 report["evaluation"] = evaluation.Scores.ToDictionary(s => s.Name, s => s.Ndcg10);
                 console.Write(new Markup(Markup.Escape(evaluation.Markdown)));
                 Directory.CreateDirectory(releaseDirectory);

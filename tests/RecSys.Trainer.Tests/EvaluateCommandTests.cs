@@ -10,7 +10,7 @@ namespace RecSys.Trainer.Tests;
 public sealed class EvaluateCommandTests
 {
     [Fact]
-    public void Shifting_to_now_moves_every_timed_event_by_one_whole_second_constant()
+    public void Shifting_to_now_moves_every_timed_event_by_one_whole_number_of_days()
     {
         var now = new DateTimeOffset(2026, 12, 2, 13, 0, 0, 250, TimeSpan.Zero);
         var first = new DateTimeOffset(2001, 5, 1, 10, 0, 0, TimeSpan.Zero);
@@ -19,8 +19,10 @@ public sealed class EvaluateCommandTests
 
         var (shifted, shift) = EvaluateCommand.ShiftedToNow(events, now);
 
-        Assert.Equal(TimeSpan.FromSeconds(Math.Floor((now - last).TotalSeconds)), shift);
-        Assert.Equal(now.AddMilliseconds(-250), shifted[0].EventTime);
+        Assert.Equal(TimeSpan.FromDays(Math.Floor((now - last).TotalDays)), shift);
+        Assert.Equal(0, shift.Ticks % TimeSpan.TicksPerDay);
+        Assert.Equal(last.TimeOfDay, shifted[0].EventTime!.Value.TimeOfDay);           // the same time of day: day buckets hold the same events
+        Assert.InRange(now - shifted[0].EventTime!.Value, TimeSpan.Zero, TimeSpan.FromDays(1));
         Assert.Equal(last - first, shifted[0].EventTime - shifted[1].EventTime);
         Assert.Null(shifted[2].EventTime);
         Assert.Equal(events.Select(e => e.EventId), shifted.Select(e => e.EventId));

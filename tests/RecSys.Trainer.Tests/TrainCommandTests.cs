@@ -104,6 +104,26 @@ public sealed class TrainCommandTests
     }
 
     [Fact]
+    public async Task Training_does_not_depend_on_the_order_the_log_holds_the_events_in()
+    {
+        using var temp = new TempDir();
+        _ = new PlantedWorldFiles(temp.Path, users: 80, items: 100);
+        var shuffledDir = Directory.CreateDirectory(temp.File("shuffled")).FullName;
+        var lines = File.ReadAllLines(Path.Combine(temp.Path, "events.jsonl"));
+        new Random(7).Shuffle(lines);
+        File.WriteAllLines(Path.Combine(shuffledDir, "events.jsonl"), lines);
+        File.Copy(Path.Combine(temp.Path, "items.jsonl"), Path.Combine(shuffledDir, "items.jsonl"));
+        var cli = new CliHarness();
+
+        Assert.Equal(0, await cli.RunAsync(["train", "--events", temp.Path, "--out", temp.File("a"), "--seed", "3", .. Fast]));
+        Assert.Equal(0, await cli.RunAsync(["train", "--events", shuffledDir, "--out", temp.File("b"), "--seed", "3", .. Fast]));
+
+        Assert.Equal(File.ReadAllLines(Path.Combine(temp.File("a"), "item_ids.txt")), File.ReadAllLines(Path.Combine(temp.File("b"), "item_ids.txt")));
+        Assert.Equal(Sha(temp.File("a"), "item_factors.npy"), Sha(temp.File("b"), "item_factors.npy"));
+        Assert.Equal(Sha(temp.File("a"), "user_factors.npy"), Sha(temp.File("b"), "user_factors.npy"));
+    }
+
+    [Fact]
     public async Task A_resumed_run_ends_exactly_where_an_uninterrupted_one_does()
     {
         using var temp = new TempDir();

@@ -39,6 +39,117 @@ public sealed class FactorModel
 
     public float[] ItemFactors { get; }
 
+    /// <summary>
+    /// Rotates both sides, in place, by the orthogonal matrix R that best maps this model's vectors of <paramref name="items"/>
+    /// onto <paramref name="reference"/>'s (orthogonal Procrustes: R = M (M^T M)^-1/2 with M = Y^T Y_ref over those items).
+    /// Every score x_u . y_i stays the same (up to rounding); coordinate k then means what it means in the reference, so two
+    /// fits of overlapping data can feed a model that reads single coordinates. Items index the same ids in both models.
+    /// </summary>
+    public void AlignTo(FactorModel reference, IEnumerable<int> items)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        ArgumentNullException.ThrowIfNull(items);
+        if (reference.Dimension != Dimension)
+        {
+            throw new ArgumentException($"The reference has dimension {reference.Dimension}, this model {Dimension}.", nameof(reference));
+        }
+
+        var d = Dimension;
+        var m = new double[d * d];
+        foreach (var i in items)
+        {
+            var mine = Item(i);
+            var theirs = reference.Item(i);
+            for (var a = 0; a < d; a++)
+            {
+                double ya = mine[a];
+                for (var b = 0; b < d; b++)
+                {
+                    m[(a * d) + b] += ya * theirs[b];
+                }
+            }
+        }
+
+        // M^T M = W diag(l) W^T, so (M^T M)^-1/2 = W diag(l^-1/2) W^T; directions the items do not span (l ~ 0) are left out.
+        var mtm = new double[d * d];
+        for (var a = 0; a < d; a++)
+        {
+            for (var b = 0; b < d; b++)
+            {
+                double sum = 0;
+                for (var k = 0; k < d; k++)
+                {
+                    sum += m[(k * d) + a] * m[(k * d) + b];
+                }
+
+                mtm[(a * d) + b] = sum;
+            }
+        }
+
+        var (values, vectors) = Content.DenseMath.SymmetricEigen(mtm, d);
+        var inverseRoot = new double[d * d];
+        var floor = Math.Max(values[0], 1e-300) * 1e-12;
+        for (var k = 0; k < d; k++)
+        {
+            if (values[k] <= floor)
+            {
+                continue;
+            }
+
+            var scale = 1 / Math.Sqrt(values[k]);
+            for (var a = 0; a < d; a++)
+            {
+                for (var b = 0; b < d; b++)
+                {
+                    inverseRoot[(a * d) + b] += vectors[(a * d) + k] * scale * vectors[(b * d) + k];
+                }
+            }
+        }
+
+        var rotation = new double[d * d];
+        for (var a = 0; a < d; a++)
+        {
+            for (var b = 0; b < d; b++)
+            {
+                double sum = 0;
+                for (var k = 0; k < d; k++)
+                {
+                    sum += m[(a * d) + k] * inverseRoot[(k * d) + b];
+                }
+
+                rotation[(a * d) + b] = sum;
+            }
+        }
+
+        Rotate(UserFactors, UserCount, d, rotation);
+        Rotate(ItemFactors, ItemCount, d, rotation);
+    }
+
+    /// <summary>Row r becomes row r times <paramref name="rotation"/> (d x d, row-major), in double.</summary>
+    private static void Rotate(float[] factors, int rows, int d, double[] rotation)
+    {
+        var row = new double[d];
+        for (var r = 0; r < rows; r++)
+        {
+            var f = factors.AsSpan(r * d, d);
+            for (var a = 0; a < d; a++)
+            {
+                row[a] = f[a];
+            }
+
+            for (var b = 0; b < d; b++)
+            {
+                double sum = 0;
+                for (var a = 0; a < d; a++)
+                {
+                    sum += row[a] * rotation[(a * d) + b];
+                }
+
+                f[b] = (float)sum;
+            }
+        }
+    }
+
     public ReadOnlySpan<float> User(int user) => UserFactors.AsSpan(CheckIndex(user, UserCount, nameof(user)) * Dimension, Dimension);
 
     public ReadOnlySpan<float> Item(int item) => ItemFactors.AsSpan(CheckIndex(item, ItemCount, nameof(item)) * Dimension, Dimension);

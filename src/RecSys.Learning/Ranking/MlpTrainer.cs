@@ -21,6 +21,11 @@ public sealed record MlpTrainerOptions
 
     public float Epsilon { get; init; } = 1e-8f;
 
+    /// <summary>
+    /// Decoupled weight decay (AdamW): each step shrinks every weight, not the biases, by step size x WeightDecay. 0 turns it off.
+    /// </summary>
+    public float WeightDecay { get; init; }
+
     public int Seed { get; init; } = 42;
 
     /// <summary>Threads; -1 uses every core. The model does not depend on it.</summary>
@@ -46,6 +51,11 @@ public sealed record MlpTrainerOptions
         if (MaxDegreeOfParallelism is 0 or < -1)
         {
             throw new ArgumentException($"MaxDegreeOfParallelism must be -1 or >= 1 (got {MaxDegreeOfParallelism}).", nameof(MaxDegreeOfParallelism));
+        }
+
+        if (!(WeightDecay >= 0) || !float.IsFinite(WeightDecay))
+        {
+            throw new ArgumentException($"WeightDecay must be finite and >= 0 (got {WeightDecay}).", nameof(WeightDecay));
         }
     }
 }
@@ -200,6 +210,17 @@ public sealed class MlpTrainer
                 step++;
                 var rate = _options.LearningRate * (1f - (0.9f * (step - 1) / Math.Max(1, totalSteps - 1)));
                 AdamStep(parameters, gradient, m1, m2, rate, step);
+                if (_options.WeightDecay > 0)
+                {
+                    var shrink = 1f - (rate * _options.WeightDecay);
+                    for (var l = 0; l < layers; l++)
+                    {
+                        foreach (ref var weight in parameters.AsSpan(weightOffset[l], sizes[l] * sizes[l + 1]))
+                        {
+                            weight *= shrink;
+                        }
+                    }
+                }
             }
 
             onEpoch?.Invoke(new MlpEpochReport(epoch + 1, _options.Epochs, epochLoss / Math.Max(epochWeight, 1e-12), _time.GetElapsedTime(started)));

@@ -155,8 +155,21 @@ public static class RankingFeatureCatalog
                 u.LogEvents is { } a && Log1p(i, ItemEngagementTotal) is { } b ? a * b : null),
             new("als_score_x_user_activity", main, 0, "als_score x user_log_events", (u, i) =>
                 u.Dot(i) is { } a && u.LogEvents is { } b ? a * b : null),
+
+            // The embeddings as inputs: the terms of als_score, so the main ranker can reweight the ALS dimensions.
+            .. EmbeddingProducts(),
         ];
     }
+
+    /// <summary>Per-dimension products the catalog defines (the ALS default dimension); a shorter embedding leaves the rest at 0.</summary>
+    public const int EmbeddingProductDimensions = 64;
+
+    /// <summary>The name of the product of the user's and the item's embedding coordinate <paramref name="dimension"/>.</summary>
+    public static string EmbeddingProductName(int dimension) => $"als_product_{dimension:00}";
+
+    private static IEnumerable<RankingFeature> EmbeddingProducts() =>
+        Enumerable.Range(0, EmbeddingProductDimensions).Select(k => new RankingFeature(EmbeddingProductName(k), RankingFeatureCost.Main, 0,
+            $"User embedding coordinate {k} x item embedding coordinate {k} (ALS factors in their principal-axes basis)", (u, i) => u.EmbeddingProduct(i, k)));
 
     internal static float? Log1p(EntityValues values, string feature) =>
         values.TryNumber(feature, out var v) ? (float)Math.Log(1 + Math.Max(0, v)) : null;

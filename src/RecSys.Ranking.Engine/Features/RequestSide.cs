@@ -84,6 +84,12 @@ public sealed class RequestSide
             ? CosineOf(u, _userNorm, v, item.VectorNorm(RankingFeatureCatalog.ItemEmbedding, v))
             : null;
 
+    /// <summary>The user's embedding coordinate <paramref name="dimension"/> times the item's; null when either embedding is missing or they differ in length, 0 past their length.</summary>
+    public float? EmbeddingProduct(EntityValues item, int dimension) =>
+        _user is { } u && item.Vector(RankingFeatureCatalog.ItemEmbedding) is { } v && v.Length == u.Length
+            ? dimension < u.Length ? u[dimension] * v[dimension] : 0
+            : null;
+
     public float? RecentCategoryMatch(EntityValues item) => _recentCategories.Match(item);
 
     public float? SessionCategoryMatch(EntityValues item) => _sessionCategories.Match(item);

@@ -44,7 +44,7 @@ internal static class EvaluateCommand
         var rankersOptions = new Option<string?>("--rankers-options") { Description = "With --rankers-registry: extra train-rankers options, space separated (e.g. \"--as-of data-end --windows 3\")" };
         var timeBase = new Option<string>("--e2e-time")
         {
-            Description = "With --e2e: event times as imported. shift-to-now (default) moves every training event by one constant so that the latest is the import's start "
+            Description = "With --e2e: event times as imported. shift-to-now (default) moves every training event by one whole number of days so that the latest is within the day before the import's start "
                 + "(a historic log replayed as if it had just happened: serving at wall-clock time then reads the same time windows training reads at the data's end); "
                 + "original keeps the log's own times",
             DefaultValueFactory = _ => "shift-to-now",
@@ -234,19 +234,21 @@ internal static class EvaluateCommand
 
         public IReadOnlyList<string> RankersOptions { get; init; } = [];
 
-        /// <summary>Shift the imported events so that the latest is the import's start (see <c>--e2e-time</c>).</summary>
+        /// <summary>Shift the imported events by whole days so that the latest is within the day before the import's start (see <c>--e2e-time</c>).</summary>
         public bool ShiftToNow { get; init; } = true;
     }
 
     /// <summary>
-    /// The events moved by one constant so that the latest is at <paramref name="now"/> (whole seconds, so that no time
-    /// gains sub-second digits): their order and the gaps between them are kept. Events without a time are left as they
-    /// are (the system stamps them on arrival).
+    /// The events moved by one constant so that the latest is within the day before <paramref name="now"/>: their order and
+    /// the gaps between them are kept. The constant is a whole number of days, so every event keeps its time of day and falls
+    /// in the same day bucket of the store's 7- and 30-day windows relative to the others in every run (a shift by the import's
+    /// exact start moved those boundaries, and with them the window features and the trained rankers, from run to run).
+    /// Events without a time are left as they are (the system stamps them on arrival).
     /// </summary>
     internal static (List<EventDto> Events, TimeSpan Shift) ShiftedToNow(IReadOnlyList<EventDto> events, DateTimeOffset now)
     {
         var latest = events.Where(e => e.EventTime is not null).Select(e => e.EventTime!.Value).DefaultIfEmpty(now).Max();
-        var shift = TimeSpan.FromSeconds(Math.Floor((now - latest).TotalSeconds));
+        var shift = TimeSpan.FromDays(Math.Floor((now - latest).TotalDays));
         return ([.. events.Select(e => e.EventTime is { } t ? e with { EventTime = t + shift } : e)], shift);
     }
 
@@ -275,7 +277,7 @@ internal static class EvaluateCommand
             // A historic log served at wall-clock time would see every time window (7/30 days, decayed popularity,
             // session) empty while training read them at the data's end: replay it as if it had just happened.
             (trainEvents, var shift) = ShiftedToNow(trainEvents, env.Time.GetUtcNow());
-            console.MarkupLineInterpolated($"end-to-end: event times shifted by {shift.TotalDays:N1} days so that the latest training event is now (--e2e-time shift-to-now)");
+            console.MarkupLineInterpolated($"end-to-end: event times shifted by {shift.TotalDays:N1} days (whole days) so that the latest training event is within the last day (--e2e-time shift-to-now)");
         }
 
         console.MarkupLineInterpolated($"end-to-end: importing {trainEvents.Count:N0} training events into {targets.FeatureServer}");

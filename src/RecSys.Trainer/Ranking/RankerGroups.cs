@@ -131,6 +131,12 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
     /// </summary>
     public TrainingSetFeatures? TrainingSets { get; init; }
 
+    /// <summary>
+    /// When set, every ALS fit the groups are built with is first rotated onto this model's basis (<see cref="FactorModel.AlignTo"/>):
+    /// scores do not change, but features that read single embedding coordinates then mean the same in every window and in serving.
+    /// </summary>
+    public FactorModel? AlignmentReference { get; set; }
+
     /// <summary>Folder for the training-set API's answers (deleted as they are read).</summary>
     public string WorkDirectory { get; init; } = Path.Combine(Path.GetTempPath(), "recsys-train-rankers");
 
@@ -162,6 +168,7 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
             }
 
             var model = new AlsTrainer(als, time).Train(inner.Train, cancellationToken: cancellationToken);
+            Align(model, inner.Train);
             groups.AddRange(await BuildAsync(featureMask, labelMask, inner.Train, model, columns, reference, options.AsOf, options.LapsedDropout,
                 CandidateDraw.Training, cancellationToken));
             current = featureMask;
@@ -191,8 +198,19 @@ internal sealed class RankerGroupBuilder(TrainingData data, IReadOnlyList<EventD
             (split.InTrain[i] ? featureMask : labelMask)[i] = true;
         }
 
+        Align(model, split.Train);
+
         return Assemble(await BuildAsync(featureMask, labelMask, split.Train, model, columns, LatestTime(labelMask), options.EvaluateAsOf, 0,
             wide ? CandidateDraw.Wide : CandidateDraw.Main, cancellationToken), columns, model);
+    }
+
+    /// <summary>Rotates <paramref name="model"/> onto <see cref="AlignmentReference"/>'s basis over the items <paramref name="matrix"/> has interactions for.</summary>
+    private void Align(FactorModel model, InteractionMatrix matrix)
+    {
+        if (AlignmentReference is { } reference && !ReferenceEquals(reference, model))
+        {
+            model.AlignTo(reference, Enumerable.Range(0, Math.Min(matrix.ItemCount, reference.ItemCount)).Where(i => matrix.ItemUsers.RowLength(i) > 0));
+        }
     }
 
     /// <summary>Which candidates a request gets: the main ranker's, those plus the pre-ranker's sampled extras, or Retrieval's full depth.</summary>

@@ -23,6 +23,22 @@ namespace RecSys.Trainer.Ranking;
 /// </summary>
 internal static class TrainRankersCommand
 {
+    /// <summary>Embedding products a release reads unless told otherwise (<c>--embedding-products</c>).</summary>
+    internal const int DefaultEmbeddingProducts = 0;
+
+    /// <summary>The catalog's embedding products past the first <paramref name="used"/> dimensions.</summary>
+    internal static IEnumerable<string> UnusedEmbeddingProducts(int used) =>
+        Enumerable.Range(used, RankingFeatureCatalog.EmbeddingProductDimensions - used).Select(RankingFeatureCatalog.EmbeddingProductName);
+
+    /// <summary>Removes the run's folder for the training-set API's answers (each answer is deleted once read; the folder stayed behind).</summary>
+    private static void DeleteWorkDirectory(string directory)
+    {
+        if (Directory.Exists(directory))
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     public static Command Create(TrainerEnvironment env)
     {
         var inputs = new TrainingInputOptions();
@@ -55,6 +71,17 @@ internal static class TrainRankersCommand
         evaluateAsOf.AcceptOnlyFromAmong("user-cutoff", "data-end");
         var lapsedDropout = new Option<double>("--lapsed-dropout") { Description = "Share of training requests (0-1) read as for a lapsed user: no session items, latest event over a year before the request (point-in-time requests sit just before the user's next event, so without this the ranker never sees an inactive user)", DefaultValueFactory = _ => 0.5 };
         var excludeFeatures = new Option<string?>("--exclude-features") { Description = "Ranking features left out of the release, comma separated (names of RankingFeatureCatalog); Ranking computes only the features a release lists" };
+        var embeddingProducts = new Option<int>("--embedding-products")
+        {
+            Description = $"Per-dimension products of the user's and the item's ALS vectors (als_product_00..) the main ranker and the student read: the first N "
+                + $"principal axes (0-{RankingFeatureCatalog.EmbeddingProductDimensions}; 0 leaves them out)",
+            DefaultValueFactory = _ => DefaultEmbeddingProducts,
+        };
+        var mainWeightDecay = new Option<float>("--main-weight-decay")
+        {
+            Description = "Decoupled weight decay of the main ranker's and the student's weights per step (times the step size; 0: none)",
+            DefaultValueFactory = _ => new RankerModelOptions().MainRanker.WeightDecay,
+        };
         var labelHalfLife = new Option<double>("--label-half-life-days") { Description = "Sample weights halve for labels this much older than the newest (0, the default: no decay; on logs spanning years a short half-life starves the older users of weight)", DefaultValueFactory = _ => 0 };
         var consumedWeight = new Option<float>("--consumed-weight") { Description = "Weight of consumption labels (views, ratings below 4); engaged labels weigh 1", DefaultValueFactory = _ => 0.5f };
         var trees = new Option<int>("--trees") { Description = "Boosting rounds of the pre-ranker", DefaultValueFactory = _ => 200 };
@@ -79,7 +106,7 @@ internal static class TrainRankersCommand
         var command = new Command("train-rankers", "Train the pre-ranker, main ranker and student from the system's events and write the ranker release folder.");
         inputs.AddTo(command);
         als.AddTo(command);
-        foreach (var option in new Option[] { output, registryRoot, keep, version, alsCandidates, popularCandidates, preRankerExtra, retrievalAlsDepth, retrievalPopularDepth, preRankKeep, evaluateWide, labelFraction, windows, asOf, evaluateAsOf, lapsedDropout, excludeFeatures, labelHalfLife, consumedWeight, trees, mainEpochs, studentEpochs, evaluate, holdout, compareEase, featuresFrom, backfill })
+        foreach (var option in new Option[] { output, registryRoot, keep, version, alsCandidates, popularCandidates, preRankerExtra, retrievalAlsDepth, retrievalPopularDepth, preRankKeep, evaluateWide, labelFraction, windows, asOf, evaluateAsOf, lapsedDropout, excludeFeatures, embeddingProducts, mainWeightDecay, labelHalfLife, consumedWeight, trees, mainEpochs, studentEpochs, evaluate, holdout, compareEase, featuresFrom, backfill })
         {
             command.Options.Add(option);
         }
@@ -104,6 +131,11 @@ internal static class TrainRankersCommand
             if (result.GetValue(trees) < 1 || result.GetValue(mainEpochs) < 1 || result.GetValue(studentEpochs) < 1)
             {
                 throw new CliException("--trees, --main-epochs and --student-epochs must be at least 1.");
+            }
+
+            if (!(result.GetValue(mainWeightDecay) is >= 0 and <= 100))
+            {
+                throw new CliException("--main-weight-decay must be between 0 and 100.");
             }
 
             var options = new RankerTrainingOptions
@@ -134,8 +166,8 @@ internal static class TrainRankersCommand
             var models = new RankerModelOptions
             {
                 PreRanker = new RankerModelOptions().PreRanker with { Iterations = result.GetValue(trees) },
-                MainRanker = new RankerModelOptions().MainRanker with { Epochs = result.GetValue(mainEpochs) },
-                Student = new RankerModelOptions().Student with { Epochs = result.GetValue(studentEpochs) },
+                MainRanker = new RankerModelOptions().MainRanker with { Epochs = result.GetValue(mainEpochs), WeightDecay = result.GetValue(mainWeightDecay) },
+                Student = new RankerModelOptions().Student with { Epochs = result.GetValue(studentEpochs), WeightDecay = result.GetValue(mainWeightDecay) },
             };
             var name = result.GetValue(version) ?? "rankers-" + env.Time.GetUtcNow().ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
             if (name.Length == 0 || name.IndexOfAny([.. Path.GetInvalidFileNameChars(), '/', '\\']) >= 0 || name is "." or "..")
@@ -229,7 +261,12 @@ internal static class TrainRankersCommand
                 throw new CliException($"--exclude-features: unknown feature '{unknown}'; known: {string.Join(", ", RankingFeatureCatalog.Names)}.");
             }
 
-            IReadOnlyList<string> columns = [.. RankingFeatureCatalog.Names.Except(excluded, StringComparer.Ordinal)];
+            if (result.GetValue(embeddingProducts) is var products && products is < 0 or > RankingFeatureCatalog.EmbeddingProductDimensions)
+            {
+                throw new CliException($"--embedding-products must be between 0 and {RankingFeatureCatalog.EmbeddingProductDimensions}.");
+            }
+
+            IReadOnlyList<string> columns = [.. RankingFeatureCatalog.Names.Except(excluded, StringComparer.Ordinal).Except(UnusedEmbeddingProducts(products), StringComparer.Ordinal)];
             if (RankerRelease.CheapColumns(columns).Count == 0)
             {
                 throw new CliException("--exclude-features leaves the pre-ranker no cheap feature.");
@@ -250,6 +287,7 @@ internal static class TrainRankersCommand
                 ["lapsedDropout"] = options.LapsedDropout,
                 ["labelHalfLifeDays"] = days,
                 ["consumedWeight"] = options.Labels.ConsumedWeight,
+                ["mainWeightDecay"] = models.MainRanker.WeightDecay,
                 ["featuresFrom"] = trainingSets is null ? "replay" : "featureserver (POST /v1/training-sets) for " + string.Join(", ", TrainingSetFeatures.UserFeatures.Concat(TrainingSetFeatures.ItemFeatures)),
                 ["negatives"] = "sampled: the ALS and popular candidates of the request the user did not engage with in the label window; plus impressions without engagement when the log has them",
             };
@@ -268,6 +306,15 @@ internal static class TrainRankersCommand
             else
             {
                 Array.Fill(scope, true);
+            }
+
+            if (products > 0)
+            {
+                // The embedding products read single coordinates, which differ between ALS fits by a rotation: every window's fit
+                // is aligned to the fit of all the data the rankers see (what the system serves after publishing the same export
+                // with the same options; with --evaluate, the evaluation's own fit).
+                builder.AlignmentReference = new AlsTrainer(alsOptions, env.Time).Train(split?.Train ?? data.BuildMatrix(), cancellationToken: cancellationToken);
+                report["embeddingProducts"] = products;
             }
 
             var (groups, trained) = await ProgressRunner.RunAsync(env, progress => Task.Run(async () =>
@@ -299,6 +346,11 @@ internal static class TrainRankersCommand
                 return (set, rankers);
             }
 
+            if (split is null)
+            {
+                DeleteWorkDirectory(builder.WorkDirectory);
+            }
+
             report["groups"] = groups.Data.GroupCount;
             report["rows"] = groups.Data.RowCount;
             report["positives"] = groups.Data.Labels.Count(l => l > 0);
@@ -307,6 +359,7 @@ internal static class TrainRankersCommand
             if (split is not null)
             {
                 var evaluation = await Task.Run(() => EvaluateAsync(env, data, builder, split, trained, alsOptions, options, result.GetValue(compareEase), result.GetValue(evaluateWide), cancellationToken), cancellationToken);
+                DeleteWorkDirectory(builder.WorkDirectory);
                 report["evaluation"] = evaluation.Scores.ToDictionary(s => s.Name, s => s.Ndcg10);
                 console.Write(new Markup(Markup.Escape(evaluation.Markdown)));
                 Directory.CreateDirectory(releaseDirectory);

@@ -47,8 +47,9 @@ public sealed record TrainingDataStats(
 /// <summary>
 /// Interactions built from events (deduplicated by event id) with <see cref="ConfidenceFunction"/>: strength =
 /// decay(age) * (base + engagement weight of type and value), the age measured from the latest event (not the wall clock, so
-/// the same events always give the same strengths). Ids keep their first-seen order, so the same event stream gives the
-/// same matrix; the catalogue (item metadata, last upsert wins) is kept for content embeddings of cold items.
+/// the same events always give the same strengths). Interactions are put in a canonical order (event time, then user and
+/// item id) and ids numbered by their first appearance in it, so the same events give the same matrix, split and models in
+/// whatever order the log holds them (concurrent writers interleave differently from run to run); the catalogue (item metadata, last upsert wins) is kept for content embeddings of cold items.
 /// </summary>
 public sealed class TrainingData
 {
@@ -128,7 +129,7 @@ public sealed class TrainingData
         var users = new IdIndexMap<string>();
         var itemIds = new IdIndexMap<string>();
         var seenIds = new HashSet<ulong>();
-        var rows = new List<(int User, int Item, float Weight, long Time)>();
+        var rows = new List<(int User, int Item, float Weight, long TimeMs)>();
         var kept = keepEvents ? new List<EventDto>() : null;
         long read = 0, duplicates = 0, invalid = 0, notPositive = 0, outside = 0;
         DateTimeOffset? first = null, last = null;
@@ -165,7 +166,7 @@ public sealed class TrainingData
                 continue;
             }
 
-            rows.Add((users.GetOrAdd(e.UserId), itemIds.GetOrAdd(e.ItemId), options.BaseStrength + weight, time.ToUnixTimeSeconds()));
+            rows.Add((users.GetOrAdd(e.UserId), itemIds.GetOrAdd(e.ItemId), options.BaseStrength + weight, time.ToUnixTimeMilliseconds()));
             kept?.Add(e);
             first = first is null || time < first ? time : first;
             last = last is null || time > last ? time : last;
@@ -175,14 +176,36 @@ public sealed class TrainingData
 
         // Decay is measured from the latest event: reproducible, and the freshest data counts fully.
         var confidence = new ConfidenceFunction(new ConfidenceOptions { HalfLife = options.HalfLife }, last ?? DateTimeOffset.UnixEpoch);
-        var interactions = new List<Interaction>(rows.Count);
-        foreach (var (user, item, weight, seconds) in rows)
+        var order = new int[rows.Count];
+        for (var r = 0; r < order.Length; r++)
         {
-            interactions.Add(new Interaction(user, item, weight * confidence.Decay(DateTimeOffset.FromUnixTimeSeconds(seconds)), seconds));
+            order[r] = r;
         }
 
-        var stats = new TrainingDataStats(read, duplicates, invalid, notPositive, outside, interactions.Count, users.Count, itemIds.Count, catalogue.Count, first, last);
-        return new TrainingData(users, itemIds, interactions, kept, catalogue, stats);
+        Array.Sort(order, (a, b) =>
+        {
+            var (x, y) = (rows[a], rows[b]);
+            var c = x.TimeMs.CompareTo(y.TimeMs);
+            c = c != 0 ? c : string.CompareOrdinal(users.IdAt(x.User), users.IdAt(y.User));
+            c = c != 0 ? c : string.CompareOrdinal(itemIds.IdAt(x.Item), itemIds.IdAt(y.Item));
+            c = c != 0 ? c : x.Weight.CompareTo(y.Weight);
+            return c != 0 ? c : a.CompareTo(b);
+        });
+        var canonicalUsers = new IdIndexMap<string>(users.Count);
+        var canonicalItems = new IdIndexMap<string>(itemIds.Count);
+        var interactions = new List<Interaction>(rows.Count);
+        var ordered = kept is null ? null : new List<EventDto>(kept.Count);
+        foreach (var r in order)
+        {
+            var (user, item, weight, ms) = rows[r];
+            var seconds = DateTimeOffset.FromUnixTimeMilliseconds(ms).ToUnixTimeSeconds();
+            interactions.Add(new Interaction(canonicalUsers.GetOrAdd(users.IdAt(user)), canonicalItems.GetOrAdd(itemIds.IdAt(item)),
+                weight * confidence.Decay(DateTimeOffset.FromUnixTimeSeconds(seconds)), seconds));
+            ordered?.Add(kept![r]);
+        }
+
+        var stats = new TrainingDataStats(read, duplicates, invalid, notPositive, outside, interactions.Count, canonicalUsers.Count, canonicalItems.Count, catalogue.Count, first, last);
+        return new TrainingData(canonicalUsers, canonicalItems, interactions, ordered, catalogue, stats);
     }
 }
 

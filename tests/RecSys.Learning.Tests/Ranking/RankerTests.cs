@@ -62,6 +62,25 @@ public sealed class RankerTests
     }
 
     [Fact]
+    public void Weight_decay_shrinks_the_weights_and_the_model_still_learns()
+    {
+        var (train, test) = Split(SyntheticRankingData.Generate(World));
+        var options = new MlpTrainerOptions { HiddenLayers = [32, 16], Epochs = 4, BatchSize = 128, Seed = 5 };
+        var plain = new MlpTrainer(options).TrainClassifier(train);
+        var decayed = new MlpTrainer(options with { WeightDecay = 1f }).TrainClassifier(train);
+
+        // Layers after the first (which has the standardization folded in) compare directly.
+        static double SquaredNorm(MlpModel model) => model.Weights.Skip(1).SelectMany(w => w).Sum(w => (double)w * w);
+        Assert.True(SquaredNorm(decayed) < 0.9 * SquaredNorm(plain), $"squared weight norm {SquaredNorm(decayed):F2} with decay, {SquaredNorm(plain):F2} without");
+        var logits = new float[test.RowCount];
+        decayed.Score(test.Features, logits);
+        Assert.True(RankerMetrics.Auc(test.Labels, logits) > 0.7);
+
+        Assert.Throws<ArgumentException>(() => new MlpTrainer(options with { WeightDecay = -0.1f }));
+        Assert.Throws<ArgumentException>(() => new MlpTrainer(options with { WeightDecay = float.NaN }));
+    }
+
+    [Fact]
     public void Gbdt_pre_ranker_learns_is_deterministic_and_matches_in_onnx()
     {
         var data = SyntheticRankingData.Generate(World).SelectFeatures(SyntheticRankingData.CheapFeatureNames);

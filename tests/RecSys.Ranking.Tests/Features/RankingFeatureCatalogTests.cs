@@ -47,6 +47,28 @@ public sealed class RankingFeatureCatalogTests
     }
 
     [Fact]
+    public void Embedding_products_are_the_terms_of_the_als_score_and_only_the_main_stage_reads_them()
+    {
+        var user = new EntityValues().SetVector(RankingFeatureCatalog.UserEmbedding, [1, 2, -1]);
+        var item = new EntityValues().SetVector(RankingFeatureCatalog.ItemEmbedding, [3, 0.5f, 4]);
+        var shorter = new EntityValues().SetVector(RankingFeatureCatalog.ItemEmbedding, [3, 0.5f]);
+        string[] columns = ["als_score", .. Enumerable.Range(0, 4).Select(RankingFeatureCatalog.EmbeddingProductName)];
+        var computer = new RankingRowComputer(columns);
+        var rows = new float[3 * columns.Length];
+        var defaulted = computer.Compute(new RankingRequestValues(user, new Dictionary<string, EntityValues>(), Now, null), [item, shorter, EntityValues.Empty], rows);
+
+        Assert.Equal([0f, 3f, 1f, -4f, 0f], rows[..columns.Length]);   // 3 + 1 - 4; coordinate 3 is past the 3-dimensional vectors: 0
+        Assert.Equal(rows[0], rows[1] + rows[2] + rows[3], 5);
+        // A vector of another length (another model) and a missing one default, like the dot product.
+        Assert.All(rows[columns.Length..], v => Assert.Equal(0f, v));
+        Assert.Equal(2 * columns.Length, defaulted);
+
+        Assert.Equal("als_product_07", RankingFeatureCatalog.EmbeddingProductName(7));
+        Assert.Equal(RankingFeatureCatalog.EmbeddingProductDimensions, RankingFeatureCatalog.Names.Count(n => n.StartsWith("als_product_", StringComparison.Ordinal)));
+        Assert.DoesNotContain(RankingFeatureCatalog.CheapNames, n => n.StartsWith("als_product_", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Unknown_columns_are_refused_and_the_cheap_features_are_a_subset()
     {
         Assert.Throws<ArgumentException>(() => new RankingRowComputer(["als_score", "nope"]));

@@ -13,6 +13,44 @@ public sealed class TrainRankersCommandTests
         "--trees", "20", "--main-epochs", "2", "--student-epochs", "2",
     ];
 
+    /// <summary>The catalog's features a release reads by default (the embedding products past the default count left out).</summary>
+    private static readonly IReadOnlyList<string> DefaultNames =
+        [.. RankingFeatureCatalog.Names.Except(TrainRankersCommand.UnusedEmbeddingProducts(TrainRankersCommand.DefaultEmbeddingProducts))];
+
+    [Fact]
+    public async Task Embedding_products_feed_the_main_ranker_and_the_student_but_not_the_pre_ranker_with_onnx_parity()
+    {
+        using var temp = new TempDir();
+        _ = new PlantedWorldFiles(temp.Path, users: 150, items: 200, coldItems: 5, eventsPerUser: 25);
+        var cli = new CliHarness();
+        var code = await cli.RunAsync(["train-rankers", "--events", temp.Path, "--out", temp.File("releases"), "--version", "r4", "--evaluate",
+            "--embedding-products", "6", "--main-weight-decay", "0.1", .. Fast]);
+        Assert.True(code == 0, cli.Output);
+
+        var release = Path.Combine(temp.File("releases"), "r4");
+        var pre = ModelManifest.Read(Path.Combine(release, RankerRelease.PreRankerFolder));
+        var main = ModelManifest.Read(Path.Combine(release, RankerRelease.MainRankerFolder));
+        var student = ModelManifest.Read(Path.Combine(release, RankerRelease.StudentFolder));
+        string[] products = [.. Enumerable.Range(0, 6).Select(RankingFeatureCatalog.EmbeddingProductName)];
+        Assert.Equal(RankingFeatureCatalog.CheapNames, pre.Features.Select(f => f.Name));
+        Assert.Equal(products, main.Features.Select(f => f.Name).Where(n => n.StartsWith("als_product_", StringComparison.Ordinal)));
+        Assert.Equal(main.Features.Select(f => f.Name), student.Features.Select(f => f.Name));
+
+        using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(release, RankerRelease.ReportFile)));
+        Assert.Equal(6, report.RootElement.GetProperty("embeddingProducts").GetInt32());
+        Assert.Equal(0.1f, report.RootElement.GetProperty("mainWeightDecay").GetSingle());
+        var metrics = report.RootElement.GetProperty("metrics");
+        foreach (var name in new[] { "main_ranker_onnx_max_abs_diff", "student_onnx_max_abs_diff" })
+        {
+            Assert.InRange(metrics.GetProperty(name).GetDouble(), 0, 1e-4);
+        }
+
+        // The dimension is 8, so coordinates 6 and 7 are not read; the products vary (the user and item vectors are known).
+        var stats = report.RootElement.GetProperty("featureStats");
+        Assert.True(stats.GetProperty("als_product_00")[1].GetDouble() > 0);
+        Assert.False(stats.TryGetProperty("als_product_06", out _));
+    }
+
     [Fact]
     public async Task Training_writes_a_release_the_serving_can_read_with_onnx_parity_and_an_evaluation()
     {
@@ -29,8 +67,8 @@ public sealed class TrainRankersCommandTests
         Assert.Equal(("pre-ranker", "main-ranker", "student"), (pre.Kind, main.Kind, student.Kind));
         Assert.All(new[] { pre, main, student }, m => Assert.Equal("r1", m.Version));
         Assert.Equal(RankingFeatureCatalog.CheapNames, pre.Features.Select(f => f.Name));
-        Assert.Equal(RankingFeatureCatalog.Names, main.Features.Select(f => f.Name));
-        Assert.Equal(RankingFeatureCatalog.Names, student.Features.Select(f => f.Name));
+        Assert.Equal(DefaultNames, main.Features.Select(f => f.Name));
+        Assert.Equal(DefaultNames, student.Features.Select(f => f.Name));
         Assert.All(new[] { pre, main, student }, m => Assert.Equal([-1L, m.Features.Count], m.Inputs.Single().Shape));
         Assert.Contains(main.Files, f => f.Path == ModelPackage.CalibrationFile);
         Assert.Contains(student.Files, f => f.Path == ModelPackage.CalibrationFile);
@@ -38,6 +76,7 @@ public sealed class TrainRankersCommandTests
 
         using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(release, RankerRelease.ReportFile)));
         Assert.True(report.RootElement.GetProperty("groups").GetInt32() > 150);
+        Assert.Equal(new RankerModelOptions().MainRanker.WeightDecay, report.RootElement.GetProperty("mainWeightDecay").GetSingle());
 
         // ONNX parity was checked on 10,000 rows and is recorded (float32 rounding: 1e-5 absolute, relative for logits beyond 1);
         // the main ranker learned something on the planted topics.
@@ -67,7 +106,7 @@ public sealed class TrainRankersCommandTests
         var pre = ModelManifest.Read(Path.Combine(release, RankerRelease.PreRankerFolder));
         var main = ModelManifest.Read(Path.Combine(release, RankerRelease.MainRankerFolder));
         Assert.Equal(RankingFeatureCatalog.CheapNames.Except(excluded), pre.Features.Select(f => f.Name));
-        Assert.Equal(RankingFeatureCatalog.Names.Except(excluded), main.Features.Select(f => f.Name));
+        Assert.Equal(DefaultNames.Except(excluded), main.Features.Select(f => f.Name));
         using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(release, RankerRelease.ReportFile)));
         Assert.Equal(1, report.RootElement.GetProperty("lapsedDropout").GetDouble());
 
@@ -126,6 +165,8 @@ public sealed class TrainRankersCommandTests
     [InlineData("--version", "../x")]
     [InlineData("--label-half-life-days", "-3")]
     [InlineData("--features-from", "featureserver")]
+    [InlineData("--embedding-products", "65")]
+    [InlineData("--main-weight-decay", "-1")]
     public async Task Bad_options_are_refused_with_a_message(string option, string value)
     {
         using var temp = new TempDir();

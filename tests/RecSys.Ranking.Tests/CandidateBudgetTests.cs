@@ -78,6 +78,49 @@ public sealed class CandidateBudgetTests
     }
 
     [Fact]
+    public void A_step_back_that_does_not_hold_doubles_the_wait_for_the_next_one_until_the_full_budget_holds_again()
+    {
+        var budget = Create();
+        Window(budget, Slow);
+        Assert.Equal(2500, budget.Current);
+        Calm(budget, windows: 5);
+        Assert.Equal(5000, budget.Current);
+
+        // The full budget is too much: down again within 5 s of the step back, so the next try waits 10 s.
+        Window(budget, Slow);
+        Assert.Equal(2500, budget.Current);
+        Calm(budget, windows: 9);
+        Assert.Equal(2500, budget.Current);
+        Calm(budget, windows: 1);
+        Assert.Equal(5000, budget.Current);
+
+        // Failing again: 20 s.
+        Window(budget, Slow);
+        Calm(budget, windows: 19);
+        Assert.Equal(2500, budget.Current);
+        Calm(budget, windows: 1);
+        Assert.Equal(5000, budget.Current);
+
+        // This time the full budget holds for the 20 s wait: the next overload recovers after 5 s again.
+        Calm(budget, windows: 20);
+        Window(budget, Slow);
+        Calm(budget, windows: 5);
+        Assert.Equal(5000, budget.Current);
+    }
+
+    [Fact]
+    public void The_wait_never_exceeds_its_maximum()
+    {
+        var budget = Create(configure: o => o.MaxRecoverAfter = TimeSpan.FromSeconds(8));
+        for (var i = 0; i < 4; i++)
+        {
+            Window(budget, Slow);
+            Calm(budget, windows: 8);
+            Assert.Equal(5000, budget.Current);
+        }
+    }
+
+    [Fact]
     public void Latency_under_the_target_but_not_calm_holds_the_budget_and_restarts_the_wait()
     {
         var budget = Create();
@@ -163,6 +206,14 @@ public sealed class CandidateBudgetTests
         configure?.Invoke(options);
         return new CandidateBudget(
             Options.Create(new RankingOptions { CandidateCount = full }), Options.Create(options), _time, NullLogger<CandidateBudget>.Instance);
+    }
+
+    private void Calm(CandidateBudget budget, int windows)
+    {
+        for (var i = 0; i < windows; i++)
+        {
+            Window(budget, Fast);
+        }
     }
 
     /// <summary>One 1 s window of <paramref name="requests"/> requests that each took <paramref name="latency"/>.</summary>

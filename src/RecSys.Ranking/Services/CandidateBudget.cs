@@ -42,9 +42,17 @@ public sealed class LoadDegradationOptions
     [Range(0.05, 1.0)]
     public double RecoverBelow { get; set; } = 0.5;
 
-    /// <summary>How long latency must stay low before one step is taken back (steps down are at once: overload hurts now).</summary>
+    /// <summary>
+    /// How long latency must stay low before one step is taken back (steps down are at once: overload hurts now). A step
+    /// back that is undone within this time doubles the wait for the next one, up to <see cref="MaxRecoverAfter"/>, so a
+    /// load that sits between two budgets does not flap between them; the wait returns to this once the full budget is back.
+    /// </summary>
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan RecoverAfter { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The longest wait before a step back, after repeated failed ones.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan MaxRecoverAfter { get; set; } = TimeSpan.FromSeconds(80);
 }
 
 /// <summary>Checks <see cref="LoadDegradationOptions"/> at start: data annotations, then the steps' order.</summary>
@@ -74,7 +82,7 @@ public sealed class LoadDegradationStepsValidator : IValidateOptions<LoadDegrada
 /// <summary>
 /// How many candidates a request asks of Retrieval now. Every completed request reports its latency; once per window the
 /// p99 of the window decides: above the target, the next smaller budget at once; under <see cref="LoadDegradationOptions.RecoverBelow"/>
-/// x the target for <see cref="LoadDegradationOptions.RecoverAfter"/>, one step back. Candidates are what a request's
+/// x the target for <see cref="LoadDegradationOptions.RecoverAfter"/> (longer after a step back that did not hold), one step back. Candidates are what a request's
 /// cost scales with (the vector search's k and ef, the decoding, the feature rows, the pre-ranker), so on a machine that
 /// cannot carry the full budget at the offered rate the answers get a little worse instead of late, and the load
 /// shedder refuses only what even the smallest budget cannot carry. A window with too few requests counts as calm.
@@ -93,6 +101,7 @@ public sealed partial class CandidateBudget
     private readonly long _recoverTicks;
     private readonly TimeSpan _window;
     private readonly TimeSpan _recoverAfter;
+    private readonly TimeSpan _maxRecoverAfter;
     private readonly int _minSamples;
     private readonly Lock _gate = new();
     private readonly long[] _samples = new long[MaxSamplesPerWindow];
@@ -102,6 +111,8 @@ public sealed partial class CandidateBudget
     private int _sampleCount;
     private long _windowStart;
     private long _calmSince;
+    private TimeSpan _recoverWait;
+    private long _lastStepUp = -1;
 
     public CandidateBudget(IOptions<RankingOptions> ranking, IOptions<LoadDegradationOptions> options, TimeProvider time, ILogger<CandidateBudget> logger, IMeterFactory? meters = null)
     {
@@ -119,6 +130,8 @@ public sealed partial class CandidateBudget
         _recoverTicks = (long)(_targetTicks * o.RecoverBelow);
         _window = o.Window;
         _recoverAfter = o.RecoverAfter;
+        _maxRecoverAfter = o.MaxRecoverAfter > o.RecoverAfter ? o.MaxRecoverAfter : o.RecoverAfter;
+        _recoverWait = o.RecoverAfter;
         _minSamples = o.MinSamples;
         _windowStart = time.GetTimestamp();
         _calmSince = _windowStart;
@@ -183,6 +196,13 @@ public sealed partial class CandidateBudget
             _calmSince = now;
             if (level + 1 < _budgets.Length)
             {
+                if (_lastStepUp >= 0 && _time.GetElapsedTime(_lastStepUp, now) < _recoverWait)
+                {
+                    // The last step back did not hold: wait longer before the next try.
+                    _recoverWait = _recoverWait * 2 < _maxRecoverAfter ? _recoverWait * 2 : _maxRecoverAfter;
+                }
+
+                _lastStepUp = -1;
                 Move(level + 1, p99, "down");
             }
 
@@ -196,10 +216,17 @@ public sealed partial class CandidateBudget
             return;
         }
 
-        if (level > 0 && _time.GetElapsedTime(_calmSince, now) >= _recoverAfter)
+        if (level > 0 && _time.GetElapsedTime(_calmSince, now) >= _recoverWait)
         {
             _calmSince = now;
+            _lastStepUp = now;
             Move(level - 1, p99, "up");
+        }
+        else if (level == 0 && _lastStepUp >= 0 && _time.GetElapsedTime(_lastStepUp, now) >= _recoverWait)
+        {
+            // The full budget held: the next overload starts from the short wait again.
+            _recoverWait = _recoverAfter;
+            _lastStepUp = -1;
         }
     }
 

@@ -11,6 +11,9 @@ public sealed record BackfillProgress(long Position, long Tail, long EventsRead,
 /// feature and distinct event time: the value after every event up to that time, as of that time.
 /// The created time of a row is the log's watermark when its newest input was ingested (the latest event time seen in
 /// the log up to that record), so an event that arrived late makes the values it changed known only from its arrival.
+/// That created time is taken over all the events of the row's entity up to the row's event time, not over the
+/// feature's own events only: every feature of an entity then becomes visible at a label's time for the same events
+/// (an item's events and engagement count the same set), whatever subset of them each feature counts.
 /// </summary>
 public sealed class BackfillProcessor(IEventLog log, IOfflineFeatureStore store, OfflineFeaturePlan plan)
 {
@@ -32,6 +35,8 @@ public sealed class BackfillProcessor(IEventLog log, IOfflineFeatureStore store,
         var creators = new Dictionary<string, string?>(StringComparer.Ordinal);
         var seen = new HashSet<string>(StringComparer.Ordinal);
         var series = new Dictionary<(int Feature, string Entity), List<Contribution>>();
+        var arrivals = new Dictionary<(string Kind, string Entity), List<Contribution>>();
+        var touched = new List<(string Kind, string Entity)>(4);
         var stored = plan.Stored;
         long events = 0, duplicates = 0, watermark = long.MinValue;
         using (var reader = log.OpenReader())
@@ -64,6 +69,7 @@ public sealed class BackfillProcessor(IEventLog log, IOfflineFeatureStore store,
                     var t = e.EventTime.ToUnixTimeMilliseconds();
                     watermark = Math.Max(watermark, t);
                     var itemCreator = e.ItemId is { } itemId ? creators.GetValueOrDefault(itemId) : null;
+                    touched.Clear();
                     for (var f = 0; f < stored.Count; f++)
                     {
                         var amount = stored[f].AmountOf(e);
@@ -78,6 +84,20 @@ public sealed class BackfillProcessor(IEventLog log, IOfflineFeatureStore store,
                         }
 
                         list.Add(new Contribution(t, amount, watermark));
+                        if (!touched.Contains((stored[f].EntityKind, id)))
+                        {
+                            touched.Add((stored[f].EntityKind, id));
+                        }
+                    }
+
+                    foreach (var key in touched)
+                    {
+                        if (!arrivals.TryGetValue(key, out var list))
+                        {
+                            arrivals[key] = list = [];
+                        }
+
+                        list.Add(new Contribution(t, 0, watermark));
                     }
                 }
 
@@ -86,12 +106,19 @@ public sealed class BackfillProcessor(IEventLog log, IOfflineFeatureStore store,
             }
         }
 
+        var known = new Dictionary<(string Kind, string Entity), KnownTimes>(arrivals.Count);
+        foreach (var (key, list) in arrivals)
+        {
+            known[key] = KnownTimes.Of(list);
+        }
+
+        arrivals.Clear();
         var rows = new List<FeatureRow>(Math.Min(WriteBatchSize, 1 << 20));
         long written = 0;
         foreach (var ((f, entity), contributions) in series)
         {
             var feature = stored[f];
-            AddRows(feature, entity, contributions, rows);
+            AddRows(feature, entity, contributions, known[(feature.EntityKind, entity)], rows);
             if (rows.Count >= WriteBatchSize)
             {
                 await store.WriteAsync(rows, cancellationToken);
@@ -108,26 +135,69 @@ public sealed class BackfillProcessor(IEventLog log, IOfflineFeatureStore store,
         return done;
     }
 
-    /// <summary>Cumulates the contributions in event-time order; one row per distinct event time.</summary>
-    internal static void AddRows(StoredFeature feature, string entity, List<Contribution> contributions, List<FeatureRow> rows)
+    /// <summary>
+    /// Cumulates the contributions in event-time order; one row per distinct event time, created when every event of the
+    /// entity up to that time had arrived (<paramref name="entityKnown"/>).
+    /// </summary>
+    internal static void AddRows(StoredFeature feature, string entity, List<Contribution> contributions, KnownTimes entityKnown, List<FeatureRow> rows)
     {
         contributions.Sort(static (a, b) => a.EventTimeMs.CompareTo(b.EventTimeMs));
         var sum = 0d;
-        var known = long.MinValue;
         for (var i = 0; i < contributions.Count; i++)
         {
             var c = contributions[i];
             sum += c.Amount;
-            known = Math.Max(known, c.KnownAtMs);
             if (i + 1 < contributions.Count && contributions[i + 1].EventTimeMs == c.EventTimeMs)
             {
                 continue;
             }
 
             var value = feature.IsLatestTime ? c.EventTimeMs : sum;
-            rows.Add(new FeatureRow(feature.EntityKind, entity, feature.Name, value, null, c.EventTimeMs, known));
+            rows.Add(new FeatureRow(feature.EntityKind, entity, feature.Name, value, null, c.EventTimeMs, entityKnown.At(c.EventTimeMs)));
         }
     }
 
     internal readonly record struct Contribution(long EventTimeMs, double Amount, long KnownAtMs);
+
+    /// <summary>For one entity: by event time, when every one of its events up to that time had arrived.</summary>
+    internal sealed class KnownTimes
+    {
+        private readonly long[] _eventTimes;
+        private readonly long[] _known;
+
+        private KnownTimes(long[] eventTimes, long[] known)
+        {
+            _eventTimes = eventTimes;
+            _known = known;
+        }
+
+        /// <summary>From the entity's events (event time and arrival watermark each).</summary>
+        public static KnownTimes Of(List<Contribution> arrivals)
+        {
+            arrivals.Sort(static (a, b) => a.EventTimeMs.CompareTo(b.EventTimeMs));
+            var times = new List<long>(arrivals.Count);
+            var known = new List<long>(arrivals.Count);
+            var max = long.MinValue;
+            for (var i = 0; i < arrivals.Count; i++)
+            {
+                max = Math.Max(max, arrivals[i].KnownAtMs);
+                if (i + 1 < arrivals.Count && arrivals[i + 1].EventTimeMs == arrivals[i].EventTimeMs)
+                {
+                    continue;
+                }
+
+                times.Add(arrivals[i].EventTimeMs);
+                known.Add(max);
+            }
+
+            return new KnownTimes([.. times], [.. known]);
+        }
+
+        /// <summary>When all the entity's events at or before <paramref name="eventTimeMs"/> (one of its event times) had arrived.</summary>
+        public long At(long eventTimeMs)
+        {
+            var i = Array.BinarySearch(_eventTimes, eventTimeMs);
+            return _known[i >= 0 ? i : ~i - 1];
+        }
+    }
 }

@@ -284,7 +284,9 @@ internal static class EvaluateCommand
         var client = env.CreateClient(targets.FeatureServer);
         var results = await ProgressRunner.RunAsync(env, async progress =>
         {
-            var sink = new HttpRecordSink(env.CreateClient(targets.FeatureServer, progress), new SendOptions { OnError = OnErrorMode.Stop });
+            // One request in flight: with several, the batches reach the log in a different order each run, and the
+            // backfill's knowledge times (the log's watermark on arrival) with them, so the training sets would differ.
+            var sink = new HttpRecordSink(env.CreateClient(targets.FeatureServer, progress), new SendOptions { OnError = OnErrorMode.Stop, Concurrency = 1 });
             var list = new List<SendResult>();
             if (TrainingReader.Items(source, env, cancellationToken) is { } items)
             {

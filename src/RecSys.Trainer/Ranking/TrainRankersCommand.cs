@@ -101,7 +101,8 @@ internal static class TrainRankersCommand
         {
             Description = "With --features-from featureserver: run an offline-store backfill first. Rows the stream processor captured are known from when they "
                 + "were written, so a log imported at once (a seed, a historic import) is invisible at its own times until a backfill recomputes it with the "
-                + "log's watermark; a live system's captured rows need none (each backfill adds a full copy of the rows)",
+                + "log's watermark (import such a log in time order with --concurrency 1, or the watermark, and so the training set, follows the order "
+                + "in which concurrent batches arrived); a live system's captured rows need none (each backfill adds a full copy of the rows)",
         };
         var command = new Command("train-rankers", "Train the pre-ranker, main ranker and student from the system's events and write the ranker release folder.");
         inputs.AddTo(command);

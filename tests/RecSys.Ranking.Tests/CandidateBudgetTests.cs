@@ -49,6 +49,26 @@ public sealed class CandidateBudgetTests
     }
 
     [Fact]
+    public void A_client_asking_one_request_at_a_time_is_not_load_even_when_one_request_is_slow()
+    {
+        var budget = Create();
+
+        // 24 requests back to back in one second, one of them slow: the p99 is over the target, but ~1 request was in flight.
+        for (var i = 0; i < 5; i++)
+        {
+            for (var r = 0; r < 23; r++)
+            {
+                budget.Record(TimeSpan.FromMilliseconds(30));
+            }
+
+            _time.Advance(TimeSpan.FromSeconds(1));
+            budget.Record(TimeSpan.FromMilliseconds(300));
+        }
+
+        Assert.Equal(5000, budget.Current);
+    }
+
+    [Fact]
     public void A_step_comes_back_only_after_latency_stayed_under_half_the_target_for_the_recovery_time()
     {
         var budget = Create();

@@ -38,6 +38,14 @@ public sealed class LoadDegradationOptions
     [Range(1, 100_000)]
     public int MinSamples { get; set; } = 20;
 
+    /// <summary>
+    /// Requests in flight on average over a window (by Little's law, the sum of its latencies over its length) needed before
+    /// its p99 can make the budget smaller: a lone slow request, or a client asking one request at a time, is not load, and
+    /// with few samples a window's p99 is its slowest request.
+    /// </summary>
+    [Range(0.0, 10_000.0)]
+    public double MinConcurrency { get; set; } = 2.0;
+
     /// <summary>A larger budget comes back once every window has stayed under this share of the target for <see cref="RecoverAfter"/>.</summary>
     [Range(0.05, 1.0)]
     public double RecoverBelow { get; set; } = 0.5;
@@ -85,7 +93,8 @@ public sealed class LoadDegradationStepsValidator : IValidateOptions<LoadDegrada
 /// x the target for <see cref="LoadDegradationOptions.RecoverAfter"/> (longer after a step back that did not hold), one step back. Candidates are what a request's
 /// cost scales with (the vector search's k and ef, the decoding, the feature rows, the pre-ranker), so on a machine that
 /// cannot carry the full budget at the offered rate the answers get a little worse instead of late, and the load
-/// shedder refuses only what even the smallest budget cannot carry. A window with too few requests counts as calm.
+/// shedder refuses only what even the smallest budget cannot carry. A window with too few requests, or too few of them in
+/// flight at once (<see cref="LoadDegradationOptions.MinConcurrency"/>), does not make the budget smaller.
 /// </summary>
 public sealed partial class CandidateBudget
 {
@@ -103,6 +112,7 @@ public sealed partial class CandidateBudget
     private readonly TimeSpan _recoverAfter;
     private readonly TimeSpan _maxRecoverAfter;
     private readonly int _minSamples;
+    private readonly double _minConcurrency;
     private readonly Lock _gate = new();
     private readonly long[] _samples = new long[MaxSamplesPerWindow];
     private readonly Counter<long>? _changes;
@@ -133,6 +143,7 @@ public sealed partial class CandidateBudget
         _maxRecoverAfter = o.MaxRecoverAfter > o.RecoverAfter ? o.MaxRecoverAfter : o.RecoverAfter;
         _recoverWait = o.RecoverAfter;
         _minSamples = o.MinSamples;
+        _minConcurrency = o.MinConcurrency;
         _windowStart = time.GetTimestamp();
         _calmSince = _windowStart;
         if (meters is not null)
@@ -180,18 +191,27 @@ public sealed partial class CandidateBudget
     private void CloseWindow(long now)
     {
         var count = _sampleCount;
+        var length = now - _windowStart;
         _sampleCount = 0;
         _windowStart = now;
         long p99 = 0;
+        double busy = 0;
         if (count > 0)
         {
             var window = _samples.AsSpan(0, count);
+            foreach (var sample in window)
+            {
+                busy += sample;
+            }
+
             window.Sort();
             p99 = window[Math.Min(count - 1, (int)Math.Ceiling(count * 0.99) - 1)];
         }
 
+        // Mean requests in flight over the window (Little's law).
+        var concurrency = length > 0 ? busy / length : 0;
         var level = _level;
-        if (count >= _minSamples && p99 > _targetTicks)
+        if (count >= _minSamples && p99 > _targetTicks && concurrency >= _minConcurrency)
         {
             _calmSince = now;
             if (level + 1 < _budgets.Length)

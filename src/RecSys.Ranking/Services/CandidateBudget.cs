@@ -2,6 +2,7 @@ using System.ComponentModel.DataAnnotations;
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
+using RecSys.ServiceDefaults.Security;
 
 namespace RecSys.Ranking.Services;
 
@@ -99,7 +100,6 @@ public sealed class LoadDegradationStepsValidator : IValidateOptions<LoadDegrada
 public sealed partial class CandidateBudget
 {
     public const string MeterName = "RecSys.Ranking.LoadDegradation";
-    private const int MaxSamplesPerWindow = 8_192;
 
     private readonly TimeProvider _time;
     private readonly ILogger<CandidateBudget> _logger;
@@ -114,11 +114,10 @@ public sealed partial class CandidateBudget
     private readonly int _minSamples;
     private readonly double _minConcurrency;
     private readonly Lock _gate = new();
-    private readonly long[] _samples = new long[MaxSamplesPerWindow];
+    private readonly LatencyWindow _samples = new();
     private readonly Counter<long>? _changes;
 
     private int _level;
-    private int _sampleCount;
     private long _windowStart;
     private long _calmSince;
     private TimeSpan _recoverWait;
@@ -176,10 +175,7 @@ public sealed partial class CandidateBudget
         var now = _time.GetTimestamp();
         lock (_gate)
         {
-            if (_sampleCount < _samples.Length)
-            {
-                _samples[_sampleCount++] = latency.Ticks * _time.TimestampFrequency / TimeSpan.TicksPerSecond;
-            }
+            _samples.Add(latency.Ticks * _time.TimestampFrequency / TimeSpan.TicksPerSecond);
 
             if (_time.GetElapsedTime(_windowStart, now) >= _window)
             {
@@ -190,26 +186,11 @@ public sealed partial class CandidateBudget
 
     private void CloseWindow(long now)
     {
-        var count = _sampleCount;
+        var (count, p99, busy) = _samples.Close();
         var length = now - _windowStart;
-        _sampleCount = 0;
         _windowStart = now;
-        long p99 = 0;
-        double busy = 0;
-        if (count > 0)
-        {
-            var window = _samples.AsSpan(0, count);
-            foreach (var sample in window)
-            {
-                busy += sample;
-            }
-
-            window.Sort();
-            p99 = window[Math.Min(count - 1, (int)Math.Ceiling(count * 0.99) - 1)];
-        }
-
         // Mean requests in flight over the window (Little's law).
-        var concurrency = length > 0 ? busy / length : 0;
+        var concurrency = length > 0 ? busy / (double)length : 0;
         var level = _level;
         if (count >= _minSamples && p99 > _targetTicks && concurrency >= _minConcurrency)
         {

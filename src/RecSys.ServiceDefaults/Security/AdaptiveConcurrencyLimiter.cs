@@ -18,7 +18,6 @@ public sealed class AdaptiveConcurrencyLimiter : RateLimiter
     /// <summary>The meter of load shedding; its instruments carry the current limit and the rejections.</summary>
     public const string MeterName = "RecSys.LoadShedding";
 
-    private const int MaxSamplesPerWindow = 8_192;
     private static readonly TimeSpan s_retryAfter = TimeSpan.FromSeconds(1);
 
     private readonly TimeProvider _time;
@@ -28,14 +27,13 @@ public sealed class AdaptiveConcurrencyLimiter : RateLimiter
     private readonly int _min;
     private readonly int _max;
     private readonly Lock _gate = new();
-    private readonly long[] _samples = new long[MaxSamplesPerWindow];
+    private readonly LatencyWindow _samples = new();
     private readonly Meter? _meter;
     private readonly Counter<long>? _rejections;
 
     private int _limit;
     private int _inFlight;
     private int _peakInFlight;
-    private int _sampleCount;
     private long _windowStart;
     private long _rejected;
     private long _admitted;
@@ -145,12 +143,8 @@ public sealed class AdaptiveConcurrencyLimiter : RateLimiter
         lock (_gate)
         {
             _inFlight--;
-            if (_sampleCount < MaxSamplesPerWindow)
-            {
-                _samples[_sampleCount++] = latency;
-            }
-
-            if (_sampleCount >= _minSamples && _time.GetElapsedTime(_windowStart, now) >= _window)
+            _samples.Add(latency);
+            if (_samples.Count >= _minSamples && _time.GetElapsedTime(_windowStart, now) >= _window)
             {
                 CloseWindow(now);
             }
@@ -159,9 +153,7 @@ public sealed class AdaptiveConcurrencyLimiter : RateLimiter
 
     private void CloseWindow(long now)
     {
-        var samples = _samples.AsSpan(0, _sampleCount);
-        samples.Sort();
-        var p99 = samples[Math.Min(samples.Length - 1, (int)Math.Ceiling(samples.Length * 0.99) - 1)];
+        var p99 = _samples.Close().P99;
         var p99Time = TimeSpan.FromSeconds(p99 / (double)_time.TimestampFrequency);
         // Shrink only when the window ran at least half full: a slow window at low concurrency (a GC pause, a slow
         // dependency) is not a sign of too many requests in flight, and cutting the limit then refuses the next burst.
@@ -174,7 +166,6 @@ public sealed class AdaptiveConcurrencyLimiter : RateLimiter
             _limit = Math.Min(_max, Math.Max(_limit + 1, (int)Math.Ceiling(_limit * 1.2)));
         }
 
-        _sampleCount = 0;
         _peakInFlight = _inFlight;
         _windowStart = now;
     }

@@ -52,15 +52,44 @@ public sealed class RecommendationTests(AppHostFixture fixture) : IAsyncLifetime
         return response;
     }
 
+    /// <summary>
+    /// The answer of a system that is not degrading candidate generation. The seed trains while these tests run, and on a
+    /// loaded 2-core machine a source can miss its 100 ms budget or Retrieval its deadline; the answer then rightly leans on
+    /// the sources that did answer (trending, the fallback), which is not what the taste tests are about. Retried for up to
+    /// a minute; the last answer is returned whatever it is, so a lasting degradation still fails the test, with its cause.
+    /// Only "model" (Ranking has not loaded the seed's release yet) and "candidates-reduced" (fewer candidates, every
+    /// source still asked) are accepted.
+    /// </summary>
+    private async Task<RecommendationResponse> RecommendUndegradedAsync(string user, int count)
+    {
+        var deadline = DateTime.UtcNow.AddMinutes(1);
+        while (true)
+        {
+            var response = await RecommendAsync(user, count);
+            if (response.Metadata.Degraded.All(d => d is "model" or "candidates-reduced") || DateTime.UtcNow > deadline)
+            {
+                return response;
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(1));
+        }
+    }
+
+    /// <summary>What a failed taste assertion needs to be understood: each item with its sources, and what answered.</summary>
+    private static string Describe(RecommendationResponse response) =>
+        string.Join(", ", response.Items.Select(i => $"{i.ItemId} [{string.Join("+", i.Sources)}]"))
+        + $"; ranker {response.Metadata.RankerVersion}; degraded [{string.Join(", ", response.Metadata.Degraded)}]"
+        + $"; candidates {response.Metadata.CandidatesConsidered}";
+
     [Fact]
     public async Task A_user_who_follows_and_likes_one_creator_gets_recommendations_led_by_that_creator()
     {
-        var response = await RecommendAsync(TestWorld.JazzFan, 10);
+        var response = await RecommendUndegradedAsync(TestWorld.JazzFan, 10);
 
         Assert.Equal(10, response.Items.Count);
         var top5 = response.Items.Take(5).Select(i => i.ItemId).ToList();
-        Assert.StartsWith("it-jazz-", top5[0], StringComparison.Ordinal);
-        Assert.True(top5.Count(id => id.StartsWith("it-jazz-", StringComparison.Ordinal)) >= 4, string.Join(",", top5));
+        Assert.True(top5[0].StartsWith("it-jazz-", StringComparison.Ordinal), Describe(response));
+        Assert.True(top5.Count(id => id.StartsWith("it-jazz-", StringComparison.Ordinal)) >= 4, Describe(response));
         Assert.Contains(response.Items[0].Sources, s => s is "creator" or "content" or "recent_similar");
         Assert.False(string.IsNullOrEmpty(response.Metadata.RankerVersion));
         Assert.Contains("retrieval", response.Metadata.StageMs.Keys);
@@ -69,11 +98,11 @@ public sealed class RecommendationTests(AppHostFixture fixture) : IAsyncLifetime
     [Fact]
     public async Task A_user_whose_history_favours_one_category_gets_recommendations_led_by_it()
     {
-        var response = await RecommendAsync(TestWorld.RockFan, 10);
+        var response = await RecommendUndegradedAsync(TestWorld.RockFan, 10);
 
         var top5 = response.Items.Take(5).Select(i => i.ItemId).ToList();
-        Assert.StartsWith("it-rock-", top5[0], StringComparison.Ordinal);
-        Assert.True(top5.Count(id => id.StartsWith("it-rock-", StringComparison.Ordinal)) >= 4, string.Join(",", top5));
+        Assert.True(top5[0].StartsWith("it-rock-", StringComparison.Ordinal), Describe(response));
+        Assert.True(top5.Count(id => id.StartsWith("it-rock-", StringComparison.Ordinal)) >= 4, Describe(response));
     }
 
     [Fact]

@@ -20,6 +20,7 @@
 #   BIN_ROOT=<another checkout, built in Release> runs that checkout's services and trainer with this script (before/after
 #   with one script). PERF_MAP=1 makes the .NET processes write perf maps (/tmp/perf-PID.map) for `perf record`.
 #   With redis-cli on the PATH, each pass also reports the store's commands per request (INFO commandstats).
+#   RETRAIN_RANKERS=1 trains and activates a new ranker release on the seeded world with this checkout's defaults first.
 #   The first run seeds DATA_DIR with a generated world (1,000 users, `items` items, 100 events per user) and trains the
 #   embeddings and the ranker release; later runs reuse it. Ports: 6471 (Garnet), 7101/7102 (Ranking), 7120, 7130.
 set -euo pipefail
@@ -74,6 +75,13 @@ if [[ ! -f "$data/seeded" ]]; then
     dotnet "$(bin RecSys.Trainer)" seed --if-empty --dimensions 16 --items "$items" --model-dir "$data/models/seed" \
     --rankers-registry "$data/models" > "$data/logs/seed.log" 2>&1
   touch "$data/seeded"
+fi
+# RETRAIN_RANKERS=1: train and activate a new ranker release on the world's events with this checkout's train-rankers
+# defaults (e.g. after the pre-ranker's default shape changed), so that the learned instance serves what a new seed would.
+if [[ "${RETRAIN_RANKERS:-0}" == 1 ]]; then
+  echo "training a ranker release with this checkout's defaults (log: $data/logs/train-rankers.log)"
+  dotnet "$(bin RecSys.Trainer)" train-rankers --target http://127.0.0.1:$fs_port --registry "$data/models" --windows 1 --dim 16 \
+    > "$data/logs/train-rankers.log" 2>&1 || { echo "train-rankers failed: $data/logs/train-rankers.log"; exit 1; }
 fi
 
 # Both instances log their served lists as impressions to the FeatureServer, as a deployment does: part of the cost.

@@ -91,6 +91,21 @@ public sealed class VectorIndexOptions
     /// </summary>
     public bool InlineShardSearch { get; set; }
 
+    /// <summary>
+    /// Embedded backend: a shard answers with an exact scan of its full-precision vectors instead of the HNSW walk when it
+    /// has at most <see cref="ExactScanMaxNodes"/> nodes or when the search's beam (max(ef, the per-shard k)) is at least
+    /// <see cref="ExactScanMinBeamFraction"/> of its nodes (see <see cref="ExactScanOptions"/>). Qdrant plans for itself.
+    /// </summary>
+    public bool ExactScan { get; set; } = true;
+
+    /// <summary>Shards of at most this many nodes are always scanned (see <see cref="ExactScan"/>).</summary>
+    [Range(0, int.MaxValue)]
+    public int ExactScanMaxNodes { get; set; } = new ExactScanOptions().MaxNodes;
+
+    /// <summary>A shard is scanned when the beam is at least this fraction of its nodes (see <see cref="ExactScan"/>).</summary>
+    [Range(0.0, 1000.0)]
+    public double ExactScanMinBeamFraction { get; set; } = new ExactScanOptions().MinBeamFraction;
+
     /// <summary>Directory of snapshots; bound from <see cref="DataDirectoryKey"/>. Empty: the index lives in memory only.</summary>
     public string? DataDirectory { get; set; }
 
@@ -121,6 +136,10 @@ public sealed class VectorIndexOptions
         RescoreOversampling = Qdrant.RescoreOversampling,
         PredicateOversampling = Qdrant.FilterOversampling,
     };
+
+    internal ExactScanOptions ToExactScan() => ExactScan
+        ? new ExactScanOptions { MaxNodes = ExactScanMaxNodes, MinBeamFraction = ExactScanMinBeamFraction }
+        : ExactScanOptions.Disabled;
 
     internal HnswOptions ToHnsw() => new()
     {

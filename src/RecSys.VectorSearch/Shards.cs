@@ -164,7 +164,7 @@ public sealed class LocalVectorShard : IVectorShard
         var index = Index;
         var hits = new SearchHit[request.K];
         var nodes = new int[request.K];
-        var plan = ExactScan.Choose(request.K, request.Ef > 0 ? request.Ef : index.Options.EfSearch, index.NodeCount);
+        var plan = ExactScan.Choose(request.K, request.Ef > 0 ? request.Ef : index.Options.EfSearch, index.NodeCount, index.Dimension);
         var n = index.Search(query.Span, hits, nodes, plan, request.Ef, request.Filter);
         if (n < hits.Length)
         {

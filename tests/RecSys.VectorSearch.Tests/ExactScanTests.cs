@@ -187,14 +187,21 @@ public sealed class ExactScanTests
     [Fact]
     public void Planner_chooses_as_configured()
     {
-        var options = new ExactScanOptions { MaxNodes = 1000, MinBeamFraction = 0.02 };
-        Assert.Equal(SearchPlan.ExactScan, options.Choose(k: 10, ef: 100, nodeCount: 1000));
-        Assert.Equal(SearchPlan.Graph, options.Choose(k: 10, ef: 100, nodeCount: 25_000));
-        Assert.Equal(SearchPlan.ExactScan, options.Choose(k: 717, ef: 100, nodeCount: 25_000));
-        Assert.Equal(SearchPlan.ExactScan, options.Choose(k: 10, ef: 500, nodeCount: 25_000));
-        Assert.Equal(SearchPlan.Graph, options.Choose(k: 499, ef: 100, nodeCount: 25_000));
-        Assert.Equal(SearchPlan.Graph, ExactScanOptions.Disabled.Choose(k: 717, ef: 100, nodeCount: 100));
-        Assert.Equal(SearchPlan.Graph, options.Choose(k: 0, ef: 100, nodeCount: 10));
+        var options = new ExactScanOptions { MaxVectorBytes = 64_000, MinBeamFraction = 0.02 };
+        Assert.Equal(SearchPlan.ExactScan, options.Choose(k: 10, ef: 100, nodeCount: 1000, dimension: 16));
+        Assert.Equal(SearchPlan.Graph, options.Choose(k: 10, ef: 10, nodeCount: 1001, dimension: 16));
+        Assert.Equal(SearchPlan.Graph, options.Choose(k: 10, ef: 100, nodeCount: 25_000, dimension: 16));
+        Assert.Equal(SearchPlan.ExactScan, options.Choose(k: 717, ef: 100, nodeCount: 25_000, dimension: 16));
+        Assert.Equal(SearchPlan.ExactScan, options.Choose(k: 10, ef: 500, nodeCount: 25_000, dimension: 16));
+        Assert.Equal(SearchPlan.Graph, options.Choose(k: 499, ef: 100, nodeCount: 25_000, dimension: 16));
+
+        // Wider vectors: the fraction grows as (d / 16)^0.75 (x 8 at 256) and the byte budget covers fewer nodes.
+        Assert.Equal(SearchPlan.Graph, options.Choose(k: 717, ef: 100, nodeCount: 25_000, dimension: 256));
+        Assert.Equal(SearchPlan.ExactScan, options.Choose(k: 4000, ef: 100, nodeCount: 25_000, dimension: 256));
+        Assert.Equal(SearchPlan.Graph, options.Choose(k: 10, ef: 10, nodeCount: 100, dimension: 256));
+
+        Assert.Equal(SearchPlan.Graph, ExactScanOptions.Disabled.Choose(k: 717, ef: 100, nodeCount: 100, dimension: 16));
+        Assert.Equal(SearchPlan.Graph, options.Choose(k: 0, ef: 100, nodeCount: 10, dimension: 16));
         Assert.Throws<ArgumentOutOfRangeException>(() => new LocalVectorShard(0, new HnswOptions { Dimension = 4 }, new ExactScanOptions { MinBeamFraction = double.NaN }));
     }
 
@@ -205,7 +212,7 @@ public sealed class ExactScanTests
         var data = TestData.Embeddings(3000, dim, seed: 50);
         var index = Build(data, dim);
         var query = TestData.Embeddings(1, dim, seed: 51);
-        var planned = new LocalVectorShard(0, index, new ExactScanOptions { MaxNodes = 100, MinBeamFraction = 0.05 });
+        var planned = new LocalVectorShard(0, index, new ExactScanOptions { MaxVectorBytes = 6_400, MinBeamFraction = 0.05 });
         var small = await planned.SearchAsync(query, new ShardSearchRequest(10, Ef: 32));
         Assert.Equal(SearchPlan.Graph, small.Plan);
         var large = await planned.SearchAsync(query, new ShardSearchRequest(200));
@@ -226,7 +233,7 @@ public sealed class ExactScanTests
         var ids = Enumerable.Range(0, n).Select(i => (long)i).ToArray();
         var options = new HnswOptions { Dimension = dim, Metric = Metric.InnerProduct, M = 8, EfConstruction = 40 };
         var coord = ScatterGatherCoordinator.CreateLocal(4, options, new ScatterGatherOptions { PerShardTimeout = TimeSpan.FromSeconds(30) },
-            new ExactScanOptions { MaxNodes = 0, MinBeamFraction = 0.01 });
+            new ExactScanOptions { MaxVectorBytes = 0, MinBeamFraction = 0.01 });
         await coord.UpsertAsync(ids, data);
         var single = Build(data, dim);
         var queries = TestData.Embeddings(10, dim, seed: 61);

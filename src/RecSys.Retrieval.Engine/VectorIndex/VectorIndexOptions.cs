@@ -93,16 +93,17 @@ public sealed class VectorIndexOptions
 
     /// <summary>
     /// Embedded backend: a shard answers with an exact scan of its full-precision vectors instead of the HNSW walk when it
-    /// has at most <see cref="ExactScanMaxNodes"/> nodes or when the search's beam (max(ef, the per-shard k)) is at least
-    /// <see cref="ExactScanMinBeamFraction"/> of its nodes (see <see cref="ExactScanOptions"/>). Qdrant plans for itself.
+    /// holds at most <see cref="ExactScanMaxVectorBytes"/> of vectors or when the search's beam (max(ef, the per-shard k)) is
+    /// at least <see cref="ExactScanMinBeamFraction"/> of its nodes (see <see cref="ExactScanOptions"/>). Qdrant shards plan
+    /// for themselves (its <c>full_scan_threshold</c>).
     /// </summary>
     public bool ExactScan { get; set; } = true;
 
-    /// <summary>Shards of at most this many nodes are always scanned (see <see cref="ExactScan"/>).</summary>
-    [Range(0, int.MaxValue)]
-    public int ExactScanMaxNodes { get; set; } = new ExactScanOptions().MaxNodes;
+    /// <summary>Shards with at most this many bytes of vectors are always scanned (see <see cref="ExactScan"/>).</summary>
+    [Range(0L, long.MaxValue)]
+    public long ExactScanMaxVectorBytes { get; set; } = new ExactScanOptions().MaxVectorBytes;
 
-    /// <summary>A shard is scanned when the beam is at least this fraction of its nodes (see <see cref="ExactScan"/>).</summary>
+    /// <summary>At d = 16, a shard is scanned when the beam is at least this fraction of its nodes, scaled by (d / 16)^0.75 (see <see cref="ExactScan"/>).</summary>
     [Range(0.0, 1000.0)]
     public double ExactScanMinBeamFraction { get; set; } = new ExactScanOptions().MinBeamFraction;
 
@@ -138,7 +139,7 @@ public sealed class VectorIndexOptions
     };
 
     internal ExactScanOptions ToExactScan() => ExactScan
-        ? new ExactScanOptions { MaxNodes = ExactScanMaxNodes, MinBeamFraction = ExactScanMinBeamFraction }
+        ? new ExactScanOptions { MaxVectorBytes = ExactScanMaxVectorBytes, MinBeamFraction = ExactScanMinBeamFraction }
         : ExactScanOptions.Disabled;
 
     internal HnswOptions ToHnsw() => new()

@@ -16,7 +16,7 @@ using RecSys.Trainer.Generation;
 namespace RecSys.Retrieval.Bench;
 
 /// <summary>What one run measures.</summary>
-internal sealed record CostSettings(int Users, int Requests, int Warmup, double Rate, int Count, int RecallUsers, bool Stages, bool Allocations = false);
+internal sealed record CostSettings(int Users, int Requests, int Warmup, double Rate, int Count, int RecallUsers, bool Stages, bool Allocations = false, int KestrelPort = 0);
 
 /// <summary>
 /// One run: the retriever end to end (as <c>POST /v1/candidates</c> runs it, wire encoding included) over a fixed sequence of

@@ -148,7 +148,7 @@ public sealed class CandidateSignalReader(IConnectionMultiplexer redis, SharedRe
     /// </summary>
     internal int CacheDepth(int depth)
     {
-        if (cache is null || cache.Options.ListDuration <= TimeSpan.Zero || depth <= 0)
+        if (cache is null || cache.Options.ListDuration <= TimeSpan.Zero || !cache.Options.RoundUpDepths || depth <= 0)
         {
             return depth;
         }

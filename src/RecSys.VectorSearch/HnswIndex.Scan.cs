@@ -255,9 +255,6 @@ public sealed unsafe partial class HnswIndex
         return (bits & 0x8000_0000) != 0 ? ~bits : bits | 0x8000_0000;
     }
 
-    internal static float FromSortable(uint key) =>
-        BitConverter.UInt32BitsToSingle((key & 0x8000_0000) != 0 ? key & 0x7FFF_FFFF : ~key);
-
     /// <summary>Bit j set when <c>d[j] &lt;= threshold</c> (NaN never passes), for the 16 distances at <paramref name="d"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static uint AtMost(float* d, float threshold)

@@ -12,11 +12,13 @@ using RecSys.Retrieval.Services;
 using RecSys.Retrieval.Sources;
 using RecSys.Retrieval.VectorIndex;
 using RecSys.Trainer.Generation;
+using StackExchange.Redis;
+using StackExchange.Redis.Profiling;
 
 namespace RecSys.Retrieval.Bench;
 
 /// <summary>What one run measures.</summary>
-internal sealed record CostSettings(int Users, int Requests, int Warmup, double Rate, int Count, int RecallUsers, bool Stages, bool Allocations = false);
+internal sealed record CostSettings(int Users, int Requests, int Warmup, double Rate, int Count, int RecallUsers, bool Stages, bool Allocations = false, int KestrelPort = 0, bool Commands = false);
 
 /// <summary>
 /// One run: the retriever end to end (as <c>POST /v1/candidates</c> runs it, wire encoding included) over a fixed sequence of
@@ -51,6 +53,14 @@ internal sealed class CostRun(IServiceProvider services, CostSettings settings, 
         var gc0 = GC.CollectionCount(0) + GC.CollectionCount(1) + GC.CollectionCount(2);
         using var sampler = settings.Allocations ? new AllocationSampler() : null;
         sampler?.Start();
+        // Store commands of the measured requests (the retriever's multiplexer only; the bench's own reads are not in it).
+        ProfilingSession? commands = null;
+        if (settings.Commands)
+        {
+            commands = new ProfilingSession();
+            services.GetRequiredService<IConnectionMultiplexer>().RegisterProfiler(() => commands);
+        }
+
         var window0 = CpuClocks.ProcessMilliseconds();
         var pacer = new Pacer(settings.Rate);
         var latencyMs = new double[settings.Requests];
@@ -80,6 +90,7 @@ internal sealed class CostRun(IServiceProvider services, CostSettings settings, 
 
         var windowCpu = CpuClocks.ProcessMilliseconds() - window0 - digestCpu;
         sampler?.Stop();
+        IReadOnlyList<IProfiledCommand>? profiled = commands is null ? null : [.. (IEnumerable<IProfiledCommand>)commands.FinishProfiling()];
         var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated0 - digestAllocated;
         var gcs = GC.CollectionCount(0) + GC.CollectionCount(1) + GC.CollectionCount(2) - gc0;
         var n = settings.Requests;
@@ -97,6 +108,13 @@ internal sealed class CostRun(IServiceProvider services, CostSettings settings, 
             {
                 log.WriteLine($"  {bytes / 1024.0 / n,10:N1}  {type}");
             }
+        }
+
+        if (profiled is not null)
+        {
+            var byCommand = profiled.GroupBy(c => c.Command, StringComparer.OrdinalIgnoreCase).OrderByDescending(g => g.Count()).ToList();
+            log.WriteLine($"store commands per request: {profiled.Count / (double)n:F2} in all: " +
+                string.Join(", ", byCommand.Select(g => $"{g.Key.ToLowerInvariant()} {g.Count() / (double)n:F2}")));
         }
 
         if (settings.Stages)

@@ -27,6 +27,8 @@ var commandLine = new BenchCommandLine("dotnet bench/RecSys.Retrieval.Bench/bin/
     .Option("--recall-users", "N", "run: users of the recall check of the collaborative search (default 0: none)")
     .Flag("--no-stages", "run: end to end only (for profiling)")
     .Flag("--service", "run: through the service's real web host (POST /v1/candidates on the test server) instead of the retriever")
+    .Option("--kestrel", "PORT", "run --service: serve on Kestrel at 127.0.0.1:PORT and call it over a socket (default: the in-memory test server)")
+    .Flag("--commands", "run: count the retriever's store commands per request, by command")
     .Flag("--allocations", "run: sample the end-to-end loop's allocations by type")
     .Option("--digest", "FILE", "run: write each response's digest and ids here")
     .Option("--json", "FILE", "run: write the figures here")
@@ -59,7 +61,8 @@ return await commandLine.RunAsync(args, async a =>
             }
 
             var settings = new CostSettings(users, a.GetInt("--requests", 300), a.GetInt("--warmup", 200), a.GetDouble("--rate", 50),
-                a.GetInt("--count", 5000), a.GetInt("--recall-users", 0), !a.Has("--no-stages"), a.Has("--allocations"));
+                a.GetInt("--count", 5000), a.GetInt("--recall-users", 0), !a.Has("--no-stages"), a.Has("--allocations"),
+                a.GetInt("--kestrel", 0), a.Has("--commands"));
             return a.Has("--service")
                 ? await ServiceAsync(store, indexDir, dim, settings, a.GetStringOrNull("--digest"), a.GetStringOrNull("--json"), a.GetString("--label", "current"), extra)
                 : await RunAsync(store, indexDir, dim, settings, a.GetStringOrNull("--digest"), a.GetStringOrNull("--json"), a.GetString("--label", "current"), extra);

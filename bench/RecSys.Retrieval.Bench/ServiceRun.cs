@@ -18,7 +18,8 @@ namespace RecSys.Retrieval.Bench;
 /// routing, the candidates endpoint and its compact result) in process on the test server, driven with
 /// <c>POST /v1/candidates</c> as Ranking sends it (JSON body, compact wire format accepted). What the in-process run of
 /// <see cref="CostRun"/> leaves out shows here: request parsing and validation, authentication, endpoint dispatch, response
-/// writing, the middleware and the telemetry around them. Kestrel's socket and HTTP/1.1 parsing are not in it.
+/// writing, the middleware and the telemetry around them. Kestrel's socket and HTTP/1.1 parsing are in it only with
+/// <c>--kestrel PORT</c> (the service on Kestrel at a loopback port, the bench's HTTP client in the same process).
 /// </summary>
 internal sealed class ServiceRun(CostSettings settings, TextWriter log)
 {
@@ -36,9 +37,23 @@ internal sealed class ServiceRun(CostSettings settings, TextWriter log)
         // As bench/scripts/ranking-cost.sh runs the service; a --set overrides it.
         serviceSettings.TryAdd("RecSys:Security:Mode", "Open");
         await using var host = new RetrievalServiceHost(serviceSettings);
-        using var client = host.CreateClient();
+        HttpClient client;
+        if (settings.KestrelPort > 0)
+        {
+            // Kestrel on a loopback socket, as the service runs: its HTTP/1.1 parsing and response pipe (with the output lock
+            // its response writer takes on every GetSpan/Advance) are in the figures, and so is this client's socket work.
+            host.UseKestrel(settings.KestrelPort);
+            host.StartServer();
+            client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{settings.KestrelPort}") };
+        }
+        else
+        {
+            client = host.CreateClient();
+        }
+
+        using var disposeClient = client;
         await BenchHost.WaitForIndexAsync(host.Services.GetRequiredService<VectorIndexManager>(), BenchWorld.EmbeddingVersion(dimensions), TimeSpan.FromMinutes(5));
-        log.WriteLine($"service host up (security {serviceSettings["RecSys:Security:Mode"]})");
+        log.WriteLine($"service host up (security {serviceSettings["RecSys:Security:Mode"]}, {(settings.KestrelPort > 0 ? $"Kestrel on port {settings.KestrelPort}" : "test server")})");
 
         for (var i = 0; i < settings.Warmup; i++)
         {

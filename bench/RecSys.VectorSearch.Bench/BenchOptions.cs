@@ -30,6 +30,9 @@ internal sealed record BenchOptions
     public int ShardK { get; init; } = 1000;
     public int ShardEf { get; init; }
     public int ShardQueries { get; init; } = 300;
+    public bool PlanCrossover { get; init; }
+    public int[] PlanNs { get; init; } = [2_000, 5_000, 10_000, 25_000];
+    public int[] PlanKs { get; init; } = [10, 50, 100, 250, 500, 717, 1000, 1500];
 
     public string OutDir => Out ?? Path.Combine(Path.GetTempPath(), "recsys-vector-bench", $"{(BaseFile is null ? "synthetic" : Path.GetFileNameWithoutExtension(BaseFile))}-{N}x{Dim}");
 
@@ -55,6 +58,9 @@ internal sealed record BenchOptions
         .Option("--shard-ef", "N", "ef per shard (default 0: the per-shard limit)")
         .Option("--shard-queries", "N", "queries of the sharded run (default 300)")
         .Option("--peers", "LIST", "external peers run by bench/peers/run.sh (default hnswlib,faiss)")
+        .Option("--plan-ns", "LIST", "shard sizes of --plan-crossover (default 2000,5000,10000,25000)")
+        .Option("--plan-ks", "LIST", "k values of --plan-crossover (default 10,50,100,250,500,717,1000,1500)")
+        .Flag("--plan-crossover", "only measure exact scan against the graph walk per shard size and k (uses --dim, --queries, --m, --efc)")
         .Flag("--no-peers", "skip the external peers")
         .Flag("--no-usearch", "skip the USearch peer")
         .Flag("--no-pq", "skip product quantization")
@@ -90,6 +96,9 @@ internal sealed record BenchOptions
             UsearchPeer = !args.Has("--no-usearch"),
             Pq = !args.Has("--no-pq"),
             Shards = !args.Has("--no-shards"),
+            PlanCrossover = args.Has("--plan-crossover"),
+            PlanNs = args.GetIntList("--plan-ns", d.PlanNs),
+            PlanKs = args.GetIntList("--plan-ks", d.PlanKs),
         };
     }
 }

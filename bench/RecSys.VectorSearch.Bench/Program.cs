@@ -13,6 +13,12 @@ if (!BenchOptions.BenchCommandLine.TryRead(args, BenchOptions.Parse, out var opt
     return exitCode;
 }
 
+if (opt.PlanCrossover)
+{
+    PlanCrossover.Run(opt);
+    return 0;
+}
+
 var rows = new List<ResultRow>();
 var outDir = Path.GetFullPath(opt.OutDir);
 Directory.CreateDirectory(outDir);

@@ -9,7 +9,9 @@
 #   BASE_REF (default: merge-base with main), DIMS (default "16 64"), WORK (default /tmp/retcost), SKIP_BUILD=1,
 #   NEW_SET / BASE_SET ("K=V;K=V" settings passed to that build's service, e.g. an ef), RECALL_USERS (default 20),
 #   PAIRED=1 (base and new run at the same time in each round, so both see the same load on a shared machine; no recall
-#   check then), SERVICE=1 (through the service's real web host: POST /v1/candidates, see ServiceRun; no stages).
+#   check then), SERVICE=1 (through the service's real web host: POST /v1/candidates, see ServiceRun; no stages),
+#   KESTREL=1 with SERVICE=1 (the host on Kestrel over loopback sockets: base on port KESTREL_PORT (default 7201), new on
+#   the next one).
 set -euo pipefail
 rounds="${1:-2}"; requests="${2:-300}"; rate="${3:-50}"
 root="$(git -C "$(dirname "$0")/../.." rev-parse --show-toplevel)"
@@ -43,7 +45,9 @@ for dim in $dims; do
   run_one() { # build round recall
     local v="$1" round="$2" recall="$3" bin set_arg
     if [[ $v == base ]]; then bin="$work/base/$dll"; set_arg="${BASE_SET:-}"; else bin="$root/$dll"; set_arg="${NEW_SET:-}"; fi
-    dotnet "$bin" run "${mode_args[@]}" --store "127.0.0.1:$port" --dim "$dim" --index-dir "$work/index-d$dim" --requests "$requests" --rate "$rate" \
+    local kestrel_args=()
+    if [[ "${KESTREL:-0}" == 1 ]]; then kestrel_args=(--kestrel "$(( ${KESTREL_PORT:-7201} + $([[ $v == base ]] && echo 0 || echo 1) ))"); fi
+    dotnet "$bin" run "${mode_args[@]}" "${kestrel_args[@]}" --store "127.0.0.1:$port" --dim "$dim" --index-dir "$work/index-d$dim" --requests "$requests" --rate "$rate" \
       --recall-users "$recall" --label "$v" --digest "$work/$v-d$dim.digest" --json "$work/$v-d$dim-r$round.json" ${set_arg:+--set "$set_arg"} \
       2> "$work/logs/$v-d$dim-r$round.err" | grep -v '^\[.*\] index loaded\|^\(info\|warn\|fail\):\|^      '
   }

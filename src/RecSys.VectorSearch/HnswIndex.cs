@@ -267,6 +267,7 @@ public sealed unsafe partial class HnswIndex
         s.Ids[node] = id;
         *s.Links0(node) = 0;
         s.Upper[node] = level > 0 ? new int[level * s.StrideUpper] : null;
+        s.MarkReady(node);
     }
 
     private void Insert(HnswStorage s, SearchContext ctx, int node)
@@ -597,7 +598,15 @@ public sealed unsafe partial class HnswIndex
     /// node number into <paramref name="nodes"/> when it is not empty (at least as long as <paramref name="destination"/>),
     /// for <see cref="Labels"/>.
     /// </summary>
-    public int Search(ReadOnlySpan<float> query, Span<SearchHit> destination, Span<int> nodes, int ef = 0, SearchFilter? filter = null, FilterBitset? bitset = null)
+    public int Search(ReadOnlySpan<float> query, Span<SearchHit> destination, Span<int> nodes, int ef = 0, SearchFilter? filter = null, FilterBitset? bitset = null) =>
+        Search(query, destination, nodes, SearchPlan.Graph, ef, filter, bitset);
+
+    /// <summary>
+    /// As <see cref="Search(ReadOnlySpan{float}, Span{SearchHit}, Span{int}, int, SearchFilter?, FilterBitset?)"/> with the
+    /// plan given: <see cref="SearchPlan.ExactScan"/> scores every live node (exact top-k, ties by ascending id; see
+    /// <see cref="ExactScanOptions"/> for when it is the cheaper one), <see cref="SearchPlan.Graph"/> walks the graph.
+    /// </summary>
+    public int Search(ReadOnlySpan<float> query, Span<SearchHit> destination, Span<int> nodes, SearchPlan plan, int ef = 0, SearchFilter? filter = null, FilterBitset? bitset = null)
     {
         if (!nodes.IsEmpty && nodes.Length < destination.Length)
             throw new ArgumentException($"{nodes.Length} node slots for {destination.Length} hits.", nameof(nodes));
@@ -618,8 +627,15 @@ public sealed unsafe partial class HnswIndex
             fixed (float* qp = q)
             {
                 // SAFETY: qp is pinned for the duration of the search; s keeps the pinned vector array alive.
-                var scorer = new FullScorer(s, qp);
-                n = SearchNodes(s, ctx, ref scorer, ef, k, filter, bitset, ctx.SortedNode, ctx.SortedDist);
+                if (plan == SearchPlan.ExactScan)
+                {
+                    n = ScanNodes(s, ctx, qp, k, filter, bitset, ctx.SortedNode, ctx.SortedDist);
+                }
+                else
+                {
+                    var scorer = new FullScorer(s, qp);
+                    n = SearchNodes(s, ctx, ref scorer, ef, k, filter, bitset, ctx.SortedNode, ctx.SortedDist);
+                }
             }
             for (var i = 0; i < n; i++) destination[i] = new SearchHit(s.Ids[ctx.SortedNode[i]], -ctx.SortedDist[i]);
             if (!nodes.IsEmpty) ctx.SortedNode.AsSpan(0, n).CopyTo(nodes);
@@ -721,6 +737,7 @@ public sealed unsafe partial class HnswIndex
         _used = used;
         _entry = Pack(entry, level);
         _deletedCount = deleted;
+        _storage.MarkReadyUpTo(used);
         foreach (var kv in map) _idMap[kv.Key] = kv.Value;
     }
 }

@@ -23,6 +23,9 @@ internal sealed unsafe class HnswStorage
     public readonly byte[] Levels;
     public readonly long[] Ids;
     public readonly ulong[] Deleted;
+
+    /// <summary>Nodes whose vector and id are written (the exact scan reads only those; the graph reaches a node only once linked).</summary>
+    public readonly ulong[] Ready;
     public readonly int[] Locks;
 
     public HnswStorage(int capacity, int dim, int m)
@@ -41,6 +44,7 @@ internal sealed unsafe class HnswStorage
         Levels = new byte[capacity];
         Ids = new long[capacity];
         Deleted = new ulong[(capacity + 63) >> 6];
+        Ready = new ulong[(capacity + 63) >> 6];
         Locks = new int[capacity];
     }
 
@@ -60,6 +64,7 @@ internal sealed unsafe class HnswStorage
         Array.Copy(Levels, n.Levels, used);
         Array.Copy(Ids, n.Ids, used);
         Array.Copy(Deleted, n.Deleted, Deleted.Length);
+        Array.Copy(Ready, n.Ready, Ready.Length);
         GC.KeepAlive(this);
         return n;
     }
@@ -74,6 +79,17 @@ internal sealed unsafe class HnswStorage
     public bool IsDeleted(int node) => (Volatile.Read(ref Deleted[node >> 6]) & (1UL << (node & 63))) != 0;
 
     public void MarkDeleted(int node) => Interlocked.Or(ref Deleted[node >> 6], 1UL << (node & 63));
+
+    /// <summary>Publishes a written node to the exact scan (a full fence: its vector and id are visible before the bit).</summary>
+    public void MarkReady(int node) => Interlocked.Or(ref Ready[node >> 6], 1UL << (node & 63));
+
+    /// <summary>Marks nodes [0, count) ready (a loaded snapshot).</summary>
+    public void MarkReadyUpTo(int count)
+    {
+        for (var i = 0; i < count >> 6; i++) Ready[i] = ulong.MaxValue;
+        if ((count & 63) != 0) Ready[count >> 6] = (1UL << (count & 63)) - 1;
+        Thread.MemoryBarrier();
+    }
 
     /// <summary>Links of <paramref name="node"/> at <paramref name="level"/>: element 0 is the count.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

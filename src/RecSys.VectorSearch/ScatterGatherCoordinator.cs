@@ -39,6 +39,9 @@ public sealed record ScatterGatherResult(SearchHit[] Hits, int ShardsAnswered, i
     /// <summary>Where each hit's label lives (aligned with <see cref="Hits"/>; empty when no shard has labels).</summary>
     public HitLabel[] Labels { get; init; } = [];
 
+    /// <summary>Shards whose answer came from an exact scan (<see cref="SearchPlan.ExactScan"/>) rather than a graph walk.</summary>
+    public int ExactScans { get; init; }
+
     /// <summary>Fraction of shards that answered.</summary>
     public double Coverage => ShardsTotal == 0 ? 0 : ShardsAnswered / (double)ShardsTotal;
 
@@ -67,11 +70,11 @@ public sealed class ScatterGatherCoordinator
     public IReadOnlyList<IVectorShard> Shards => _shards;
 
     /// <summary>Creates <paramref name="shardCount"/> empty local shards with the same options.</summary>
-    public static ScatterGatherCoordinator CreateLocal(int shardCount, HnswOptions options, ScatterGatherOptions? scatter = null)
+    public static ScatterGatherCoordinator CreateLocal(int shardCount, HnswOptions options, ScatterGatherOptions? scatter = null, ExactScanOptions? exactScan = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(shardCount, 1);
         var shards = new IVectorShard[shardCount];
-        for (var i = 0; i < shardCount; i++) shards[i] = new LocalVectorShard(i, options);
+        for (var i = 0; i < shardCount; i++) shards[i] = new LocalVectorShard(i, options, exactScan);
         return new ScatterGatherCoordinator(shards, scatter);
     }
 
@@ -174,6 +177,7 @@ public sealed class ScatterGatherCoordinator
         var agg = new TopKAggregator(k, request.K * _shards.Length);
         var failures = new List<ShardFailure>();
         var answered = 0;
+        var exactScans = 0;
         for (var i = 0; i < tasks.Length; i++)
         {
             try
@@ -181,6 +185,7 @@ public sealed class ScatterGatherCoordinator
                 var r = await tasks[i].WaitAsync(deadline.Token).ConfigureAwait(false);
                 agg.AddRange(r);
                 answered++;
+                if (r.Plan == SearchPlan.ExactScan) exactScans++;
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
@@ -196,6 +201,7 @@ public sealed class ScatterGatherCoordinator
         return new ScatterGatherResult(hits, answered, _shards.Length, failures, Stopwatch.GetElapsedTime(start))
         {
             Labels = labels,
+            ExactScans = exactScans,
         };
     }
 

@@ -180,6 +180,43 @@ internal sealed class SearchContext
     public float[] SortedDist = new float[256];
     public int[] SortedNode = new int[256];
     public int[] Selected = new int[64];
+    private ulong[] _scan = [];
+    private float[] _scanDistances = [];
+    private float[] _scanSamples = [];
+
+    /// <summary>The exact scan's distance per node, at least <paramref name="n"/> long.</summary>
+    public float[] EnsureScanDistances(int n)
+    {
+        if (_scanDistances.Length < n) _scanDistances = new float[Math.Max(n, _scanDistances.Length * 2)];
+        return _scanDistances;
+    }
+
+    /// <summary>The exact scan's sample of distances, at least <paramref name="n"/> long.</summary>
+    public float[] EnsureScanSamples(int n)
+    {
+        if (_scanSamples.Length < n) _scanSamples = new float[Math.Max(n, _scanSamples.Length * 2)];
+        return _scanSamples;
+    }
+
+    /// <summary>The exact scan's candidate keys, at least <paramref name="n"/> long.</summary>
+    public ulong[] EnsureScanBuffer(int n)
+    {
+        if (_scan.Length < n) _scan = new ulong[n];
+        return _scan;
+    }
+
+    /// <summary>Grows the scan buffer to <paramref name="n"/>, keeping its first <paramref name="keep"/> keys.</summary>
+    public ulong[] GrowScanBuffer(int n, int keep)
+    {
+        if (_scan.Length < n)
+        {
+            var grown = new ulong[n];
+            _scan.AsSpan(0, keep).CopyTo(grown);
+            _scan = grown;
+        }
+
+        return _scan;
+    }
 
     public void EnsureQuery(int dim)
     {

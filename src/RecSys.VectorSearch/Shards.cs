@@ -17,6 +17,9 @@ public sealed record ShardSearchResult(int ShardId, long Version, SearchHit[] Hi
 
     /// <summary>The labels of the index that answered (an in-process shard's; null elsewhere).</summary>
     public NodeLabels? Labels { get; init; }
+
+    /// <summary>How the shard answered (a remote shard plans for itself and reports <see cref="SearchPlan.Graph"/>).</summary>
+    public SearchPlan Plan { get; init; }
 }
 
 /// <summary>
@@ -91,17 +94,23 @@ public sealed class LocalVectorShard : IVectorShard
     private HnswIndex _index;
     private long _version;
 
-    public LocalVectorShard(int shardId, HnswOptions options)
-        : this(shardId, new HnswIndex(options))
+    public LocalVectorShard(int shardId, HnswOptions options, ExactScanOptions? exactScan = null)
+        : this(shardId, new HnswIndex(options), exactScan)
     {
     }
 
-    public LocalVectorShard(int shardId, HnswIndex index)
+    /// <param name="exactScan">When a search scans instead of walking the graph (null: <see cref="ExactScanOptions"/>' defaults).</param>
+    public LocalVectorShard(int shardId, HnswIndex index, ExactScanOptions? exactScan = null)
     {
         ArgumentNullException.ThrowIfNull(index);
+        exactScan?.Validate();
         ShardId = shardId;
         _index = index;
+        ExactScan = exactScan ?? new ExactScanOptions();
     }
+
+    /// <summary>The planner's settings: when a search is answered by an exact scan rather than the graph walk.</summary>
+    public ExactScanOptions ExactScan { get; }
 
     public int ShardId { get; }
 
@@ -155,14 +164,15 @@ public sealed class LocalVectorShard : IVectorShard
         var index = Index;
         var hits = new SearchHit[request.K];
         var nodes = new int[request.K];
-        var n = index.Search(query.Span, hits, nodes, request.Ef, request.Filter);
+        var plan = ExactScan.Choose(request.K, request.Ef > 0 ? request.Ef : index.Options.EfSearch, index.NodeCount, index.Dimension);
+        var n = index.Search(query.Span, hits, nodes, plan, request.Ef, request.Filter);
         if (n < hits.Length)
         {
             hits = hits[..n];
             nodes = nodes[..n];
         }
 
-        return ValueTask.FromResult(new ShardSearchResult(ShardId, version, hits) { Nodes = nodes, Labels = index.Labels });
+        return ValueTask.FromResult(new ShardSearchResult(ShardId, version, hits) { Nodes = nodes, Labels = index.Labels, Plan = plan });
     }
 
     public ValueTask<long> CountAsync(CancellationToken cancellationToken = default) => ValueTask.FromResult((long)Index.Count);

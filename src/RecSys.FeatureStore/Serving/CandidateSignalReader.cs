@@ -116,11 +116,13 @@ public sealed class CandidateSignalReader(IConnectionMultiplexer redis, SharedRe
 
         var batch = redis.GetDatabase().CreateBatch();
         var reads = new Task<SortedSetEntry[]>?[lists.Count];
+        var depths = new int[lists.Count];
         for (var i = 0; i < reads.Length; i++)
         {
             if (result[i] is null)
             {
-                reads[i] = Top(batch, keys[i], lists[i].Depth);
+                depths[i] = CacheDepth(lists[i].Depth);
+                reads[i] = Top(batch, keys[i], depths[i]);
             }
         }
 
@@ -129,12 +131,30 @@ public sealed class CandidateSignalReader(IConnectionMultiplexer redis, SharedRe
         {
             if (reads[i] is { } read)
             {
-                result[i] = ToMembers(read.Result);
-                cache?.SetList(keys[i], lists[i].Depth, result[i]);
+                var members = ToMembers(read.Result);
+                cache?.SetList(keys[i], depths[i], members);
+                result[i] = members.Length > lists[i].Depth ? members[..lists[i].Depth] : members;
             }
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// How deep a list missing from the cache is read: the depth asked, or with a cache, rounded up to a power of two (at
+    /// least 16, at most 256 more). Callers ask depths that vary with each user's shares (a category read to 37 for one user,
+    /// to 41 for the next), and a cached list answers only depths up to its own: rounding up lets the next few requests find
+    /// it, for a few more entries per read. The caller still gets exactly the depth it asked; nothing is kept longer.
+    /// </summary>
+    internal int CacheDepth(int depth)
+    {
+        if (cache is null || cache.Options.ListDuration <= TimeSpan.Zero || !cache.Options.RoundUpDepths || depth <= 0)
+        {
+            return depth;
+        }
+
+        var rounded = (int)Math.Min(System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(16, depth)), int.MaxValue);
+        return Math.Min(rounded, depth + 256);
     }
 
     private static Task<SortedSetEntry[]> Top(IBatch batch, string key, int depth) =>

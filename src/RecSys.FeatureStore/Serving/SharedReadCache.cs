@@ -26,6 +26,12 @@ public sealed class SharedReadCacheOptions
     [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
     public TimeSpan UnavailableDuration { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// Read a list missing from memory to a rounded-up depth (a power of two, at least 16, at most 256 more than asked), so
+    /// that requests asking slightly different depths of the same list find it (see <see cref="CandidateSignalReader"/>).
+    /// </summary>
+    public bool RoundUpDepths { get; set; } = true;
+
     /// <summary>Lists kept at most (all are dropped when full: entries live seconds, so the cache refills at once).</summary>
     [Range(1, 10_000_000)]
     public int MaxLists { get; set; } = 50_000;

@@ -95,9 +95,10 @@ public sealed class RetrievalTelemetry
     /// <summary>The vector index whose sizes the gauges report (the service has one).</summary>
     internal void Attach(VectorIndexManager manager) => _manager = () => manager;
 
-    public void SearchCompleted(TimeSpan elapsed, double coverage)
+    /// <param name="plan">How the shards answered: <c>hnsw</c>, <c>exact_scan</c> or <c>mixed</c> (see <see cref="RecSys.VectorSearch.ExactScanOptions"/>).</param>
+    public void SearchCompleted(TimeSpan elapsed, double coverage, string plan)
     {
-        _searchDuration.Record(elapsed.TotalSeconds);
+        _searchDuration.Record(elapsed.TotalSeconds, new KeyValuePair<string, object?>("recsys.vector.plan", plan));
         _searchCoverage.Record(coverage);
     }
 

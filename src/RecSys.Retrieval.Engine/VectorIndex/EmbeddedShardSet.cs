@@ -11,6 +11,7 @@ namespace RecSys.Retrieval.VectorIndex;
 internal sealed class EmbeddedShardSet : IIndexShardSet
 {
     private readonly HnswOptions _hnsw;
+    private readonly ExactScanOptions _exactScan;
     private readonly TimeSpan _perShardTimeout;
     private readonly bool _inlineSearch;
     private readonly Func<LocalVectorShard, IVectorShard>? _decorateShard;
@@ -20,10 +21,11 @@ internal sealed class EmbeddedShardSet : IIndexShardSet
     public EmbeddedShardSet(VectorIndexOptions options, Func<LocalVectorShard, IVectorShard>? decorateShard = null)
     {
         _hnsw = options.ToHnsw();
+        _exactScan = options.ToExactScan();
         _perShardTimeout = options.PerShardTimeout;
         _inlineSearch = options.InlineShardSearch;
         _decorateShard = decorateShard;
-        _state = CreateState([.. Enumerable.Range(0, options.Shards).Select(i => new LocalVectorShard(i, _hnsw))], string.Empty);
+        _state = CreateState([.. Enumerable.Range(0, options.Shards).Select(i => new LocalVectorShard(i, _hnsw, _exactScan))], string.Empty);
     }
 
     public string Backend => "embedded";
@@ -54,7 +56,7 @@ internal sealed class EmbeddedShardSet : IIndexShardSet
         }
 
         var previous = Volatile.Read(ref _state);
-        Volatile.Write(ref _state, CreateState([.. built.Select((index, i) => new LocalVectorShard(i, index))], embeddingVersion));
+        Volatile.Write(ref _state, CreateState([.. built.Select((index, i) => new LocalVectorShard(i, index, _exactScan))], embeddingVersion));
         return previous;
     }
 

@@ -79,8 +79,11 @@ internal sealed class ShardedSearcher(
         }
 
         Volatile.Write(ref _lastCoverage, result.Coverage);
-        telemetry.SearchCompleted(result.Elapsed, result.Coverage);
+        var plan = result.ExactScans == 0 ? "hnsw" : result.ExactScans == result.ShardsAnswered ? "exact_scan" : "mixed";
+        telemetry.SearchCompleted(result.Elapsed, result.Coverage, plan);
         activity?.SetTag("recsys.coverage", result.Coverage);
+        activity?.SetTag("recsys.vector.plan", plan);
+        activity?.SetTag("recsys.vector.exact_scans", result.ExactScans);
         if (result.Degraded)
         {
             VectorIndexLog.SearchDegraded(logger, result.ShardsAnswered, result.ShardsTotal,

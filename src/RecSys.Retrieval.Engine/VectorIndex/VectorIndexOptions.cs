@@ -91,6 +91,22 @@ public sealed class VectorIndexOptions
     /// </summary>
     public bool InlineShardSearch { get; set; }
 
+    /// <summary>
+    /// Embedded backend: a shard answers with an exact scan of its full-precision vectors instead of the HNSW walk when it
+    /// holds at most <see cref="ExactScanMaxVectorBytes"/> of vectors or when the search's beam (max(ef, the per-shard k)) is
+    /// at least <see cref="ExactScanMinBeamFraction"/> of its nodes (see <see cref="ExactScanOptions"/>). Qdrant shards plan
+    /// for themselves (its <c>full_scan_threshold</c>).
+    /// </summary>
+    public bool ExactScan { get; set; } = true;
+
+    /// <summary>Shards with at most this many bytes of vectors are always scanned (see <see cref="ExactScan"/>).</summary>
+    [Range(0L, long.MaxValue)]
+    public long ExactScanMaxVectorBytes { get; set; } = new ExactScanOptions().MaxVectorBytes;
+
+    /// <summary>At d = 16, a shard is scanned when the beam is at least this fraction of its nodes, scaled by (d / 16)^0.75 (see <see cref="ExactScan"/>).</summary>
+    [Range(0.0, 1000.0)]
+    public double ExactScanMinBeamFraction { get; set; } = new ExactScanOptions().MinBeamFraction;
+
     /// <summary>Directory of snapshots; bound from <see cref="DataDirectoryKey"/>. Empty: the index lives in memory only.</summary>
     public string? DataDirectory { get; set; }
 
@@ -121,6 +137,10 @@ public sealed class VectorIndexOptions
         RescoreOversampling = Qdrant.RescoreOversampling,
         PredicateOversampling = Qdrant.FilterOversampling,
     };
+
+    internal ExactScanOptions ToExactScan() => ExactScan
+        ? new ExactScanOptions { MaxVectorBytes = ExactScanMaxVectorBytes, MinBeamFraction = ExactScanMinBeamFraction }
+        : ExactScanOptions.Disabled;
 
     internal HnswOptions ToHnsw() => new()
     {

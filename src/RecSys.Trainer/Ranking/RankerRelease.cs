@@ -69,7 +69,7 @@ internal static class RankerRelease
 
         onStep?.Invoke("pre-ranker");
         var cheap = CheapColumns(all.FeatureNames);
-        var preTrain = preRankAll is null ? train : preRankAll.SplitGroups(fractions)[0];
+        var preTrain = PreRankerTrainingRows(all, options, preRankAll);
         var pre = new GbdtRankerTrainer(options.PreRanker).Train(preTrain.SelectFeatures(cheap), cancellationToken);
 
         onStep?.Invoke("main ranker");
@@ -107,6 +107,17 @@ internal static class RankerRelease
         var studentImportance = ModelPackage.PermutationImportance(student, validation);
         return new TrainedRankers(pre, main, student, mainCalibration, studentCalibration, metrics, mainImportance, studentImportance);
     }
+
+    /// <summary>
+    /// A pre-ranker with other settings trained on the rows <see cref="Train"/> gives its own (the same training groups and cheap
+    /// columns), for comparing pre-rankers against one main ranker.
+    /// </summary>
+    public static GbdtModel TrainPreRanker(RankingDataset all, RankerModelOptions options, GbdtRankerOptions preRanker, CancellationToken cancellationToken,
+        RankingDataset? preRankAll = null) =>
+        new GbdtRankerTrainer(preRanker).Train(PreRankerTrainingRows(all, options, preRankAll).SelectFeatures(CheapColumns(all.FeatureNames)), cancellationToken);
+
+    private static RankingDataset PreRankerTrainingRows(RankingDataset all, RankerModelOptions options, RankingDataset? preRankAll) =>
+        (preRankAll ?? all).SplitGroups([options.TrainFraction, options.ValidationFraction, 1 - options.TrainFraction - options.ValidationFraction])[0];
 
     /// <summary>Writes the three model folders with manifests, checks ONNX parity on <paramref name="parityRows"/>, and the training report.</summary>
     public static IReadOnlyDictionary<string, double> Write(string releaseDirectory, string version, DateTimeOffset createdAt, TrainedRankers rankers,

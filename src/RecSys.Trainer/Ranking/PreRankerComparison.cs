@@ -97,8 +97,10 @@ internal static class PreRankerComparison
 
     /// <summary>
     /// Median microseconds per <see cref="CostRows"/> rows of each ensemble, measured in interleaved rounds in this process (so that
-    /// load on a shared machine touches all alike; compare the ratios, not the absolute times). <paramref name="rows"/> are cycled
-    /// to <see cref="CostRows"/> rows.
+    /// load on a shared machine touches all alike; compare the ratios, not the absolute times). Each round scores another window of
+    /// <see cref="CostRows"/> consecutive rows of <paramref name="rows"/> (cycled when fewer), spread over the data: the compiled
+    /// trees stop a feature's thresholds early when a block of rows is below them, so the cost depends on the rows, and consecutive
+    /// rows are one request's candidates in retrieval order, as Ranking sees them.
     /// </summary>
     public static double[] MedianMicrosecondsPer5000Rows(IReadOnlyList<CompiledTreeEnsemble> ensembles, ReadOnlySpan<float> rows, int width, int rounds = 15, int repeats = 3)
     {
@@ -112,16 +114,21 @@ internal static class PreRankerComparison
             throw new ArgumentException("No rows to time.", nameof(rows));
         }
 
-        var batch = new float[CostRows * width];
-        for (var r = 0; r < CostRows; r++)
+        var batches = new float[rounds][];
+        for (var round = 0; round < rounds; round++)
         {
-            rows.Slice(r % available * width, width).CopyTo(batch.AsSpan(r * width, width));
+            var first = (int)((long)round * available / rounds);
+            var batch = batches[round] = new float[CostRows * width];
+            for (var r = 0; r < CostRows; r++)
+            {
+                rows.Slice((first + r) % available * width, width).CopyTo(batch.AsSpan(r * width, width));
+            }
         }
 
         var scores = new float[CostRows];
         foreach (var ensemble in ensembles)
         {
-            ensemble.Score(batch, scores); // warm-up: JIT and caches
+            ensemble.Score(batches[0], scores); // warm-up: JIT and caches
         }
 
         var times = ensembles.Select(_ => new double[rounds]).ToArray();
@@ -132,7 +139,7 @@ internal static class PreRankerComparison
                 var start = Stopwatch.GetTimestamp();
                 for (var i = 0; i < repeats; i++)
                 {
-                    ensembles[m].Score(batch, scores);
+                    ensembles[m].Score(batches[round], scores);
                 }
 
                 times[m][round] = Stopwatch.GetElapsedTime(start).TotalMicroseconds / repeats;

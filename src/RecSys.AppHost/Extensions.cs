@@ -39,6 +39,7 @@ internal static class Extensions
         this IDistributedApplicationBuilder builder, RecSysSettings settings)
     {
         var garnet = builder.AddProject<Projects.RecSys_OnlineStore>("garnet")
+            .WithConfiguredPort(builder.Configuration)
             .WithEndpoint(name: "resp", port: settings.OnlineStorePort, targetPort: settings.OnlineStorePort, scheme: "tcp", isProxied: false)
             .WithEnvironment("OnlineStore__Port", settings.OnlineStorePort.ToString(System.Globalization.CultureInfo.InvariantCulture))
             .WithEnvironment("OnlineStore__DataDirectory", settings.DataFolder("garnet"))

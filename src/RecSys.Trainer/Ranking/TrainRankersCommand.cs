@@ -84,7 +84,19 @@ internal static class TrainRankersCommand
         };
         var labelHalfLife = new Option<double>("--label-half-life-days") { Description = "Sample weights halve for labels this much older than the newest (0, the default: no decay; on logs spanning years a short half-life starves the older users of weight)", DefaultValueFactory = _ => 0 };
         var consumedWeight = new Option<float>("--consumed-weight") { Description = "Weight of consumption labels (views, ratings below 4); engaged labels weigh 1", DefaultValueFactory = _ => 0.5f };
-        var trees = new Option<int>("--trees") { Description = "Boosting rounds of the pre-ranker", DefaultValueFactory = _ => 200 };
+        var trees = new Option<int>("--trees") { Description = "Boosting rounds of the pre-ranker", DefaultValueFactory = _ => new RankerModelOptions().PreRanker.Iterations };
+        var preRankerLeaves = new Option<int>("--pre-ranker-leaves")
+        {
+            Description = "Leaves per tree of the pre-ranker (2-32 keep Ranking's QuickScorer; more fall back to its slower tree walk)",
+            DefaultValueFactory = _ => new RankerModelOptions().PreRanker.Leaves,
+        };
+        var preRankerRate = new Option<double>("--pre-ranker-learning-rate") { Description = "Learning rate (shrinkage) of the pre-ranker's boosting", DefaultValueFactory = _ => new RankerModelOptions().PreRanker.LearningRate };
+        var comparePreRankers = new Option<string?>("--compare-pre-rankers")
+        {
+            Description = "With --evaluate --evaluate-wide: also train pre-rankers of these settings on the same rows (comma separated ROUNDSxLEAVES or "
+                + "ROUNDSxLEAVES@RATE, e.g. 50x15,100x7@0.1) and report for each, next to the release's: nDCG@10 after both stages, its recall of the "
+                + "main ranker's top 10 and 50, and the time to score 5,000 rows in Ranking's compiled trees (same process, interleaved)",
+        };
         var mainEpochs = new Option<int>("--main-epochs") { Description = "Epochs of the main ranker", DefaultValueFactory = _ => 6 };
         var studentEpochs = new Option<int>("--student-epochs") { Description = "Epochs of the distilled student", DefaultValueFactory = _ => 10 };
         var evaluate = new Option<bool>("--evaluate") { Description = "Hold out each user's latest interactions, train on the rest and report nDCG@10 of re-ranked ALS candidates vs ALS alone" };
@@ -107,7 +119,7 @@ internal static class TrainRankersCommand
         var command = new Command("train-rankers", "Train the pre-ranker, main ranker and student from the system's events and write the ranker release folder.");
         inputs.AddTo(command);
         als.AddTo(command);
-        foreach (var option in new Option[] { output, registryRoot, keep, version, alsCandidates, popularCandidates, preRankerExtra, retrievalAlsDepth, retrievalPopularDepth, preRankKeep, evaluateWide, labelFraction, windows, asOf, evaluateAsOf, lapsedDropout, excludeFeatures, embeddingProducts, mainWeightDecay, labelHalfLife, consumedWeight, trees, mainEpochs, studentEpochs, evaluate, holdout, compareEase, featuresFrom, backfill })
+        foreach (var option in new Option[] { output, registryRoot, keep, version, alsCandidates, popularCandidates, preRankerExtra, retrievalAlsDepth, retrievalPopularDepth, preRankKeep, evaluateWide, labelFraction, windows, asOf, evaluateAsOf, lapsedDropout, excludeFeatures, embeddingProducts, mainWeightDecay, labelHalfLife, consumedWeight, trees, preRankerLeaves, preRankerRate, comparePreRankers, mainEpochs, studentEpochs, evaluate, holdout, compareEase, featuresFrom, backfill })
         {
             command.Options.Add(option);
         }
@@ -166,10 +178,31 @@ internal static class TrainRankersCommand
 
             var models = new RankerModelOptions
             {
-                PreRanker = new RankerModelOptions().PreRanker with { Iterations = result.GetValue(trees) },
+                PreRanker = new RankerModelOptions().PreRanker with { Iterations = result.GetValue(trees), Leaves = result.GetValue(preRankerLeaves), LearningRate = result.GetValue(preRankerRate) },
                 MainRanker = new RankerModelOptions().MainRanker with { Epochs = result.GetValue(mainEpochs), WeightDecay = result.GetValue(mainWeightDecay) },
                 Student = new RankerModelOptions().Student with { Epochs = result.GetValue(studentEpochs), WeightDecay = result.GetValue(mainWeightDecay) },
             };
+            IReadOnlyList<PreRankerSetting> comparisons;
+            try
+            {
+                models.PreRanker.Validate();
+                comparisons = [.. (result.GetValue(comparePreRankers) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                    .Select(text => PreRankerSetting.Parse(text, models.PreRanker.LearningRate))];
+                foreach (var setting in comparisons)
+                {
+                    setting.Apply(models.PreRanker).Validate();
+                }
+            }
+            catch (Exception ex) when (ex is ArgumentException or FormatException)
+            {
+                throw new CliException($"Pre-ranker settings (--trees, --pre-ranker-leaves, --pre-ranker-learning-rate, --compare-pre-rankers): {ex.Message}");
+            }
+
+            if (comparisons.Count > 0 && !(result.GetValue(evaluate) && result.GetValue(evaluateWide)))
+            {
+                throw new CliException("--compare-pre-rankers needs --evaluate and --evaluate-wide.");
+            }
+
             var name = result.GetValue(version) ?? "rankers-" + env.Time.GetUtcNow().ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
             if (name.Length == 0 || name.IndexOfAny([.. Path.GetInvalidFileNameChars(), '/', '\\']) >= 0 || name is "." or "..")
             {
@@ -289,6 +322,7 @@ internal static class TrainRankersCommand
                 ["labelHalfLifeDays"] = days,
                 ["consumedWeight"] = options.Labels.ConsumedWeight,
                 ["mainWeightDecay"] = models.MainRanker.WeightDecay,
+                ["preRanker"] = PreRankerSetting.Of(models.PreRanker).ToString(),
                 ["featuresFrom"] = trainingSets is null ? "replay" : "featureserver (POST /v1/training-sets) for " + string.Join(", ", TrainingSetFeatures.UserFeatures.Concat(TrainingSetFeatures.ItemFeatures)),
                 ["negatives"] = "sampled: the ALS and popular candidates of the request the user did not engage with in the label window; plus impressions without engagement when the log has them",
             };
@@ -359,9 +393,14 @@ internal static class TrainRankersCommand
 
             if (split is not null)
             {
-                var evaluation = await Task.Run(() => EvaluateAsync(env, data, builder, split, trained, alsOptions, options, result.GetValue(compareEase), result.GetValue(evaluateWide), cancellationToken), cancellationToken);
+                var alternatives = new PreRankerAlternatives(groups, models, comparisons);
+                var evaluation = await Task.Run(() => EvaluateAsync(env, data, builder, split, trained, alsOptions, options, result.GetValue(compareEase), result.GetValue(evaluateWide), alternatives, cancellationToken), cancellationToken);
                 DeleteWorkDirectory(builder.WorkDirectory);
                 report["evaluation"] = evaluation.Scores.ToDictionary(s => s.Name, s => s.Ndcg10);
+                if (evaluation.PreRankers.Count > 0)
+                {
+                    report["preRankerComparison"] = evaluation.PreRankers;
+                }
                 console.Write(new Markup(Markup.Escape(evaluation.Markdown)));
                 Directory.CreateDirectory(releaseDirectory);
                 await File.WriteAllTextAsync(Path.Combine(releaseDirectory, "evaluation.md"), evaluation.Markdown, cancellationToken);
@@ -396,6 +435,13 @@ internal static class TrainRankersCommand
 
     private sealed record NamedScore(string Name, double Ndcg10);
 
+    /// <summary>The pre-ranker settings <c>--compare-pre-rankers</c> asks for, with the rows and options to train them as the release's.</summary>
+    private sealed record PreRankerAlternatives(RankerGroupSet Groups, RankerModelOptions Models, IReadOnlyList<PreRankerSetting> Settings);
+
+    /// <summary>One pre-ranker over the deep candidates: quality after both stages, recall of the main ranker's best, cost.</summary>
+    internal sealed record PreRankerFigures(string Setting, int Trees, int Nodes, double PreRankerNdcg10, double CascadeNdcg10, double RecallOfMainTop10,
+        double RecallOfMainTop50, double MicrosecondsPer5000Rows, double CostRatio, string Method);
+
     /// <summary>Registers the release (features with the main ranker's importance, metrics, hashes), activates it, prunes old ones.</summary>
     private static void Register(ModelRegistry registry, string name, string releaseDirectory, DateTimeOffset createdAt, TrainingData data, long rows,
         IReadOnlyDictionary<string, double> metrics, int keep, IAnsiConsole console)
@@ -419,8 +465,9 @@ internal static class TrainRankersCommand
         console.MarkupLineInterpolated($"registered and activated ranker release {name} in {registry.Root}{(pruned.Count > 0 ? $"; removed {string.Join(", ", pruned)}" : "")}");
     }
 
-    private static async Task<(IReadOnlyList<NamedScore> Scores, string Markdown)> EvaluateAsync(TrainerEnvironment env, TrainingData data, RankerGroupBuilder builder, DataSplit split,
-        TrainedRankers rankers, AlsOptions alsOptions, RankerTrainingOptions options, bool ease, bool wide, CancellationToken cancellationToken)
+    private static async Task<(IReadOnlyList<NamedScore> Scores, string Markdown, IReadOnlyList<PreRankerFigures> PreRankers)> EvaluateAsync(TrainerEnvironment env,
+        TrainingData data, RankerGroupBuilder builder, DataSplit split, TrainedRankers rankers, AlsOptions alsOptions, RankerTrainingOptions options, bool ease, bool wide,
+        PreRankerAlternatives alternatives, CancellationToken cancellationToken)
     {
         var model = new AlsTrainer(alsOptions, env.Time).Train(split.Train, cancellationToken: cancellationToken);
         var set = await builder.EvaluationAsync(split, model, rankers.MainRanker.FeatureNames, cancellationToken);
@@ -438,6 +485,7 @@ internal static class TrainRankersCommand
             retrievalOrder[r] = -r;
         }
 
+        IReadOnlyList<PreRankerFigures> preRankers = [];
         var recommenders = new List<IRecommender>
         {
             new FactorRecommender(model, split.Train, "ALS alone"),
@@ -463,6 +511,10 @@ internal static class TrainRankersCommand
             var deepStudent = new float[deep.Data.RowCount];
             rankers.Student.Score(deep.Data.Features, deepStudent);
             recommenders.Add(Lists($"deep candidates: pre-ranker top {options.PreRankKeep}, then student (as served with MainStage student)", deep, deepStudent, deepPre, options.PreRankKeep));
+            if (alternatives.Settings.Count > 0)
+            {
+                preRankers = ComparePreRankers(env, deep, split, deepMain, rankers.PreRanker, alternatives, options.PreRankKeep, cancellationToken);
+            }
         }
         if (ease)
         {
@@ -481,7 +533,56 @@ internal static class TrainRankersCommand
             text.AppendLine(CultureInfo.InvariantCulture, $"| {s.Name} | {s.At(10).Ndcg:F4} | {s.At(10).Recall:F4} | {s.At(10).HitRate:F4} | {s.At(20).Ndcg:F4} |");
         }
 
-        return ([.. scores.Select(s => new NamedScore(s.Name, s.At(10).Ndcg))], text.ToString());
+        if (preRankers.Count > 0)
+        {
+            text.AppendLine();
+            text.AppendLine(CultureInfo.InvariantCulture, $"Pre-rankers over the deep candidates (the release's first; each keeps its top {options.PreRankKeep} for the main ranker; "
+                + $"recall: share of the main ranker's top 10 / 50 over all deep candidates among those kept; cost: median time to score {PreRankerComparison.CostRows:N0} rows in Ranking's compiled trees, interleaved in this process):");
+            text.AppendLine();
+            text.AppendLine("| pre-ranker (rounds x leaves @ rate) | trees | nodes | pre-ranker nDCG@10 | then main ranker nDCG@10 | recall of main top 10 | recall of main top 50 | us per 5,000 rows | cost vs release | scorer |");
+            text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+            foreach (var p in preRankers)
+            {
+                text.AppendLine(CultureInfo.InvariantCulture,
+                    $"| {p.Setting} | {p.Trees} | {p.Nodes} | {p.PreRankerNdcg10:F4} | {p.CascadeNdcg10:F4} | {p.RecallOfMainTop10:F4} | {p.RecallOfMainTop50:F4} | {p.MicrosecondsPer5000Rows:F0} | {p.CostRatio:F3} | {p.Method} |");
+            }
+        }
+
+        return ([.. scores.Select(s => new NamedScore(s.Name, s.At(10).Ndcg))], text.ToString(), preRankers);
+    }
+
+    /// <summary>
+    /// Trains each setting of <paramref name="alternatives"/> on the release pre-ranker's rows and judges it with the release's one over the
+    /// deep candidates: nDCG@10 alone and after the main ranker over its top <paramref name="keep"/>, recall of the main ranker's best,
+    /// and the cost of scoring in Ranking's compiled trees.
+    /// </summary>
+    private static List<PreRankerFigures> ComparePreRankers(TrainerEnvironment env, RankerGroupSet deep, DataSplit split, float[] deepMain, GbdtModel release,
+        PreRankerAlternatives alternatives, int keep, CancellationToken cancellationToken)
+    {
+        var models = new List<(string Setting, GbdtModel Model)> { (PreRankerSetting.Of(alternatives.Models.PreRanker) + " (release)", release) };
+        foreach (var setting in alternatives.Settings)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            models.Add((setting.ToString(), RankerRelease.TrainPreRanker(alternatives.Groups.Data, alternatives.Models, setting.Apply(alternatives.Models.PreRanker),
+                cancellationToken, alternatives.Groups.PreRankData)));
+        }
+
+        var cheap = deep.Data.SelectFeatures(release.FeatureNames);
+        var compiled = models.Select(m => PreRankerComparison.Compile(m.Model)).ToList();
+        var micros = PreRankerComparison.MedianMicrosecondsPer5000Rows(compiled, cheap.Features, cheap.FeatureCount);
+        var figures = new List<PreRankerFigures>();
+        for (var m = 0; m < models.Count; m++)
+        {
+            var pre = new float[deep.Data.RowCount];
+            models[m].Model.Score(cheap.Features, pre);
+            var alone = Evaluator.Evaluate(Lists(models[m].Setting, deep, pre, null, 0), split, maxK: 10, time: env.Time).At(10).Ndcg;
+            var cascade = Evaluator.Evaluate(Lists(models[m].Setting + ", then main", deep, deepMain, pre, keep), split, maxK: 10, time: env.Time).At(10).Ndcg;
+            figures.Add(new PreRankerFigures(models[m].Setting, compiled[m].TreeCount, compiled[m].NodeCount, alone, cascade,
+                PreRankerComparison.RecallOfMainTop(deep.Data, deepMain, pre, keep, 10), PreRankerComparison.RecallOfMainTop(deep.Data, deepMain, pre, keep, 50),
+                micros[m], micros[m] / micros[0], compiled[m].Method));
+        }
+
+        return figures;
     }
 
     /// <summary>Each user's candidates sorted by <paramref name="scores"/> (after keeping the top <paramref name="keep"/> by <paramref name="firstStage"/> when given).</summary>

@@ -155,7 +155,51 @@ public sealed class TrainRankersCommandTests
         Assert.All(evaluation.EnumerateObject(), p => Assert.InRange(p.Value.GetDouble(), 0, 1));
     }
 
+    [Fact]
+    public async Task Compared_pre_rankers_train_on_the_releases_rows_and_report_quality_recall_and_cost()
+    {
+        using var temp = new TempDir();
+        _ = new PlantedWorldFiles(temp.Path, users: 120, items: 200, coldItems: 0, eventsPerUser: 20);
+        var cli = new CliHarness();
+        // Fast sets --trees 20; the release's leaves are 15 here, and the last compared setting repeats the release's.
+        var code = await cli.RunAsync(["train-rankers", "--events", temp.Path, "--out", temp.File("releases"), "--version", "cmp", "--evaluate",
+            "--retrieval-als-depth", "120", "--retrieval-popular-depth", "40", "--pre-rank-keep", "60", "--evaluate-wide", .. Fast,
+            "--pre-ranker-leaves", "15", "--compare-pre-rankers", "5x3,10x7@0.1,20x15"]);
+        Assert.True(code == 0, cli.Output);
+
+        using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(temp.File("releases"), "cmp", RankerRelease.ReportFile)));
+        Assert.Equal("20x15@0.05", report.RootElement.GetProperty("preRanker").GetString());
+        var figures = report.RootElement.GetProperty("preRankerComparison").EnumerateArray().ToList();
+        Assert.Equal(["20x15@0.05 (release)", "5x3@0.05", "10x7@0.1", "20x15@0.05"], figures.Select(f => f.GetProperty("Setting").GetString()));
+        Assert.Equal([20, 5, 10, 20], figures.Select(f => f.GetProperty("Trees").GetInt32()));
+        Assert.Equal(1.0, figures[0].GetProperty("CostRatio").GetDouble());
+        foreach (var f in figures)
+        {
+            foreach (var name in new[] { "PreRankerNdcg10", "CascadeNdcg10", "RecallOfMainTop10", "RecallOfMainTop50" })
+            {
+                Assert.InRange(f.GetProperty(name).GetDouble(), 0, 1);
+            }
+
+            Assert.True(f.GetProperty("MicrosecondsPer5000Rows").GetDouble() > 0);
+        }
+
+        // Trees of at most 3 leaves have fewer nodes than trees of up to 15.
+        Assert.True(figures[1].GetProperty("Nodes").GetInt32() < figures[3].GetProperty("Nodes").GetInt32());
+
+        // The release's settings trained again on the same rows give the release's model, so the same quality and recall.
+        foreach (var name in new[] { "Nodes", "PreRankerNdcg10", "CascadeNdcg10", "RecallOfMainTop10", "RecallOfMainTop50" })
+        {
+            Assert.Equal(figures[0].GetProperty(name).GetDouble(), figures[3].GetProperty(name).GetDouble());
+        }
+
+        Assert.Contains("recall of main top 10", cli.Output, StringComparison.Ordinal);
+    }
+
     [Theory]
+    [InlineData("--pre-ranker-leaves", "1")]
+    [InlineData("--pre-ranker-learning-rate", "0")]
+    [InlineData("--compare-pre-rankers", "50y15")]
+    [InlineData("--compare-pre-rankers", "50x15")]
     [InlineData("--lapsed-dropout", "1.5")]
     [InlineData("--exclude-features", "no_such_feature")]
     [InlineData("--windows", "0")]

@@ -204,6 +204,34 @@ return await commandLine.RunAsync(args, async options =>
 
         var spent = Process.GetCurrentProcess().TotalProcessorTime - cpu;
         Console.WriteLine($"pre-ranker only, {name}: {spent.TotalMilliseconds / repeats:F2} CPU-ms per {candidateCount:N0} rows ({spent.TotalMilliseconds * 1e6 / repeats / candidateCount:F0} ns per row), {repeats} runs");
+
+        // The compiled trees' two QuickScorer widths side by side on the same rows.
+        var compiledTrees = CompiledTreeEnsemble.TryCompile(Path.Combine(pre.Directory, "model.onnx"), pre.Width, out _);
+        if (compiledTrees is not null)
+        {
+            var narrow = new float[candidateCount];
+            var wide = new float[candidateCount];
+            var perWidth = new Dictionary<bool, List<double>> { [false] = [], [true] = [] };
+            for (var round = 0; round < 6; round++)
+            {
+                foreach (var allowWide in round % 2 == 0 ? new[] { false, true } : [true, false])
+                {
+                    var into = allowWide ? wide : narrow;
+                    var before = Process.GetCurrentProcess().TotalProcessorTime;
+                    for (var run = 0; run < 100; run++)
+                    {
+                        compiledTrees.TryScoreQuickScorer(rows, into, allowWide);
+                    }
+
+                    perWidth[allowWide].Add((Process.GetCurrentProcess().TotalProcessorTime - before).TotalMilliseconds / 100);
+                }
+            }
+
+            var same = narrow.AsSpan().SequenceEqual(wide) && narrow.AsSpan().SequenceEqual(scores);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"pre-ranker QuickScorer, {name} ({compiledTrees.Method}): 256-bit {string.Join(" / ", perWidth[false].Select(v => v.ToString("F3", CultureInfo.InvariantCulture)))} CPU-ms, " +
+                $"512-bit {string.Join(" / ", perWidth[true].Select(v => v.ToString("F3", CultureInfo.InvariantCulture)))} CPU-ms per {candidateCount:N0} rows; same scores bit for bit: {same}"));
+        }
     }
 
     Console.WriteLine();

@@ -27,6 +27,7 @@ var commandLine = new BenchCommandLine("dotnet run -c Release --project bench/Re
     .Option("--train-users", "N", "lists of 50 items in the training set (default 2500)")
     .Option("--results", "FILE", "writes every request's served list (item and score, per variant) here, to compare builds")
     .Option("--seed", "N", "world seed (default 7)")
+    .Option("--pre-rows", "FILE", "writes one request's pre-ranker rows here (little-endian float32, row-major), to time tree kernels of two builds on the same rows")
     .Flag("--retrain", "train the release even when one is there");
 return await commandLine.RunAsync(args, async options =>
 {
@@ -191,6 +192,12 @@ return await commandLine.RunAsync(args, async options =>
         }
 
         Console.WriteLine($"feature fetch of one request allocates {fetchAllocated / 1024.0:F0} KB");
+        if (options.GetStringOrNull("--pre-rows") is { } preRowsFile)
+        {
+            File.WriteAllBytes(preRowsFile, System.Runtime.InteropServices.MemoryMarshal.AsBytes(rows.AsSpan()).ToArray());
+            Console.WriteLine($"pre-ranker rows ({candidateCount:N0} x {pre.Width}) written to {preRowsFile}, model {Path.Combine(pre.Directory, "model.onnx")}");
+        }
+
         var scores = new float[candidateCount];
         pre.Score(rows, scores);
         var watch = Stopwatch.StartNew();

@@ -567,6 +567,7 @@ public sealed class CompiledTreeEnsemble
         }
 
         /// <summary>Feature <paramref name="f"/> of the block's rows; lanes past the last row repeat it (their results are not kept).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static void Gather(ReadOnlySpan<float> rows, int start, int block, int width, int f, Span<float> lane)
         {
             if (block == Block)
@@ -586,25 +587,15 @@ public sealed class CompiledTreeEnsemble
             }
         }
 
-        private static void Store(Span<float> sums, Span<float> scores, int start, int block) =>
-            sums[..block].CopyTo(scores.Slice(start, block));
-
         /// <summary>Sixteen rows per step in one 512-bit vector; exit leaves picked from the tree's 32 slots by a two-table permute.</summary>
         private void Score512(ReadOnlySpan<float> rows, Span<float> scores, int width, float baseValue)
         {
             var trees = _treeCount;
-            // Per tree, the possible leaves of the block's 16 rows (12.5 KB for 200 trees).
-            // Past 512 trees (32 KB) the masks come from the pool instead of the stack.
+            // Per tree, the possible leaves of the block's 16 rows (12.5 KB for 200 trees); past 512 trees (32 KB) from the pool.
             var rented = trees <= 512 ? null : ArrayPool<Vector512<uint>>.Shared.Rent(trees);
             Span<Vector512<uint>> possible = rented is null ? stackalloc Vector512<uint>[trees] : rented.AsSpan(0, trees);
             Span<float> lane = stackalloc float[Block];
-            Span<float> sums = stackalloc float[Block];
-            ref var threshold0 = ref MemoryMarshal.GetArrayDataReference(_thresholds);
-            ref var tree0 = ref MemoryMarshal.GetArrayDataReference(_trees);
-            ref var keep0 = ref MemoryMarshal.GetArrayDataReference(_keep);
-            ref var table0 = ref MemoryMarshal.GetArrayDataReference(_leafTable);
             ref var possible0 = ref MemoryMarshal.GetReference(possible);
-            var lastSlot = Vector512.Create((uint)(LeafSlots - 1));
             var bases = Vector512.Create(baseValue);
             for (var start = 0; start < scores.Length; start += Block)
             {
@@ -614,51 +605,23 @@ public sealed class CompiledTreeEnsemble
                 {
                     var from = _featureStart[f];
                     var to = _featureStart[f + 1];
-                    if (from == to)
+                    if (from < to)
                     {
-                        continue;
-                    }
-
-                    Gather(rows, start, block, width, f, lane);
-                    var x = Vector512.Create<float>(lane);
-                    for (var k = from; k < to; k++)
-                    {
-                        // SAFETY: k < _featureStart[width] = the length of _thresholds, _trees and _keep (built together in
-                        // TryBuild), and every _trees entry is a tree number < trees, an index of possible.
-                        var atOrBelow = Vector512.LessThanOrEqual(x, Vector512.Create(Unsafe.Add(ref threshold0, k))).AsUInt32();
-                        if (atOrBelow == Vector512<uint>.AllBitsSet)
-                        {
-                            // Every row is at or below this threshold, so at or below every later one of this feature.
-                            break;
-                        }
-
-                        Unsafe.Add(ref possible0, Unsafe.Add(ref tree0, k)) &= atOrBelow | Vector512.Create(Unsafe.Add(ref keep0, k));
+                        Gather(rows, start, block, width, f, lane);
+                        Splits512(ref MemoryMarshal.GetArrayDataReference(_thresholds), ref MemoryMarshal.GetArrayDataReference(_trees),
+                            ref MemoryMarshal.GetArrayDataReference(_keep), ref possible0, from, to, Vector512.Create<float>(lane));
                     }
                 }
 
-                // Sums in tree order per lane, as the scalar walk adds them: the same float additions, sixteen rows at once.
-                var sum = Vector512<float>.Zero;
-                for (var t = 0; t < trees; t++)
-                {
-                    // The exit leaf is the leftmost possible one: the lowest set bit (never cleared, see Score256), whose
-                    // number is 31 - its leading zeros. SAFETY: t * 32 + 32 <= _leafTable.Length (32 slots per tree).
-                    var masks = Unsafe.Add(ref possible0, t);
-                    var lowest = masks & (Vector512<uint>.Zero - masks);
-                    var leaf = Avx512CD.LeadingZeroCount(lowest) ^ lastSlot;
-                    var slots = t * LeafSlots;
-                    sum += Avx512F.PermuteVar16x32x2(Vector512.LoadUnsafe(ref table0, (nuint)slots), leaf.AsInt32(),
-                        Vector512.LoadUnsafe(ref table0, (nuint)(slots + 16)));
-                }
-
-                sum += bases;
+                var sum = LeafSums512(ref possible0, ref MemoryMarshal.GetArrayDataReference(_leafTable), trees) + bases;
                 if (block == Block)
                 {
                     sum.StoreUnsafe(ref MemoryMarshal.GetReference(scores), (nuint)start);
                 }
                 else
                 {
-                    sum.StoreUnsafe(ref MemoryMarshal.GetReference(sums));
-                    Store(sums, scores, start, block);
+                    sum.StoreUnsafe(ref MemoryMarshal.GetReference(lane));
+                    lane[..block].CopyTo(scores.Slice(start, block));
                 }
             }
 
@@ -668,8 +631,52 @@ public sealed class CompiledTreeEnsemble
             }
         }
 
+        /// <summary>
+        /// Splits <paramref name="from"/>..<paramref name="to"/> (one feature's, ascending thresholds) over the block's values
+        /// <paramref name="x"/>. A method of its own so that its loop keeps every base in a register.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private static void Splits512(ref float threshold0, ref int tree0, ref uint keep0, ref Vector512<uint> possible0, int from, int to, Vector512<float> x)
+        {
+            for (var k = from; k < to; k++)
+            {
+                // SAFETY: k < _featureStart[width] = the length of _thresholds, _trees and _keep (built together in TryBuild),
+                // and every _trees entry is a tree number < trees, an index of possible.
+                var atOrBelow = Vector512.LessThanOrEqual(x, Vector512.Create(Unsafe.Add(ref threshold0, k)));
+                if (Vector512.ExtractMostSignificantBits(atOrBelow) == 0xFFFFu)
+                {
+                    // Every row is at or below this threshold, so at or below every later one of this feature.
+                    return;
+                }
+
+                Unsafe.Add(ref possible0, Unsafe.Add(ref tree0, k)) &= atOrBelow.AsUInt32() | Vector512.Create(Unsafe.Add(ref keep0, k));
+            }
+        }
+
+        /// <summary>
+        /// Each lane's sum of its exit leaves' values in tree order, as the scalar walk adds them (the same float additions,
+        /// sixteen rows at once). The exit leaf is the leftmost possible one: the lowest set bit, numbered 31 - its leading zeros.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private static Vector512<float> LeafSums512(ref Vector512<uint> possible0, ref float table0, int trees)
+        {
+            var lastSlot = Vector512.Create((uint)(LeafSlots - 1));
+            var sum = Vector512<float>.Zero;
+            for (var t = 0; t < trees; t++)
+            {
+                // SAFETY: t < trees, the length of possible; t * 32 + 32 <= _leafTable.Length (32 slots per tree). The lowest set
+                // bit is a leaf of tree t (see ExitLeaf), so the permute picks one of the tree's 32 slots.
+                var masks = Unsafe.Add(ref possible0, t);
+                var leaf = Avx512CD.LeadingZeroCount(masks & (Vector512<uint>.Zero - masks)) ^ lastSlot;
+                ref var slots = ref Unsafe.Add(ref table0, t * LeafSlots);
+                sum += Avx512F.PermuteVar16x32x2(Vector512.LoadUnsafe(ref slots), leaf.AsInt32(), Vector512.LoadUnsafe(ref slots, 16));
+            }
+
+            return sum;
+        }
+
         /// <summary>Sixteen rows per step in two 256-bit vectors; exit leaves gathered from the tree's 32 slots.</summary>
-        private unsafe void Score256(ReadOnlySpan<float> rows, Span<float> scores, int width, float baseValue)
+        private void Score256(ReadOnlySpan<float> rows, Span<float> scores, int width, float baseValue)
         {
             const int Lanes = 8;
             var trees = _treeCount;
@@ -677,12 +684,7 @@ public sealed class CompiledTreeEnsemble
             var rented = trees <= 512 ? null : ArrayPool<Vector256<uint>>.Shared.Rent(trees * 2);
             Span<Vector256<uint>> possible = rented is null ? stackalloc Vector256<uint>[trees * 2] : rented.AsSpan(0, trees * 2);
             Span<float> lane = stackalloc float[Block];
-            Span<float> sums = stackalloc float[Block];
-            ref var threshold0 = ref MemoryMarshal.GetArrayDataReference(_thresholds);
-            ref var tree0 = ref MemoryMarshal.GetArrayDataReference(_trees);
-            ref var keep0 = ref MemoryMarshal.GetArrayDataReference(_keep);
             ref var possible0 = ref MemoryMarshal.GetReference(possible);
-            var exponentMask = Vector256.Create(0xFFu);
             var bases = Vector256.Create(baseValue);
             for (var start = 0; start < scores.Length; start += Block)
             {
@@ -692,62 +694,24 @@ public sealed class CompiledTreeEnsemble
                 {
                     var from = _featureStart[f];
                     var to = _featureStart[f + 1];
-                    if (from == to)
+                    if (from < to)
                     {
-                        continue;
-                    }
-
-                    Gather(rows, start, block, width, f, lane);
-                    var low = Vector256.Create<float>(lane[..Lanes]);
-                    var high = Vector256.Create<float>(lane[Lanes..]);
-                    for (var k = from; k < to; k++)
-                    {
-                        // SAFETY: k < _featureStart[width] = the length of _thresholds, _trees and _keep (built together in
-                        // TryBuild), and every _trees entry is a tree number < trees, whose two masks lie within possible.
-                        var threshold = Vector256.Create(Unsafe.Add(ref threshold0, k));
-                        var lowAtOrBelow = Vector256.LessThanOrEqual(low, threshold).AsUInt32();
-                        var highAtOrBelow = Vector256.LessThanOrEqual(high, threshold).AsUInt32();
-                        if ((lowAtOrBelow & highAtOrBelow) == Vector256<uint>.AllBitsSet)
-                        {
-                            // Every row is at or below this threshold, so at or below every later one of this feature.
-                            break;
-                        }
-
-                        var keep = Vector256.Create(Unsafe.Add(ref keep0, k));
-                        ref var masks = ref Unsafe.Add(ref possible0, Unsafe.Add(ref tree0, k) * 2);
-                        masks &= lowAtOrBelow | keep;
-                        Unsafe.Add(ref masks, 1) &= highAtOrBelow | keep;
+                        Gather(rows, start, block, width, f, lane);
+                        Splits256(ref MemoryMarshal.GetArrayDataReference(_thresholds), ref MemoryMarshal.GetArrayDataReference(_trees),
+                            ref MemoryMarshal.GetArrayDataReference(_keep), ref possible0, from, to, Vector256.Create<float>(lane[..Lanes]),
+                            Vector256.Create<float>(lane[Lanes..]));
                     }
                 }
 
-                // Sums in tree order per lane, as the scalar walk adds them: the same float additions, eight rows per vector.
-                var sumLow = Vector256<float>.Zero;
-                var sumHigh = Vector256<float>.Zero;
-                fixed (float* table = _leafTable)
-                {
-                    for (var t = 0; t < trees; t++)
-                    {
-                        var slots = Vector256.Create(t * LeafSlots);
-                        ref var masks = ref Unsafe.Add(ref possible0, t * 2);
-                        sumLow += Avx2.GatherVector256(table, slots + ExitLeaf(masks, exponentMask), 4);
-                        sumHigh += Avx2.GatherVector256(table, slots + ExitLeaf(Unsafe.Add(ref masks, 1), exponentMask), 4);
-                    }
-                }
-
+                var (sumLow, sumHigh) = LeafSums256(ref possible0, _leafTable, trees);
                 sumLow += bases;
                 sumHigh += bases;
-                if (block == Block)
+                ref var into = ref block == Block ? ref MemoryMarshal.GetReference(scores.Slice(start, Block)) : ref MemoryMarshal.GetReference(lane);
+                sumLow.StoreUnsafe(ref into);
+                sumHigh.StoreUnsafe(ref into, Lanes);
+                if (block < Block)
                 {
-                    ref var out0 = ref MemoryMarshal.GetReference(scores);
-                    sumLow.StoreUnsafe(ref out0, (nuint)start);
-                    sumHigh.StoreUnsafe(ref out0, (nuint)(start + Lanes));
-                }
-                else
-                {
-                    ref var sums0 = ref MemoryMarshal.GetReference(sums);
-                    sumLow.StoreUnsafe(ref sums0);
-                    sumHigh.StoreUnsafe(ref sums0, Lanes);
-                    Store(sums, scores, start, block);
+                    lane[..block].CopyTo(scores.Slice(start, block));
                 }
             }
 
@@ -755,6 +719,54 @@ public sealed class CompiledTreeEnsemble
             {
                 ArrayPool<Vector256<uint>>.Shared.Return(rented);
             }
+        }
+
+        /// <summary>As <see cref="Splits512"/>, the block's rows in two 8-lane halves.</summary>
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private static void Splits256(ref float threshold0, ref int tree0, ref uint keep0, ref Vector256<uint> possible0, int from, int to,
+            Vector256<float> low, Vector256<float> high)
+        {
+            for (var k = from; k < to; k++)
+            {
+                // SAFETY: k < _featureStart[width] = the length of _thresholds, _trees and _keep (built together in TryBuild),
+                // and every _trees entry is a tree number < trees, whose two masks lie within possible.
+                var threshold = Vector256.Create(Unsafe.Add(ref threshold0, k));
+                var lowAtOrBelow = Vector256.LessThanOrEqual(low, threshold).AsUInt32();
+                var highAtOrBelow = Vector256.LessThanOrEqual(high, threshold).AsUInt32();
+                if ((lowAtOrBelow & highAtOrBelow) == Vector256<uint>.AllBitsSet)
+                {
+                    // Every row is at or below this threshold, so at or below every later one of this feature.
+                    return;
+                }
+
+                var keep = Vector256.Create(Unsafe.Add(ref keep0, k));
+                ref var masks = ref Unsafe.Add(ref possible0, Unsafe.Add(ref tree0, k) * 2);
+                masks &= lowAtOrBelow | keep;
+                Unsafe.Add(ref masks, 1) &= highAtOrBelow | keep;
+            }
+        }
+
+        /// <summary>As <see cref="LeafSums512"/>, eight rows per vector, the exit leaves' values gathered.</summary>
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private static unsafe (Vector256<float> Low, Vector256<float> High) LeafSums256(ref Vector256<uint> possible0, float[] leafTable, int trees)
+        {
+            var exponentMask = Vector256.Create(0xFFu);
+            var sumLow = Vector256<float>.Zero;
+            var sumHigh = Vector256<float>.Zero;
+            fixed (float* table = leafTable)
+            {
+                for (var t = 0; t < trees; t++)
+                {
+                    // SAFETY: t < trees, so both masks of tree t lie within possible; the gathers read slot t * 32 + the exit
+                    // leaf's number (0-31, see ExitLeaf), within leafTable (32 slots per tree).
+                    var slots = Vector256.Create(t * LeafSlots);
+                    ref var masks = ref Unsafe.Add(ref possible0, t * 2);
+                    sumLow += Avx2.GatherVector256(table, slots + ExitLeaf(masks, exponentMask), 4);
+                    sumHigh += Avx2.GatherVector256(table, slots + ExitLeaf(Unsafe.Add(ref masks, 1), exponentMask), 4);
+                }
+            }
+
+            return (sumLow, sumHigh);
         }
 
         /// <summary>

@@ -216,6 +216,24 @@ public static class CandidateWireFormat
     public static DecodedCandidates<TCandidate> Read<TCandidate>(ReadOnlySpan<byte> data, CandidateFactory<TCandidate> create)
     {
         ArgumentNullException.ThrowIfNull(create);
+        return Read(data, null, create, null);
+    }
+
+    /// <summary>
+    /// As <see cref="Read{TCandidate}(ReadOnlySpan{byte}, CandidateFactory{TCandidate})"/>, with each id's UTF-8 bytes first
+    /// offered to <paramref name="resolve"/>: an id it knows is handed on as its string (no new string per candidate) with
+    /// its number; the others are decoded as usual, with number -1.
+    /// </summary>
+    public static DecodedCandidates<TCandidate> Read<TCandidate>(ReadOnlySpan<byte> data, CandidateIdResolver resolve, ResolvedCandidateFactory<TCandidate> create)
+    {
+        ArgumentNullException.ThrowIfNull(resolve);
+        ArgumentNullException.ThrowIfNull(create);
+        return Read(data, resolve, null, create);
+    }
+
+    private static DecodedCandidates<TCandidate> Read<TCandidate>(ReadOnlySpan<byte> data, CandidateIdResolver? resolve, CandidateFactory<TCandidate>? create,
+        ResolvedCandidateFactory<TCandidate>? createResolved)
+    {
         var r = new Reader(data);
         if (r.U32() != Magic)
         {
@@ -300,7 +318,17 @@ public static class CandidateWireFormat
                 lists[mask] = sources;
             }
 
-            candidates[i] = create(r.String(), scores[i], sources);
+            if (resolve is null)
+            {
+                candidates[i] = create!(r.String(), scores[i], sources);
+            }
+            else
+            {
+                var utf8 = r.Utf8();
+                candidates[i] = resolve(utf8, out var known, out var number)
+                    ? createResolved!(known, number, scores[i], sources)
+                    : createResolved!(Encoding.UTF8.GetString(utf8), -1, scores[i], sources);
+            }
         }
 
         if (r.Remaining != 0)
@@ -377,6 +405,9 @@ public static class CandidateWireFormat
             return length == 0 ? "" : Encoding.UTF8.GetString(Take(length));
         }
 
+        /// <summary>A string's UTF-8 bytes, as they are in the data.</summary>
+        public ReadOnlySpan<byte> Utf8() => Take(U16());
+
         private ReadOnlySpan<byte> Take(int n)
         {
             if (n > Remaining)
@@ -393,6 +424,15 @@ public static class CandidateWireFormat
 
 /// <summary>Makes one decoded candidate: its id, fused score and source names (a list shared by candidates with the same sources).</summary>
 public delegate TCandidate CandidateFactory<out TCandidate>(string itemId, double score, IReadOnlyList<string> sources);
+
+/// <summary>
+/// Finds a candidate id the caller already holds by its UTF-8 bytes: the caller's string for it and a number of the caller's
+/// (e.g. a dense item number); false when the caller does not know the id.
+/// </summary>
+public delegate bool CandidateIdResolver(ReadOnlySpan<byte> utf8Id, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? itemId, out int number);
+
+/// <summary>Makes one decoded candidate with the number <see cref="CandidateIdResolver"/> gave its id (-1 when it did not know it).</summary>
+public delegate TCandidate ResolvedCandidateFactory<out TCandidate>(string itemId, int number, double score, IReadOnlyList<string> sources);
 
 /// <summary>A decoded <see cref="CandidateResponse"/> whose candidates are of the caller's type.</summary>
 public sealed record DecodedCandidates<TCandidate>(

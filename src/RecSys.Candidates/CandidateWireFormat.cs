@@ -220,9 +220,9 @@ public static class CandidateWireFormat
     }
 
     /// <summary>
-    /// As <see cref="Read{TCandidate}(ReadOnlySpan{byte}, CandidateFactory{TCandidate})"/>, with each id's UTF-8 bytes first
-    /// offered to <paramref name="resolve"/>: an id it knows is handed on as its string (no new string per candidate) with
-    /// its number; the others are decoded as usual, with number -1.
+    /// As <see cref="Read{TCandidate}(ReadOnlySpan{byte}, CandidateFactory{TCandidate})"/>, with the ids' UTF-8 bytes first
+    /// offered to <paramref name="resolve"/>, all at once: an id it knows is handed on as its string (no new string per
+    /// candidate) with its number; the others are decoded as usual, with number -1.
     /// </summary>
     public static DecodedCandidates<TCandidate> Read<TCandidate>(ReadOnlySpan<byte> data, CandidateIdResolver resolve, ResolvedCandidateFactory<TCandidate> create)
     {
@@ -292,6 +292,29 @@ public static class CandidateWireFormat
             masks[i] = r.U32();
         }
 
+        // With a resolver: where each id's bytes are, then the resolver's answers for all of them.
+        int[]? starts = null;
+        string?[]? known = null;
+        int[]? numbers = null;
+        if (resolve is not null)
+        {
+            starts = ArrayPool<int>.Shared.Rent(count);
+            var lengths = ArrayPool<int>.Shared.Rent(count);
+            known = ArrayPool<string?>.Shared.Rent(count);
+            numbers = ArrayPool<int>.Shared.Rent(count);
+            var idsStart = r.Position;
+            for (var i = 0; i < count; i++)
+            {
+                lengths[i] = r.U16();
+                starts[i] = r.Position;
+                r.Skip(lengths[i]);
+            }
+
+            r = new Reader(data, idsStart);
+            resolve(data, starts.AsSpan(0, count), lengths.AsSpan(0, count), known.AsSpan(0, count), numbers.AsSpan(0, count));
+            ArrayPool<int>.Shared.Return(lengths);
+        }
+
         // One source list per distinct mask, shared by the candidates that have it (a handful of lists for 5,000 candidates).
         var lists = new Dictionary<uint, string[]>();
         var candidates = new TCandidate[count];
@@ -318,17 +341,24 @@ public static class CandidateWireFormat
                 lists[mask] = sources;
             }
 
-            if (resolve is null)
+            if (known is null)
             {
                 candidates[i] = create!(r.String(), scores[i], sources);
             }
             else
             {
                 var utf8 = r.Utf8();
-                candidates[i] = resolve(utf8, out var known, out var number)
-                    ? createResolved!(known, number, scores[i], sources)
+                candidates[i] = known[i] is { } id
+                    ? createResolved!(id, numbers![i], scores[i], sources)
                     : createResolved!(Encoding.UTF8.GetString(utf8), -1, scores[i], sources);
             }
+        }
+
+        if (known is not null)
+        {
+            ArrayPool<int>.Shared.Return(starts!);
+            ArrayPool<string?>.Shared.Return(known, clearArray: true);
+            ArrayPool<int>.Shared.Return(numbers!);
         }
 
         if (r.Remaining != 0)
@@ -382,12 +412,16 @@ public static class CandidateWireFormat
         }
     }
 
-    private ref struct Reader(ReadOnlySpan<byte> data)
+    private ref struct Reader(ReadOnlySpan<byte> data, int position = 0)
     {
         private readonly ReadOnlySpan<byte> _data = data;
-        private int _position;
+        private int _position = position;
 
         public readonly int Remaining => _data.Length - _position;
+
+        public readonly int Position => _position;
+
+        public void Skip(int n) => Take(n);
 
         public byte U8() => Take(1)[0];
 
@@ -426,10 +460,12 @@ public static class CandidateWireFormat
 public delegate TCandidate CandidateFactory<out TCandidate>(string itemId, double score, IReadOnlyList<string> sources);
 
 /// <summary>
-/// Finds a candidate id the caller already holds by its UTF-8 bytes: the caller's string for it and a number of the caller's
-/// (e.g. a dense item number); false when the caller does not know the id.
+/// Finds candidate ids the caller already holds by their UTF-8 bytes, all of a response at once (so that the memory reads
+/// of many ids can overlap): id k is <c>data[starts[k]..(starts[k] + lengths[k])]</c>; sets <c>ids[k]</c> to the caller's
+/// string for it and <c>numbers[k]</c> to a number of the caller's (e.g. a dense item number), or <c>ids[k]</c> to null
+/// when the caller does not know the id.
 /// </summary>
-public delegate bool CandidateIdResolver(ReadOnlySpan<byte> utf8Id, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? itemId, out int number);
+public delegate void CandidateIdResolver(ReadOnlySpan<byte> data, ReadOnlySpan<int> starts, ReadOnlySpan<int> lengths, Span<string?> ids, Span<int> numbers);
 
 /// <summary>Makes one decoded candidate with the number <see cref="CandidateIdResolver"/> gave its id (-1 when it did not know it).</summary>
 public delegate TCandidate ResolvedCandidateFactory<out TCandidate>(string itemId, int number, double score, IReadOnlyList<string> sources);

@@ -247,12 +247,17 @@ public sealed class ItemFeatureSnapshot
     /// <summary>The item's dense number in this snapshot (valid for this snapshot only).</summary>
     public bool TryGetNumber(string itemId, out int number) => _numbers.TryGetValue(itemId, out number);
 
-    /// <summary>
-    /// The item whose id has these UTF-8 bytes: the snapshot's own id string and the item's number (a
-    /// candidate id resolver of the wire decoder, so that decoded candidates share the catalog's strings).
-    /// </summary>
+    /// <summary>The item whose id has these UTF-8 bytes: the snapshot's own id string and the item's number.</summary>
     public bool TryResolveUtf8(ReadOnlySpan<byte> utf8Id, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? itemId, out int number) =>
         _utf8.TryFind(utf8Id, out itemId, out number);
+
+    /// <summary>
+    /// <see cref="TryResolveUtf8"/> for many ids of one buffer at once (id k is <c>data[starts[k]..(starts[k] + lengths[k])]</c>;
+    /// an unknown one gets a null id and number -1): the wire decoder's candidate id resolver, so that decoded candidates
+    /// share the catalog's strings and carry their numbers.
+    /// </summary>
+    public void ResolveUtf8(ReadOnlySpan<byte> data, ReadOnlySpan<int> starts, ReadOnlySpan<int> lengths, Span<string?> ids, Span<int> numbers) =>
+        _utf8.FindMany(data, starts, lengths, ids, numbers);
 
     /// <summary>The values of item <paramref name="number"/> (see <see cref="TryGetNumber"/>).</summary>
     public EntityValues ValuesAt(int number) => _entries[number].Values;

@@ -52,7 +52,7 @@ public sealed class RetrievalClient
                 // With an item table, ids are looked up there by their bytes while decoding: a known id takes the catalog's
                 // string (none is made per candidate) and carries its number in that snapshot for the feature fetch.
                 var decoded = _itemTable() is { } snapshot
-                    ? CandidateWireFormat.Read(bytes, snapshot.TryResolveUtf8, (id, number, score, sources) =>
+                    ? CandidateWireFormat.Read(bytes, snapshot.ResolveUtf8, (id, number, score, sources) =>
                         new RankingCandidate(id, score, sources) { TableStamp = number >= 0 ? snapshot.Stamp : 0, TableNumber = number })
                     : CandidateWireFormat.Read(bytes, static (id, score, sources) => new RankingCandidate(id, score, sources));
                 return new RetrievedCandidates(decoded.Candidates, decoded.Degraded, decoded.IndexCoverage);

@@ -25,6 +25,32 @@ public sealed class Utf8ItemIndexTests
             Assert.Equal(-1, number);
         }
 
+        // Many at once: the same answers, from one buffer, known and unknown ids mixed.
+        string[] asked = [.. ids.Where((_, i) => i % 3 == 0), "item-20000", "", "nope", .. ids.Where((_, i) => i % 3 == 1)];
+        var data = new List<byte>();
+        var starts = new int[asked.Length];
+        var lengths = new int[asked.Length];
+        for (var k = 0; k < asked.Length; k++)
+        {
+            data.AddRange("#"u8.ToArray());
+            starts[k] = data.Count;
+            var bytes = Encoding.UTF8.GetBytes(asked[k]);
+            lengths[k] = bytes.Length;
+            data.AddRange(bytes);
+        }
+
+        var resolved = new string?[asked.Length];
+        var numbers = new int[asked.Length];
+        index.FindMany([.. data], starts, lengths, resolved, numbers);
+        for (var k = 0; k < asked.Length; k++)
+        {
+            Assert.Equal(index.TryFind(Encoding.UTF8.GetBytes(asked[k]), out var one, out var number), resolved[k] is not null);
+            Assert.Same(one, resolved[k]);
+            Assert.Equal(number, numbers[k]);
+        }
+
+        Assert.Equal(asked.Length - 2, resolved.Count(f => f is not null));
+
         // Bytes that are not UTF-8 name no id (decoded they would be U+FFFD, which no id here holds).
         Assert.False(index.TryFind([0xC3, 0x28], out _, out _));
     }

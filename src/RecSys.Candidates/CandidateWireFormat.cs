@@ -280,13 +280,29 @@ public static class CandidateWireFormat
             throw new FormatException($"Candidate count {count} does not fit the {r.Remaining} bytes left.");
         }
 
-        var scores = new double[count];
+        // Pooled: ~60 KB per 5,000 candidates that live only while decoding.
+        var scores = ArrayPool<double>.Shared.Rent(count);
+        var masks = ArrayPool<uint>.Shared.Rent(count);
+        try
+        {
+            return ReadCandidates(ref r, data, count, scores, masks, table, userId, elapsed, hasCoverage ? coverage : null, reports, degraded, resolve, create, createResolved);
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(scores);
+            ArrayPool<uint>.Shared.Return(masks);
+        }
+    }
+
+    private static DecodedCandidates<TCandidate> ReadCandidates<TCandidate>(ref Reader r, ReadOnlySpan<byte> data, int count, double[] scores, uint[] masks,
+        string[] table, string userId, double elapsed, double? coverage, SourceReport[] reports, string[] degraded, CandidateIdResolver? resolve,
+        CandidateFactory<TCandidate>? create, ResolvedCandidateFactory<TCandidate>? createResolved)
+    {
         for (var i = 0; i < count; i++)
         {
             scores[i] = r.F64();
         }
 
-        var masks = new uint[count];
         for (var i = 0; i < count; i++)
         {
             masks[i] = r.U32();
@@ -366,7 +382,7 @@ public static class CandidateWireFormat
             throw new FormatException($"{r.Remaining} bytes after the last candidate.");
         }
 
-        return new DecodedCandidates<TCandidate>(userId, candidates, reports, degraded, elapsed, hasCoverage ? coverage : null);
+        return new DecodedCandidates<TCandidate>(userId, candidates, reports, degraded, elapsed, coverage);
     }
 
     private readonly ref struct Writer(IBufferWriter<byte> output)

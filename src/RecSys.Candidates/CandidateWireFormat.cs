@@ -327,6 +327,8 @@ public static class CandidateWireFormat
             }
 
             r = new Reader(data, idsStart);
+            // A pooled array may hold another user's strings: an id the resolver leaves alone counts as unknown.
+            known.AsSpan(0, count).Clear();
             resolve(data, starts.AsSpan(0, count), lengths.AsSpan(0, count), known.AsSpan(0, count), numbers.AsSpan(0, count));
             ArrayPool<int>.Shared.Return(lengths);
         }

@@ -27,6 +27,7 @@ var commandLine = new BenchCommandLine("dotnet run -c Release --project bench/Re
     .Option("--train-users", "N", "lists of 50 items in the training set (default 2500)")
     .Option("--results", "FILE", "writes every request's served list (item and score, per variant) here, to compare builds")
     .Option("--seed", "N", "world seed (default 7)")
+    .Option("--pre-rows", "FILE", "writes one request's pre-ranker rows here (little-endian float32, row-major), to time tree kernels of two builds on the same rows")
     .Flag("--retrain", "train the release even when one is there");
 return await commandLine.RunAsync(args, async options =>
 {
@@ -191,6 +192,12 @@ return await commandLine.RunAsync(args, async options =>
         }
 
         Console.WriteLine($"feature fetch of one request allocates {fetchAllocated / 1024.0:F0} KB");
+        if (options.GetStringOrNull("--pre-rows") is { } preRowsFile)
+        {
+            File.WriteAllBytes(preRowsFile, System.Runtime.InteropServices.MemoryMarshal.AsBytes(rows.AsSpan()).ToArray());
+            Console.WriteLine($"pre-ranker rows ({candidateCount:N0} x {pre.Width}) written to {preRowsFile}, model {Path.Combine(pre.Directory, "model.onnx")}");
+        }
+
         var scores = new float[candidateCount];
         pre.Score(rows, scores);
         var watch = Stopwatch.StartNew();
@@ -204,6 +211,34 @@ return await commandLine.RunAsync(args, async options =>
 
         var spent = Process.GetCurrentProcess().TotalProcessorTime - cpu;
         Console.WriteLine($"pre-ranker only, {name}: {spent.TotalMilliseconds / repeats:F2} CPU-ms per {candidateCount:N0} rows ({spent.TotalMilliseconds * 1e6 / repeats / candidateCount:F0} ns per row), {repeats} runs");
+
+        // The compiled trees' two QuickScorer widths side by side on the same rows.
+        var compiledTrees = CompiledTreeEnsemble.TryCompile(Path.Combine(pre.Directory, "model.onnx"), pre.Width, out _);
+        if (compiledTrees is not null)
+        {
+            var narrow = new float[candidateCount];
+            var wide = new float[candidateCount];
+            var perWidth = new Dictionary<bool, List<double>> { [false] = [], [true] = [] };
+            for (var round = 0; round < 6; round++)
+            {
+                foreach (var allowWide in round % 2 == 0 ? new[] { false, true } : [true, false])
+                {
+                    var into = allowWide ? wide : narrow;
+                    var before = Process.GetCurrentProcess().TotalProcessorTime;
+                    for (var run = 0; run < 100; run++)
+                    {
+                        compiledTrees.TryScoreQuickScorer(rows, into, allowWide);
+                    }
+
+                    perWidth[allowWide].Add((Process.GetCurrentProcess().TotalProcessorTime - before).TotalMilliseconds / 100);
+                }
+            }
+
+            var same = narrow.AsSpan().SequenceEqual(wide) && narrow.AsSpan().SequenceEqual(scores);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"pre-ranker QuickScorer, {name} ({compiledTrees.Method}): 256-bit {string.Join(" / ", perWidth[false].Select(v => v.ToString("F3", CultureInfo.InvariantCulture)))} CPU-ms, " +
+                $"512-bit {string.Join(" / ", perWidth[true].Select(v => v.ToString("F3", CultureInfo.InvariantCulture)))} CPU-ms per {candidateCount:N0} rows; same scores bit for bit: {same}"));
+        }
     }
 
     Console.WriteLine();

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using RecSys.Candidates;
 using RecSys.Core.Contracts;
+using RecSys.Ranking.Features;
 using RecSys.Ranking.Services;
 
 namespace RecSys.Ranking.Tests;
@@ -75,5 +76,48 @@ public sealed class RetrievalClientTests
             response.Candidates.Select(c => (c.ItemId, c.RetrievalScore, string.Join(',', c.Sources))));
         Assert.Equal(1, response.IndexCoverage);
         Assert.Empty(response.Degraded);
+    }
+
+    [Fact]
+    public async Task With_an_item_table_known_ids_take_the_catalog_strings_and_their_numbers()
+    {
+        // Candidates: catalog items (ASCII and not), items the catalog lacks, one id whose bytes are a catalog id's prefix.
+        var catalogIds = Enumerable.Range(0, 3000).Select(i => i % 7 == 0 ? $"é-{i}" : $"i{i}").Append("i1").Distinct().ToArray();
+        var snapshot = ItemFeatureSnapshot.Of(catalogIds.Select(id => new KeyValuePair<string, EntityValues>(id, new EntityValues())));
+        var candidateIds = Enumerable.Range(0, 5000).Select(i => i % 7 == 0 ? $"é-{i}" : $"i{i}").Append("i").ToArray();
+        var expected = new CandidateResponse("u1", [.. candidateIds.Select((id, i) => new CandidateDto(id, 1.0 / (i + 1), ["collaborative"]))],
+            [new SourceReport("collaborative", candidateIds.Length, 1, false, null)], [], 1);
+        var retrieval = new ScriptedRetrieval { Script = (_, _, _) => Task.FromResult(Compact(expected, withLength: true)) };
+        var client = new RetrievalClient(new HttpClient(retrieval) { BaseAddress = new Uri("http://retrieval") }, () => snapshot);
+
+        var response = await client.GetRankingCandidatesAsync(new CandidateRequest("u1", null, candidateIds.Length, null), CancellationToken.None);
+
+        // The same candidates as without a table (record equality ignores the table's numbers) ...
+        var plain = await new RetrievalClient(new HttpClient(retrieval) { BaseAddress = new Uri("http://retrieval") })
+            .GetRankingCandidatesAsync(new CandidateRequest("u1", null, candidateIds.Length, null), CancellationToken.None);
+        Assert.Equal(plain.Candidates.Select(c => (c.ItemId, c.RetrievalScore, string.Join(',', c.Sources))),
+            response.Candidates.Select(c => (c.ItemId, c.RetrievalScore, string.Join(',', c.Sources))));
+        Assert.Equal(plain.Candidates[0] with { Sources = response.Candidates[0].Sources }, response.Candidates[0]);
+        Assert.Equal(candidateIds, response.Candidates.Select(c => c.ItemId));
+        Assert.All(plain.Candidates, c => Assert.Equal(0, c.TableStamp));
+        var known = 0;
+        foreach (var candidate in response.Candidates)
+        {
+            if (snapshot.TryGetNumber(candidate.ItemId, out var number))
+            {
+                // ... each known one with its number in this snapshot and the snapshot's own string.
+                known++;
+                Assert.Equal(snapshot.Stamp, candidate.TableStamp);
+                Assert.Equal(number, candidate.TableNumber);
+                Assert.True(snapshot.TryResolveUtf8(System.Text.Encoding.UTF8.GetBytes(candidate.ItemId), out var catalogId, out _));
+                Assert.Same(catalogId, candidate.ItemId);
+            }
+            else
+            {
+                Assert.Equal(0, candidate.TableStamp);
+            }
+        }
+
+        Assert.Equal(catalogIds.Length, known);
     }
 }

@@ -52,6 +52,43 @@ public sealed class CandidateWireFormatTests
     }
 
     [Fact]
+    public void A_resolver_sees_every_id_once_and_its_answers_replace_the_decoded_strings()
+    {
+        var response = Sample(0.5);
+        var data = Encode(response);
+        string[] held = ["é-ü", "i1"];
+        var asked = new List<string>();
+
+        var decoded = CandidateWireFormat.Read(
+            data,
+            (bytes, starts, lengths, ids, numbers) =>
+            {
+                for (var k = 0; k < starts.Length; k++)
+                {
+                    var id = System.Text.Encoding.UTF8.GetString(bytes.Slice(starts[k], lengths[k]));
+                    asked.Add(id);
+                    var number = Array.IndexOf(held, id);
+                    ids[k] = number >= 0 ? held[number] : null;
+                    numbers[k] = number >= 0 ? 100 + number : 7;
+                }
+            },
+            (id, number, score, sources) => (Id: id, Number: number, Score: score, Sources: string.Join('+', sources)));
+
+        Assert.Equal(["i1", "i2", "é-ü", "i4"], asked);
+        Assert.Equal(
+            [("i1", 101, 0.9, "collaborative+trending"), ("i2", -1, 0.5, "collaborative"), ("é-ü", 100, 1e-300, "trending"), ("i4", -1, 0.0, "")],
+            decoded.Candidates.Select(c => (c.Id, c.Number, c.Score, c.Sources)));
+        Assert.Same(held[1], decoded.Candidates[0].Id);
+        Assert.Same(held[0], decoded.Candidates[2].Id);
+        Assert.Equal(0.5, decoded.IndexCoverage);
+        Assert.Equal(["content"], decoded.Degraded);
+
+        // Bytes that are not a response still throw, resolver or not.
+        Assert.Throws<FormatException>(() => CandidateWireFormat.Read(data.AsSpan(0, data.Length - 1), (_, _, _, _, _) => { }, (id, _, _, _) => id));
+        Assert.Throws<FormatException>(() => CandidateWireFormat.Read([.. data, 0], (_, _, _, _, _) => { }, (id, _, _, _) => id));
+    }
+
+    [Fact]
     public void Candidates_with_the_same_sources_share_one_list()
     {
         var response = Sample(null) with

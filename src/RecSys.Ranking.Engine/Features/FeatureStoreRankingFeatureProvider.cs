@@ -85,11 +85,15 @@ public sealed class FeatureStoreRankingFeatureProvider : IRankingFeatureProvider
             // Candidates from the in-process item table (by number in its columns); only those it lacks (and the user) go to the store.
             List<string>? absent = null;
             var touched = 0;
+            var stamp = table?.Stamp ?? 0;
             for (var i = 0; i < n; i++)
             {
                 rows[i] = null!;
                 numbers[i] = -1;
-                if (table is not null && table.TryGetNumber(candidates[i].ItemId, out var number))
+                var candidate = candidates[i];
+                int number;
+                // Ids found in this very snapshot while decoding carry their number; the others are looked up here.
+                if (table is not null && (candidate.TableStamp == stamp ? (number = candidate.TableNumber) >= 0 : table.TryGetNumber(candidate.ItemId, out number)))
                 {
                     // The row computation below reads these lines for every candidate: fetching them in this short loop
                     // overlaps the cache misses of many candidates (the catalog does not stay in cache).

@@ -181,22 +181,29 @@ internal readonly record struct ItemEntry(EntityValues Values, ItemMetadata? Met
 /// </summary>
 public sealed class ItemFeatureSnapshot
 {
+    private static int s_lastStamp;
+
     private readonly Dictionary<string, int> _numbers;
     private readonly ItemEntry[] _entries;
+    private readonly Utf8ItemIndex _utf8;
 
     internal ItemFeatureSnapshot(long version, Dictionary<string, ItemEntry> items, long loadedAt, bool hasMetadata)
     {
         Version = version;
+        Stamp = Interlocked.Increment(ref s_lastStamp);
         _numbers = new Dictionary<string, int>(items.Count, StringComparer.Ordinal);
         _entries = new ItemEntry[items.Count];
+        var ids = new string[items.Count];
         var values = new EntityValues[items.Count];
         foreach (var (id, entry) in items)
         {
             values[_numbers.Count] = entry.Values;
             _entries[_numbers.Count] = entry;
+            ids[_numbers.Count] = id;
             _numbers[id] = _numbers.Count;
         }
 
+        _utf8 = new Utf8ItemIndex(ids);
         Columns = ItemColumns.Build(values);
         LoadedAt = loadedAt;
         HasMetadata = hasMetadata;
@@ -234,8 +241,23 @@ public sealed class ItemFeatureSnapshot
     /// <summary>The items' values as records by number; null when the catalog's item features do not fit a record.</summary>
     internal ItemColumns? Columns { get; }
 
+    /// <summary>This snapshot among those of the process (1, 2, ...): a number resolved against it is valid where the stamp matches.</summary>
+    public int Stamp { get; }
+
     /// <summary>The item's dense number in this snapshot (valid for this snapshot only).</summary>
     public bool TryGetNumber(string itemId, out int number) => _numbers.TryGetValue(itemId, out number);
+
+    /// <summary>The item whose id has these UTF-8 bytes: the snapshot's own id string and the item's number.</summary>
+    public bool TryResolveUtf8(ReadOnlySpan<byte> utf8Id, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? itemId, out int number) =>
+        _utf8.TryFind(utf8Id, out itemId, out number);
+
+    /// <summary>
+    /// <see cref="TryResolveUtf8"/> for many ids of one buffer at once (id k is <c>data[starts[k]..(starts[k] + lengths[k])]</c>;
+    /// an unknown one gets a null id and number -1): the wire decoder's candidate id resolver, so that decoded candidates
+    /// share the catalog's strings and carry their numbers.
+    /// </summary>
+    public void ResolveUtf8(ReadOnlySpan<byte> data, ReadOnlySpan<int> starts, ReadOnlySpan<int> lengths, Span<string?> ids, Span<int> numbers) =>
+        _utf8.FindMany(data, starts, lengths, ids, numbers);
 
     /// <summary>The values of item <paramref name="number"/> (see <see cref="TryGetNumber"/>).</summary>
     public EntityValues ValuesAt(int number) => _entries[number].Values;

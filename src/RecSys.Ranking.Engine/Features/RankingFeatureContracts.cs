@@ -3,7 +3,23 @@ using System.Buffers;
 namespace RecSys.Ranking.Features;
 
 /// <summary>A candidate as Retrieval hands it to ranking: its fused retrieval score and the sources that found it.</summary>
-public sealed record RankingCandidate(string ItemId, double RetrievalScore, IReadOnlyList<string> Sources);
+public sealed record RankingCandidate(string ItemId, double RetrievalScore, IReadOnlyList<string> Sources)
+{
+    /// <summary>
+    /// <see cref="ItemFeatureSnapshot.Stamp"/> of the item table snapshot the id was found in while decoding (0: not looked
+    /// up), and the item's number there: the provider skips its own lookup when it serves from that snapshot. A shortcut,
+    /// not part of the candidate: equality ignores both.
+    /// </summary>
+    internal int TableStamp { get; init; }
+
+    internal int TableNumber { get; init; }
+
+    public bool Equals(RankingCandidate? other) =>
+        other is not null && string.Equals(ItemId, other.ItemId, StringComparison.Ordinal) && RetrievalScore.Equals(other.RetrievalScore)
+        && EqualityComparer<IReadOnlyList<string>>.Default.Equals(Sources, other.Sources);
+
+    public override int GetHashCode() => HashCode.Combine(ItemId, RetrievalScore, Sources);
+}
 
 /// <summary>Whom a ranking request is for, in which context, and when (the time features are computed at).</summary>
 public sealed record RankingQuery(string UserId, string? Context, DateTimeOffset RequestTime)

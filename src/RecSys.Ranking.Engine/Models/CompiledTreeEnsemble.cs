@@ -1,7 +1,8 @@
-using System.Numerics;
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Onnx;
 
 namespace RecSys.Ranking.Models;
@@ -56,8 +57,11 @@ public sealed class CompiledTreeEnsemble
 
     public int NodeCount => _nodes.Length;
 
-    /// <summary><c>quickscorer</c> (sixteen rows per step in two 256-bit vectors) or <c>lockstep</c>.</summary>
-    public string Method => _quick is not null && Vector256.IsHardwareAccelerated ? "quickscorer" : "lockstep";
+    /// <summary>
+    /// <c>quickscorer-avx512</c> (sixteen rows per step in one 512-bit vector), <c>quickscorer</c> (in two 256-bit vectors;
+    /// where AVX-512 is absent or off) or <c>lockstep</c>.
+    /// </summary>
+    public string Method => _quick is null || !QuickScorer.Supported ? "lockstep" : QuickScorer.Wide ? "quickscorer-avx512" : "quickscorer";
 
     /// <summary>Every split (feature, threshold) of the ensemble: what verification rows are made of.</summary>
     public IReadOnlyList<(int Feature, float Threshold)> Splits { get; }
@@ -285,14 +289,34 @@ public sealed class CompiledTreeEnsemble
             throw new ArgumentException($"Expected {scores.Length} rows of {Width} features, got {rows.Length} values.", nameof(rows));
         }
 
-        if (_quick is not null && Vector256.IsHardwareAccelerated)
+        if (_quick is not null && QuickScorer.Supported)
         {
-            _quick.Score(rows, scores, Width, _baseValue);
+            _quick.Score(rows, scores, Width, _baseValue, allowWide: true);
         }
         else
         {
             ScoreLockstep(rows, scores);
         }
+    }
+
+    /// <summary>
+    /// The QuickScorer with 256-bit vectors, or 512-bit ones when <paramref name="allowWide"/> and the machine has them
+    /// (tests and benches compare both); false when the ensemble or the machine has no QuickScorer path.
+    /// </summary>
+    public bool TryScoreQuickScorer(ReadOnlySpan<float> rows, Span<float> scores, bool allowWide)
+    {
+        if (rows.Length != (long)scores.Length * Width)
+        {
+            throw new ArgumentException($"Expected {scores.Length} rows of {Width} features, got {rows.Length} values.", nameof(rows));
+        }
+
+        if (_quick is null || !QuickScorer.Supported)
+        {
+            return false;
+        }
+
+        _quick.Score(rows, scores, Width, _baseValue, allowWide);
+        return true;
     }
 
     /// <summary>The lock-step walk whatever <see cref="Method"/> says (tests compare both with ONNX Runtime).</summary>
@@ -429,41 +453,49 @@ public sealed class CompiledTreeEnsemble
         return true;
     }
 
-    /// <summary>The QuickScorer layout: every split by feature and ascending threshold, with the leaves it leaves possible when false.</summary>
+    /// <summary>
+    /// The QuickScorer layout: every split by feature and ascending threshold, with the leaves it leaves possible when false,
+    /// and every tree's leaf values in 32 slots by leaf number.
+    /// </summary>
     private sealed class QuickScorer
     {
-        private const int Lanes = 8;
+        /// <summary>Rows scored together: one 512-bit vector or two 256-bit ones of possible-leaf masks per tree.</summary>
+        private const int Block = 16;
 
-        // Rows scored together: two vectors share each threshold's broadcast and each split's tree and mask loads.
-        private const int Block = 2 * Lanes;
+        /// <summary>Leaf slots per tree in <see cref="_leafTable"/> (leaf numbers are 0-31).</summary>
+        private const int LeafSlots = 32;
 
         private readonly int[] _featureStart;
         private readonly float[] _thresholds;
         private readonly int[] _trees;
         private readonly uint[] _keep;
-        private readonly int[] _leafStart;
-        private readonly float[] _leafValues;
+        private readonly float[] _leafTable;
+        private readonly int _treeCount;
 
-        private QuickScorer(int[] featureStart, float[] thresholds, int[] trees, uint[] keep, int[] leafStart, float[] leafValues)
+        private QuickScorer(int[] featureStart, float[] thresholds, int[] trees, uint[] keep, float[] leafTable, int treeCount)
         {
             _featureStart = featureStart;
             _thresholds = thresholds;
             _trees = trees;
             _keep = keep;
-            _leafStart = leafStart;
-            _leafValues = leafValues;
+            _leafTable = leafTable;
+            _treeCount = treeCount;
         }
+
+        /// <summary>Whether <see cref="Score"/> can take the 512-bit path on this machine (<c>DOTNET_EnableAVX512=0</c> turns it off).</summary>
+        public static bool Wide => Vector512.IsHardwareAccelerated && Avx512F.IsSupported && Avx512CD.IsSupported;
+
+        /// <summary>Whether the QuickScorer runs here at all (256-bit integer vectors and gathers).</summary>
+        public static bool Supported => Avx2.IsSupported && Vector256.IsHardwareAccelerated;
 
         /// <summary>Null when a tree has more than 32 leaves or a node is reached twice (not a tree).</summary>
         public static QuickScorer? TryBuild(Node[] nodes, bool[] isLeaf, float[] nodeLeafValues, List<int> roots, int count, int width)
         {
             var splits = new List<(int Feature, float Threshold, int Tree, uint Keep)>();
-            var leafStart = new int[roots.Count];
-            var leafValues = new List<float>();
+            var leafTable = new float[roots.Count * LeafSlots];
             var seen = new bool[count];
             for (var t = 0; t < roots.Count; t++)
             {
-                leafStart[t] = leafValues.Count;
                 var leaves = 0;
                 if (!WalkRange(roots[t], out _, out _))
                 {
@@ -482,13 +514,13 @@ public sealed class CompiledTreeEnsemble
                     seen[node] = true;
                     if (isLeaf[node])
                     {
-                        if (leaves == 32)
+                        if (leaves == LeafSlots)
                         {
                             return false;
                         }
 
                         first = last = leaves++;
-                        leafValues.Add(nodeLeafValues[node]);
+                        leafTable[(t * LeafSlots) + first] = nodeLeafValues[node];
                         return true;
                     }
 
@@ -518,23 +550,142 @@ public sealed class CompiledTreeEnsemble
             }
 
             return new QuickScorer(featureStart, [.. ordered.Select(s => s.Threshold)], [.. ordered.Select(s => s.Tree)], [.. ordered.Select(s => s.Keep)],
-                leafStart, [.. leafValues]);
+                leafTable, roots.Count);
         }
 
-        public void Score(ReadOnlySpan<float> rows, Span<float> scores, int width, float baseValue)
+        /// <summary>Scores with 512-bit vectors when <paramref name="allowWide"/> and <see cref="Wide"/>, else 256-bit ones.</summary>
+        public void Score(ReadOnlySpan<float> rows, Span<float> scores, int width, float baseValue, bool allowWide)
         {
-            var trees = _leafStart.Length;
-            // Per tree, the possible leaves of Block rows as two 8-lane masks, side by side (12 KB for 200 trees).
-            Span<Vector256<uint>> possible = trees <= 512 ? stackalloc Vector256<uint>[trees * 2] : new Vector256<uint>[trees * 2];
+            if (allowWide && Wide)
+            {
+                Score512(rows, scores, width, baseValue);
+            }
+            else
+            {
+                Score256(rows, scores, width, baseValue);
+            }
+        }
+
+        /// <summary>Feature <paramref name="f"/> of the block's rows; lanes past the last row repeat it (their results are not kept).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Gather(ReadOnlySpan<float> rows, int start, int block, int width, int f, Span<float> lane)
+        {
+            if (block == Block)
+            {
+                var at = (start * width) + f;
+                for (var r = 0; r < Block; r++, at += width)
+                {
+                    lane[r] = rows[at];
+                }
+            }
+            else
+            {
+                for (var r = 0; r < Block; r++)
+                {
+                    lane[r] = rows[((start + Math.Min(r, block - 1)) * width) + f];
+                }
+            }
+        }
+
+        /// <summary>Sixteen rows per step in one 512-bit vector; exit leaves picked from the tree's 32 slots by a two-table permute.</summary>
+        private void Score512(ReadOnlySpan<float> rows, Span<float> scores, int width, float baseValue)
+        {
+            var trees = _treeCount;
+            // Per tree, the possible leaves of the block's 16 rows (12.5 KB for 200 trees); past 512 trees (32 KB) from the pool.
+            var rented = trees <= 512 ? null : ArrayPool<Vector512<uint>>.Shared.Rent(trees);
+            Span<Vector512<uint>> possible = rented is null ? stackalloc Vector512<uint>[trees] : rented.AsSpan(0, trees);
             Span<float> lane = stackalloc float[Block];
-            var bits = MemoryMarshal.Cast<Vector256<uint>, uint>(possible);
-            ref var threshold0 = ref MemoryMarshal.GetArrayDataReference(_thresholds);
-            ref var tree0 = ref MemoryMarshal.GetArrayDataReference(_trees);
-            ref var keep0 = ref MemoryMarshal.GetArrayDataReference(_keep);
-            ref var leafStart0 = ref MemoryMarshal.GetArrayDataReference(_leafStart);
-            ref var leafValue0 = ref MemoryMarshal.GetArrayDataReference(_leafValues);
             ref var possible0 = ref MemoryMarshal.GetReference(possible);
-            ref var bits0 = ref MemoryMarshal.GetReference(bits);
+            var bases = Vector512.Create(baseValue);
+            for (var start = 0; start < scores.Length; start += Block)
+            {
+                var block = Math.Min(Block, scores.Length - start);
+                possible.Fill(Vector512<uint>.AllBitsSet);
+                for (var f = 0; f < width; f++)
+                {
+                    var from = _featureStart[f];
+                    var to = _featureStart[f + 1];
+                    if (from < to)
+                    {
+                        Gather(rows, start, block, width, f, lane);
+                        Splits512(ref MemoryMarshal.GetArrayDataReference(_thresholds), ref MemoryMarshal.GetArrayDataReference(_trees),
+                            ref MemoryMarshal.GetArrayDataReference(_keep), ref possible0, from, to, Vector512.Create<float>(lane));
+                    }
+                }
+
+                var sum = LeafSums512(ref possible0, ref MemoryMarshal.GetArrayDataReference(_leafTable), trees) + bases;
+                if (block == Block)
+                {
+                    sum.StoreUnsafe(ref MemoryMarshal.GetReference(scores), (nuint)start);
+                }
+                else
+                {
+                    sum.StoreUnsafe(ref MemoryMarshal.GetReference(lane));
+                    lane[..block].CopyTo(scores.Slice(start, block));
+                }
+            }
+
+            if (rented is not null)
+            {
+                ArrayPool<Vector512<uint>>.Shared.Return(rented);
+            }
+        }
+
+        /// <summary>
+        /// Splits <paramref name="from"/>..<paramref name="to"/> (one feature's, ascending thresholds) over the block's values
+        /// <paramref name="x"/>. A method of its own so that its loop keeps every base in a register.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private static void Splits512(ref float threshold0, ref int tree0, ref uint keep0, ref Vector512<uint> possible0, int from, int to, Vector512<float> x)
+        {
+            for (var k = from; k < to; k++)
+            {
+                // SAFETY: k < _featureStart[width] = the length of _thresholds, _trees and _keep (built together in TryBuild),
+                // and every _trees entry is a tree number < trees, an index of possible.
+                var atOrBelow = Vector512.LessThanOrEqual(x, Vector512.Create(Unsafe.Add(ref threshold0, k)));
+                if (Vector512.ExtractMostSignificantBits(atOrBelow) == 0xFFFFu)
+                {
+                    // Every row is at or below this threshold, so at or below every later one of this feature.
+                    return;
+                }
+
+                Unsafe.Add(ref possible0, Unsafe.Add(ref tree0, k)) &= atOrBelow.AsUInt32() | Vector512.Create(Unsafe.Add(ref keep0, k));
+            }
+        }
+
+        /// <summary>
+        /// Each lane's sum of its exit leaves' values in tree order, as the scalar walk adds them (the same float additions,
+        /// sixteen rows at once). The exit leaf is the leftmost possible one: the lowest set bit, numbered 31 - its leading zeros.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private static Vector512<float> LeafSums512(ref Vector512<uint> possible0, ref float table0, int trees)
+        {
+            var lastSlot = Vector512.Create((uint)(LeafSlots - 1));
+            var sum = Vector512<float>.Zero;
+            for (var t = 0; t < trees; t++)
+            {
+                // SAFETY: t < trees, the length of possible; t * 32 + 32 <= _leafTable.Length (32 slots per tree). The lowest set
+                // bit is a leaf of tree t (see ExitLeaf), so the permute picks one of the tree's 32 slots.
+                var masks = Unsafe.Add(ref possible0, t);
+                var leaf = Avx512CD.LeadingZeroCount(masks & (Vector512<uint>.Zero - masks)) ^ lastSlot;
+                ref var slots = ref Unsafe.Add(ref table0, t * LeafSlots);
+                sum += Avx512F.PermuteVar16x32x2(Vector512.LoadUnsafe(ref slots), leaf.AsInt32(), Vector512.LoadUnsafe(ref slots, 16));
+            }
+
+            return sum;
+        }
+
+        /// <summary>Sixteen rows per step in two 256-bit vectors; exit leaves gathered from the tree's 32 slots.</summary>
+        private void Score256(ReadOnlySpan<float> rows, Span<float> scores, int width, float baseValue)
+        {
+            const int Lanes = 8;
+            var trees = _treeCount;
+            // Per tree, the possible leaves of the block's rows as two 8-lane masks, side by side (12.5 KB for 200 trees).
+            var rented = trees <= 512 ? null : ArrayPool<Vector256<uint>>.Shared.Rent(trees * 2);
+            Span<Vector256<uint>> possible = rented is null ? stackalloc Vector256<uint>[trees * 2] : rented.AsSpan(0, trees * 2);
+            Span<float> lane = stackalloc float[Block];
+            ref var possible0 = ref MemoryMarshal.GetReference(possible);
+            var bases = Vector256.Create(baseValue);
             for (var start = 0; start < scores.Length; start += Block)
             {
                 var block = Math.Min(Block, scores.Length - start);
@@ -543,56 +694,93 @@ public sealed class CompiledTreeEnsemble
                 {
                     var from = _featureStart[f];
                     var to = _featureStart[f + 1];
-                    if (from == to)
+                    if (from < to)
                     {
-                        continue;
-                    }
-
-                    // Lanes past the last row repeat it (their results are not read).
-                    for (var r = 0; r < Block; r++)
-                    {
-                        lane[r] = rows[((start + Math.Min(r, block - 1)) * width) + f];
-                    }
-
-                    var low = Vector256.Create<float>(lane[..Lanes]);
-                    var high = Vector256.Create<float>(lane[Lanes..]);
-                    for (var k = from; k < to; k++)
-                    {
-                        // SAFETY: k < _featureStart[width] = the length of _thresholds, _trees and _keep (built together in
-                        // TryBuild), and every _trees entry is a tree number < trees, whose two masks lie within possible.
-                        var threshold = Vector256.Create(Unsafe.Add(ref threshold0, k));
-                        var lowAtOrBelow = Vector256.LessThanOrEqual(low, threshold).AsUInt32();
-                        var highAtOrBelow = Vector256.LessThanOrEqual(high, threshold).AsUInt32();
-                        if ((lowAtOrBelow & highAtOrBelow) == Vector256<uint>.AllBitsSet)
-                        {
-                            // Every row is at or below this threshold, so at or below every later one of this feature.
-                            break;
-                        }
-
-                        var keep = Vector256.Create(Unsafe.Add(ref keep0, k));
-                        ref var masks = ref Unsafe.Add(ref possible0, Unsafe.Add(ref tree0, k) * 2);
-                        masks &= lowAtOrBelow | keep;
-                        Unsafe.Add(ref masks, 1) &= highAtOrBelow | keep;
+                        Gather(rows, start, block, width, f, lane);
+                        Splits256(ref MemoryMarshal.GetArrayDataReference(_thresholds), ref MemoryMarshal.GetArrayDataReference(_trees),
+                            ref MemoryMarshal.GetArrayDataReference(_keep), ref possible0, from, to, Vector256.Create<float>(lane[..Lanes]),
+                            Vector256.Create<float>(lane[Lanes..]));
                     }
                 }
 
-                for (var r = 0; r < block; r++)
+                var (sumLow, sumHigh) = LeafSums256(ref possible0, _leafTable, trees);
+                sumLow += bases;
+                sumHigh += bases;
+                ref var into = ref block == Block ? ref MemoryMarshal.GetReference(scores.Slice(start, Block)) : ref MemoryMarshal.GetReference(lane);
+                sumLow.StoreUnsafe(ref into);
+                sumHigh.StoreUnsafe(ref into, Lanes);
+                if (block < Block)
                 {
-                    var sum = 0f;
-                    for (var t = 0; t < trees; t++)
-                    {
-                        // The exit leaf is the leftmost possible one. SAFETY: its bit is never cleared (a split rules out only
-                        // leaves of its true subtree, and the exit leaf is in the true subtree of no false split on its path),
-                        // so the lowest set bit is a leaf of tree t (bits past its leaf count are never cleared but are
-                        // higher), and _leafStart[t] + that bit is within _leafValues. Row r's lane of tree t is uint t * Block + r
-                        // (the tree's two vectors hold rows 0-7, then 8-15).
-                        var leaf = BitOperations.TrailingZeroCount(Unsafe.Add(ref bits0, (t * Block) + r));
-                        sum += Unsafe.Add(ref leafValue0, Unsafe.Add(ref leafStart0, t) + leaf);
-                    }
-
-                    scores[start + r] = sum + baseValue;
+                    lane[..block].CopyTo(scores.Slice(start, block));
                 }
             }
+
+            if (rented is not null)
+            {
+                ArrayPool<Vector256<uint>>.Shared.Return(rented);
+            }
+        }
+
+        /// <summary>As <see cref="Splits512"/>, the block's rows in two 8-lane halves.</summary>
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private static void Splits256(ref float threshold0, ref int tree0, ref uint keep0, ref Vector256<uint> possible0, int from, int to,
+            Vector256<float> low, Vector256<float> high)
+        {
+            for (var k = from; k < to; k++)
+            {
+                // SAFETY: k < _featureStart[width] = the length of _thresholds, _trees and _keep (built together in TryBuild),
+                // and every _trees entry is a tree number < trees, whose two masks lie within possible.
+                var threshold = Vector256.Create(Unsafe.Add(ref threshold0, k));
+                var lowAtOrBelow = Vector256.LessThanOrEqual(low, threshold).AsUInt32();
+                var highAtOrBelow = Vector256.LessThanOrEqual(high, threshold).AsUInt32();
+                if ((lowAtOrBelow & highAtOrBelow) == Vector256<uint>.AllBitsSet)
+                {
+                    // Every row is at or below this threshold, so at or below every later one of this feature.
+                    return;
+                }
+
+                var keep = Vector256.Create(Unsafe.Add(ref keep0, k));
+                ref var masks = ref Unsafe.Add(ref possible0, Unsafe.Add(ref tree0, k) * 2);
+                masks &= lowAtOrBelow | keep;
+                Unsafe.Add(ref masks, 1) &= highAtOrBelow | keep;
+            }
+        }
+
+        /// <summary>As <see cref="LeafSums512"/>, eight rows per vector, the exit leaves' values gathered.</summary>
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private static unsafe (Vector256<float> Low, Vector256<float> High) LeafSums256(ref Vector256<uint> possible0, float[] leafTable, int trees)
+        {
+            var exponentMask = Vector256.Create(0xFFu);
+            var sumLow = Vector256<float>.Zero;
+            var sumHigh = Vector256<float>.Zero;
+            fixed (float* table = leafTable)
+            {
+                for (var t = 0; t < trees; t++)
+                {
+                    // SAFETY: t < trees, so both masks of tree t lie within possible; the gathers read slot t * 32 + the exit
+                    // leaf's number (0-31, see ExitLeaf), within leafTable (32 slots per tree).
+                    var slots = Vector256.Create(t * LeafSlots);
+                    ref var masks = ref Unsafe.Add(ref possible0, t * 2);
+                    sumLow += Avx2.GatherVector256(table, slots + ExitLeaf(masks, exponentMask), 4);
+                    sumHigh += Avx2.GatherVector256(table, slots + ExitLeaf(Unsafe.Add(ref masks, 1), exponentMask), 4);
+                }
+            }
+
+            return (sumLow, sumHigh);
+        }
+
+        /// <summary>
+        /// The number of each lane's lowest set bit, from the exponent of that bit converted to float (2^31 converts as -2^31,
+        /// whose exponent is the same). SAFETY (for the gather and the permute, which read slot t * 32 + this): the exit
+        /// leaf's bit is never cleared (a split rules out only leaves of its true subtree, and the exit leaf is in the true
+        /// subtree of no false split on its path), so every lane has a set bit, the lowest is a leaf of the tree (bits past
+        /// its leaf count are never cleared but are higher) and its number is 0-31.
+        /// </summary>
+        private static Vector256<int> ExitLeaf(Vector256<uint> masks, Vector256<uint> exponentMask)
+        {
+            var lowest = masks & (Vector256<uint>.Zero - masks);
+            var exponent = Vector256.ShiftRightLogical(Vector256.ConvertToSingle(lowest.AsInt32()).AsUInt32(), 23) & exponentMask;
+            return exponent.AsInt32() - Vector256.Create(127);
         }
     }
 

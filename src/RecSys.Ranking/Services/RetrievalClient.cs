@@ -10,13 +10,32 @@ namespace RecSys.Ranking.Services;
 /// Typed client of the Retrieval service's <c>POST /v1/candidates</c>. It asks for the compact <see cref="CandidateWireFormat"/>
 /// (JSON stays acceptable, at a lower quality, so that a Retrieval without it still answers).
 /// </summary>
-public sealed class RetrievalClient(HttpClient http)
+public sealed class RetrievalClient
 {
     private static readonly MediaTypeWithQualityHeaderValue Compact = new(CandidateWireFormat.MediaType);
     private static readonly MediaTypeWithQualityHeaderValue Json = new("application/json", 0.5);
 
     /// <summary>Far above 10,000 candidates (the largest count) with 64-character ids: a bound on what is buffered.</summary>
     private const int MaxCompactBytes = 64 * 1024 * 1024;
+
+    private readonly HttpClient _http;
+    private readonly Func<ItemFeatureSnapshot?> _itemTable;
+
+    /// <param name="http">The client for Retrieval's address.</param>
+    /// <param name="itemTable">The in-process item table, when the ranker has one: compact answers resolve their ids against it.</param>
+    public RetrievalClient(HttpClient http, ItemFeatureTable? itemTable = null)
+        : this(http, itemTable is null ? static () => null : () => itemTable.Current)
+    {
+    }
+
+    /// <summary>With the item table's current snapshot given by <paramref name="itemTable"/> (tests).</summary>
+    internal RetrievalClient(HttpClient http, Func<ItemFeatureSnapshot?> itemTable)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        ArgumentNullException.ThrowIfNull(itemTable);
+        _http = http;
+        _itemTable = itemTable;
+    }
 
     public Task<CandidateResponse> GetCandidatesAsync(CandidateRequest request, CancellationToken cancellationToken) =>
         SendAsync(request, static bytes => CandidateWireFormat.Read(bytes), static json => json, cancellationToken);
@@ -28,9 +47,14 @@ public sealed class RetrievalClient(HttpClient http)
     public Task<RetrievedCandidates> GetRankingCandidatesAsync(CandidateRequest request, CancellationToken cancellationToken) =>
         SendAsync(
             request,
-            static bytes =>
+            bytes =>
             {
-                var decoded = CandidateWireFormat.Read(bytes, static (id, score, sources) => new RankingCandidate(id, score, sources));
+                // With an item table, ids are looked up there by their bytes while decoding: a known id takes the catalog's
+                // string (none is made per candidate) and carries its number in that snapshot for the feature fetch.
+                var decoded = _itemTable() is { } snapshot
+                    ? CandidateWireFormat.Read(bytes, snapshot.ResolveUtf8, (id, number, score, sources) =>
+                        new RankingCandidate(id, score, sources) { TableStamp = number >= 0 ? snapshot.Stamp : 0, TableNumber = number })
+                    : CandidateWireFormat.Read(bytes, static (id, score, sources) => new RankingCandidate(id, score, sources));
                 return new RetrievedCandidates(decoded.Candidates, decoded.Degraded, decoded.IndexCoverage);
             },
             static json => new RetrievedCandidates(RetrievedCandidates.From(json.Candidates), json.Degraded, json.IndexCoverage),
@@ -44,7 +68,7 @@ public sealed class RetrievalClient(HttpClient http)
         };
         message.Headers.Accept.Add(Compact);
         message.Headers.Accept.Add(Json);
-        using var response = await http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        using var response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
         if (!response.IsSuccessStatusCode)
         {
             var body = await response.Content.ReadAsStringAsync(cancellationToken);

@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Microsoft.Extensions.Logging.Abstractions;
 using RecSys.Learning.Ranking;
 using RecSys.Ranking.Models;
@@ -28,6 +30,8 @@ public sealed class CompiledTreeEnsembleTests : IDisposable
     [InlineData(2, 200, 31, 5_000)]
     [InlineData(3, 40, 2, 17)]
     [InlineData(4, 60, 63, 1_000)]
+    [InlineData(5, 600, 32, 333)]
+    [InlineData(6, 3, 32, 16)]
     public void Compiled_trees_score_exactly_as_onnx_runtime_on_random_rows(int seed, int trees, int leaves, int rows)
     {
         var features = Enumerable.Range(0, 12).Select(i => $"f{i}").ToArray();
@@ -59,12 +63,28 @@ public sealed class CompiledTreeEnsembleTests : IDisposable
         ranker.ScoreWithOnnxRuntime(input, onnx);
         Assert.Equal(onnx, compiled);
 
-        // Both methods: QuickScorer where trees have at most 32 leaves (and 256-bit vectors run), the lock-step walk always.
+        // Every method: QuickScorer where trees have at most 32 leaves (with 512-bit vectors where AVX-512 is on, and with
+        // 256-bit ones side by side), the lock-step walk always; each bit for bit as ONNX Runtime.
         var ensemble = CompiledTreeEnsemble.TryCompile(OnnxExport.FromTrees(model, "trees"), features.Length, out _)!;
-        Assert.Equal(leaves <= 32 && System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "quickscorer" : "lockstep", ensemble.Method);
+        var quickScorer = leaves <= 32 && Avx2.IsSupported;
+        Assert.Equal(!quickScorer ? "lockstep" : Vector512.IsHardwareAccelerated && Avx512CD.IsSupported ? "quickscorer-avx512" : "quickscorer", ensemble.Method);
         var lockstep = new float[rows];
         ensemble.ScoreLockstep(input, lockstep);
-        Assert.Equal(onnx, lockstep);
+        AssertSameBits(onnx, lockstep);
+        AssertSameBits(onnx, compiled);
+        var narrow = new float[rows];
+        var wide = new float[rows];
+        Assert.Equal(quickScorer, ensemble.TryScoreQuickScorer(input, narrow, allowWide: false));
+        Assert.Equal(quickScorer, ensemble.TryScoreQuickScorer(input, wide, allowWide: true));
+        if (quickScorer)
+        {
+            AssertSameBits(onnx, narrow);
+            AssertSameBits(onnx, wide);
+            before = GC.GetAllocatedBytesForCurrentThread();
+            ensemble.TryScoreQuickScorer(input, narrow, allowWide: false);
+            ensemble.TryScoreQuickScorer(input, wide, allowWide: true);
+            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
 
         // And the C# walk of the parsed trees (in double) agrees to rounding.
         var reference = new float[rows];
@@ -74,6 +94,33 @@ public sealed class CompiledTreeEnsembleTests : IDisposable
         for (var r = 0; r < rows; r++)
         {
             Assert.Equal(reference[r], compiled[r], 1e-4f);
+        }
+    }
+
+    [Fact]
+    public void Both_quickscorer_widths_pick_every_leaf_number_including_the_32nd()
+    {
+        // One feature, 32 leaves in a chain: row value v exits at leaf min(floor(v), 31), so bits 0-31 are all the exit bit.
+        var thresholds = Enumerable.Range(0, 31).Select(i => i + 0.5).ToArray();
+        var left = Enumerable.Range(0, 31).Select(i => ~i).ToArray();
+        var right = Enumerable.Range(0, 31).Select(i => i < 30 ? i + 1 : ~31).ToArray();
+        var values = Enumerable.Range(0, 32).Select(i => (double)(i + 1)).ToArray();
+        var model = new GbdtModel(["x"], [new GbdtTree(new int[31], thresholds, left, right, values)], [1.0], "chain");
+        var ensemble = CompiledTreeEnsemble.TryCompile(OnnxExport.FromTrees(model, "chain"), 1, out var reason);
+        Assert.True(ensemble is not null, reason);
+        var input = Enumerable.Range(0, 40).Select(i => (float)i).ToArray();
+        var expected = new float[input.Length];
+        ensemble.ScoreLockstep(input, expected);
+        // Each of the 32 leaves (values 1-32) is an exit leaf; ONNX Runtime agrees on every row.
+        Assert.Equal(32, expected.Distinct().Count());
+        Assert.Equal(model.Trees[0].LeafValue.Select(v => (float)v).Order(), expected.Distinct().Order());
+        foreach (var wide in new[] { false, true })
+        {
+            var scores = new float[input.Length];
+            if (ensemble.TryScoreQuickScorer(input, scores, wide))
+            {
+                AssertSameBits(expected, scores);
+            }
         }
     }
 
@@ -121,6 +168,15 @@ public sealed class CompiledTreeEnsembleTests : IDisposable
         finally
         {
             await release.CloseUnpublishedAsync();
+        }
+    }
+
+    private static void AssertSameBits(float[] expected, float[] actual)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (var i = 0; i < expected.Length; i++)
+        {
+            Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]), $"row {i}: {expected[i]:R} != {actual[i]:R}");
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -75,7 +76,7 @@ public sealed unsafe partial class HnswIndex
             if (rank < sampleCount)
             {
                 var sample = samples.AsSpan(0, sampleCount);
-                SelectFloat(sample, rank);
+                Select(sample, rank);
                 threshold = sample[rank];
             }
 
@@ -206,44 +207,6 @@ public sealed unsafe partial class HnswIndex
     private static Vector256<float> Half256(float* v, Vector256<float> qlo, Vector256<float> qhi, Vector256<float> z) =>
         Vector256.FusedMultiplyAdd(Vector256.Load(v), qlo, z) + Vector256.FusedMultiplyAdd(Vector256.Load(v + 8), qhi, z);
 
-    /// <summary>Quickselect over floats (no NaN): element <paramref name="nth"/> ends where a full sort would put it.</summary>
-    internal static void SelectFloat(Span<float> a, int nth)
-    {
-        var lo = 0;
-        var hi = a.Length - 1;
-        while (hi > lo)
-        {
-            if (hi - lo < 16)
-            {
-                a[lo..(hi + 1)].Sort();
-                return;
-            }
-
-            var mid = lo + ((hi - lo) >> 1);
-            if (a[mid] < a[lo]) (a[mid], a[lo]) = (a[lo], a[mid]);
-            if (a[hi] < a[lo]) (a[hi], a[lo]) = (a[lo], a[hi]);
-            if (a[hi] < a[mid]) (a[hi], a[mid]) = (a[mid], a[hi]);
-            var pivot = a[mid];
-            var i = lo;
-            var j = hi;
-            while (i <= j)
-            {
-                while (a[i] < pivot) i++;
-                while (pivot < a[j]) j--;
-                if (i <= j)
-                {
-                    (a[i], a[j]) = (a[j], a[i]);
-                    i++;
-                    j--;
-                }
-            }
-
-            if (nth <= j) hi = j;
-            else if (nth >= i) lo = i;
-            else return;
-        }
-    }
-
     /// <summary>Sortable key of a distance and a node: ascending keys are ascending distances (-0 as +0), then nodes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong Key(float d, int node) => ((ulong)ToSortable(d) << 32) | (uint)node;
@@ -325,8 +288,12 @@ public sealed unsafe partial class HnswIndex
         }
     }
 
-    /// <summary>Quickselect (Hoare partition, median of three): element <paramref name="nth"/> ends where a full sort would put it.</summary>
-    internal static void Select(Span<ulong> a, int nth)
+    /// <summary>
+    /// Quickselect (Hoare partition, median of three): element <paramref name="nth"/> ends where a full sort would put it.
+    /// Floats must hold no NaN.
+    /// </summary>
+    internal static void Select<T>(Span<T> a, int nth)
+        where T : struct, IComparisonOperators<T, T, bool>
     {
         var lo = 0;
         var hi = a.Length - 1;

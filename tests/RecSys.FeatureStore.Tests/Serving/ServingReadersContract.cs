@@ -255,8 +255,9 @@ public abstract class ServingReadersContract
         Assert.Equal(new[] { false }, withdrawn);
     }
 
+    // Depths as asked: these cases pin which reads memory answers; rounded-up reads have their own tests (SignalReaderCacheTests).
     private static SharedReadCache Cache(FakeTimeProvider time, TimeSpan lists, TimeSpan unavailable) =>
-        new(Options.Create(new SharedReadCacheOptions { ListDuration = lists, UnavailableDuration = unavailable }), time);
+        new(Options.Create(new SharedReadCacheOptions { ListDuration = lists, UnavailableDuration = unavailable, RoundUpDepths = false }), time);
 
     [StoreFact]
     public async Task Cached_lists_answer_shallower_reads_from_memory_until_they_expire()

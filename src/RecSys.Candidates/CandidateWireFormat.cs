@@ -216,7 +216,7 @@ public static class CandidateWireFormat
     public static DecodedCandidates<TCandidate> Read<TCandidate>(ReadOnlySpan<byte> data, CandidateFactory<TCandidate> create)
     {
         ArgumentNullException.ThrowIfNull(create);
-        return Read(data, null, create, null);
+        return ReadCore(data, null, (id, _, score, sources) => create(id, score, sources));
     }
 
     /// <summary>
@@ -228,11 +228,10 @@ public static class CandidateWireFormat
     {
         ArgumentNullException.ThrowIfNull(resolve);
         ArgumentNullException.ThrowIfNull(create);
-        return Read(data, resolve, null, create);
+        return ReadCore(data, resolve, create);
     }
 
-    private static DecodedCandidates<TCandidate> Read<TCandidate>(ReadOnlySpan<byte> data, CandidateIdResolver? resolve, CandidateFactory<TCandidate>? create,
-        ResolvedCandidateFactory<TCandidate>? createResolved)
+    private static DecodedCandidates<TCandidate> ReadCore<TCandidate>(ReadOnlySpan<byte> data, CandidateIdResolver? resolve, ResolvedCandidateFactory<TCandidate> create)
     {
         var r = new Reader(data);
         if (r.U32() != Magic)
@@ -285,7 +284,7 @@ public static class CandidateWireFormat
         var masks = ArrayPool<uint>.Shared.Rent(count);
         try
         {
-            return ReadCandidates(ref r, data, count, scores, masks, table, userId, elapsed, hasCoverage ? coverage : null, reports, degraded, resolve, create, createResolved);
+            return ReadCandidates(ref r, data, count, scores, masks, table, userId, elapsed, hasCoverage ? coverage : null, reports, degraded, resolve, create);
         }
         finally
         {
@@ -296,7 +295,7 @@ public static class CandidateWireFormat
 
     private static DecodedCandidates<TCandidate> ReadCandidates<TCandidate>(ref Reader r, ReadOnlySpan<byte> data, int count, double[] scores, uint[] masks,
         string[] table, string userId, double elapsed, double? coverage, SourceReport[] reports, string[] degraded, CandidateIdResolver? resolve,
-        CandidateFactory<TCandidate>? create, ResolvedCandidateFactory<TCandidate>? createResolved)
+        ResolvedCandidateFactory<TCandidate> create)
     {
         for (var i = 0; i < count; i++)
         {
@@ -359,17 +358,10 @@ public static class CandidateWireFormat
                 lists[mask] = sources;
             }
 
-            if (known is null)
-            {
-                candidates[i] = create!(r.String(), scores[i], sources);
-            }
-            else
-            {
-                var utf8 = r.Utf8();
-                candidates[i] = known[i] is { } id
-                    ? createResolved!(id, numbers![i], scores[i], sources)
-                    : createResolved!(Encoding.UTF8.GetString(utf8), -1, scores[i], sources);
-            }
+            var utf8 = r.Utf8();
+            candidates[i] = known?[i] is { } id
+                ? create(id, numbers![i], scores[i], sources)
+                : create(Encoding.UTF8.GetString(utf8), -1, scores[i], sources);
         }
 
         if (known is not null)

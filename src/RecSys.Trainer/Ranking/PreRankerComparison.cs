@@ -75,16 +75,9 @@ internal static class PreRankerComparison
 
     private static int[] Top(ReadOnlySpan<float> scores, int start, int end, int count)
     {
-        var rows = new int[end - start];
-        var keys = new float[end - start];
-        for (var r = start; r < end; r++)
-        {
-            rows[r - start] = r;
-            keys[r - start] = -scores[r];
-        }
-
-        // Stable: equal scores keep row order.
-        return [.. rows.Zip(keys).OrderBy(p => p.Second).ThenBy(p => p.First).Take(count).Select(p => p.First)];
+        var group = scores[start..end].ToArray();
+        // OrderByDescending is stable: equal scores keep row order.
+        return [.. Enumerable.Range(0, group.Length).OrderByDescending(i => group[i]).Take(count).Select(i => start + i)];
     }
 
     /// <summary>Compiles <paramref name="model"/> as Ranking does (its ONNX graph into <see cref="CompiledTreeEnsemble"/>).</summary>

@@ -67,7 +67,6 @@ internal static class OnlineScripts
 
         -- Rings of time buckets per counter: { field prefix, bucket ms, slots } (FeatureFields.Rings).
         local RINGS = { {{RingTable()}} }
-        local NR = #RINGS
 
         -- Adds w to the bucket idx of a ring slot whose current value is cur ('idx:sum' or nil). Returns the new value,
         -- or nil when the slot holds a newer bucket (this one is outside every window the ring serves).
@@ -81,10 +80,28 @@ internal static class OnlineScripts
           return idx .. ':' .. num(w)
         end
 
-        -- incs: { field, amount, ringed }; one HMGET and one HSET per hash: each field is added to, its time buckets too
-        -- when ringed (only counters that windowed features read), and its time (field@t) moves to t if later;
-        -- last_event_ms is the latest event time.
+        -- incs: { field, amount, ringed }. Changes are gathered per feature hash in event order and written at the end of
+        -- the call (write), so a hash that several events touch (a served list's impressions are one user's) costs one
+        -- HMGET and one HSET per call instead of per event.
+        local pending = {}
+        local touched = {}
         local function counters(key, incs, t, ts)
+          local changes = pending[key]
+          if not changes then
+            changes = {}
+            pending[key] = changes
+            touched[#touched + 1] = key
+          end
+          changes[#changes + 1] = { incs, t, ts }
+        end
+
+        local LAST = '{{FeatureFields.LastEventMs}}'
+        local LAST_T = '{{FeatureFields.LastEventMs}}{{FeatureFields.TimeSuffix}}'
+
+        -- A hash one event changes: one HMGET and one HSET; each counter is added to, its time buckets too when ringed
+        -- (only counters that windowed features read), and its time (field@t) moves to t if later; last_event_ms is the
+        -- latest event time.
+        local function writeOne(key, incs, t, ts)
           local fields = {}
           local at = {}
           local idx = {}
@@ -97,7 +114,7 @@ internal static class OnlineScripts
               for k, r in ipairs(RINGS) do fields[#fields + 1] = f[1] .. '{{FeatureFields.RingSeparator}}' .. r[1] .. (idx[k] % r[3]) end
             end
           end
-          fields[#fields + 1] = '{{FeatureFields.LastEventMs}}'
+          fields[#fields + 1] = LAST
           local cur = redis.call('HMGET', key, unpack(fields))
           local set = {}
           for i, f in ipairs(incs) do
@@ -107,7 +124,7 @@ internal static class OnlineScripts
             local prev = tonumber(cur[b + 2])
             if not prev or t > prev then set[#set + 1] = fields[b + 2]; set[#set + 1] = ts end
             if f[3] then
-              for k = 1, NR do
+              for k = 1, #RINGS do
                 local v = bucket(cur[b + 2 + k], idx[k], f[2])
                 if v then set[#set + 1] = fields[b + 2 + k]; set[#set + 1] = v end
               end
@@ -115,8 +132,81 @@ internal static class OnlineScripts
           end
           local last = tonumber(cur[#fields])
           if not last or t > last then
-            set[#set + 1] = '{{FeatureFields.LastEventMs}}'; set[#set + 1] = ts
-            set[#set + 1] = '{{FeatureFields.LastEventMs}}{{FeatureFields.TimeSuffix}}'; set[#set + 1] = ts
+            set[#set + 1] = LAST; set[#set + 1] = ts
+            set[#set + 1] = LAST_T; set[#set + 1] = ts
+          end
+          redis.call('HSET', key, unpack(set))
+        end
+
+        -- A hash several events change: one HMGET of every field they read, the changes applied in event order to the
+        -- values read, exactly as one read and write per event would leave them (a value's text is what the next change
+        -- reads: num() round-trips), then one HSET of the fields whose value moved. Field names are made once per event time.
+        local function write(key, changes)
+          if #changes == 1 then
+            local c = changes[1]
+            return writeOne(key, c[1], c[2], c[3])
+          end
+          local fields = { LAST }
+          local at = { [LAST] = 1 }
+          local function want(f)
+            if not at[f] then
+              fields[#fields + 1] = f
+              at[f] = #fields
+            end
+          end
+          local names = {}
+          local cache, cachedT = nil, nil
+          for j, c in ipairs(changes) do
+            local t = c[2]
+            if t ~= cachedT then cache = {}; cachedT = t end
+            local ns = {}
+            for i, f in ipairs(c[1]) do
+              local n = cache[f[1]]
+              if not n then
+                n = { f[1], f[1] .. '{{FeatureFields.TimeSuffix}}' }
+                if f[3] then
+                  for _, r in ipairs(RINGS) do
+                    local idx = math.floor(t / r[2])
+                    n[#n + 1] = f[1] .. '{{FeatureFields.RingSeparator}}' .. r[1] .. (idx % r[3])
+                    n[#n + 1] = idx
+                  end
+                end
+                cache[f[1]] = n
+                want(n[1]); want(n[2])
+                for k = 3, #n, 2 do want(n[k]) end
+              end
+              ns[i] = n
+            end
+            names[j] = ns
+          end
+          local got = redis.call('HMGET', key, unpack(fields))
+          local val = {}
+          for i, f in ipairs(fields) do val[f] = got[i] end
+          for j, c in ipairs(changes) do
+            local t, ts, ns = c[2], c[3], names[j]
+            for i, f in ipairs(c[1]) do
+              local n, w = ns[i], f[2]
+              val[n[1]] = num((tonumber(val[n[1]]) or 0) + w)
+              local prev = tonumber(val[n[2]])
+              if not prev or t > prev then val[n[2]] = ts end
+              for k = 3, #n, 2 do
+                local v = bucket(val[n[k]], n[k + 1], w)
+                if v then val[n[k]] = v end
+              end
+            end
+            local last = tonumber(val[LAST])
+            if not last or t > last then val[LAST] = ts end
+          end
+          local set = {}
+          for i, f in ipairs(fields) do
+            if val[f] ~= got[i] then
+              set[#set + 1] = f
+              set[#set + 1] = val[f]
+            end
+          end
+          if val[LAST] ~= got[1] then
+            set[#set + 1] = LAST_T
+            set[#set + 1] = val[LAST]
           end
           redis.call('HSET', key, unpack(set))
         end
@@ -136,28 +226,40 @@ internal static class OnlineScripts
           if #set > 0 then redis.call('HSET', ucatw(user), unpack(set)) end
         end
 
+        local deletedUsers = {}
+        local IMPRESSION = { { '{{FeatureFields.EventsTotal}}', 1, false }, { '{{FeatureFields.ImpressionsTotal}}', 1, true } }
         local function apply(b)
           local user, item, creator, typ = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
           local ts, ws, decayed, seen = ARGV[b + 5], ARGV[b + 6], ARGV[b + 7], ARGV[b + 8]
           -- A deleted user's event is never applied (not even marked: it changes nothing), checked in the same script
-          -- as the writes so that a deletion cannot fall between the check and them.
-          if redis.call('SISMEMBER', DELETED, user) == 1 then return {{DeletedUser}} end
+          -- as the writes so that a deletion cannot fall between the check and them; asked once per user and call
+          -- (nothing in the call deletes a user).
+          local gone = deletedUsers[user]
+          if gone == nil then
+            gone = redis.call('SISMEMBER', DELETED, user) == 1
+            deletedUsers[user] = gone
+          end
+          if gone then return {{DeletedUser}} end
           if not redis.call('SET', evkey(ARGV[b]), '1', 'NX', 'EX', ttl) then return 0 end
           local t = tonumber(ts)
           local w = tonumber(ws)
 
-          local u = { { '{{FeatureFields.EventsTotal}}', 1, false } }
-          if typ == 'click' then u[#u + 1] = { '{{FeatureFields.ClicksTotal}}', 1, true } end
-          if typ == 'impression' then u[#u + 1] = { '{{FeatureFields.ImpressionsTotal}}', 1, true } end
-          if typ == 'view' then u[#u + 1] = { '{{FeatureFields.ViewsTotal}}', 1, true } end
+          -- An impression (no engagement) adds the same to its user and item: one shared, never modified, list.
+          local plain = typ == 'impression' and w <= 0
+          local u = plain and IMPRESSION or { { '{{FeatureFields.EventsTotal}}', 1, false } }
+          if plain then
+          elseif typ == 'click' then u[#u + 1] = { '{{FeatureFields.ClicksTotal}}', 1, true }
+          elseif typ == 'impression' then u[#u + 1] = { '{{FeatureFields.ImpressionsTotal}}', 1, true }
+          elseif typ == 'view' then u[#u + 1] = { '{{FeatureFields.ViewsTotal}}', 1, true } end
           if w > 0 then u[#u + 1] = { '{{FeatureFields.EngagementTotal}}', w, true } end
           counters(ufeat(user), u, t, ts)
 
           if item ~= '' then
-            local it = { { '{{FeatureFields.EventsTotal}}', 1, false } }
-            if typ == 'impression' then it[#it + 1] = { '{{FeatureFields.ImpressionsTotal}}', 1, true } end
-            if typ == 'view' then it[#it + 1] = { '{{FeatureFields.ViewsTotal}}', 1, true } end
-            if typ == 'click' then it[#it + 1] = { '{{FeatureFields.ClicksTotal}}', 1, true } end
+            local it = plain and IMPRESSION or { { '{{FeatureFields.EventsTotal}}', 1, false } }
+            if plain then
+            elseif typ == 'impression' then it[#it + 1] = { '{{FeatureFields.ImpressionsTotal}}', 1, true }
+            elseif typ == 'view' then it[#it + 1] = { '{{FeatureFields.ViewsTotal}}', 1, true }
+            elseif typ == 'click' then it[#it + 1] = { '{{FeatureFields.ClicksTotal}}', 1, true } end
             if w > 0 then it[#it + 1] = { '{{FeatureFields.EngagementTotal}}', w, true } end
             counters(ifeat(item), it, t, ts)
 
@@ -229,6 +331,7 @@ internal static class OnlineScripts
           if r == {{DeletedUser}} then deleted = deleted + 1 else applied = applied + r end
           results[#results + 1] = r
         end
+        for _, key in ipairs(touched) do write(key, pending[key]) end
         redis.call('HINCRBY', STATS, '{{ProcessorKeys.EventsApplied}}', applied)
         redis.call('HINCRBY', STATS, '{{ProcessorKeys.DuplicatesSkipped}}', #results - applied - deleted)
         if deleted > 0 then redis.call('HINCRBY', STATS, '{{ProcessorKeys.DeletedUserSkipped}}', deleted) end

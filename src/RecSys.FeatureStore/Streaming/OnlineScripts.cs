@@ -98,36 +98,52 @@ internal static class OnlineScripts
         local LAST = '{{FeatureFields.LastEventMs}}'
         local LAST_T = '{{FeatureFields.LastEventMs}}{{FeatureFields.TimeSuffix}}'
 
+        -- Field names of a counter at an event time: { field, field@t, then per ring its slot's field and bucket index },
+        -- made once per counter and time in a call (a call's events mostly share their time buckets).
+        local named = {}
+        local function names(f, t)
+          local n = named[f[1]]
+          if n and n.t == t and (#n > 2) == f[3] then return n end
+          n = { f[1], f[1] .. '{{FeatureFields.TimeSuffix}}', t = t }
+          if f[3] then
+            for _, r in ipairs(RINGS) do
+              local idx = math.floor(t / r[2])
+              n[#n + 1] = f[1] .. '{{FeatureFields.RingSeparator}}' .. r[1] .. (idx % r[3])
+              n[#n + 1] = idx
+            end
+          end
+          named[f[1]] = n
+          return n
+        end
+
         -- A hash one event changes: one HMGET and one HSET; each counter is added to, its time buckets too when ringed
         -- (only counters that windowed features read), and its time (field@t) moves to t if later; last_event_ms is the
         -- latest event time.
         local function writeOne(key, incs, t, ts)
           local fields = {}
-          local at = {}
-          local idx = {}
-          for k, r in ipairs(RINGS) do idx[k] = math.floor(t / r[2]) end
+          local ns = {}
           for i, f in ipairs(incs) do
-            at[i] = #fields
-            fields[#fields + 1] = f[1]
-            fields[#fields + 1] = f[1] .. '{{FeatureFields.TimeSuffix}}'
-            if f[3] then
-              for k, r in ipairs(RINGS) do fields[#fields + 1] = f[1] .. '{{FeatureFields.RingSeparator}}' .. r[1] .. (idx[k] % r[3]) end
-            end
+            local n = names(f, t)
+            ns[i] = n
+            fields[#fields + 1] = n[1]
+            fields[#fields + 1] = n[2]
+            for k = 3, #n, 2 do fields[#fields + 1] = n[k] end
           end
           fields[#fields + 1] = LAST
           local cur = redis.call('HMGET', key, unpack(fields))
           local set = {}
+          local b = 0
           for i, f in ipairs(incs) do
-            local b = at[i]
-            set[#set + 1] = f[1]
-            set[#set + 1] = num((tonumber(cur[b + 1]) or 0) + f[2])
+            local n, w = ns[i], f[2]
+            set[#set + 1] = n[1]
+            set[#set + 1] = num((tonumber(cur[b + 1]) or 0) + w)
             local prev = tonumber(cur[b + 2])
-            if not prev or t > prev then set[#set + 1] = fields[b + 2]; set[#set + 1] = ts end
-            if f[3] then
-              for k = 1, #RINGS do
-                local v = bucket(cur[b + 2 + k], idx[k], f[2])
-                if v then set[#set + 1] = fields[b + 2 + k]; set[#set + 1] = v end
-              end
+            if not prev or t > prev then set[#set + 1] = n[2]; set[#set + 1] = ts end
+            b = b + 2
+            for k = 3, #n, 2 do
+              b = b + 1
+              local v = bucket(cur[b], n[k + 1], w)
+              if v then set[#set + 1] = n[k]; set[#set + 1] = v end
             end
           end
           local last = tonumber(cur[#fields])
@@ -140,7 +156,7 @@ internal static class OnlineScripts
 
         -- A hash several events change: one HMGET of every field they read, the changes applied in event order to the
         -- values read, exactly as one read and write per event would leave them (a value's text is what the next change
-        -- reads: num() round-trips), then one HSET of the fields whose value moved. Field names are made once per event time.
+        -- reads: num() round-trips), then one HSET of the fields whose value moved.
         local function write(key, changes)
           if #changes == 1 then
             local c = changes[1]
@@ -154,36 +170,22 @@ internal static class OnlineScripts
               at[f] = #fields
             end
           end
-          local names = {}
-          local cache, cachedT = nil, nil
+          local perChange = {}
           for j, c in ipairs(changes) do
-            local t = c[2]
-            if t ~= cachedT then cache = {}; cachedT = t end
             local ns = {}
             for i, f in ipairs(c[1]) do
-              local n = cache[f[1]]
-              if not n then
-                n = { f[1], f[1] .. '{{FeatureFields.TimeSuffix}}' }
-                if f[3] then
-                  for _, r in ipairs(RINGS) do
-                    local idx = math.floor(t / r[2])
-                    n[#n + 1] = f[1] .. '{{FeatureFields.RingSeparator}}' .. r[1] .. (idx % r[3])
-                    n[#n + 1] = idx
-                  end
-                end
-                cache[f[1]] = n
-                want(n[1]); want(n[2])
-                for k = 3, #n, 2 do want(n[k]) end
-              end
+              local n = names(f, c[2])
+              want(n[1]); want(n[2])
+              for k = 3, #n, 2 do want(n[k]) end
               ns[i] = n
             end
-            names[j] = ns
+            perChange[j] = ns
           end
           local got = redis.call('HMGET', key, unpack(fields))
           local val = {}
           for i, f in ipairs(fields) do val[f] = got[i] end
           for j, c in ipairs(changes) do
-            local t, ts, ns = c[2], c[3], names[j]
+            local t, ts, ns = c[2], c[3], perChange[j]
             for i, f in ipairs(c[1]) do
               local n, w = ns[i], f[2]
               val[n[1]] = num((tonumber(val[n[1]]) or 0) + w)

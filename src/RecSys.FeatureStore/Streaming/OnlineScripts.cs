@@ -9,7 +9,9 @@ namespace RecSys.FeatureStore.Streaming;
 /// Checked against Garnet 2.2.8 (<c>--lua true</c>): keys computed inside a script, SET NX EX, ZADD GT, ZUNIONSTORE WEIGHTS.
 /// Every write script declares the fence key (<see cref="ProcessorKeys.Fence"/>) in KEYS and checks its token first: Garnet
 /// serializes scripts only on the keys they declare, so the declared fence is what orders a stale writer's scripts against
-/// the <see cref="TakeFence"/> of a new one (on Redis every script is atomic anyway).
+/// the <see cref="TakeFence"/> of a new one (on Redis every script is atomic anyway). Garnet does that only with
+/// <c>--lua-transaction-mode</c>, which the online store host does not set: there a stale script already past its check
+/// can still run beside the new writer's (docs/ingestion-benchmarks.md, "Fencing on Garnet").
 /// </summary>
 internal static class OnlineScripts
 {
@@ -34,7 +36,8 @@ internal static class OnlineScripts
 
     /// <summary>
     /// Applies a chunk of interaction events in order, each exactly once: its dedupe marker is set (NX, with a TTL) in the
-    /// same script as its effects, and the processor totals count it as applied or duplicate. Keys are computed inside
+    /// same script as its effects, and the processor totals count it as applied or duplicate. The counters of the feature
+    /// hashes are gathered per hash and written once at the end of the call, as the events in order would leave them. Keys are computed inside
     /// (Garnet's per-key cost of KEYS is higher than building them here); KEYS holds only the fence. ARGV: fencing token, marker ttl s, then per
     /// event <see cref="EventArgCount"/> values: event id, user id, item id or '', creator id or '', type, event time ms,
     /// engagement, decayed weight, marks seen 1/0. Returns per event 1 when applied, 0 when a duplicate, <see cref="DeletedUser"/>

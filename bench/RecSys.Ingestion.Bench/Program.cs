@@ -15,6 +15,12 @@ using StackExchange.Redis;
 // Ingestion end to end: HTTP POST /v1/events -> FeatureServer (separate process on loopback) -> FasterLog -> stream
 // processor -> in-process Garnet. Peers in the same run: raw FasterLog appends and raw pipelined Garnet writes of the
 // same keys. Usage: see docs/ingestion-benchmarks.md.
+// `impressions`: what impression logging costs the FeatureServer and the store (ImpressionCost.cs).
+if (args is ["impressions", .. var impressionArgs])
+{
+    return await ImpressionCost.RunAsync(impressionArgs);
+}
+
 if (!BenchOptions.BenchCommandLine.TryRead(args, BenchOptions.Parse, out var options, out var exitCode))
 {
     return exitCode;

@@ -42,6 +42,7 @@ internal sealed partial class GarnetHost(IOptions<OnlineStoreOptions> options, I
             ]);
         }
 
+        args.AddRange(o.GarnetArguments);
         _server = new GarnetServer([.. args]);
         _server.Start();
         LogStarted(logger, o.Bind, o.Port, o.DataDirectory ?? "(memory only)");

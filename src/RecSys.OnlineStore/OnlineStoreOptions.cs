@@ -24,6 +24,12 @@ public sealed class OnlineStoreOptions
     /// benchmark turns it on to report store commands per request.
     /// </summary>
     public bool CommandStats { get; set; }
+
+    /// <summary>
+    /// More Garnet command-line arguments, appended after the ones set from the other options (e.g.
+    /// <c>--lua-memory-management-mode Managed</c>): server settings to measure without a new option each.
+    /// </summary>
+    public IList<string> GarnetArguments { get; } = [];
 }
 
 /// <summary>The data annotations of <see cref="OnlineStoreOptions"/>, checked by generated code.</summary>

@@ -1,4 +1,5 @@
 using System.Globalization;
+using RecSys.Core.Domain;
 using RecSys.FeatureStore.Keys;
 using RecSys.FeatureStore.EventLog;
 using RecSys.FeatureStore.Streaming;
@@ -22,8 +23,11 @@ public sealed class OfflineCapture(IConnectionMultiplexer redis, OfflineFeatureP
         var creators = new Dictionary<string, string?>(StringComparer.Ordinal);
         if (plan.Stored.Any(f => f.EntityKind == EntityKinds.Creator))
         {
-            // Creator features credit the item's stored creator: read them for the batch's items.
-            var items = events.Where(e => !string.IsNullOrEmpty(e.ItemId)).Select(e => e.ItemId!).Distinct().ToList();
+            // Creator features credit the item's stored creator, and only for events of positive engagement
+            // (StoredFeature.EntityOf): read them for those events' items, not for impressions.
+            var items = events
+                .Where(e => !string.IsNullOrEmpty(e.ItemId) && EventTypes.EngagementWeight(e.Type, e.Value) > 0)
+                .Select(e => e.ItemId!).Distinct().ToList();
             var lookup = _db.CreateBatch();
             var creatorReads = items.Select(i => lookup.HashGetAsync(OnlineKeys.Item(i), ItemFields.Creator)).ToList();
             lookup.Execute();

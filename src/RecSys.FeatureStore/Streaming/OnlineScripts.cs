@@ -9,7 +9,9 @@ namespace RecSys.FeatureStore.Streaming;
 /// Checked against Garnet 2.2.8 (<c>--lua true</c>): keys computed inside a script, SET NX EX, ZADD GT, ZUNIONSTORE WEIGHTS.
 /// Every write script declares the fence key (<see cref="ProcessorKeys.Fence"/>) in KEYS and checks its token first: Garnet
 /// serializes scripts only on the keys they declare, so the declared fence is what orders a stale writer's scripts against
-/// the <see cref="TakeFence"/> of a new one (on Redis every script is atomic anyway).
+/// the <see cref="TakeFence"/> of a new one (on Redis every script is atomic anyway). Garnet does that only with
+/// <c>--lua-transaction-mode</c>, which the online store host does not set: there a stale script already past its check
+/// can still run beside the new writer's (docs/ingestion-benchmarks.md, "Fencing on Garnet").
 /// </summary>
 internal static class OnlineScripts
 {
@@ -34,7 +36,8 @@ internal static class OnlineScripts
 
     /// <summary>
     /// Applies a chunk of interaction events in order, each exactly once: its dedupe marker is set (NX, with a TTL) in the
-    /// same script as its effects, and the processor totals count it as applied or duplicate. Keys are computed inside
+    /// same script as its effects, and the processor totals count it as applied or duplicate. The counters of the feature
+    /// hashes are gathered per hash and written once at the end of the call, as the events in order would leave them. Keys are computed inside
     /// (Garnet's per-key cost of KEYS is higher than building them here); KEYS holds only the fence. ARGV: fencing token, marker ttl s, then per
     /// event <see cref="EventArgCount"/> values: event id, user id, item id or '', creator id or '', type, event time ms,
     /// engagement, decayed weight, marks seen 1/0. Returns per event 1 when applied, 0 when a duplicate, <see cref="DeletedUser"/>
@@ -67,7 +70,6 @@ internal static class OnlineScripts
 
         -- Rings of time buckets per counter: { field prefix, bucket ms, slots } (FeatureFields.Rings).
         local RINGS = { {{RingTable()}} }
-        local NR = #RINGS
 
         -- Adds w to the bucket idx of a ring slot whose current value is cur ('idx:sum' or nil). Returns the new value,
         -- or nil when the slot holds a newer bucket (this one is outside every window the ring serves).
@@ -81,42 +83,135 @@ internal static class OnlineScripts
           return idx .. ':' .. num(w)
         end
 
-        -- incs: { field, amount, ringed }; one HMGET and one HSET per hash: each field is added to, its time buckets too
-        -- when ringed (only counters that windowed features read), and its time (field@t) moves to t if later;
-        -- last_event_ms is the latest event time.
+        -- incs: { field, amount, ringed }. Changes are gathered per feature hash in event order and written at the end of
+        -- the call (write), so a hash that several events touch (a served list's impressions are one user's) costs one
+        -- HMGET and one HSET per call instead of per event.
+        local pending = {}
+        local touched = {}
         local function counters(key, incs, t, ts)
-          local fields = {}
-          local at = {}
-          local idx = {}
-          for k, r in ipairs(RINGS) do idx[k] = math.floor(t / r[2]) end
-          for i, f in ipairs(incs) do
-            at[i] = #fields
-            fields[#fields + 1] = f[1]
-            fields[#fields + 1] = f[1] .. '{{FeatureFields.TimeSuffix}}'
-            if f[3] then
-              for k, r in ipairs(RINGS) do fields[#fields + 1] = f[1] .. '{{FeatureFields.RingSeparator}}' .. r[1] .. (idx[k] % r[3]) end
+          local changes = pending[key]
+          if not changes then
+            changes = {}
+            pending[key] = changes
+            touched[#touched + 1] = key
+          end
+          changes[#changes + 1] = { incs, t, ts }
+        end
+
+        local LAST = '{{FeatureFields.LastEventMs}}'
+        local LAST_T = '{{FeatureFields.LastEventMs}}{{FeatureFields.TimeSuffix}}'
+
+        -- Field names of a counter at an event time: { field, field@t, then per ring its slot's field and bucket index },
+        -- made once per counter and time in a call (a call's events mostly share their time buckets).
+        local named = {}
+        local function names(f, t)
+          local n = named[f[1]]
+          if n and n.t == t and (#n > 2) == f[3] then return n end
+          n = { f[1], f[1] .. '{{FeatureFields.TimeSuffix}}', t = t }
+          if f[3] then
+            for _, r in ipairs(RINGS) do
+              local idx = math.floor(t / r[2])
+              n[#n + 1] = f[1] .. '{{FeatureFields.RingSeparator}}' .. r[1] .. (idx % r[3])
+              n[#n + 1] = idx
             end
           end
-          fields[#fields + 1] = '{{FeatureFields.LastEventMs}}'
+          named[f[1]] = n
+          return n
+        end
+
+        -- A hash one event changes: one HMGET and one HSET; each counter is added to, its time buckets too when ringed
+        -- (only counters that windowed features read), and its time (field@t) moves to t if later; last_event_ms is the
+        -- latest event time.
+        local function writeOne(key, incs, t, ts)
+          local fields = {}
+          local ns = {}
+          for i, f in ipairs(incs) do
+            local n = names(f, t)
+            ns[i] = n
+            fields[#fields + 1] = n[1]
+            fields[#fields + 1] = n[2]
+            for k = 3, #n, 2 do fields[#fields + 1] = n[k] end
+          end
+          fields[#fields + 1] = LAST
           local cur = redis.call('HMGET', key, unpack(fields))
           local set = {}
+          local b = 0
           for i, f in ipairs(incs) do
-            local b = at[i]
-            set[#set + 1] = f[1]
-            set[#set + 1] = num((tonumber(cur[b + 1]) or 0) + f[2])
+            local n, w = ns[i], f[2]
+            set[#set + 1] = n[1]
+            set[#set + 1] = num((tonumber(cur[b + 1]) or 0) + w)
             local prev = tonumber(cur[b + 2])
-            if not prev or t > prev then set[#set + 1] = fields[b + 2]; set[#set + 1] = ts end
-            if f[3] then
-              for k = 1, NR do
-                local v = bucket(cur[b + 2 + k], idx[k], f[2])
-                if v then set[#set + 1] = fields[b + 2 + k]; set[#set + 1] = v end
-              end
+            if not prev or t > prev then set[#set + 1] = n[2]; set[#set + 1] = ts end
+            b = b + 2
+            for k = 3, #n, 2 do
+              b = b + 1
+              local v = bucket(cur[b], n[k + 1], w)
+              if v then set[#set + 1] = n[k]; set[#set + 1] = v end
             end
           end
           local last = tonumber(cur[#fields])
           if not last or t > last then
-            set[#set + 1] = '{{FeatureFields.LastEventMs}}'; set[#set + 1] = ts
-            set[#set + 1] = '{{FeatureFields.LastEventMs}}{{FeatureFields.TimeSuffix}}'; set[#set + 1] = ts
+            set[#set + 1] = LAST; set[#set + 1] = ts
+            set[#set + 1] = LAST_T; set[#set + 1] = ts
+          end
+          redis.call('HSET', key, unpack(set))
+        end
+
+        -- A hash several events change: one HMGET of every field they read, the changes applied in event order to the
+        -- values read, exactly as one read and write per event would leave them (a value's text is what the next change
+        -- reads: num() round-trips), then one HSET of the fields whose value moved.
+        local function write(key, changes)
+          if #changes == 1 then
+            local c = changes[1]
+            return writeOne(key, c[1], c[2], c[3])
+          end
+          local fields = { LAST }
+          local at = { [LAST] = 1 }
+          local function want(f)
+            if not at[f] then
+              fields[#fields + 1] = f
+              at[f] = #fields
+            end
+          end
+          local perChange = {}
+          for j, c in ipairs(changes) do
+            local ns = {}
+            for i, f in ipairs(c[1]) do
+              local n = names(f, c[2])
+              want(n[1]); want(n[2])
+              for k = 3, #n, 2 do want(n[k]) end
+              ns[i] = n
+            end
+            perChange[j] = ns
+          end
+          local got = redis.call('HMGET', key, unpack(fields))
+          local val = {}
+          for i, f in ipairs(fields) do val[f] = got[i] end
+          for j, c in ipairs(changes) do
+            local t, ts, ns = c[2], c[3], perChange[j]
+            for i, f in ipairs(c[1]) do
+              local n, w = ns[i], f[2]
+              val[n[1]] = num((tonumber(val[n[1]]) or 0) + w)
+              local prev = tonumber(val[n[2]])
+              if not prev or t > prev then val[n[2]] = ts end
+              for k = 3, #n, 2 do
+                local v = bucket(val[n[k]], n[k + 1], w)
+                if v then val[n[k]] = v end
+              end
+            end
+            local last = tonumber(val[LAST])
+            if not last or t > last then val[LAST] = ts end
+          end
+          local set = {}
+          for i, f in ipairs(fields) do
+            if val[f] ~= got[i] then
+              set[#set + 1] = f
+              set[#set + 1] = val[f]
+            end
+          end
+          if val[LAST] ~= got[1] then
+            set[#set + 1] = LAST_T
+            set[#set + 1] = val[LAST]
           end
           redis.call('HSET', key, unpack(set))
         end
@@ -136,28 +231,40 @@ internal static class OnlineScripts
           if #set > 0 then redis.call('HSET', ucatw(user), unpack(set)) end
         end
 
+        local deletedUsers = {}
+        local IMPRESSION = { { '{{FeatureFields.EventsTotal}}', 1, false }, { '{{FeatureFields.ImpressionsTotal}}', 1, true } }
         local function apply(b)
           local user, item, creator, typ = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
           local ts, ws, decayed, seen = ARGV[b + 5], ARGV[b + 6], ARGV[b + 7], ARGV[b + 8]
           -- A deleted user's event is never applied (not even marked: it changes nothing), checked in the same script
-          -- as the writes so that a deletion cannot fall between the check and them.
-          if redis.call('SISMEMBER', DELETED, user) == 1 then return {{DeletedUser}} end
+          -- as the writes so that a deletion cannot fall between the check and them; asked once per user and call
+          -- (nothing in the call deletes a user).
+          local gone = deletedUsers[user]
+          if gone == nil then
+            gone = redis.call('SISMEMBER', DELETED, user) == 1
+            deletedUsers[user] = gone
+          end
+          if gone then return {{DeletedUser}} end
           if not redis.call('SET', evkey(ARGV[b]), '1', 'NX', 'EX', ttl) then return 0 end
           local t = tonumber(ts)
           local w = tonumber(ws)
 
-          local u = { { '{{FeatureFields.EventsTotal}}', 1, false } }
-          if typ == 'click' then u[#u + 1] = { '{{FeatureFields.ClicksTotal}}', 1, true } end
-          if typ == 'impression' then u[#u + 1] = { '{{FeatureFields.ImpressionsTotal}}', 1, true } end
-          if typ == 'view' then u[#u + 1] = { '{{FeatureFields.ViewsTotal}}', 1, true } end
+          -- An impression (no engagement) adds the same to its user and item: one shared, never modified, list.
+          local plain = typ == 'impression' and w <= 0
+          local u = plain and IMPRESSION or { { '{{FeatureFields.EventsTotal}}', 1, false } }
+          if plain then
+          elseif typ == 'click' then u[#u + 1] = { '{{FeatureFields.ClicksTotal}}', 1, true }
+          elseif typ == 'impression' then u[#u + 1] = { '{{FeatureFields.ImpressionsTotal}}', 1, true }
+          elseif typ == 'view' then u[#u + 1] = { '{{FeatureFields.ViewsTotal}}', 1, true } end
           if w > 0 then u[#u + 1] = { '{{FeatureFields.EngagementTotal}}', w, true } end
           counters(ufeat(user), u, t, ts)
 
           if item ~= '' then
-            local it = { { '{{FeatureFields.EventsTotal}}', 1, false } }
-            if typ == 'impression' then it[#it + 1] = { '{{FeatureFields.ImpressionsTotal}}', 1, true } end
-            if typ == 'view' then it[#it + 1] = { '{{FeatureFields.ViewsTotal}}', 1, true } end
-            if typ == 'click' then it[#it + 1] = { '{{FeatureFields.ClicksTotal}}', 1, true } end
+            local it = plain and IMPRESSION or { { '{{FeatureFields.EventsTotal}}', 1, false } }
+            if plain then
+            elseif typ == 'impression' then it[#it + 1] = { '{{FeatureFields.ImpressionsTotal}}', 1, true }
+            elseif typ == 'view' then it[#it + 1] = { '{{FeatureFields.ViewsTotal}}', 1, true }
+            elseif typ == 'click' then it[#it + 1] = { '{{FeatureFields.ClicksTotal}}', 1, true } end
             if w > 0 then it[#it + 1] = { '{{FeatureFields.EngagementTotal}}', w, true } end
             counters(ifeat(item), it, t, ts)
 
@@ -229,6 +336,7 @@ internal static class OnlineScripts
           if r == {{DeletedUser}} then deleted = deleted + 1 else applied = applied + r end
           results[#results + 1] = r
         end
+        for _, key in ipairs(touched) do write(key, pending[key]) end
         redis.call('HINCRBY', STATS, '{{ProcessorKeys.EventsApplied}}', applied)
         redis.call('HINCRBY', STATS, '{{ProcessorKeys.DuplicatesSkipped}}', #results - applied - deleted)
         if deleted > 0 then redis.call('HINCRBY', STATS, '{{ProcessorKeys.DeletedUserSkipped}}', deleted) end

@@ -1,3 +1,4 @@
+using System.Buffers;
 using RecSys.Candidates;
 namespace RecSys.Retrieval.Sources;
 
@@ -26,11 +27,7 @@ internal static class ScoreRanking
         }
 
         var span = entries.AsSpan(0, n);
-        span.Sort(static (a, b) =>
-        {
-            var byScore = b.Score.CompareTo(a.Score);
-            return byScore != 0 ? byScore : string.CompareOrdinal(a.ItemId, b.ItemId);
-        });
+        SortByScoreThenId(span);
 
         var take = Math.Min(budget, n);
         if (take == 0)
@@ -46,6 +43,44 @@ internal static class ScoreRanking
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// Score descending, ties by item id (ordinal): sorted by the negated score as a primitive key (the runtime's specialized
+    /// sort, no comparison delegate per step), then each run of equal scores by id. The same total order as comparing both.
+    /// </summary>
+    internal static void SortByScoreThenId(Span<ScoredItem> items)
+    {
+        var keys = ArrayPool<double>.Shared.Rent(items.Length);
+        try
+        {
+            var negated = keys.AsSpan(0, items.Length);
+            for (var i = 0; i < items.Length; i++)
+            {
+                negated[i] = -items[i].Score;
+            }
+
+            negated.Sort(items);
+            for (var start = 0; start < items.Length;)
+            {
+                var end = start + 1;
+                while (end < items.Length && negated[end].Equals(negated[start]))
+                {
+                    end++;
+                }
+
+                if (end - start > 1)
+                {
+                    items[start..end].Sort(static (a, b) => string.CompareOrdinal(a.ItemId, b.ItemId));
+                }
+
+                start = end;
+            }
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(keys);
+        }
     }
 
     /// <summary>How deep to read one list: <paramref name="wanted"/> rounded up, within [<paramref name="min"/>, <paramref name="max"/>].</summary>

@@ -16,33 +16,57 @@ internal static class ScoreRanking
             return [];
         }
 
-        var entries = new ScoredItem[scores.Count];
-        var n = 0;
-        foreach (var (item, score) in scores)
+        // Sorted in a pooled array: only the kept prefix is allocated.
+        var entries = ArrayPool<ScoredItem>.Shared.Rent(scores.Count);
+        try
         {
-            if (double.IsFinite(score) && score > 0)
+            var n = 0;
+            foreach (var (item, score) in scores)
             {
-                entries[n++] = new ScoredItem(item, score);
+                if (double.IsFinite(score) && score > 0)
+                {
+                    entries[n++] = new ScoredItem(item, score);
+                }
             }
+
+            var span = entries.AsSpan(0, n);
+            SortByScoreThenId(span);
+
+            var take = Math.Min(budget, n);
+            if (take == 0)
+            {
+                return [];
+            }
+
+            var max = span[0].Score;
+            var result = new ScoredItem[take];
+            for (var i = 0; i < take; i++)
+            {
+                result[i] = new ScoredItem(span[i].ItemId, Math.Clamp(span[i].Score / max, 0, 1));
+            }
+
+            return result;
         }
-
-        var span = entries.AsSpan(0, n);
-        SortByScoreThenId(span);
-
-        var take = Math.Min(budget, n);
-        if (take == 0)
+        finally
         {
-            return [];
+            // Cleared: the pool must not keep this request's id strings alive.
+            ArrayPool<ScoredItem>.Shared.Return(entries, clearArray: true);
         }
+    }
 
-        var max = span[0].Score;
-        var result = new ScoredItem[take];
-        for (var i = 0; i < take; i++)
-        {
-            result[i] = new ScoredItem(span[i].ItemId, Math.Clamp(span[i].Score / max, 0, 1));
-        }
+    [ThreadStatic]
+    private static Dictionary<string, double>? t_scores;
 
-        return result;
+    /// <summary>
+    /// An empty score table of this thread's, kept between calls (a source's table of a few thousand ids was allocated per
+    /// request before). Valid until the next call on the same thread: take it, fill it and hand it to
+    /// <see cref="TopNormalized"/> with no await in between.
+    /// </summary>
+    public static Dictionary<string, double> ScratchScores()
+    {
+        var scores = t_scores ??= new Dictionary<string, double>(StringComparer.Ordinal);
+        scores.Clear();
+        return scores;
     }
 
     /// <summary>

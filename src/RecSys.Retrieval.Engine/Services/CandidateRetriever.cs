@@ -730,13 +730,49 @@ public sealed class CandidateRetriever
 
         /// <summary>
         /// The fusion index of <paramref name="state"/> when its contribution can be extended in place: it is the last source
-        /// fused and its fused prefix is still what it returned (a deeper read replaces the list); else -1.
+        /// fused and its fused prefix is still what it returned; else -1. A deeper read replaces the list: it is taken over
+        /// when its prefix holds the same items with the same scores (the store's list did not move between the reads), so
+        /// extending it sums what fusing it again would; otherwise the caller fuses again.
         /// </summary>
         public int IncrementalSource(SourceState state)
         {
             var last = inputs.Count - 1;
-            return last >= 0 && ReferenceEquals(inputs[last], state) && ReferenceEquals(_lists[last], state.Returned)
-                && Fusion.Taken(last) == state.Contributed ? last : -1;
+            if (last < 0 || !ReferenceEquals(inputs[last], state) || Fusion.Taken(last) != state.Contributed)
+            {
+                return -1;
+            }
+
+            if (!ReferenceEquals(_lists[last], state.Returned))
+            {
+                if (!SamePrefix(_lists[last], state.Returned, Fusion.Taken(last)))
+                {
+                    return -1;
+                }
+
+                _lists[last] = state.Returned;
+            }
+
+            return last;
+        }
+
+        private static bool SamePrefix(IReadOnlyList<ScoredItem> fused, IReadOnlyList<ScoredItem> deeper, int taken)
+        {
+            if (fused.Count < taken || deeper.Count < taken)
+            {
+                return false;
+            }
+
+            for (var i = 0; i < taken; i++)
+            {
+                var (a, b) = (fused[i], deeper[i]);
+                if (BitConverter.DoubleToInt64Bits(a.Score) != BitConverter.DoubleToInt64Bits(b.Score)
+                    || !string.Equals(a.ItemId, b.ItemId, StringComparison.Ordinal))
+                {
+                    return false;
+                }
+            }
+
+            return true;
         }
     }
 }

@@ -61,6 +61,8 @@ internal sealed class CostRun(IServiceProvider services, CostSettings settings, 
             services.GetRequiredService<IConnectionMultiplexer>().RegisterProfiler(() => commands);
         }
 
+        // Thread-pool work items and the process's context switches over the window: the request's thread hops.
+        var hops0 = ThreadHops.Read();
         var window0 = CpuClocks.ProcessMilliseconds();
         var pacer = new Pacer(settings.Rate);
         var latencyMs = new double[settings.Requests];
@@ -89,6 +91,7 @@ internal sealed class CostRun(IServiceProvider services, CostSettings settings, 
         }
 
         var windowCpu = CpuClocks.ProcessMilliseconds() - window0 - digestCpu;
+        var hops = ThreadHops.Read() - hops0;
         sampler?.Stop();
         IReadOnlyList<IProfiledCommand>? profiled = commands is null ? null : [.. (IEnumerable<IProfiledCommand>)commands.FinishProfiling()];
         var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated0 - digestAllocated;
@@ -98,6 +101,7 @@ internal sealed class CostRun(IServiceProvider services, CostSettings settings, 
             $"{windowCpu / n:F2} CPU-ms per request over the window, {requestCpu / n:F2} in the requests (encode {encodeCpu / n:F2}), " +
             $"{allocated / (double)n / 1024:N0} KiB allocated per request, {gcs} GCs");
         Array.Sort(latencyMs);
+        log.WriteLine($"thread hops per request: {hops.WorkItems / (double)n:F1} thread-pool work items, {hops.ContextSwitches / (double)n:F1} context switches ({hops.Voluntary / (double)n:F1} voluntary)");
         log.WriteLine($"retrieval wall time per request (one at a time): p50 {Percentile(latencyMs, 0.50):F2} ms, " +
             $"p90 {Percentile(latencyMs, 0.90):F2} ms, p99 {Percentile(latencyMs, 0.99):F2} ms");
 

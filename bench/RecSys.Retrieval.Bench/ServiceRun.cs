@@ -66,6 +66,8 @@ internal sealed class ServiceRun(CostSettings settings, TextWriter log)
         var bytes = 0L;
         var allocated0 = GC.GetTotalAllocatedBytes(precise: true);
         var gc0 = GC.CollectionCount(0) + GC.CollectionCount(1) + GC.CollectionCount(2);
+        // Thread-pool work items and the process's context switches over the window: the request's thread hops.
+        var hops0 = ThreadHops.Read();
         var window0 = CpuClocks.ProcessMilliseconds();
         var pacer = new CostRun.Pacer(settings.Rate);
         var latencyMs = new double[settings.Requests];
@@ -90,6 +92,7 @@ internal sealed class ServiceRun(CostSettings settings, TextWriter log)
         }
 
         var windowCpu = CpuClocks.ProcessMilliseconds() - window0 - digestCpu;
+        var hops = ThreadHops.Read() - hops0;
         var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated0 - digestAllocated;
         var gcs = GC.CollectionCount(0) + GC.CollectionCount(1) + GC.CollectionCount(2) - gc0;
         var n = settings.Requests;
@@ -97,6 +100,7 @@ internal sealed class ServiceRun(CostSettings settings, TextWriter log)
             $"{windowCpu / n:F2} CPU-ms per request over the window, {requestCpu / n:F2} in the requests, " +
             $"{allocated / (double)n / 1024:N0} KiB allocated per request, {gcs} GCs");
         Array.Sort(latencyMs);
+        log.WriteLine($"thread hops per request: {hops.WorkItems / (double)n:F1} thread-pool work items, {hops.ContextSwitches / (double)n:F1} context switches ({hops.Voluntary / (double)n:F1} voluntary)");
         log.WriteLine($"service wall time per request (one at a time): p50 {CostRun.Percentile(latencyMs, 0.50):F2} ms, " +
             $"p90 {CostRun.Percentile(latencyMs, 0.90):F2} ms, p99 {CostRun.Percentile(latencyMs, 0.99):F2} ms");
         return new CostReport(n, settings.Rate, settings.Count, candidates / (double)n, windowCpu / n, requestCpu / n, allocated / (double)n, gcs,

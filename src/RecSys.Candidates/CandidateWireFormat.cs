@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Numerics;
+using System.Runtime.InteropServices;
 using System.Text;
 using RecSys.Core.Contracts;
 
@@ -54,9 +55,24 @@ public static class CandidateWireFormat
         // worked out once.
         IReadOnlyList<string>? lastSources = null;
         var lastMask = 0u;
+        // Columns (the retriever's answer) are read as they are, without a CandidateDto per candidate.
+        var columns = candidates as CandidateColumns;
         for (var i = 0; i < masks.Length; i++)
         {
-            var sources = candidates[i].Sources;
+            string itemId;
+            IReadOnlyList<string> sources;
+            if (columns is not null)
+            {
+                itemId = columns.ItemIds[i];
+                sources = columns.Sources[i];
+            }
+            else
+            {
+                var candidate = candidates[i];
+                itemId = candidate.ItemId;
+                sources = candidate.Sources;
+            }
+
             if (!ReferenceEquals(sources, lastSources))
             {
                 if (MaskOf(sources, table, index) is not { } mask)
@@ -69,7 +85,7 @@ public static class CandidateWireFormat
             }
 
             masks[i] = lastMask;
-            length += 8 + 4 + Size(candidates[i].ItemId);
+            length += 8 + 4 + Size(itemId);
         }
 
         if (response.Sources.Count > ushort.MaxValue || response.Degraded.Count > ushort.MaxValue)
@@ -150,10 +166,25 @@ public static class CandidateWireFormat
 
         public int Length { get; }
 
+        /// <summary>Writes the response: one <see cref="IBufferWriter{T}.GetSpan"/> of <see cref="Length"/> bytes and one advance.</summary>
         public void WriteTo(IBufferWriter<byte> output)
         {
             ArgumentNullException.ThrowIfNull(output);
-            var w = new Writer(output);
+            output.Advance(WriteInto(output.GetSpan(Length)));
+        }
+
+        /// <summary>
+        /// Writes the response into <paramref name="destination"/> (at least <see cref="Length"/> bytes); returns the bytes
+        /// written (<see cref="Length"/>). Columns of scores and masks are copied as blocks on a little-endian machine.
+        /// </summary>
+        public int WriteInto(Span<byte> destination)
+        {
+            if (destination.Length < Length)
+            {
+                throw new ArgumentException($"{destination.Length} bytes for a response of {Length}.", nameof(destination));
+            }
+
+            var w = new Writer(destination[..Length]);
             var response = _response;
             w.U32(Magic);
             w.String(response.UserId);
@@ -184,21 +215,37 @@ public static class CandidateWireFormat
             }
 
             var candidates = response.Candidates;
-            w.I32(candidates.Count);
-            for (var i = 0; i < candidates.Count; i++)
+            var count = _masks.Length;
+            w.I32(count);
+            if (candidates is CandidateColumns columns)
             {
-                w.F64(candidates[i].Score);
+                w.F64s(columns.Scores.AsSpan(0, count));
+                w.U32s(_masks);
+                foreach (var id in columns.ItemIds.AsSpan(0, count))
+                {
+                    w.String(id);
+                }
+            }
+            else
+            {
+                for (var i = 0; i < count; i++)
+                {
+                    w.F64(candidates[i].Score);
+                }
+
+                w.U32s(_masks);
+                for (var i = 0; i < count; i++)
+                {
+                    w.String(candidates[i].ItemId);
+                }
             }
 
-            foreach (var mask in _masks)
+            if (w.Position != Length)
             {
-                w.U32(mask);
+                throw new InvalidOperationException($"Wrote {w.Position} bytes of a response announced as {Length}.");
             }
 
-            for (var i = 0; i < candidates.Count; i++)
-            {
-                w.String(candidates[i].ItemId);
-            }
+            return Length;
         }
     }
 
@@ -379,46 +426,65 @@ public static class CandidateWireFormat
         return new DecodedCandidates<TCandidate>(userId, candidates, reports, degraded, elapsed, coverage);
     }
 
-    private readonly ref struct Writer(IBufferWriter<byte> output)
+    /// <summary>Writes into a span <see cref="TryEncode"/> sized exactly (a write past it throws).</summary>
+    private ref struct Writer(Span<byte> output)
     {
-        public void U8(byte v)
+        private readonly Span<byte> _output = output;
+        private int _position;
+
+        public readonly int Position => _position;
+
+        public void U8(byte v) => _output[_position++] = v;
+
+        public void U16(ushort v) => BinaryPrimitives.WriteUInt16LittleEndian(Take(2), v);
+
+        public void U32(uint v) => BinaryPrimitives.WriteUInt32LittleEndian(Take(4), v);
+
+        public void I32(int v) => BinaryPrimitives.WriteInt32LittleEndian(Take(4), v);
+
+        public void F64(double v) => BinaryPrimitives.WriteDoubleLittleEndian(Take(8), v);
+
+        public void F64s(ReadOnlySpan<double> values)
         {
-            output.GetSpan(1)[0] = v;
-            output.Advance(1);
+            if (BitConverter.IsLittleEndian)
+            {
+                MemoryMarshal.AsBytes(values).CopyTo(Take(values.Length * sizeof(double)));
+                return;
+            }
+
+            foreach (var v in values)
+            {
+                F64(v);
+            }
         }
 
-        public void U16(ushort v)
+        public void U32s(ReadOnlySpan<uint> values)
         {
-            BinaryPrimitives.WriteUInt16LittleEndian(output.GetSpan(2), v);
-            output.Advance(2);
-        }
+            if (BitConverter.IsLittleEndian)
+            {
+                MemoryMarshal.AsBytes(values).CopyTo(Take(values.Length * sizeof(uint)));
+                return;
+            }
 
-        public void U32(uint v)
-        {
-            BinaryPrimitives.WriteUInt32LittleEndian(output.GetSpan(4), v);
-            output.Advance(4);
-        }
-
-        public void I32(int v)
-        {
-            BinaryPrimitives.WriteInt32LittleEndian(output.GetSpan(4), v);
-            output.Advance(4);
-        }
-
-        public void F64(double v)
-        {
-            BinaryPrimitives.WriteDoubleLittleEndian(output.GetSpan(8), v);
-            output.Advance(8);
+            foreach (var v in values)
+            {
+                U32(v);
+            }
         }
 
         /// <summary>A string <see cref="TryEncode"/> has checked to fit a u16 length.</summary>
         public void String(string v)
         {
-            var length = Encoding.UTF8.GetByteCount(v);
-            var span = output.GetSpan(2 + length);
-            BinaryPrimitives.WriteUInt16LittleEndian(span, (ushort)length);
-            Encoding.UTF8.GetBytes(v, span[2..]);
-            output.Advance(2 + length);
+            var length = Encoding.UTF8.GetBytes(v, _output[(_position + 2)..]);
+            BinaryPrimitives.WriteUInt16LittleEndian(_output[_position..], (ushort)length);
+            _position += 2 + length;
+        }
+
+        private Span<byte> Take(int n)
+        {
+            var span = _output.Slice(_position, n);
+            _position += n;
+            return span;
         }
     }
 

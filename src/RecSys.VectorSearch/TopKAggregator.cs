@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.InteropServices;
 
 namespace RecSys.VectorSearch;
@@ -21,6 +23,13 @@ public sealed class TopKAggregator
     private readonly List<long> _labelRefs = [];
     private readonly List<NodeLabels> _tables = [];
 
+    // Where each AddRange (or Add) began in _hits: the shards' lists come best first, so a few sorted runs are merged
+    // instead of sorting everything.
+    private readonly List<int> _runStarts = [];
+
+    /// <summary>Runs merged at most; more (many single adds) are sorted together.</summary>
+    private const int MaxMergedRuns = 16;
+
     [ThreadStatic]
     private static HashSet<long>? t_seen;
 
@@ -37,6 +46,7 @@ public sealed class TopKAggregator
 
     public void Add(SearchHit hit)
     {
+        _runStarts.Add(_hits.Count);
         _hits.Add(hit);
         if (_tables.Count > 0) _labelRefs.Add(0);
     }
@@ -54,6 +64,7 @@ public sealed class TopKAggregator
             for (var i = 0; i < _hits.Count; i++) _labelRefs.Add(0);
         }
 
+        _runStarts.Add(_hits.Count);
         _hits.AddRange(hits);
         if (withNodes)
         {
@@ -89,8 +100,37 @@ public sealed class TopKAggregator
         var all = CollectionsMarshal.AsSpan(_hits);
         withLabels &= _tables.Count > 0;
         var refs = withLabels ? CollectionsMarshal.AsSpan(_labelRefs) : [];
-        if (withLabels) all.Sort(refs, default(Ranking));
-        else all.Sort(default(Ranking));
+        SearchHit[]? mergedHits = null;
+        long[]? mergedRefs = null;
+        if (TryMergeRuns(all, refs, withLabels, out mergedHits, out mergedRefs))
+        {
+            all = mergedHits.AsSpan(0, all.Length);
+            refs = withLabels ? mergedRefs!.AsSpan(0, all.Length) : [];
+        }
+        else if (withLabels)
+        {
+            all.Sort(refs, default(Ranking));
+        }
+        else
+        {
+            all.Sort(default(Ranking));
+        }
+
+        try
+        {
+            return Collect(all, refs, withLabels, out labels);
+        }
+        finally
+        {
+            if (mergedHits is not null) ArrayPool<SearchHit>.Shared.Return(mergedHits);
+            if (mergedRefs is not null) ArrayPool<long>.Shared.Return(mergedRefs);
+        }
+    }
+
+    /// <summary>The first k distinct ids of <paramref name="all"/> (ranked), with their labels when asked.</summary>
+    private SearchHit[] Collect(ReadOnlySpan<SearchHit> all, ReadOnlySpan<long> refs, bool withLabels, out HitLabel[] labels)
+    {
+        labels = [];
         var result = new SearchHit[Math.Min(_k, all.Length)];
         if (withLabels) labels = new HitLabel[result.Length];
         // Ids already taken: a set kept per thread and cleared, rather than a ~70 KiB one per merge of a large k.
@@ -107,6 +147,48 @@ public sealed class TopKAggregator
 
         if (n < result.Length && withLabels) labels = labels[..n];
         return n == result.Length ? result : result[..n];
+    }
+
+    /// <summary>
+    /// When every run added is already in ranking order (a shard's hits are, best first) and there are few runs: merges them
+    /// into pooled arrays (the caller returns them), comparing each output once per run instead of sorting all the hits.
+    /// The merge gives the order the sort gives (a total order; hits equal in score and id are the same hit).
+    /// </summary>
+    private bool TryMergeRuns(ReadOnlySpan<SearchHit> all, ReadOnlySpan<long> refs, bool withLabels,
+        [NotNullWhen(true)] out SearchHit[]? mergedHits, out long[]? mergedRefs)
+    {
+        mergedHits = null;
+        mergedRefs = null;
+        var runs = _runStarts.Count;
+        if (runs < 2 || runs > MaxMergedRuns) return false;
+        Span<int> next = stackalloc int[runs];
+        Span<int> ends = stackalloc int[runs];
+        for (var r = 0; r < runs; r++)
+        {
+            next[r] = _runStarts[r];
+            ends[r] = r + 1 < runs ? _runStarts[r + 1] : all.Length;
+            for (var i = next[r] + 1; i < ends[r]; i++)
+            {
+                if (default(Ranking).Compare(all[i - 1], all[i]) > 0) return false;
+            }
+        }
+
+        mergedHits = ArrayPool<SearchHit>.Shared.Rent(all.Length);
+        if (withLabels) mergedRefs = ArrayPool<long>.Shared.Rent(all.Length);
+        for (var n = 0; n < all.Length; n++)
+        {
+            var best = -1;
+            for (var r = 0; r < runs; r++)
+            {
+                if (next[r] < ends[r] && (best < 0 || default(Ranking).Compare(all[next[r]], all[next[best]]) < 0)) best = r;
+            }
+
+            var at = next[best]++;
+            mergedHits[n] = all[at];
+            if (withLabels) mergedRefs![n] = refs[at];
+        }
+
+        return true;
     }
 
     /// <summary>Score descending (NaN last), then id ascending: <see cref="RanksBefore"/> as a total order.</summary>

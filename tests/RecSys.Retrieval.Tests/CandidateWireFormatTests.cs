@@ -52,6 +52,29 @@ public sealed class CandidateWireFormatTests
     }
 
     [Fact]
+    public void Columns_encode_to_the_bytes_of_the_same_candidates_as_objects_and_read_as_them()
+    {
+        var response = Sample(0.5);
+        var dtos = response.Candidates;
+        var columns = new CandidateColumns(
+            [.. dtos.Select(c => c.ItemId), "unused"], [.. dtos.Select(c => c.Score), 7.0], [.. dtos.Select(c => c.Sources), ["trending"]], dtos.Count);
+        var asColumns = response with { Candidates = columns };
+
+        Assert.Equal(Encode(response), Encode(asColumns));
+        Assert.Equal(Json(response), Json(asColumns));
+        Assert.Equal(dtos.Count, columns.Count);
+        Assert.Equal(dtos[2], columns[2] with { Sources = dtos[2].Sources });
+        Assert.Same(columns.ItemIdAt(1), dtos[1].ItemId);
+        Assert.Throws<ArgumentOutOfRangeException>(() => columns[dtos.Count]);
+
+        var encoded = CandidateWireFormat.TryEncode(asColumns)!;
+        var exact = new byte[encoded.Length];
+        Assert.Equal(encoded.Length, encoded.WriteInto(exact));
+        Assert.Equal(Encode(response), exact);
+        Assert.Throws<ArgumentException>(() => encoded.WriteInto(new byte[encoded.Length - 1]));
+    }
+
+    [Fact]
     public void A_resolver_sees_every_id_once_and_its_answers_replace_the_decoded_strings()
     {
         var response = Sample(0.5);

@@ -164,6 +164,34 @@ public sealed class FusionTests
         Assert.Equal(lists[0].Take(10).Select(i => i.ItemId).Distinct().Count(), keyed.Count);
     }
 
+    [Fact]
+    public void Adding_the_next_item_one_at_a_time_gives_the_fusion_of_the_whole_list_and_says_which_were_new()
+    {
+        // 64-bit keys as the index gives them, a fusion announced far smaller than it grows (its key table grows too).
+        var random = new Random(9);
+        var lists = Enumerable.Range(0, 3)
+            .Select(_ => Enumerable.Range(0, 3_000).Select(_ => new ScoredItem($"i{random.Next(6_000)}", random.NextDouble())).ToArray())
+            .ToArray();
+        long KeyOf(string id) => (long)((ulong)id.GetHashCode(StringComparison.Ordinal) * 0x9E3779B97F4A7C15UL >> 1);
+        var keys = lists.Select(l => l.Select(i => KeyOf(i.ItemId)).ToArray()).ToArray();
+        double[] weights = [1.0, 0.8, 0.3];
+
+        var fusion = new FusionAccumulator(16);
+        fusion.Add(fusion.AddSource("s0", weights[0]), lists[0], lists[0].Length, keys[0]);
+        fusion.Add(fusion.AddSource("s1", weights[1]), lists[1], lists[1].Length, keys[1]);
+        var last = fusion.AddSource("s2", weights[2]);
+        var known = new HashSet<string>(lists[0].Concat(lists[1]).Select(i => i.ItemId), StringComparer.Ordinal);
+        for (var i = 0; i < lists[2].Length; i++)
+        {
+            Assert.Equal(known.Add(lists[2][i].ItemId), fusion.AddNext(last, lists[2], keys[2]));
+            Assert.Equal(i + 1, fusion.Taken(last));
+        }
+
+        Assert.False(fusion.AddNext(last, lists[2], keys[2]));
+        Assert.Equal(known.Count, fusion.Count);
+        AssertSameRanking(CandidateFusion.Merge([.. lists.Select((l, s) => new SourceResult($"s{s}", weights[s], l))]), fusion.Rank(), fusion);
+    }
+
     private static void AssertSameRanking(List<FusedCandidate> expected, RankedCandidate[] actual, FusionAccumulator fusion)
     {
         Assert.Equal(expected.Select(c => c.ItemId), actual.Select(r => r.ItemId));

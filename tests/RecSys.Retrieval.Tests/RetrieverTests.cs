@@ -257,14 +257,18 @@ public sealed class RetrieverTests
     /// A short list completed from trending's reserve, with seen, unavailable and excluded items in every list: the answer is
     /// the fusion of exactly what each source reports it contributed, filtered, whether eligibility is decided in memory (seen
     /// set read with the signals, unavailable set cached) or through the store, and whether the backfill source is fused last
-    /// (its extension summed into the same fusion) or first (everything fused again).
+    /// (its extension summed into the same fusion) or first (everything fused again). With <paramref name="moved"/>,
+    /// trending's list moves between its first read and the deeper ones (its first two items swap): a deeper read is extended
+    /// in place only when its prefix is what was fused, so this one is fused again.
     /// </summary>
     [Theory]
-    [InlineData(true, 0.7)]
-    [InlineData(false, 0.7)]
-    [InlineData(true, 2.0)]
-    [InlineData(false, 2.0)]
-    public async Task A_backfilled_list_is_the_fusion_of_the_reported_contributions(bool cached, double trendingWeight)
+    [InlineData(true, 0.7, false)]
+    [InlineData(false, 0.7, false)]
+    [InlineData(true, 2.0, false)]
+    [InlineData(false, 2.0, false)]
+    [InlineData(true, 0.7, true)]
+    [InlineData(false, 0.7, true)]
+    public async Task A_backfilled_list_is_the_fusion_of_the_reported_contributions(bool cached, double trendingWeight, bool moved)
     {
         var db = _store.Db;
         var trendingIds = Enumerable.Range(0, 3000).Select(i => $"t{i:D4}").ToArray();
@@ -278,7 +282,14 @@ public sealed class RetrieverTests
         options.Sources[SourceNames.Trending].Weight = trendingWeight;
         var collaborative = new SeenReadingSource(FakeSource.Listing(SourceNames.Collaborative, [.. Enumerable.Range(0, 80).Select(i => $"k{i:D3}"), "t0004", "t0010"]));
         var content = FakeSource.Listing(SourceNames.Content, [.. Enumerable.Range(0, 40).Select(i => $"c{i:D3}"), "t0004", "k001"]);
-        var trending = FakeSource.Listing(SourceNames.Trending, trendingIds);
+        var reads = 0;
+        var trending = moved
+            ? new FakeSource(SourceNames.Trending, (budget, _) =>
+            {
+                string[] ids = Interlocked.Increment(ref reads) == 1 ? trendingIds : [trendingIds[1], trendingIds[0], .. trendingIds[2..]];
+                return Task.FromResult<IReadOnlyList<ScoredItem>>(ids.Take(budget).Select((id, i) => new ScoredItem(id, 1.0 - ((double)i / ids.Length))).ToArray());
+            })
+            : FakeSource.Listing(SourceNames.Trending, trendingIds);
         var cache = cached
             ? new SharedReadCache(Options.Create(new SharedReadCacheOptions { ListDuration = TimeSpan.Zero, UnavailableDuration = TimeSpan.FromMinutes(1) }), TimeProvider.System)
             : null;
@@ -298,6 +309,7 @@ public sealed class RetrieverTests
         var reports = response.Sources;
         Assert.Equal(trendingWeight > 1 ? SourceNames.Trending : SourceNames.Collaborative, reports[0].Source);
         Assert.True(reports.Single(r => r.Source == SourceNames.Trending).Returned > 100, "trending was extended over its reserve");
+        Assert.True(trending.Budgets.Count >= 3, "trending was read deeper after its reserve ran out");
         var ineligible = seen.Concat(unavailable).Concat(exclude).ToHashSet(StringComparer.Ordinal);
         var expected = CandidateFusion.Merge([.. reports.Select(r => new SourceResult(r.Source, options.Sources[r.Source].Weight, lists[r.Source].Take(r.Returned).ToArray()))])
             .Where(c => !ineligible.Contains(c.ItemId))

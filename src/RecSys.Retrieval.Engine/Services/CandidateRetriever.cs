@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Numerics;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Options;
 using RecSys.Candidates;
 using RecSys.Core.Contracts;
@@ -242,10 +244,8 @@ public sealed class CandidateRetriever
                     while (used < reserve.Count && missing > 0)
                     {
                         var at = used++;
-                        var entries = fusion.Count;
-                        fusion.Add(source, reserve, used, keys);
                         // A new entry: no source had proposed this item yet.
-                        if (fusion.Count > entries && !exclude.Contains(keys[at], reserve[at].ItemId) && eligibility.IsEligible(keys[at], reserve[at].ItemId))
+                        if (fusion.AddNext(source, reserve, keys) && !exclude.Contains(keys[at], reserve[at].ItemId) && eligibility.IsEligible(keys[at], reserve[at].ItemId))
                         {
                             missing--;
                         }
@@ -307,11 +307,20 @@ public sealed class CandidateRetriever
         // The first `count` selectable candidates in rank order (only the selectable ones are ranked).
         var fusion = fused.Fusion;
         var ranked = fusion.RankReusing(fused.IsSelectable);
-        var candidates = new CandidateDto[Math.Min(count, ranked.Length)];
-        for (var i = 0; i < candidates.Length; i++)
+        // Columns, not a CandidateDto per candidate: the wire format writes them as they are.
+        var n = Math.Min(count, ranked.Length);
+        var ids = new string[n];
+        var scores = new double[n];
+        var sources = new IReadOnlyList<string>[n];
+        for (var i = 0; i < n; i++)
         {
-            candidates[i] = new CandidateDto(ranked[i].ItemId, ranked[i].Score, fusion.SourcesOf(ranked[i].Entry));
+            ref readonly var r = ref ranked[i];
+            ids[i] = r.ItemId;
+            scores[i] = r.Score;
+            sources[i] = fusion.SourcesOf(r.Entry);
         }
+
+        var candidates = new CandidateColumns(ids, scores, sources, n);
 
         var reports = new SourceReport[states.Count];
         var degraded = new List<string>();
@@ -326,8 +335,8 @@ public sealed class CandidateRetriever
         }
 
         var elapsed = _time.GetElapsedTime(started);
-        _telemetry.RequestCompleted(elapsed, candidates.Length, degraded.Count > 0);
-        activity?.SetTag("recsys.candidates", candidates.Length);
+        _telemetry.RequestCompleted(elapsed, candidates.Count, degraded.Count > 0);
+        activity?.SetTag("recsys.candidates", candidates.Count);
         if (degraded.Count > 0)
         {
             activity?.SetTag("recsys.degraded", string.Join(',', degraded));
@@ -512,12 +521,7 @@ public sealed class CandidateRetriever
             return [];
         }
 
-        var clean = items.Count <= budget;
-        for (var i = 0; clean && i < items.Count; i++)
-        {
-            var item = items[i];
-            clean = !string.IsNullOrEmpty(item.ItemId) && item.Score is >= 0 and <= 1;
-        }
+        var clean = items.Count <= budget && (KeyedScoredItems.TryGetSpan(items, out var span) ? IsClean(span) : IsClean(items));
 
         if (clean)
         {
@@ -539,6 +543,33 @@ public sealed class CandidateRetriever
         }
 
         return result;
+    }
+
+    private static bool IsClean(ReadOnlySpan<ScoredItem> items)
+    {
+        foreach (ref readonly var item in items)
+        {
+            if (item.ItemId is not { Length: > 0 } || item.Score is not (>= 0 and <= 1))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool IsClean(IReadOnlyList<ScoredItem> items)
+    {
+        for (var i = 0; i < items.Count; i++)
+        {
+            var item = items[i];
+            if (item.ItemId is not { Length: > 0 } || item.Score is not (>= 0 and <= 1))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>
@@ -579,26 +610,49 @@ public sealed class CandidateRetriever
 
     /// <summary>
     /// A set of item ids with the index key of each (<see cref="IndexedItems.KeyOf"/>): an id whose key is not among them is
-    /// not in the set, so most lookups hash a long instead of a string; the id is compared only when its key is there.
+    /// not in the set, so most lookups hash a long instead of a string; the id is compared only when its key is there. In
+    /// front of the keys, one bit per key (at least 32 bits per key, Fibonacci hashing): most of a request's ~6,000 fused
+    /// candidates are in none of the sets (seen, unavailable, excluded) and are answered by that bit alone.
     /// </summary>
     private sealed class KeyedIdSet
     {
         private readonly HashSet<long> _keys;
+        private readonly ulong[] _bits;
+        private readonly int _shift;
 
         public KeyedIdSet(IReadOnlySet<string> ids)
         {
             Ids = ids;
             _keys = new HashSet<long>(ids.Count);
+            var bits = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(64, ids.Count * 32));
+            _bits = new ulong[bits / 64];
+            _shift = 64 - BitOperations.Log2((uint)bits);
             foreach (var id in ids)
             {
-                _keys.Add(IndexedItems.KeyOf(id));
+                var key = IndexedItems.KeyOf(id);
+                _keys.Add(key);
+                var bit = BitOf(key);
+                _bits[bit >> 6] |= 1UL << (int)bit;
             }
         }
 
         public IReadOnlySet<string> Ids { get; }
 
         /// <summary>For an id and its key.</summary>
-        public bool Contains(long key, string itemId) => _keys.Count != 0 && _keys.Contains(key) && Ids.Contains(itemId);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public bool Contains(long key, string itemId)
+        {
+            if (_keys.Count == 0)
+            {
+                return false;
+            }
+
+            var bit = BitOf(key);
+            return (_bits[bit >> 6] & (1UL << (int)bit)) != 0 && _keys.Contains(key) && Ids.Contains(itemId);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private ulong BitOf(long key) => ((ulong)key * 0x9E3779B97F4A7C15UL) >> _shift;
     }
 
     /// <summary>Whether an item (not excluded) may be recommended to the request's user.</summary>
@@ -676,13 +730,49 @@ public sealed class CandidateRetriever
 
         /// <summary>
         /// The fusion index of <paramref name="state"/> when its contribution can be extended in place: it is the last source
-        /// fused and its fused prefix is still what it returned (a deeper read replaces the list); else -1.
+        /// fused and its fused prefix is still what it returned; else -1. A deeper read replaces the list: it is taken over
+        /// when its prefix holds the same items with the same scores (the store's list did not move between the reads), so
+        /// extending it sums what fusing it again would; otherwise the caller fuses again.
         /// </summary>
         public int IncrementalSource(SourceState state)
         {
             var last = inputs.Count - 1;
-            return last >= 0 && ReferenceEquals(inputs[last], state) && ReferenceEquals(_lists[last], state.Returned)
-                && Fusion.Taken(last) == state.Contributed ? last : -1;
+            if (last < 0 || !ReferenceEquals(inputs[last], state) || Fusion.Taken(last) != state.Contributed)
+            {
+                return -1;
+            }
+
+            if (!ReferenceEquals(_lists[last], state.Returned))
+            {
+                if (!SamePrefix(_lists[last], state.Returned, Fusion.Taken(last)))
+                {
+                    return -1;
+                }
+
+                _lists[last] = state.Returned;
+            }
+
+            return last;
+        }
+
+        private static bool SamePrefix(IReadOnlyList<ScoredItem> fused, IReadOnlyList<ScoredItem> deeper, int taken)
+        {
+            if (fused.Count < taken || deeper.Count < taken)
+            {
+                return false;
+            }
+
+            for (var i = 0; i < taken; i++)
+            {
+                var (a, b) = (fused[i], deeper[i]);
+                if (BitConverter.DoubleToInt64Bits(a.Score) != BitConverter.DoubleToInt64Bits(b.Score)
+                    || !string.Equals(a.ItemId, b.ItemId, StringComparison.Ordinal))
+                {
+                    return false;
+                }
+            }
+
+            return true;
         }
     }
 }

@@ -52,7 +52,8 @@ internal sealed class ContentSource(CandidateSignalReader store, IOptionsMonitor
         }
 
         var lists = await store.ReadCategoryPopularAsync(lookups, cancellationToken);
-        var scores = new Dictionary<string, double>(StringComparer.Ordinal);
+        // This thread's scratch table: filled and ranked below with no await in between.
+        var scores = ScoreRanking.ScratchScores();
         for (var i = 0; i < count; i++)
         {
             var entries = lists[i];

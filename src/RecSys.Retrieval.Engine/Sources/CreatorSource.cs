@@ -48,7 +48,8 @@ internal sealed class CreatorSource(CandidateSignalReader store, IOptionsMonitor
         var lists = await store.ReadCreatorItemsAsync(lookups, cancellationToken);
         var nowMs = request.Now.ToUnixTimeMilliseconds();
         var halfLifeMs = o.RecencyHalfLife.TotalMilliseconds;
-        var scores = new Dictionary<string, double>(StringComparer.Ordinal);
+        // This thread's scratch table: filled and ranked below with no await in between.
+        var scores = ScoreRanking.ScratchScores();
         for (var i = 0; i < creators.Count; i++)
         {
             var creatorAffinity = creators[i].Affinity;

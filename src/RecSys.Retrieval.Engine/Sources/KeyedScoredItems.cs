@@ -1,4 +1,5 @@
 using System.Collections;
+using System.Runtime.InteropServices;
 using RecSys.Candidates;
 using RecSys.Retrieval.VectorIndex;
 
@@ -10,12 +11,14 @@ namespace RecSys.Retrieval.Sources;
 /// </summary>
 internal sealed class KeyedScoredItems(ScoredItem[] items, long[] keys) : IReadOnlyList<ScoredItem>
 {
+    private readonly ScoredItem[] _items = items;
+
     /// <summary>Aligned with the items.</summary>
     public long[] Keys { get; } = keys;
 
-    public int Count => items.Length;
+    public int Count => _items.Length;
 
-    public ScoredItem this[int index] => items[index];
+    public ScoredItem this[int index] => _items[index];
 
     /// <summary>The keys of <paramref name="items"/>: carried by a keyed list, else worked out from the ids.</summary>
     public static long[] KeysOf(IReadOnlyList<ScoredItem> items)
@@ -34,7 +37,27 @@ internal sealed class KeyedScoredItems(ScoredItem[] items, long[] keys) : IReadO
         return keys;
     }
 
-    public IEnumerator<ScoredItem> GetEnumerator() => ((IEnumerable<ScoredItem>)items).GetEnumerator();
+    /// <summary>The items of a list as a span when it is an array, a keyed list or a <see cref="List{T}"/>; false otherwise.</summary>
+    public static bool TryGetSpan(IReadOnlyList<ScoredItem> list, out ReadOnlySpan<ScoredItem> span)
+    {
+        switch (list)
+        {
+            case ScoredItem[] array:
+                span = array;
+                return true;
+            case KeyedScoredItems keyed:
+                span = keyed._items;
+                return true;
+            case List<ScoredItem> growable:
+                span = CollectionsMarshal.AsSpan(growable);
+                return true;
+            default:
+                span = default;
+                return false;
+        }
+    }
+
+    public IEnumerator<ScoredItem> GetEnumerator() => ((IEnumerable<ScoredItem>)_items).GetEnumerator();
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 }

@@ -39,7 +39,8 @@ internal sealed class RecentSimilarSource(CandidateSignalReader store, IOptionsM
         }
 
         var lists = await store.ReadCoEngagedAsync(lookups, cancellationToken);
-        var scores = new Dictionary<string, double>(StringComparer.Ordinal);
+        // This thread's scratch table: filled and ranked below with no await in between.
+        var scores = ScoreRanking.ScratchScores();
         for (var i = 0; i < seedCount; i++)
         {
             var neighbours = lists[i];

@@ -25,6 +25,8 @@ internal sealed class ColumnarRowComputer
         ["session_similarity_mean"] = Kind.SessionMean,
         ["recent_category_match"] = Kind.RecentCategories,
         ["session_category_match"] = Kind.SessionCategories,
+        ["recent_similarity_max"] = Kind.RecentMax,
+        ["recent_similarity_top3"] = Kind.RecentTop3,
     };
 
     private readonly Column[] _columns;
@@ -60,6 +62,8 @@ internal sealed class ColumnarRowComputer
         SessionMean,
         RecentCategories,
         SessionCategories,
+        RecentMax,
+        RecentTop3,
     }
 
     private readonly record struct Column(Kind Kind, int Slot, RankingFeature Feature);
@@ -73,6 +77,7 @@ internal sealed class ColumnarRowComputer
         var cells = new float[_columns.Length];
         var defaulted = new int[_columns.Length];
         RequestSide.CategoryMatcher? recent = null, session = null;
+        RequestSide.RecentUnits? recentUnits = null;
         for (var c = 0; c < _columns.Length; c++)
         {
             switch (_columns[c].Kind)
@@ -96,10 +101,13 @@ internal sealed class ColumnarRowComputer
                 case Kind.SessionCategories:
                     session ??= side.SessionCategoriesBy(columns.CategoryNumbers, columns.CategoryNumbers.Count);
                     break;
+                case Kind.RecentMax or Kind.RecentTop3:
+                    recentUnits ??= side.RecentUnitsOfWidth(columns.Dimension);
+                    break;
             }
         }
 
-        return new RequestColumns(side, snapshot, columns, cells, defaulted, recent, session);
+        return new RequestColumns(side, snapshot, columns, cells, defaulted, recent, session, recentUnits);
     }
 
     /// <summary>
@@ -120,6 +128,7 @@ internal sealed class ColumnarRowComputer
 
         var defaulted = 0;
         RequestSide.ItemDots? dots = null;
+        RequestSide.RecentTop? top = null;
         for (var c = from; c < to; c++)
         {
             var column = _columns[c];
@@ -152,6 +161,12 @@ internal sealed class ColumnarRowComputer
                 case Kind.SessionCategories:
                     computed = request.Session!.Match(record.Categories, record.HasCategories);
                     break;
+                case Kind.RecentMax:
+                    computed = record.HasEmbedding ? (top ??= side.RecentTopWith(request.RecentUnits!, record.Embedding, record.Norm)).Max : null;
+                    break;
+                case Kind.RecentTop3:
+                    computed = record.HasEmbedding ? (top ??= side.RecentTopWith(request.RecentUnits!, record.Embedding, record.Norm)).Top3 : null;
+                    break;
                 default:
                     computed = column.Feature.Compute(side, request.Snapshot.ValuesAt(number));
                     break;
@@ -174,7 +189,7 @@ internal sealed class ColumnarRowComputer
 
 /// <summary>A request's share of <see cref="ColumnarRowComputer"/>'s rows (built by <see cref="ColumnarRowComputer.Begin"/>).</summary>
 internal sealed class RequestColumns(RequestSide side, ItemFeatureSnapshot snapshot, ItemColumns columns, float[] cells, int[] cellDefaulted,
-    RequestSide.CategoryMatcher? recent, RequestSide.CategoryMatcher? session)
+    RequestSide.CategoryMatcher? recent, RequestSide.CategoryMatcher? session, RequestSide.RecentUnits? recentUnits)
 {
     public RequestSide Side { get; } = side;
 
@@ -191,4 +206,7 @@ internal sealed class RequestColumns(RequestSide side, ItemFeatureSnapshot snaps
     public RequestSide.CategoryMatcher? Recent { get; } = recent;
 
     public RequestSide.CategoryMatcher? Session { get; } = session;
+
+    /// <summary>The recent items' unit embeddings of the records' width, when a column needs them.</summary>
+    public RequestSide.RecentUnits? RecentUnits { get; } = recentUnits;
 }

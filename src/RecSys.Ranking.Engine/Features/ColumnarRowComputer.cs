@@ -27,6 +27,17 @@ internal sealed class ColumnarRowComputer
         ["session_category_match"] = Kind.SessionCategories,
         ["recent_similarity_max"] = Kind.RecentMax,
         ["recent_similarity_top3"] = Kind.RecentTop3,
+        ["als_score_x_user_activity"] = Kind.DotTimesActivity,
+        ["popularity_x_user_activity"] = Kind.ItemCellTimesActivity,
+        ["session_popularity_gap"] = Kind.ItemCellMinusSessionPopularity,
+    };
+
+    // The item-only feature each of those item-cell kinds reads (its catalog function is the one the feature calls): a cell that
+    // was defaulted there stands for a missing or non-finite value, for which the feature's own arithmetic gives no finite value either.
+    private static readonly Dictionary<Kind, string> ItemCellOf = new()
+    {
+        [Kind.ItemCellTimesActivity] = "item_log_engagement",
+        [Kind.ItemCellMinusSessionPopularity] = "item_log_popularity",
     };
 
     private readonly Column[] _columns;
@@ -43,7 +54,14 @@ internal sealed class ColumnarRowComputer
             var kind = feature.ItemSlot >= 0 ? Kind.ItemSlot
                 : UserOnly.Contains(feature.Name) ? Kind.User
                 : ByName.GetValueOrDefault(feature.Name, Kind.General);
-            _columns[c] = new Column(kind, feature.ItemSlot, feature);
+            var slot = feature.ItemSlot;
+            if (ItemCellOf.TryGetValue(kind, out var cellName))
+            {
+                slot = RankingFeatureCatalog.TryGet(cellName, out var cell) && cell.ItemSlot >= 0 ? cell.ItemSlot : -1;
+                kind = slot >= 0 ? kind : Kind.General;
+            }
+
+            _columns[c] = new Column(kind, slot, feature);
         }
     }
 
@@ -64,6 +82,9 @@ internal sealed class ColumnarRowComputer
         SessionCategories,
         RecentMax,
         RecentTop3,
+        DotTimesActivity,
+        ItemCellTimesActivity,
+        ItemCellMinusSessionPopularity,
     }
 
     private readonly record struct Column(Kind Kind, int Slot, RankingFeature Feature);
@@ -166,6 +187,17 @@ internal sealed class ColumnarRowComputer
                     break;
                 case Kind.RecentTop3:
                     computed = record.HasEmbedding ? (top ??= side.RecentTopWith(request.RecentUnits!, record.Embedding, record.Norm)).Top3 : null;
+                    break;
+                case Kind.DotTimesActivity:
+                    computed = record.HasEmbedding && RequestSide.DotOf(dots ??= side.DotsWith(record.Embedding, record.Norm)) is { } dot && side.LogEvents is { } events
+                        ? dot * events
+                        : null;
+                    break;
+                case Kind.ItemCellTimesActivity:
+                    computed = side.LogEvents is { } activity && record.Defaulted(column.Slot) == 0 ? activity * record.Cell(column.Slot) : null;
+                    break;
+                case Kind.ItemCellMinusSessionPopularity:
+                    computed = side.SessionMeanLogPopularity is { } session && record.Defaulted(column.Slot) == 0 ? record.Cell(column.Slot) - session : null;
                     break;
                 default:
                     computed = column.Feature.Compute(side, request.Snapshot.ValuesAt(number));

@@ -38,6 +38,7 @@ internal static class ServiceBench
             .Option("--warmup", "N", "passes before the measured ones (default 2: the JIT's tiers settle)")
             .Option("--results", "FILE", "writes every request's served list (items and scores) here, to compare builds")
             .Option("--seed", "N", "workload seed (default 11)")
+            .Flag("--allocations", "samples the measured passes' allocations by type (the runtime's allocation ticks, one per ~100 KB) and prints the largest")
             .RunAsync(args, RunAsync);
 
     private static async Task<int> RunAsync(ParsedArguments options)
@@ -135,6 +136,7 @@ internal static class ServiceBench
         var spentPerPass = new List<double>();
         var commandsBefore = await store.CommandCountsAsync(redis);
         using var counters = new CounterTotals("RecSys.Ranking.Features");
+        using var allocationTicks = options.Has("--allocations") ? new AllocationTicks() : null;
         for (var round = 0; round < rounds; round++)
         {
             GC.Collect();
@@ -187,6 +189,12 @@ internal static class ServiceBench
 
         Console.WriteLine("feature provider counters per request over the passes: " + string.Join(", ",
             counters.Totals.OrderBy(c => c.Key, StringComparer.Ordinal).Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.Key} {c.Value / (double)(requests * rounds):F1}"))));
+        if (allocationTicks is not null)
+        {
+            Console.WriteLine("allocated KB per request by type (sampled): " + string.Join(", ", allocationTicks.Totals.OrderByDescending(t => t.Value).Take(25)
+                .Select(t => string.Create(CultureInfo.InvariantCulture, $"{t.Key} {t.Value / 1024.0 / (requests * rounds):F1}"))));
+        }
+
         var commandsAfter = await store.CommandCountsAsync(redis);
         Console.WriteLine("store commands per request over the passes: " + string.Join(", ", commandsAfter
             .Select(c => (c.Key, Calls: (c.Value - commandsBefore.GetValueOrDefault(c.Key)) / (double)(requests * rounds)))
@@ -387,6 +395,35 @@ internal static class ServiceBench
         public IReadOnlyDictionary<string, long> Totals => _totals;
 
         public void Dispose() => _listener.Dispose();
+    }
+
+    /// <summary>The runtime's allocation-tick events summed by type: where the allocated bytes go, to ~100 KB per sample.</summary>
+    private sealed class AllocationTicks : System.Diagnostics.Tracing.EventListener
+    {
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _totals = new(StringComparer.Ordinal);
+
+        public IReadOnlyDictionary<string, long> Totals => _totals;
+
+        protected override void OnEventSourceCreated(System.Diagnostics.Tracing.EventSource eventSource)
+        {
+            if (eventSource.Name == "Microsoft-Windows-DotNETRuntime")
+            {
+                // The GC keyword at verbose level carries GCAllocationTick.
+                EnableEvents(eventSource, System.Diagnostics.Tracing.EventLevel.Verbose, (System.Diagnostics.Tracing.EventKeywords)0x1);
+            }
+        }
+
+        protected override void OnEventWritten(System.Diagnostics.Tracing.EventWrittenEventArgs eventData)
+        {
+            if (eventData.EventName is not { } name || !name.StartsWith("GCAllocationTick", StringComparison.Ordinal) || eventData.PayloadNames is null)
+            {
+                return;
+            }
+
+            var type = eventData.PayloadNames.IndexOf("TypeName") is var t and >= 0 ? eventData.Payload![t] as string ?? "?" : "?";
+            var amount = eventData.PayloadNames.IndexOf("AllocationAmount64") is var a and >= 0 ? Convert.ToInt64(eventData.Payload![a], CultureInfo.InvariantCulture) : 0;
+            _totals.AddOrUpdate(type, amount, (_, total) => total + amount);
+        }
     }
 
     private sealed class FixedNowTimeProvider(DateTimeOffset now) : TimeProvider

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics.Metrics;
 using System.Numerics;
 using Microsoft.Extensions.Options;
@@ -17,6 +18,9 @@ public sealed record ScoreCacheStatistics(long Hits, long Misses, double HitRati
 public sealed class ScoreCache : IDisposable
 {
     private const int MinShardCapacity = 16;
+
+    /// <summary>Up to this many items a batch's hashes live on the stack; beyond, in a pooled array.</summary>
+    private const int StackItems = 1024;
 
     private readonly TimeProvider _time;
     private readonly Shard[] _shards;
@@ -104,18 +108,30 @@ public sealed class ScoreCache : IDisposable
             return misses;
         }
 
-        var scopeHash = ScopeHash(scope);
         var now = _time.GetTimestamp();
+        var rented = itemIds.Count <= StackItems ? null : ArrayPool<int>.Shared.Rent(itemIds.Count);
+        var hashes = rented is null ? stackalloc int[itemIds.Count] : rented.AsSpan(0, itemIds.Count);
+        try
+        {
+            HashItems(scope, itemIds, hashes);
+            for (var s = 0; s < _shards.Length; s++)
+            {
+                _shards[s].TryGetAll(scope, itemIds, hashes, s, _shardMask, now, scores);
+            }
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<int>.Shared.Return(rented);
+            }
+        }
+
+        // A cached score is finite, so NaN marks exactly the misses; listed in ascending order.
         for (var i = 0; i < itemIds.Count; i++)
         {
-            var key = new ScoreKey(scope, CheckItem(itemIds[i]), scopeHash);
-            if (ShardOf(key).TryGet(key, now, out var score))
+            if (float.IsNaN(scores[i]))
             {
-                scores[i] = score;
-            }
-            else
-            {
-                scores[i] = float.NaN;
                 missIndices[misses++] = i;
             }
         }
@@ -152,14 +168,31 @@ public sealed class ScoreCache : IDisposable
             return;
         }
 
-        var scopeHash = ScopeHash(scope);
         var expires = _time.GetTimestamp() + _timeToLiveTicks;
         var now = expires - _timeToLiveTicks;
         int expired = 0, evicted = 0;
-        for (var k = 0; k < indices.Length; k++)
+        var rented = indices.Length <= StackItems ? null : ArrayPool<int>.Shared.Rent(indices.Length);
+        var hashes = rented is null ? stackalloc int[indices.Length] : rented.AsSpan(0, indices.Length);
+        try
         {
-            var key = new ScoreKey(scope, CheckItem(itemIds[indices[k]]), scopeHash);
-            ShardOf(key).Set(key, scores[k], now, expires, ref expired, ref evicted);
+            var scopeHash = ScopeHash(scope);
+            for (var k = 0; k < indices.Length; k++)
+            {
+                hashes[k] = KeyHash(scopeHash, CheckItem(itemIds[indices[k]]));
+            }
+
+            // Shard by shard, each in the batch's order: every shard sees the sequence of sets it would see one item at a time.
+            for (var s = 0; s < _shards.Length; s++)
+            {
+                _shards[s].SetAll(scope, itemIds, indices, hashes, s, _shardMask, scores, now, expires, ref expired, ref evicted);
+            }
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<int>.Shared.Return(rented);
+            }
         }
 
         _metrics.Evicted(expired, evicted);
@@ -185,11 +218,20 @@ public sealed class ScoreCache : IDisposable
 
     public void Dispose() => _metrics.Dispose();
 
-    private Shard ShardOf(in ScoreKey key) => _shards[key.Hash & _shardMask];
-
     private static int ScopeHash(ScoreCacheScope scope) =>
         HashCode.Combine(scope.UserId.GetHashCode(StringComparison.Ordinal), scope.ModelVersion.GetHashCode(StringComparison.Ordinal),
             scope.FeatureStateVersion.GetHashCode(StringComparison.Ordinal));
+
+    private static int KeyHash(int scopeHash, string itemId) => HashCode.Combine(scopeHash, itemId.GetHashCode(StringComparison.Ordinal));
+
+    private static void HashItems(ScoreCacheScope scope, IReadOnlyList<string> itemIds, Span<int> hashes)
+    {
+        var scopeHash = ScopeHash(scope);
+        for (var i = 0; i < itemIds.Count; i++)
+        {
+            hashes[i] = KeyHash(scopeHash, CheckItem(itemIds[i]));
+        }
+    }
 
     private static void CheckScope(ScoreCacheScope scope)
     {
@@ -210,84 +252,180 @@ public sealed class ScoreCache : IDisposable
         }
     }
 
-    /// <summary>A cache key with its hash computed once (the scope's part once per batch).</summary>
-    private readonly struct ScoreKey(ScoreCacheScope scope, string itemId, int scopeHash) : IEquatable<ScoreKey>
+    /// <summary>One slot: the key (scope, item and their hash), the score, its expiry and the CLOCK mark, on one or two cache lines.</summary>
+    private struct Entry
     {
-        public readonly ScoreCacheScope Scope = scope;
-        public readonly string ItemId = itemId;
-        public readonly int Hash = HashCode.Combine(scopeHash, itemId.GetHashCode(StringComparison.Ordinal));
+        public ScoreCacheScope Scope;
+        public string Item;
+        public long Expires;
+        public int Hash;
+        public float Score;
+        public bool Referenced;
 
-        public bool Equals(ScoreKey other) =>
-            Hash == other.Hash
-            && string.Equals(ItemId, other.ItemId, StringComparison.Ordinal)
-            && string.Equals(Scope.UserId, other.Scope.UserId, StringComparison.Ordinal)
-            && string.Equals(Scope.ModelVersion, other.Scope.ModelVersion, StringComparison.Ordinal)
-            && string.Equals(Scope.FeatureStateVersion, other.Scope.FeatureStateVersion, StringComparison.Ordinal);
-
-        public override bool Equals(object? obj) => obj is ScoreKey other && Equals(other);
-
-        public override int GetHashCode() => Hash;
+        public readonly bool Matches(int hash, string item, in ScoreCacheScope scope) =>
+            Hash == hash
+            && string.Equals(Item, item, StringComparison.Ordinal)
+            && string.Equals(Scope.UserId, scope.UserId, StringComparison.Ordinal)
+            && string.Equals(Scope.ModelVersion, scope.ModelVersion, StringComparison.Ordinal)
+            && string.Equals(Scope.FeatureStateVersion, scope.FeatureStateVersion, StringComparison.Ordinal);
     }
 
     /// <summary>
-    /// One lock's worth of entries in slot arrays (grown up to the capacity, never beyond). Eviction is CLOCK: a hit marks
-    /// its slot referenced; the hand clears marks as it passes and takes the first expired or unmarked slot.
+    /// One lock's worth of entries in a slot array (grown up to the capacity, never beyond), found through an open-addressing
+    /// index of slot numbers (linear probing, at most half full; an evicted key leaves by backward-shift deletion, so no
+    /// tombstones pile up). Eviction is CLOCK: a hit marks its slot referenced; the hand clears marks as it passes and takes the
+    /// first expired or unmarked slot. A batch takes the lock once per shard.
     /// </summary>
     private sealed class Shard(int capacity)
     {
         private readonly Lock _gate = new();
-        private readonly Dictionary<ScoreKey, int> _slots = new(Math.Min(capacity, 64));
         private readonly int _capacity = capacity;
-        private ScoreKey[] _keys = new ScoreKey[Math.Min(capacity, 64)];
-        private float[] _scores = new float[Math.Min(capacity, 64)];
-        private long[] _expires = new long[Math.Min(capacity, 64)];
-        private bool[] _referenced = new bool[Math.Min(capacity, 64)];
+        private Entry[] _entries = new Entry[Math.Min(capacity, 64)];
+
+        // Slot + 1 per position, 0 for an empty position; the length is a power of two at least twice the slots'.
+        private int[] _index = new int[IndexLength(Math.Min(capacity, 64))];
         private int _used;
         private int _hand;
 
         public int Count => Volatile.Read(ref _used);
 
-        public bool TryGet(in ScoreKey key, long now, out float score)
+        /// <summary>Looks up the items whose hash falls in shard <paramref name="shard"/>: a hit's score goes to its index, a miss's is NaN.</summary>
+        public void TryGetAll(in ScoreCacheScope scope, IReadOnlyList<string> itemIds, ReadOnlySpan<int> hashes, int shard, int shardMask, long now, Span<float> scores)
         {
             lock (_gate)
             {
-                if (_slots.TryGetValue(key, out var slot) && _expires[slot] > now)
+                for (var i = 0; i < hashes.Length; i++)
                 {
-                    _referenced[slot] = true;
-                    score = _scores[slot];
-                    return true;
-                }
-            }
-
-            score = float.NaN;
-            return false;
-        }
-
-        public void Set(in ScoreKey key, float score, long now, long expires, ref int expired, ref int evicted)
-        {
-            lock (_gate)
-            {
-                if (!_slots.TryGetValue(key, out var slot))
-                {
-                    if (_used < _capacity)
+                    var hash = hashes[i];
+                    if ((hash & shardMask) != shard)
                     {
-                        slot = _used;
-                        EnsureSlots(slot + 1);
-                        Volatile.Write(ref _used, _used + 1);
+                        continue;
+                    }
+
+                    var slot = Find(hash, itemIds[i], scope);
+                    if (slot >= 0 && _entries[slot].Expires > now)
+                    {
+                        _entries[slot].Referenced = true;
+                        scores[i] = _entries[slot].Score;
                     }
                     else
                     {
-                        slot = Victim(now, ref expired, ref evicted);
-                        _slots.Remove(_keys[slot]);
+                        scores[i] = float.NaN;
                     }
+                }
+            }
+        }
 
-                    _slots.Add(key, slot);
-                    _keys[slot] = key;
-                    _referenced[slot] = false;
+        /// <summary>Sets the scores of the batch's items whose hash falls in shard <paramref name="shard"/>, in the batch's order.</summary>
+        public void SetAll(in ScoreCacheScope scope, IReadOnlyList<string> itemIds, ReadOnlySpan<int> indices, ReadOnlySpan<int> hashes, int shard, int shardMask,
+            ReadOnlySpan<float> scores, long now, long expires, ref int expired, ref int evicted)
+        {
+            lock (_gate)
+            {
+                for (var k = 0; k < hashes.Length; k++)
+                {
+                    var hash = hashes[k];
+                    if ((hash & shardMask) == shard)
+                    {
+                        Set(hash, itemIds[indices[k]], scope, scores[k], now, expires, ref expired, ref evicted);
+                    }
+                }
+            }
+        }
+
+        private void Set(int hash, string item, in ScoreCacheScope scope, float score, long now, long expires, ref int expired, ref int evicted)
+        {
+            var slot = Find(hash, item, scope);
+            if (slot < 0)
+            {
+                if (_used < _capacity)
+                {
+                    slot = _used;
+                    EnsureSlots(slot + 1);
+                    Volatile.Write(ref _used, _used + 1);
+                }
+                else
+                {
+                    slot = Victim(now, ref expired, ref evicted);
+                    Unindex(slot);
                 }
 
-                _scores[slot] = score;
-                _expires[slot] = expires;
+                ref var fresh = ref _entries[slot];
+                fresh.Scope = scope;
+                fresh.Item = item;
+                fresh.Hash = hash;
+                fresh.Referenced = false;
+                Index(slot);
+            }
+
+            _entries[slot].Score = score;
+            _entries[slot].Expires = expires;
+        }
+
+        private static int IndexLength(int slots) => (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(16, slots * 2));
+
+        // The position a hash starts probing at: its high bits (the low ones chose the shard), spread by Fibonacci hashing.
+        private int Home(int hash) => (int)(((uint)hash * 0x9E3779B9u) >> (32 - BitOperations.Log2((uint)_index.Length)));
+
+        private int Find(int hash, string item, in ScoreCacheScope scope)
+        {
+            var mask = _index.Length - 1;
+            for (var position = Home(hash); ; position = (position + 1) & mask)
+            {
+                var stored = _index[position];
+                if (stored == 0)
+                {
+                    return -1;
+                }
+
+                if (_entries[stored - 1].Matches(hash, item, scope))
+                {
+                    return stored - 1;
+                }
+            }
+        }
+
+        private void Index(int slot)
+        {
+            var mask = _index.Length - 1;
+            var position = Home(_entries[slot].Hash);
+            while (_index[position] != 0)
+            {
+                position = (position + 1) & mask;
+            }
+
+            _index[position] = slot + 1;
+        }
+
+        /// <summary>Removes the slot's position from the index, shifting later positions of its probe run back into the hole.</summary>
+        private void Unindex(int slot)
+        {
+            var mask = _index.Length - 1;
+            var hole = Home(_entries[slot].Hash);
+            while (_index[hole] != slot + 1)
+            {
+                hole = (hole + 1) & mask;
+            }
+
+            var next = hole;
+            while (true)
+            {
+                next = (next + 1) & mask;
+                var stored = _index[next];
+                if (stored == 0)
+                {
+                    _index[hole] = 0;
+                    return;
+                }
+
+                // An entry may move back into the hole unless its home lies cyclically in (hole, next].
+                var home = Home(_entries[stored - 1].Hash);
+                var stays = hole <= next ? hole < home && home <= next : hole < home || home <= next;
+                if (!stays)
+                {
+                    _index[hole] = stored;
+                    hole = next;
+                }
             }
         }
 
@@ -298,19 +436,20 @@ public sealed class ScoreCache : IDisposable
             {
                 var slot = _hand;
                 _hand = _hand + 1 == _capacity ? 0 : _hand + 1;
-                if (_expires[slot] <= now)
+                ref var entry = ref _entries[slot];
+                if (entry.Expires <= now)
                 {
                     expired++;
                     return slot;
                 }
 
-                if (!_referenced[slot])
+                if (!entry.Referenced)
                 {
                     evicted++;
                     return slot;
                 }
 
-                _referenced[slot] = false;
+                entry.Referenced = false;
             }
 
             evicted++;
@@ -319,16 +458,22 @@ public sealed class ScoreCache : IDisposable
 
         private void EnsureSlots(int needed)
         {
-            if (needed <= _keys.Length)
+            if (needed <= _entries.Length)
             {
                 return;
             }
 
-            var size = Math.Min(_capacity, Math.Max(needed, _keys.Length * 2));
-            Array.Resize(ref _keys, size);
-            Array.Resize(ref _scores, size);
-            Array.Resize(ref _expires, size);
-            Array.Resize(ref _referenced, size);
+            var size = Math.Min(_capacity, Math.Max(needed, _entries.Length * 2));
+            Array.Resize(ref _entries, size);
+            if (IndexLength(size) > _index.Length)
+            {
+                // Rebuilt for the new length: every slot in use (the one being filled is indexed by the caller).
+                _index = new int[IndexLength(size)];
+                for (var slot = 0; slot < _used; slot++)
+                {
+                    Index(slot);
+                }
+            }
         }
     }
 }

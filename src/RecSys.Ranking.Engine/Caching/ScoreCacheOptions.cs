@@ -16,7 +16,7 @@ public sealed class ScoreCacheOptions
     public TimeSpan TimeToLive { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// Most scores held; beyond it the oldest unreferenced entries are evicted (CLOCK). An entry costs ~100 bytes plus its item id
+    /// Most scores held; beyond it the oldest unreferenced entries are evicted (CLOCK). An entry costs ~70 bytes (its slot and index positions) plus its item id
     /// string, which it shares with the request that stored it, so 200,000 entries take roughly 20-40 MB.
     /// </summary>
     [Range(16, 50_000_000)]

@@ -25,6 +25,19 @@ internal sealed class ColumnarRowComputer
         ["session_similarity_mean"] = Kind.SessionMean,
         ["recent_category_match"] = Kind.RecentCategories,
         ["session_category_match"] = Kind.SessionCategories,
+        ["recent_similarity_max"] = Kind.RecentMax,
+        ["recent_similarity_top3"] = Kind.RecentTop3,
+        ["als_score_x_user_activity"] = Kind.DotTimesActivity,
+        ["popularity_x_user_activity"] = Kind.ItemCellTimesActivity,
+        ["session_popularity_gap"] = Kind.ItemCellMinusSessionPopularity,
+    };
+
+    // The item-only feature each of those item-cell kinds reads (its catalog function is the one the feature calls): a cell that
+    // was defaulted there stands for a missing or non-finite value, for which the feature's own arithmetic gives no finite value either.
+    private static readonly Dictionary<Kind, string> ItemCellOf = new()
+    {
+        [Kind.ItemCellTimesActivity] = "item_log_engagement",
+        [Kind.ItemCellMinusSessionPopularity] = "item_log_popularity",
     };
 
     private readonly Column[] _columns;
@@ -41,7 +54,14 @@ internal sealed class ColumnarRowComputer
             var kind = feature.ItemSlot >= 0 ? Kind.ItemSlot
                 : UserOnly.Contains(feature.Name) ? Kind.User
                 : ByName.GetValueOrDefault(feature.Name, Kind.General);
-            _columns[c] = new Column(kind, feature.ItemSlot, feature);
+            var slot = feature.ItemSlot;
+            if (ItemCellOf.TryGetValue(kind, out var cellName))
+            {
+                slot = RankingFeatureCatalog.TryGet(cellName, out var cell) && cell.ItemSlot >= 0 ? cell.ItemSlot : -1;
+                kind = slot >= 0 ? kind : Kind.General;
+            }
+
+            _columns[c] = new Column(kind, slot, feature);
         }
     }
 
@@ -60,6 +80,11 @@ internal sealed class ColumnarRowComputer
         SessionMean,
         RecentCategories,
         SessionCategories,
+        RecentMax,
+        RecentTop3,
+        DotTimesActivity,
+        ItemCellTimesActivity,
+        ItemCellMinusSessionPopularity,
     }
 
     private readonly record struct Column(Kind Kind, int Slot, RankingFeature Feature);
@@ -73,6 +98,7 @@ internal sealed class ColumnarRowComputer
         var cells = new float[_columns.Length];
         var defaulted = new int[_columns.Length];
         RequestSide.CategoryMatcher? recent = null, session = null;
+        RequestSide.RecentUnits? recentUnits = null;
         for (var c = 0; c < _columns.Length; c++)
         {
             switch (_columns[c].Kind)
@@ -96,10 +122,13 @@ internal sealed class ColumnarRowComputer
                 case Kind.SessionCategories:
                     session ??= side.SessionCategoriesBy(columns.CategoryNumbers, columns.CategoryNumbers.Count);
                     break;
+                case Kind.RecentMax or Kind.RecentTop3:
+                    recentUnits ??= side.RecentUnitsOfWidth(columns.Dimension);
+                    break;
             }
         }
 
-        return new RequestColumns(side, snapshot, columns, cells, defaulted, recent, session);
+        return new RequestColumns(side, snapshot, columns, cells, defaulted, recent, session, recentUnits);
     }
 
     /// <summary>
@@ -120,6 +149,7 @@ internal sealed class ColumnarRowComputer
 
         var defaulted = 0;
         RequestSide.ItemDots? dots = null;
+        RequestSide.RecentTop? top = null;
         for (var c = from; c < to; c++)
         {
             var column = _columns[c];
@@ -152,6 +182,23 @@ internal sealed class ColumnarRowComputer
                 case Kind.SessionCategories:
                     computed = request.Session!.Match(record.Categories, record.HasCategories);
                     break;
+                case Kind.RecentMax:
+                    computed = record.HasEmbedding ? (top ??= side.RecentTopWith(request.RecentUnits!, record.Embedding, record.Norm)).Max : null;
+                    break;
+                case Kind.RecentTop3:
+                    computed = record.HasEmbedding ? (top ??= side.RecentTopWith(request.RecentUnits!, record.Embedding, record.Norm)).Top3 : null;
+                    break;
+                case Kind.DotTimesActivity:
+                    computed = record.HasEmbedding && RequestSide.DotOf(dots ??= side.DotsWith(record.Embedding, record.Norm)) is { } dot && side.LogEvents is { } events
+                        ? dot * events
+                        : null;
+                    break;
+                case Kind.ItemCellTimesActivity:
+                    computed = side.LogEvents is { } activity && record.Defaulted(column.Slot) == 0 ? activity * record.Cell(column.Slot) : null;
+                    break;
+                case Kind.ItemCellMinusSessionPopularity:
+                    computed = side.SessionMeanLogPopularity is { } session && record.Defaulted(column.Slot) == 0 ? record.Cell(column.Slot) - session : null;
+                    break;
                 default:
                     computed = column.Feature.Compute(side, request.Snapshot.ValuesAt(number));
                     break;
@@ -174,7 +221,7 @@ internal sealed class ColumnarRowComputer
 
 /// <summary>A request's share of <see cref="ColumnarRowComputer"/>'s rows (built by <see cref="ColumnarRowComputer.Begin"/>).</summary>
 internal sealed class RequestColumns(RequestSide side, ItemFeatureSnapshot snapshot, ItemColumns columns, float[] cells, int[] cellDefaulted,
-    RequestSide.CategoryMatcher? recent, RequestSide.CategoryMatcher? session)
+    RequestSide.CategoryMatcher? recent, RequestSide.CategoryMatcher? session, RequestSide.RecentUnits? recentUnits)
 {
     public RequestSide Side { get; } = side;
 
@@ -191,4 +238,7 @@ internal sealed class RequestColumns(RequestSide side, ItemFeatureSnapshot snaps
     public RequestSide.CategoryMatcher? Recent { get; } = recent;
 
     public RequestSide.CategoryMatcher? Session { get; } = session;
+
+    /// <summary>The recent items' unit embeddings of the records' width, when a column needs them.</summary>
+    public RequestSide.RecentUnits? RecentUnits { get; } = recentUnits;
 }

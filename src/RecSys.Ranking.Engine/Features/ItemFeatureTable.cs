@@ -291,10 +291,31 @@ public sealed class ItemFeatureSnapshot
         return false;
     }
 
+    /// <summary><see cref="TryGetEmbedding"/> of item <paramref name="number"/> of this snapshot (see <see cref="TryGetNumber"/>).</summary>
+    public bool TryGetEmbeddingAt(int number, string version, int dimension, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out float[]? embedding)
+    {
+        if (EmbeddingVersion is { } own && string.Equals(own, version, StringComparison.Ordinal) && (uint)number < (uint)_entries.Length
+            && _entries[number].Values.Vector(RankingFeatureCatalog.ItemEmbedding) is { } vector && vector.Length == dimension)
+        {
+            embedding = vector;
+            return true;
+        }
+
+        embedding = null;
+        return false;
+    }
+
     /// <summary>The item's creator, categories and creation time as of the read (availability is not kept fresh here: read it per request).</summary>
     public bool TryGetMetadata(string itemId, out ItemMetadata metadata)
     {
-        if (_numbers.TryGetValue(itemId, out var number) && _entries[number].Metadata is { } known)
+        metadata = ItemMetadata.Unknown;
+        return _numbers.TryGetValue(itemId, out var number) && TryGetMetadataAt(number, out metadata);
+    }
+
+    /// <summary><see cref="TryGetMetadata"/> of item <paramref name="number"/> of this snapshot.</summary>
+    public bool TryGetMetadataAt(int number, out ItemMetadata metadata)
+    {
+        if ((uint)number < (uint)_entries.Length && _entries[number].Metadata is { } known)
         {
             metadata = known;
             return true;

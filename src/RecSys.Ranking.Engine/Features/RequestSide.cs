@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+
 namespace RecSys.Ranking.Features;
 
 /// <summary>
@@ -208,6 +210,165 @@ public sealed class RequestSide
         }
 
         return sum / used;
+    }
+
+    /// <summary>
+    /// The recent items' unit embeddings of width <paramref name="width"/>, in their order, laid out for
+    /// <see cref="RecentTopWith"/>; built once per request. Units of another width are left out: no item of that width meets them.
+    /// </summary>
+    internal RecentUnits RecentUnitsOfWidth(int width) => new(_recentUnit, width);
+
+    /// <summary>
+    /// <see cref="RecentMaxSimilarity"/> and <c>RecentTopSimilarity(item, 3)</c> of an item embedding of the units' width given
+    /// with its norm, from one set of cosines: the same cosines (each sum in <see cref="DotProduct"/>'s order and precision, the
+    /// units' sums side by side in vector lanes), met in the same order by the same insertion, so both values are the methods'
+    /// bit for bit. The largest of three kept is the largest of one kept: the first slot sees the same comparisons either way.
+    /// </summary>
+    internal RecentTop RecentTopWith(RecentUnits units, ReadOnlySpan<float> v, float norm)
+    {
+        if (_recentUnit.Length == 0)
+        {
+            return default;
+        }
+
+        if (norm == 0)
+        {
+            return new RecentTop(0, 0);
+        }
+
+        if (units.Count == 0 || v.Length != units.Width)
+        {
+            return default;
+        }
+
+        Span<double> sums = units.Lanes <= 64 ? stackalloc double[units.Lanes] : new double[units.Lanes];
+        units.Dots(v, sums);
+        const int Top = 3;
+        Span<float> best = stackalloc float[Top];
+        best.Fill(float.NegativeInfinity);
+        for (var j = 0; j < units.Count; j++)
+        {
+            var cosine = (float)sums[j] / norm;
+            for (var k = 0; k < Top; k++)
+            {
+                if (cosine > best[k])
+                {
+                    for (var m = Top - 1; m > k; m--)
+                    {
+                        best[m] = best[m - 1];
+                    }
+
+                    best[k] = cosine;
+                    break;
+                }
+            }
+        }
+
+        return new RecentTop(MeanOfBest(best, 1, units.Count), MeanOfBest(best, Top, units.Count));
+    }
+
+    /// <summary>The tail of <see cref="RecentTopSimilarity"/>: the mean of the first min(top, count) of the descending buffer.</summary>
+    private static float MeanOfBest(ReadOnlySpan<float> best, int top, int count)
+    {
+        var used = Math.Min(top, count);
+        var sum = 0f;
+        for (var k = 0; k < used; k++)
+        {
+            sum += best[k];
+        }
+
+        return sum / used;
+    }
+
+    /// <summary>An item's <c>recent_similarity_max</c> and <c>recent_similarity_top3</c> (null where the methods give null).</summary>
+    internal readonly record struct RecentTop(float? Max, float? Top3);
+
+    /// <summary>
+    /// Recent unit embeddings of one width, transposed: coordinate i of unit j at [i * Lanes + j], in double (the precision
+    /// <see cref="DotProduct"/> sums in), lanes past the units zero. An item's dot products with all units are then one
+    /// broadcast of each coordinate and a multiply and an add per group of lanes, in coordinate order as the scalar loop adds.
+    /// </summary>
+    internal sealed class RecentUnits
+    {
+        private readonly double[] _transposed;
+
+        public RecentUnits(float[][] units, int width)
+        {
+            ArgumentNullException.ThrowIfNull(units);
+            var count = 0;
+            foreach (var unit in units)
+            {
+                count += unit.Length == width ? 1 : 0;
+            }
+
+            Width = width;
+            Count = count;
+            Lanes = (count + 3) & ~3;
+            _transposed = new double[width * Lanes];
+            var j = 0;
+            foreach (var unit in units)
+            {
+                if (unit.Length != width)
+                {
+                    continue;
+                }
+
+                for (var i = 0; i < width; i++)
+                {
+                    _transposed[(i * Lanes) + j] = unit[i];
+                }
+
+                j++;
+            }
+        }
+
+        public int Width { get; }
+
+        /// <summary>Units of this width, in the recent items' order.</summary>
+        public int Count { get; }
+
+        /// <summary><see cref="Count"/> rounded up to a multiple of 4.</summary>
+        public int Lanes { get; }
+
+        /// <summary>
+        /// sums[j] = the sum over i of (double)unit_j[i] * v[i], added in order of i from zero: <see cref="DotProduct"/>'s value for
+        /// each unit. Products and sums are separate operations (no fused multiply-add), so every lane rounds as the scalar loop.
+        /// </summary>
+        public void Dots(ReadOnlySpan<float> v, Span<double> sums)
+        {
+            if (v.Length != Width || sums.Length < Lanes)
+            {
+                throw new ArgumentException("The vector's width or the sums' length does not fit these units.");
+            }
+
+            var t = _transposed;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                for (var g = 0; g < Lanes; g += 4)
+                {
+                    var acc = Vector256<double>.Zero;
+                    for (var i = 0; i < v.Length; i++)
+                    {
+                        acc = Vector256.Add(acc, Vector256.Multiply(Vector256.Create(t, (i * Lanes) + g), Vector256.Create((double)v[i])));
+                    }
+
+                    acc.CopyTo(sums[g..]);
+                }
+
+                return;
+            }
+
+            for (var j = 0; j < Lanes; j++)
+            {
+                double sum = 0;
+                for (var i = 0; i < v.Length; i++)
+                {
+                    sum += t[(i * Lanes) + j] * v[i];
+                }
+
+                sums[j] = sum;
+            }
+        }
     }
 
     public static float Norm(ReadOnlySpan<float> v) => MathF.Sqrt(DotProduct(v, v));

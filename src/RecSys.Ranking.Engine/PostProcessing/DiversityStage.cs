@@ -42,10 +42,16 @@ internal sealed class DiversityStage(DiversityOptions options) : IPostProcessing
             // scaled over a window of four times the items wanted (1 for the best, 0 from the window's end on), so lambda
             // trades relevance against similarity on one scale whatever the candidate count.
             var window = Math.Max(1, 4 * context.Request.Count);
-            var place = new Dictionary<WorkingCandidate, int>(ReferenceEqualityComparer.Instance);
-            var ranked = candidates.ToList();
-            ranked.Sort(WorkingCandidate.ByScore);
-            for (var r = 0; r < ranked.Count; r++)
+            // Each candidate's place in the score order, by its position in the list (ByScore is a total order: the sort is unique).
+            var place = new int[n];
+            var ranked = new int[n];
+            for (var i = 0; i < n; i++)
+            {
+                ranked[i] = i;
+            }
+
+            Array.Sort(ranked, (x, y) => WorkingCandidate.ByScore(candidates[x], candidates[y]));
+            for (var r = 0; r < n; r++)
             {
                 place[ranked[r]] = r;
             }
@@ -53,7 +59,7 @@ internal sealed class DiversityStage(DiversityOptions options) : IPostProcessing
             for (var i = 0; i < n; i++)
             {
                 var candidate = candidates[i];
-                relevance[i] = Math.Max(0, 1.0 - ((double)place[candidate] / window));
+                relevance[i] = Math.Max(0, 1.0 - ((double)place[i] / window));
                 var row = vectors.Slice(i * dimension, dimension);
                 if (candidate.Source.Embedding.IsEmpty)
                 {
@@ -65,10 +71,7 @@ internal sealed class DiversityStage(DiversityOptions options) : IPostProcessing
                 }
 
                 creators[i] = candidate.Metadata.Creator is { } creator ? Group(creatorGroups, creator) : -1;
-                foreach (var category in candidate.Metadata.Categories.Distinct(StringComparer.Ordinal))
-                {
-                    categories.Add(Group(categoryGroups, category));
-                }
+                AddDistinctGroups(candidate.Metadata.Categories, categoryGroups, categories);
 
                 categoryStarts[i + 1] = categories.Count;
                 if (candidate.PinnedRank > 0)
@@ -121,6 +124,39 @@ internal sealed class DiversityStage(DiversityOptions options) : IPostProcessing
         }
 
         return dimension;
+    }
+
+    /// <summary>
+    /// The groups of <paramref name="names"/> without repeats, in order of first appearance (what <c>Distinct</c> yields),
+    /// without a set per call for the usual few categories: each is compared with those before it.
+    /// </summary>
+    private static void AddDistinctGroups(IReadOnlyList<string> names, Dictionary<string, int> groups, List<int> destination)
+    {
+        if (names.Count > 16)
+        {
+            // Many categories: a set per item is cheaper than the pairwise comparisons.
+            foreach (var name in names.Distinct(StringComparer.Ordinal))
+            {
+                destination.Add(Group(groups, name));
+            }
+
+            return;
+        }
+
+        for (var k = 0; k < names.Count; k++)
+        {
+            var name = names[k];
+            var repeated = false;
+            for (var j = 0; j < k && !repeated; j++)
+            {
+                repeated = string.Equals(names[j], name, StringComparison.Ordinal);
+            }
+
+            if (!repeated)
+            {
+                destination.Add(Group(groups, name));
+            }
+        }
     }
 
     private static int Group(Dictionary<string, int> groups, string name)

@@ -18,17 +18,30 @@ public sealed class StorePostProcessingInputs(ItemMetadataReader metadata, Embed
     // One immutable reference, replaced whole: concurrent requests never read half of an update.
     private ActiveVersion? _version;
 
+    public Task<(IReadOnlyList<ItemMetadata?> Metadata, IReadOnlyList<float[]?> Embeddings)> ReadAsync(
+        IReadOnlyList<string> itemIds, CancellationToken cancellationToken) =>
+        ReadAsync(itemIds, 0, ReadOnlyMemory<int>.Empty, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="ReadAsync(IReadOnlyList{string}, CancellationToken)"/>; where the item table's current snapshot is the one
+    /// stamped <paramref name="tableStamp"/>, an item's entry is taken by its number instead of a lookup of its id (the same entry).
+    /// </summary>
     public async Task<(IReadOnlyList<ItemMetadata?> Metadata, IReadOnlyList<float[]?> Embeddings)> ReadAsync(
-        IReadOnlyList<string> itemIds, CancellationToken cancellationToken)
+        IReadOnlyList<string> itemIds, int tableStamp, ReadOnlyMemory<int> tableNumbers, CancellationToken cancellationToken)
     {
-        var metadataRead = itemTable?.Current is { HasMetadata: true } table
-            ? FromTableAsync(table, itemIds, cancellationToken)
+        ArgumentNullException.ThrowIfNull(itemIds);
+        var current = itemTable?.Current;
+        var numbers = current is not null && tableStamp != 0 && current.Stamp == tableStamp && tableNumbers.Length == itemIds.Count
+            ? tableNumbers
+            : ReadOnlyMemory<int>.Empty;
+        var metadataRead = current is { HasMetadata: true } table
+            ? FromTableAsync(table, itemIds, numbers, cancellationToken)
             : metadata.ReadAsync(itemIds, cancellationToken);
         float[]?[] vectors;
         try
         {
             var (version, dimension) = await ActiveVersionAsync(cancellationToken).ConfigureAwait(false);
-            vectors = dimension > 0 ? await EmbeddingsAsync(version, dimension, itemIds, cancellationToken).ConfigureAwait(false) : new float[]?[itemIds.Count];
+            vectors = dimension > 0 ? await EmbeddingsAsync(current, version, dimension, itemIds, numbers, cancellationToken).ConfigureAwait(false) : new float[]?[itemIds.Count];
         }
         catch (OnlineStoreUnavailableException)
         {
@@ -43,9 +56,10 @@ public sealed class StorePostProcessingInputs(ItemMetadataReader metadata, Embed
     /// (the same bytes the store holds, decoded the same way), the rest (items the table lacks, or every item when its version
     /// differs) from the store in one read.
     /// </summary>
-    private async Task<float[]?[]> EmbeddingsAsync(string version, int dimension, IReadOnlyList<string> itemIds, CancellationToken cancellationToken)
+    private async Task<float[]?[]> EmbeddingsAsync(ItemFeatureSnapshot? current, string version, int dimension, IReadOnlyList<string> itemIds,
+        ReadOnlyMemory<int> numbers, CancellationToken cancellationToken)
     {
-        if (itemTable?.Current is not { } table || !string.Equals(table.EmbeddingVersion, version, StringComparison.Ordinal))
+        if (current is not { } table || !string.Equals(table.EmbeddingVersion, version, StringComparison.Ordinal))
         {
             return await embeddings.GetItemsAsync(version, itemIds, dimension, cancellationToken).ConfigureAwait(false);
         }
@@ -54,7 +68,9 @@ public sealed class StorePostProcessingInputs(ItemMetadataReader metadata, Embed
         List<int>? absent = null;
         for (var i = 0; i < vectors.Length; i++)
         {
-            if (table.TryGetEmbedding(itemIds[i], version, dimension, out var vector))
+            if (numbers.IsEmpty || numbers.Span[i] < 0
+                ? table.TryGetEmbedding(itemIds[i], version, dimension, out var vector)
+                : table.TryGetEmbeddingAt(numbers.Span[i], version, dimension, out vector))
             {
                 vectors[i] = vector;
             }
@@ -80,14 +96,14 @@ public sealed class StorePostProcessingInputs(ItemMetadataReader metadata, Embed
     /// Creator, categories and creation time from the item table (one hash read per item saved), availability from one
     /// read of the unavailable set so that it is as fresh as the store; items the table lacks are read from the store.
     /// </summary>
-    private async Task<ItemMetadata?[]> FromTableAsync(ItemFeatureSnapshot table, IReadOnlyList<string> itemIds, CancellationToken cancellationToken)
+    private async Task<ItemMetadata?[]> FromTableAsync(ItemFeatureSnapshot table, IReadOnlyList<string> itemIds, ReadOnlyMemory<int> numbers, CancellationToken cancellationToken)
     {
         var unavailable = await metadata.ReadUnavailableAsync(itemIds, cancellationToken).ConfigureAwait(false);
         var result = new ItemMetadata?[itemIds.Count];
         List<int>? absent = null;
         for (var i = 0; i < result.Length; i++)
         {
-            if (table.TryGetMetadata(itemIds[i], out var known))
+            if (numbers.IsEmpty || numbers.Span[i] < 0 ? table.TryGetMetadata(itemIds[i], out var known) : table.TryGetMetadataAt(numbers.Span[i], out known))
             {
                 result[i] = known.Available == !unavailable[i] ? known : known with { Available = !unavailable[i] };
             }

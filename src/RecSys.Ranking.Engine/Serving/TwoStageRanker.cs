@@ -39,6 +39,15 @@ public interface IPostProcessingInputs
     /// <summary>Metadata and embeddings of <paramref name="itemIds"/>, in order; entries may be null / empty when unknown.</summary>
     Task<(IReadOnlyList<RecSys.FeatureStore.Serving.ItemMetadata?> Metadata, IReadOnlyList<float[]?> Embeddings)> ReadAsync(
         IReadOnlyList<string> itemIds, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The same read, given each item's number in the item table snapshot stamped <paramref name="tableStamp"/>
+    /// (<see cref="ItemFeatureSnapshot.Stamp"/>; -1 where the item was not found there): an implementation reading that
+    /// snapshot may use the numbers instead of looking the ids up. The answer is the one of the ids alone.
+    /// </summary>
+    Task<(IReadOnlyList<RecSys.FeatureStore.Serving.ItemMetadata?> Metadata, IReadOnlyList<float[]?> Embeddings)> ReadAsync(
+        IReadOnlyList<string> itemIds, int tableStamp, ReadOnlyMemory<int> tableNumbers, CancellationToken cancellationToken) =>
+        ReadAsync(itemIds, cancellationToken);
 }
 
 /// <summary>
@@ -268,16 +277,28 @@ public sealed class TwoStageRanker(
         CancellationToken cancellationToken)
     {
         var ids = new string[keep];
+        var numbers = new int[keep];
+        var stamp = 0;
         for (var k = 0; k < keep; k++)
         {
-            ids[k] = candidates[order[mainOrder[k]]].ItemId;
+            var candidate = candidates[order[mainOrder[k]]];
+            ids[k] = candidate.ItemId;
+            // The numbers of the snapshot the candidates were decoded against (one per response); -1 where unknown there.
+            if (stamp == 0 && candidate.TableStamp != 0)
+            {
+                stamp = candidate.TableStamp;
+            }
+
+            numbers[k] = candidate.TableStamp != 0 && candidate.TableStamp == stamp ? candidate.TableNumber : -1;
         }
 
         IReadOnlyList<RecSys.FeatureStore.Serving.ItemMetadata?>? metadata = null;
         IReadOnlyList<float[]?>? embeddings = null;
         if (postProcessingInputs is not null)
         {
-            (metadata, embeddings) = await postProcessingInputs.ReadAsync(ids, cancellationToken).ConfigureAwait(false);
+            (metadata, embeddings) = stamp != 0
+                ? await postProcessingInputs.ReadAsync(ids, stamp, numbers, cancellationToken).ConfigureAwait(false)
+                : await postProcessingInputs.ReadAsync(ids, cancellationToken).ConfigureAwait(false);
         }
 
         var input = new PostProcessingCandidate[keep];

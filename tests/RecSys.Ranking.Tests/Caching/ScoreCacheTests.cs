@@ -133,6 +133,140 @@ public sealed class ScoreCacheTests
         Assert.Equal(16, cache.Count);
     }
 
+    [Theory]
+    [InlineData(1, 16)]
+    [InlineData(2, 24)]
+    [InlineData(3, 31)]
+    public void One_shard_serves_and_evicts_as_a_clock_over_its_slots(int seed, int maxEntries)
+    {
+        // Up to 31 entries make one shard, so a plain CLOCK over the slots in insertion order is the whole expected behaviour.
+        var random = new Random(seed);
+        var time = new FakeTimeProvider();
+        using var cache = Cache(time, maxEntries: maxEntries, ttl: TimeSpan.FromSeconds(10));
+        var expected = new ClockModel(maxEntries);
+        ScoreCacheScope[] scopes = [Scope, new("user-2", "ranker-v3", 42L), new("user-1", "ranker-v4", 42L)];
+        var universe = Items(40);
+        for (var step = 0; step < 3_000; step++)
+        {
+            var scope = scopes[random.Next(scopes.Length)];
+            string[] batch = [.. Enumerable.Range(0, 1 + random.Next(12)).Select(_ => universe[random.Next(universe.Length)])];
+            var now = time.GetUtcNow().Ticks;
+            switch (random.Next(3))
+            {
+                case 0:
+                    var scores = batch.Select(_ => (float)random.Next(1000)).ToArray();
+                    cache.Store(scope, batch, scores);
+                    for (var k = 0; k < batch.Length; k++)
+                    {
+                        expected.Set((scope, batch[k]), scores[k], now, now + TimeSpan.FromSeconds(10).Ticks);
+                    }
+
+                    break;
+                case 1:
+                    var (got, misses) = Look(cache, scope, batch);
+                    var expectedMisses = new List<int>();
+                    for (var k = 0; k < batch.Length; k++)
+                    {
+                        if (expected.TryGet((scope, batch[k]), now, out var score))
+                        {
+                            Assert.Equal(score, got[k]);
+                        }
+                        else
+                        {
+                            expectedMisses.Add(k);
+                        }
+                    }
+
+                    Assert.Equal(expectedMisses, misses);
+                    break;
+                default:
+                    time.Advance(TimeSpan.FromMilliseconds(random.Next(3_000)));
+                    break;
+            }
+
+            Assert.Equal(expected.Count, cache.Count);
+        }
+    }
+
+    [Fact]
+    public void Many_shards_keep_every_score_while_under_the_bound()
+    {
+        using var cache = Cache(new FakeTimeProvider(), maxEntries: 50_000);
+        var random = new Random(7);
+        var universe = Items(8_000);
+        var stored = new Dictionary<string, float>(StringComparer.Ordinal);
+        for (var round = 0; round < 40; round++)
+        {
+            string[] batch = [.. Enumerable.Range(0, 1 + random.Next(1_500)).Select(_ => universe[random.Next(universe.Length)]).Distinct()];
+            var scores = batch.Select(_ => (float)random.NextDouble()).ToArray();
+            cache.Store(Scope, batch, scores);
+            for (var k = 0; k < batch.Length; k++)
+            {
+                stored[batch[k]] = scores[k];
+            }
+        }
+
+        var (got, misses) = Look(cache, Scope, universe);
+        Assert.Equal(stored.Count, cache.Count);
+        Assert.Equal(universe.Length - stored.Count, misses.Length);
+        for (var i = 0; i < universe.Length; i++)
+        {
+            Assert.Equal(stored.TryGetValue(universe[i], out var score) ? score : float.NaN, got[i]);
+        }
+    }
+
+    /// <summary>The cache's documented behaviour for one shard, written plainly: slots in insertion order, a CLOCK hand over them.</summary>
+    private sealed class ClockModel(int capacity)
+    {
+        private readonly List<((ScoreCacheScope, string) Key, float Score, long Expires, bool Referenced)> _slots = [];
+        private int _hand;
+
+        public int Count => _slots.Count;
+
+        public bool TryGet((ScoreCacheScope, string) key, long now, out float score)
+        {
+            var slot = _slots.FindIndex(s => s.Key == key);
+            if (slot >= 0 && _slots[slot].Expires > now)
+            {
+                _slots[slot] = _slots[slot] with { Referenced = true };
+                score = _slots[slot].Score;
+                return true;
+            }
+
+            score = float.NaN;
+            return false;
+        }
+
+        public void Set((ScoreCacheScope, string) key, float score, long now, long expires)
+        {
+            var slot = _slots.FindIndex(s => s.Key == key);
+            if (slot >= 0)
+            {
+                _slots[slot] = _slots[slot] with { Score = score, Expires = expires };
+                return;
+            }
+
+            if (_slots.Count < capacity)
+            {
+                _slots.Add((key, score, expires, false));
+                return;
+            }
+
+            while (true)
+            {
+                var victim = _hand;
+                _hand = (_hand + 1) % capacity;
+                if (_slots[victim].Expires <= now || !_slots[victim].Referenced)
+                {
+                    _slots[victim] = (key, score, expires, false);
+                    return;
+                }
+
+                _slots[victim] = _slots[victim] with { Referenced = false };
+            }
+        }
+    }
+
     [Fact]
     public void The_hit_ratio_and_lookup_counters_are_published()
     {

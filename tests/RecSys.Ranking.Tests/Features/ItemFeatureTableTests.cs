@@ -57,6 +57,13 @@ public sealed class ItemFeatureTableTests(EmbeddedGarnet garnet) : IClassFixture
         var direct = await reader.ReadAsync(["a", "b", "c", "gone"], CancellationToken.None);
         Assert.Equal(direct.Select(m => m?.Available), metadata.Select(m => m?.Available));
         Assert.Equal(direct.Select(m => m?.CreatedAt), metadata.Select(m => m?.CreatedAt));
+
+        // By the snapshot's numbers (as the ranker passes them for decoded candidates): the same answer, fresh availability included.
+        string[] ids = ["a", "b", "c", "gone"];
+        var numbers = ids.Select(id => snapshot.TryGetNumber(id, out var number) ? number : -1).ToArray();
+        var (numbered, _) = await inputs.ReadAsync(ids, snapshot.Stamp, numbers, CancellationToken.None);
+        static object? Fields(RecSys.FeatureStore.Serving.ItemMetadata? m) => m is null ? null : (m.Creator, string.Join(",", m.Categories), m.Available, m.CreatedAt);
+        Assert.Equal(metadata.Select(Fields), numbered.Select(Fields));
     }
 
     [Fact]
@@ -93,6 +100,16 @@ public sealed class ItemFeatureTableTests(EmbeddedGarnet garnet) : IClassFixture
         }
 
         Assert.Null(vectors[3]);
+
+        // By the snapshot's numbers: the same vectors; numbers of another snapshot (a stamp that is not the table's) are ignored.
+        var numbers = ids.Select(id => snapshot.TryGetNumber(id, out var number) ? number : -1).ToArray();
+        var (_, numbered) = await inputs.ReadAsync(ids, snapshot.Stamp, numbers, CancellationToken.None);
+        var (_, otherStamp) = await inputs.ReadAsync(ids, snapshot.Stamp + 1_000, numbers.Reverse().ToArray(), CancellationToken.None);
+        for (var i = 0; i < direct.Length; i++)
+        {
+            Assert.Equal(direct[i], numbered[i]);
+            Assert.Equal(direct[i], otherStamp[i]);
+        }
 
         // Another version activated: the table's vectors are not that version's, so every one is read from the store.
         await embeddings.CreateVersionAsync("v2", 3, CancellationToken.None);

@@ -41,6 +41,64 @@ public sealed class RequestSideTests
         Assert.Null(side.RecentCategoryMatch(new EntityValues()));
     }
 
+    [Theory]
+    [InlineData(1, 30)]
+    [InlineData(2, 3)]
+    [InlineData(3, 1)]
+    [InlineData(4, 0)]
+    [InlineData(5, 7)]
+    public void Both_top_similarities_from_one_set_of_cosines_equal_the_features_bit_for_bit(int seed, int recentCount)
+    {
+        const int Width = 16;
+        var random = new Random(seed);
+        float[] Vector(int width) => [.. Enumerable.Range(0, width).Select(_ => (float)(random.NextDouble() - 0.5) * 3)];
+        var context = new Dictionary<string, EntityValues>(StringComparer.Ordinal);
+        var recent = new List<string>();
+        float[]? repeated = null;
+        for (var i = 0; i < recentCount; i++)
+        {
+            var id = "r" + i;
+            recent.Add(id);
+            // Another width (left out of the units), no embedding, a zero vector (no unit), and repeats (equal cosines).
+            float[]? vector = random.Next(8) switch
+            {
+                0 => Vector(Width / 2),
+                1 => null,
+                2 => new float[Width],
+                3 => repeated ??= Vector(Width),
+                _ => Vector(Width),
+            };
+            context[id] = vector is null ? new EntityValues() : new EntityValues().SetVector(RankingFeatureCatalog.ItemEmbedding, vector);
+        }
+
+        var user = new EntityValues().SetIds(RankingFeatureCatalog.UserRecentItems, recent);
+        var side = new RequestSide(new RankingRequestValues(user, context, Now, null));
+        var units = side.RecentUnitsOfWidth(Width);
+        for (var c = 0; c < 300; c++)
+        {
+            var v = random.Next(10) switch
+            {
+                0 => new float[Width],
+                1 => repeated ?? Vector(Width),
+                2 => [.. Vector(Width).Select((x, i) => i == 3 ? float.NaN : x)],
+                _ => Vector(Width),
+            };
+            var item = new EntityValues().SetVector(RankingFeatureCatalog.ItemEmbedding, v);
+            var top = side.RecentTopWith(units, v, item.VectorNorm(RankingFeatureCatalog.ItemEmbedding, v));
+            AssertSameBits(side.RecentMaxSimilarity(item), top.Max);
+            AssertSameBits(side.RecentTopSimilarity(item, 3), top.Top3);
+        }
+    }
+
+    private static void AssertSameBits(float? expected, float? actual)
+    {
+        Assert.Equal(expected.HasValue, actual.HasValue);
+        if (expected is { } e)
+        {
+            Assert.Equal(BitConverter.SingleToInt32Bits(e), BitConverter.SingleToInt32Bits(actual!.Value));
+        }
+    }
+
     [Fact]
     public void Cosines_equal_the_definition_and_the_remembered_norm_follows_a_new_vector()
     {

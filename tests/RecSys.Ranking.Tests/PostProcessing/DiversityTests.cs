@@ -111,6 +111,22 @@ public sealed class DiversityTests
     }
 
     [Fact]
+    public void A_category_an_item_lists_twice_counts_once_toward_its_cap()
+    {
+        var pipeline = Pipeline(Plain(o => o.Diversity = new DiversityOptions { Lambda = 1, MaxPerCategory = 2 }));
+        // b lists more categories than the pairwise check takes, with x among them twice.
+        string[] many = [.. Enumerable.Range(0, 18).Select(k => "m" + k), "x", "x"];
+
+        var result = Run(pipeline, 3,
+            Item("a", 0.9, categories: ["x", "x", "y"], embedding: [1, 0]), Item("b", 0.8, categories: many, embedding: [0, 1]),
+            Item("c", 0.7, categories: ["x"], embedding: [1, 1]), Item("d", 0.6, categories: ["z", "y"], embedding: [1, -1]));
+
+        // a and b each count x once, so x is full (2) only after b: c is passed over, d comes in.
+        Assert.Equal(["a", "b", "d"], Ids(result));
+        Assert.Equal(1, Report(result, "diversity").Removed);
+    }
+
+    [Fact]
     public void Mixed_embedding_dimensions_are_refused()
     {
         var pipeline = Pipeline(Plain(o => o.Diversity.Lambda = 0.5));

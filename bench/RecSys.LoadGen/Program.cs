@@ -8,7 +8,8 @@ using RecSys.Bench.Common;
 // earlier ones, and latency is measured from the scheduled start, so a slow server cannot hide queueing delay
 // (no coordinated omission). A profile of phases (rate:seconds,...) drives soak and overload runs; each second is
 // reported by status (2xx, 429, 5xx, other, transport errors), and the recovery time after the last phase change is
-// measured. With --pid, the server's resident memory is sampled every second.
+// measured. With --pid, the server's resident memory is sampled every second and reported per minute, with its growth
+// over the steady state (after the warm-up) as well as from the first seconds.
 var commandLine = new BenchCommandLine("dotnet run -c Release --project bench/RecSys.LoadGen -- [options]")
     .Option("--rate", "N", "requests started per second (default 50)")
     .Option("--seconds", "S", "duration (default 30)")
@@ -18,6 +19,7 @@ var commandLine = new BenchCommandLine("dotnet run -c Release --project bench/Re
     .Option("--url", "URL", "the Ranking service (default http://localhost:5100)")
     .Option("--api-key", "KEY", "sent as X-Api-Key (default: $RECSYS_API_KEY)")
     .Option("--pid", "PID", "sample this process's resident memory (VmRSS) every second")
+    .Option("--rss-warmup", "S", "seconds of warm-up before the steady-state RSS baseline (default 60)")
     .Option("--recovered-p99", "MS", "a second counts as recovered when all its answers are 2xx and its p99 is under this (default 500)")
     .Flag("--timeline", "print one line per second");
 return await commandLine.RunAsync(args, RunAsync);
@@ -31,6 +33,8 @@ static async Task<int> RunAsync(ParsedArguments options)
     var apiKey = options.GetStringOrNull("--api-key") ?? Environment.GetEnvironmentVariable("RECSYS_API_KEY");
     var pid = options.GetInt("--pid", 0);
     var recoveredP99 = options.GetDouble("--recovered-p99", 500);
+    var rssWarmup = options.GetInt("--rss-warmup", 60);
+    ParsedArguments.Require(rssWarmup >= 0, "--rss-warmup must be 0 or more");
     ParsedArguments.Require(users > 0 && count > 0, "--users and --count must be positive");
     ParsedArguments.Require(Uri.TryCreate(baseUrl, UriKind.Absolute, out var baseUri), $"--url needs an absolute URL, not '{baseUrl}'");
 
@@ -143,10 +147,7 @@ static async Task<int> RunAsync(ParsedArguments options)
 
     if (rss.Count > 1)
     {
-        var first = rss[Math.Min(rss.Count - 1, 5)];
-        var last = rss[^1];
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"server RSS: {first / 1024.0:F0} MiB after 5 s, {last / 1024.0:F0} MiB at the end, max {rss.Max() / 1024.0:F0} MiB; growth {(last - first) * 100.0 / first:F1} % ({rss.Count} samples)"));
+        PrintRss(rss, rssWarmup);
     }
 
     return Count(Outcome.ServerError) + Count(Outcome.TransportError) == 0 ? 0 : 1;
@@ -277,6 +278,28 @@ static void PrintTimeline(List<double> schedule, Outcome[] outcomes, double[] la
         var p99 = ok.Length == 0 ? double.NaN : ok[Math.Min(ok.Length - 1, Math.Max(0, (int)Math.Ceiling(0.99 * ok.Length) - 1))];
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"t={s,4}s  sent {bucket.Count,5}  2xx {ok.Length,5}  429 {bucket.Count(i => outcomes[i] == Outcome.Rejected),5}  5xx {bucket.Count(i => outcomes[i] == Outcome.ServerError),4}  err {bucket.Count(i => outcomes[i] == Outcome.TransportError),4}  2xx p99 {p99,8:F1} ms"));
+    }
+}
+
+// Two growth figures: from the first seconds (the old one, which counts the server sizing its heaps and filling its caches
+// to the rate) and over the steady state, the way an operator reads a memory graph: the mean of the minute after the warm-up
+// against the mean of the last minute. Means over a minute, not single samples, because the GC's sawtooth moves RSS by tens
+// of MiB within seconds.
+static void PrintRss(List<long> kib, int warmupSeconds)
+{
+    static double MiB(double k) => k / 1024.0;
+    var first = kib[Math.Min(kib.Count - 1, 5)];
+    var last = kib[^1];
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"server RSS: {MiB(first):F0} MiB after 5 s, {MiB(last):F0} MiB at the end, max {MiB(kib.Max()):F0} MiB; growth {(last - first) * 100.0 / first:F1} % ({kib.Count} samples)"));
+    var minutes = kib.Chunk(60).Select((m, i) => string.Create(CultureInfo.InvariantCulture, $"{i + 1}: {MiB(m.Average()):F0}/{MiB(m.Max()):F0}"));
+    Console.WriteLine($"server RSS per minute (mean/max MiB): {string.Join("  ", minutes)}");
+    if (kib.Count >= warmupSeconds + 120)
+    {
+        var baseline = kib.Skip(warmupSeconds).Take(60).Average();
+        var end = kib.TakeLast(60).Average();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"server RSS at steady state: {MiB(baseline):F0} MiB (mean of {warmupSeconds}-{warmupSeconds + 60} s) -> {MiB(end):F0} MiB (mean of the last 60 s): growth {(end - baseline) * 100.0 / baseline:F1} %"));
     }
 }
 

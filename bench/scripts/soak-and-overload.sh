@@ -10,7 +10,8 @@ set -euo pipefail
 mode="${1:?soak or overload}"; sustainable="${2:-300}"
 root="$(git -C "$(dirname "$0")/../.." rev-parse --show-toplevel)"
 url="${RECSYS_RANKING_URL:-http://localhost:5100}"
-pid="$(pgrep -f 'RecSys.Ranking(\.dll)?( |$)' | head -1 || true)"
+# This checkout's Ranking (the AppHost runs its build output), not another one on the same machine; RANKING_PID overrides.
+pid="${RANKING_PID:-$(pgrep -f "^$root/src/RecSys.Ranking/bin/[^ ]*RecSys.Ranking(\.dll)?( |$)" | head -1 || true)}"
 curl -sf -H "X-Api-Key: ${RECSYS_API_KEY:-}" "$url/v1/recommendations/u1?count=20" > /dev/null \
   || { echo "Ranking does not answer on $url (start the AppHost; export RECSYS_API_KEY)"; exit 1; }
 lscpu | grep -m1 'Model name'; uptime

@@ -34,6 +34,44 @@ internal static class Extensions
         return builder.WithEndpoint("http", endpoint => endpoint.Port = port);
     }
 
+    /// <summary>
+    /// With <paramref name="direct"/>, the service's http endpoint is not proxied: the service binds its launch profile's (or
+    /// configured) port itself, so callers and other services reach it without DCP copying every byte in between.
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> WithDirectHttpEndpoint(this IResourceBuilder<ProjectResource> builder, bool direct)
+    {
+        if (!direct)
+        {
+            return builder;
+        }
+
+        return builder.WithEndpoint("http", endpoint =>
+        {
+            endpoint.IsProxied = false;
+            // Unproxied, the address callers use is the one the service listens on.
+            endpoint.TargetPort = endpoint.Port;
+        });
+    }
+
+    /// <summary>
+    /// Sets every service's metric export interval (OTEL_METRIC_EXPORT_INTERVAL, milliseconds) over the AppHost's 1-s default;
+    /// call once every project is added.
+    /// </summary>
+    public static void WithMetricExportInterval(this IDistributedApplicationBuilder builder, TimeSpan interval)
+    {
+        if (!builder.ExecutionContext.IsRunMode)
+        {
+            // A deployment configures its own collector.
+            return;
+        }
+
+        var milliseconds = ((long)interval.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
+        foreach (var project in builder.Resources.OfType<ProjectResource>().ToList())
+        {
+            builder.CreateResourceBuilder(project).WithEnvironment("OTEL_METRIC_EXPORT_INTERVAL", milliseconds);
+        }
+    }
+
     /// <summary>Embedded online store: Garnet hosted by a .NET project, persisted under the data root, on a fixed port.</summary>
     public static (IResource Resource, ReferenceExpression ConnectionString) AddEmbeddedOnlineStore(
         this IDistributedApplicationBuilder builder, RecSysSettings settings)

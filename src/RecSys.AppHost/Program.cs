@@ -24,6 +24,7 @@ var store = builder.CreateResourceBuilder(storeResource);
 
 var featureServer = builder.AddProject<Projects.RecSys_FeatureServer>(ServiceNames.FeatureServer)
     .WithConfiguredPort(builder.Configuration)
+    .WithDirectHttpEndpoint(settings.DirectEndpoints)
     .WithConnectionString(ServiceNames.OnlineStore, onlineStore)
     .WithEnvironment("FeatureServer__DataDirectory", settings.DataFolder(ServiceNames.FeatureServer))
     .WithHttpHealthCheck("/health")
@@ -31,6 +32,7 @@ var featureServer = builder.AddProject<Projects.RecSys_FeatureServer>(ServiceNam
 
 var retrieval = builder.AddProject<Projects.RecSys_Retrieval>(ServiceNames.Retrieval)
     .WithConfiguredPort(builder.Configuration)
+    .WithDirectHttpEndpoint(settings.DirectEndpoints)
     .WithConnectionString(ServiceNames.OnlineStore, onlineStore)
     .WithEnvironment("Retrieval__DataDirectory", settings.DataFolder(ServiceNames.Retrieval))
     .WithEnvironment("Retrieval__VectorIndex__Dimensions", settings.SeedDimensions.ToString(System.Globalization.CultureInfo.InvariantCulture))
@@ -39,6 +41,7 @@ var retrieval = builder.AddProject<Projects.RecSys_Retrieval>(ServiceNames.Retri
 
 var ranking = builder.AddProject<Projects.RecSys_Ranking>(ServiceNames.Ranking)
     .WithConfiguredPort(builder.Configuration)
+    .WithDirectHttpEndpoint(settings.DirectEndpoints)
     .WithConnectionString(ServiceNames.OnlineStore, onlineStore)
     .WithEnvironment("Ranking__Models__Path", Path.Combine(settings.ModelRegistry, "rankers"))
     .WithEnvironment("Ranking__Fallback__DataDirectory", settings.DataFolder(ServiceNames.Ranking))
@@ -96,4 +99,5 @@ if (settings.Retraining.Enabled)
 }
 
 keys.Wire(builder);
+builder.WithMetricExportInterval(settings.MetricExportInterval);
 builder.Build().Run();

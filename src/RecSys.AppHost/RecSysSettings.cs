@@ -13,7 +13,9 @@ internal sealed record RecSysSettings(
     IReadOnlyList<string> SeedArguments,
     string KafkaTopic,
     int KafkaPartitions,
-    RetrainingSettings Retraining)
+    RetrainingSettings Retraining,
+    bool DirectEndpoints,
+    TimeSpan MetricExportInterval)
 {
     /// <summary>The FeatureServer's default topic (FeatureServer:Kafka:Topic); passed to it explicitly.</summary>
     public const string DefaultKafkaTopic = "recsys-events";
@@ -23,6 +25,13 @@ internal sealed record RecSysSettings(
     public const int DefaultOnlineStorePort = 6390;
 
     public const int DefaultSeedDimensions = 16;
+
+    /// <summary>
+    /// How often each service exports its metrics to the dashboard. Aspire's default is 1 s; every export carries every
+    /// instrument's full state (histograms included) whatever the request rate, so a longer interval costs the dashboard and
+    /// the services less at the same rate, at the price of coarser graphs (docs/security.md, "Soak: what grows").
+    /// </summary>
+    public static readonly TimeSpan DefaultMetricExportInterval = TimeSpan.FromSeconds(5);
 
     public static RecSysSettings From(IDistributedApplicationBuilder builder, Func<bool>? containerRuntimeAnswers = null)
     {
@@ -75,7 +84,24 @@ internal sealed record RecSysSettings(
         }
 
         var retraining = RetrainingSettings.From(config, Path.Combine(dataRoot, "models", "retrain"), seedDimensions);
-        return new RecSysSettings(mode, dataRoot, port, seedEnabled, seedDimensions, seedArgs, topic, partitions, retraining);
+
+        // Off: each service's http endpoint sits behind DCP's proxy (a random target port), which copies every request and
+        // response byte, between the services too; on, the services listen on their ports themselves. On by default, except
+        // where the ports are randomized (the testing builder, isolated runs): only proxied ports are randomized, and a fixed
+        // port would collide with another running AppHost.
+        var directEndpoints = config.GetValue("RecSys:DirectEndpoints", !config.GetValue("DcpPublisher:RandomizePorts", false));
+
+        var intervalText = config["RecSys:Telemetry:MetricExportInterval"];
+        var metricInterval = DefaultMetricExportInterval;
+        if (!string.IsNullOrWhiteSpace(intervalText)
+            && (!TimeSpan.TryParse(intervalText, CultureInfo.InvariantCulture, out metricInterval)
+                || metricInterval < TimeSpan.FromMilliseconds(100) || metricInterval > TimeSpan.FromHours(1)))
+        {
+            throw new InvalidOperationException(
+                $"RecSys:Telemetry:MetricExportInterval must be a TimeSpan between 00:00:00.1 and 01:00:00, not '{intervalText}'.");
+        }
+
+        return new RecSysSettings(mode, dataRoot, port, seedEnabled, seedDimensions, seedArgs, topic, partitions, retraining, directEndpoints, metricInterval);
     }
 
     public string DataFolder(string resource) => Path.Combine(DataRoot, resource);

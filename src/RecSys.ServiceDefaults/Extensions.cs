@@ -28,6 +28,8 @@ public static class Extensions
     private const string HealthEndpointPath = "/health";
     private const string AlivenessEndpointPath = "/alive";
 
+    private const string PollyLogCategory = "Polly";
+
     private static readonly JsonSerializerOptions HealthJson = new(JsonSerializerDefaults.Web);
 
     /// <summary>Default cap on request bodies; a batch endpoint may raise it.</summary>
@@ -58,6 +60,14 @@ public static class Extensions
     public static TBuilder ConfigureOpenTelemetry<TBuilder>(this TBuilder builder)
         where TBuilder : IHostApplicationBuilder
     {
+        // Polly's resilience telemetry logs every HTTP attempt at Information ("Execution attempt", one line per outgoing call),
+        // which at a few hundred requests per second is most of what the console (read by DCP) and the dashboard receive.
+        // Failed and retried attempts log at Warning and still pass. A service's own Logging:LogLevel:Polly wins.
+        if (builder.Configuration[$"Logging:LogLevel:{PollyLogCategory}"] is null)
+        {
+            builder.Logging.AddFilter(PollyLogCategory, LogLevel.Warning);
+        }
+
         builder.Logging.AddOpenTelemetry(logging =>
         {
             logging.IncludeFormattedMessage = true;

@@ -38,6 +38,9 @@ internal sealed partial class GarnetHost(IOptions<OnlineStoreOptions> options, I
                 "--checkpointdir", Path.Combine(dir, "checkpoints"),
                 "--logdir", Path.Combine(dir, "log"),
                 "--aof", "--aof-commit-freq", "100",
+                // Bounded: past the limit Garnet checkpoints and drops the segments the checkpoint covers.
+                "--aof-size-limit", o.AofSizeLimit,
+                "--aof-segment-size", o.AofSegmentSize,
                 "--recover",
             ]);
         }

@@ -26,6 +26,18 @@ public sealed class OnlineStoreOptions
     public bool CommandStats { get; set; }
 
     /// <summary>
+    /// With a data directory: once the append-only file passes this size (Garnet syntax), Garnet takes a checkpoint and
+    /// truncates the file behind it. Without a limit the file grows with every write until the disk is full (8.4 GB after
+    /// a few soaks of the AppHost).
+    /// </summary>
+    [RegularExpression(@"^[0-9]+[kKmMgG]?$")]
+    public string AofSizeLimit { get; set; } = "256m";
+
+    /// <summary>Segment of the append-only file (Garnet syntax, at least its 32m page): truncation drops whole segments.</summary>
+    [RegularExpression(@"^[0-9]+[kKmMgG]?$")]
+    public string AofSegmentSize { get; set; } = "64m";
+
+    /// <summary>
     /// More Garnet command-line arguments, appended after the ones set from the other options (e.g.
     /// <c>--lua-memory-management-mode Managed</c>): server settings to measure without a new option each.
     /// </summary>

@@ -181,35 +181,10 @@ public sealed class RequestSide
 
             var cosine = DotProduct(unit, v) / norm;
             count++;
-            // Insertion into the small descending buffer.
-            for (var k = 0; k < top; k++)
-            {
-                if (cosine > best[k])
-                {
-                    for (var m = top - 1; m > k; m--)
-                    {
-                        best[m] = best[m - 1];
-                    }
-
-                    best[k] = cosine;
-                    break;
-                }
-            }
+            InsertDescending(best, cosine);
         }
 
-        if (count == 0)
-        {
-            return null;
-        }
-
-        var used = Math.Min(top, count);
-        var sum = 0f;
-        for (var k = 0; k < used; k++)
-        {
-            sum += best[k];
-        }
-
-        return sum / used;
+        return count == 0 ? null : MeanOfBest(best, top, count);
     }
 
     /// <summary>
@@ -249,22 +224,28 @@ public sealed class RequestSide
         for (var j = 0; j < units.Count; j++)
         {
             var cosine = (float)sums[j] / norm;
-            for (var k = 0; k < Top; k++)
-            {
-                if (cosine > best[k])
-                {
-                    for (var m = Top - 1; m > k; m--)
-                    {
-                        best[m] = best[m - 1];
-                    }
-
-                    best[k] = cosine;
-                    break;
-                }
-            }
+            InsertDescending(best, cosine);
         }
 
         return new RecentTop(MeanOfBest(best, 1, units.Count), MeanOfBest(best, Top, units.Count));
+    }
+
+    /// <summary>Inserts <paramref name="value"/> into the descending buffer <paramref name="best"/>, dropping its smallest entry.</summary>
+    private static void InsertDescending(Span<float> best, float value)
+    {
+        for (var k = 0; k < best.Length; k++)
+        {
+            if (value > best[k])
+            {
+                for (var m = best.Length - 1; m > k; m--)
+                {
+                    best[m] = best[m - 1];
+                }
+
+                best[k] = value;
+                return;
+            }
+        }
     }
 
     /// <summary>The tail of <see cref="RecentTopSimilarity"/>: the mean of the first min(top, count) of the descending buffer.</summary>
